@@ -1,0 +1,463 @@
+"""Road networks: read with osmnx, compile to arrays per travel mode, cache by content."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import shapely
+
+from planner.errors import InputError
+from planner.standards import DEFAULT_SPEEDS_KMH
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = "3"
+
+# Typical speeds (km/h) for highway types without a maxspeed tag, for Chinese roads.
+HIGHWAY_SPEEDS_KPH: dict[str, float] = {
+    "motorway": 100.0,
+    "motorway_link": 60.0,
+    "trunk": 70.0,
+    "trunk_link": 40.0,
+    "primary": 50.0,
+    "primary_link": 30.0,
+    "secondary": 40.0,
+    "secondary_link": 30.0,
+    "tertiary": 35.0,
+    "tertiary_link": 25.0,
+    "unclassified": 30.0,
+    "residential": 25.0,
+    "living_street": 10.0,
+    "service": 15.0,
+    "track": 15.0,
+    "road": 25.0,
+}
+
+# Which highway types each mode may not use (the rest of the ways tagged highway=* may be used).
+_NOT_FOR: dict[str, frozenset[str]] = {
+    "walk": frozenset(
+        {"motorway", "motorway_link", "construction", "proposed", "raceway", "bus_guideway"}
+    ),
+    "bike": frozenset(
+        {"motorway", "motorway_link", "steps", "construction", "proposed", "raceway", "bus_guideway"}
+    ),
+    "drive": frozenset(
+        {
+            "footway",
+            "path",
+            "pedestrian",
+            "steps",
+            "cycleway",
+            "bridleway",
+            "corridor",
+            "elevator",
+            "escalator",
+            "platform",
+            "construction",
+            "proposed",
+            "raceway",
+            "bus_guideway",
+            "busway",
+        }
+    ),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class RoadNetwork:
+    """A road network as flat arrays in a metric CRS, independent of travel mode.
+
+    Directed edges follow osmnx: two-way roads appear in both directions, one-way roads once.
+    """
+
+    crs: str
+    node_osmid: np.ndarray
+    node_xy: np.ndarray
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_length: np.ndarray
+    edge_highway: np.ndarray
+    edge_speed_kph: np.ndarray
+    edge_geometry: np.ndarray
+    source: str = ""
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return len(self.node_xy)
+
+    def travel_graph(self, mode: str, *, speed_kmh: float | None = None) -> TravelGraph:
+        """Compile the network for one travel mode.
+
+        Parameters
+        ----------
+        mode
+            ``walk`` (ignores one-way tags), ``bike`` or ``drive`` (respect them).
+        speed_kmh
+            Constant speed; default 4 km/h walking, 12 km/h cycling, and osmnx-imputed road
+            speeds when driving.
+        """
+        return TravelGraph.build(self, mode, speed_kmh=speed_kmh)
+
+    # --- persistence -------------------------------------------------------------------------
+
+    def to_npz(self, path: Path) -> None:
+        """Save the arrays (geometry as coordinates) to ``path``."""
+        coords, index = shapely.get_coordinates(self.edge_geometry, return_index=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
+        np.savez(
+            tmp,
+            crs=np.array(self.crs),
+            source=np.array(self.source),
+            node_osmid=self.node_osmid,
+            node_xy=self.node_xy,
+            edge_u=self.edge_u,
+            edge_v=self.edge_v,
+            edge_length=self.edge_length,
+            edge_highway=self.edge_highway.astype(str),
+            edge_speed_kph=self.edge_speed_kph,
+            geom_coords=coords,
+            geom_index=index,
+        )
+        os.replace(tmp, path)
+
+    @classmethod
+    def from_npz(cls, path: Path) -> RoadNetwork:
+        """Load arrays saved by :meth:`to_npz`."""
+        with np.load(path, allow_pickle=False) as z:
+            geoms = shapely.linestrings(z["geom_coords"], indices=z["geom_index"])
+            return cls(
+                crs=str(z["crs"]),
+                source=str(z["source"]),
+                node_osmid=z["node_osmid"],
+                node_xy=z["node_xy"],
+                edge_u=z["edge_u"],
+                edge_v=z["edge_v"],
+                edge_length=z["edge_length"],
+                edge_highway=z["edge_highway"].astype(object),
+                edge_speed_kph=z["edge_speed_kph"],
+                edge_geometry=geoms,
+            )
+
+    @classmethod
+    def from_graph(cls, graph: Any, *, source: str = "") -> RoadNetwork:
+        """Compile an osmnx ``MultiDiGraph`` (any CRS) into arrays in a local UTM CRS."""
+        import osmnx as ox
+
+        if graph.number_of_edges() == 0:
+            msg = f"{source or 'graph'}: the road network has no roads (no ways tagged highway=*)"
+            raise InputError(msg)
+        graph = _with_speeds(graph)
+        nodes, edges = ox.convert.graph_to_gdfs(graph, fill_edge_geometry=True)
+        if nodes.crs is None:
+            nodes = nodes.set_crs("EPSG:4326")
+            edges = edges.set_crs("EPSG:4326")
+        utm = nodes.estimate_utm_crs() if nodes.crs.is_geographic else nodes.crs
+        nodes = nodes.to_crs(utm)
+        edges = edges.to_crs(utm)
+        osmid = nodes.index.to_numpy()
+        position = pd.Series(np.arange(len(osmid)), index=osmid)
+        u = edges.index.get_level_values("u")
+        v = edges.index.get_level_values("v")
+        geoms = edges.geometry.array.to_numpy() if hasattr(edges.geometry.array, "to_numpy") else np.asarray(edges.geometry.array)
+        length = shapely.length(geoms)
+        highway = edges["highway"] if "highway" in edges else pd.Series("road", index=edges.index)
+        highway = highway.map(_first).fillna("road").astype(str).to_numpy(dtype=object)
+        return cls(
+            crs=utm.to_wkt(),
+            source=source,
+            node_osmid=np.asarray(osmid, dtype=np.int64),
+            node_xy=np.column_stack([nodes.geometry.x.to_numpy(), nodes.geometry.y.to_numpy()]),
+            edge_u=position.loc[u].to_numpy(np.int32),
+            edge_v=position.loc[v].to_numpy(np.int32),
+            edge_length=np.maximum(length, 0.01),
+            edge_highway=highway,
+            edge_speed_kph=edges["speed_kph"].astype(float).to_numpy(),
+            edge_geometry=np.asarray(geoms, dtype=object),
+        )
+
+
+def _first(value: Any) -> Any:
+    # osmnx turns differing tags of merged ways into lists; the first is representative.
+    if isinstance(value, list | tuple):
+        return value[0] if value else None
+    return value
+
+
+def _with_speeds(graph: Any) -> Any:
+    import osmnx as ox
+
+    has_speed = all("speed_kph" in d for _, _, d in graph.edges(data=True))
+    if has_speed:
+        return graph
+    return ox.routing.add_edge_speeds(graph, hwy_speeds=HIGHWAY_SPEEDS_KPH, fallback=25.0)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+NETWORK_SUFFIXES = (".osm", ".osm.bz2", ".osm.pbf", ".pbf", ".graphml", ".xml")
+
+
+def load_network(
+    source: str | Path,
+    *,
+    cache_dir: str | Path | None = None,
+    simplify: bool = True,
+) -> RoadNetwork:
+    """Read a road network, reusing the compiled arrays from the cache when the file is unchanged.
+
+    Parameters
+    ----------
+    source
+        An ``.osm``, ``.osm.bz2``, ``.osm.pbf`` or ``.graphml`` file; or, with network access,
+        ``"place:<name>"`` or ``"bbox:<west>,<south>,<east>,<north>"`` fetched through osmnx.
+    cache_dir
+        Where compiled networks are kept; ``None`` uses ``$SERVICECIRCLE_CACHE`` or
+        ``~/.cache/servicecircle``. An unwritable cache is skipped with a warning.
+    simplify
+        Merge chains of degree-2 nodes (osmnx simplification); travel times are unchanged.
+
+    Returns
+    -------
+    RoadNetwork
+    """
+    text = str(source)
+    if text.startswith(("place:", "bbox:")):
+        return RoadNetwork.from_graph(_download(text), source=text)
+    path = Path(source)
+    if not path.exists():
+        msg = f"{path}: road network file not found"
+        raise InputError(msg)
+    if not text.lower().endswith(NETWORK_SUFFIXES):
+        msg = f"{path}: unsupported road network type; use one of {', '.join(NETWORK_SUFFIXES)}"
+        raise InputError(msg)
+    cache = _cache_path(path, cache_dir, simplify)
+    if cache is not None and cache.exists():
+        try:
+            network = RoadNetwork.from_npz(cache)
+            log.info("road network from cache %s", cache)
+            return network
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("ignoring unreadable cache %s (%s)", cache, exc)
+    graph = read_graph(path, simplify=simplify)
+    network = RoadNetwork.from_graph(graph, source=str(path))
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            network.to_npz(cache)
+        except OSError as exc:
+            log.warning("cannot write network cache %s (%s); continuing without it", cache, exc)
+    return network
+
+
+def default_cache_dir() -> Path:
+    """The cache folder used when none is given."""
+    env = os.environ.get("SERVICECIRCLE_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "servicecircle"
+
+
+def _cache_path(path: Path, cache_dir: str | Path | None, simplify: bool) -> Path | None:
+    if cache_dir is False:  # type: ignore[comparison-overlap]
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    digest.update(f"v{CACHE_VERSION}-simplify{simplify}".encode())
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return folder / f"network-{digest.hexdigest()[:24]}.npz"
+
+
+def read_graph(path: str | Path, *, simplify: bool = True) -> Any:
+    """Parse a road network file into an osmnx ``MultiDiGraph`` (unprojected or as saved)."""
+    import osmnx as ox
+
+    path = Path(path)
+    name = path.name.lower()
+    try:
+        if name.endswith(".graphml"):
+            graph = ox.io.load_graphml(path)
+            if "crs" not in graph.graph:
+                graph.graph["crs"] = "EPSG:4326"
+            return graph
+        if name.endswith(".pbf"):
+            with tempfile.TemporaryDirectory() as tmp:
+                xml = Path(tmp) / "roads.osm"
+                _pbf_roads_to_xml(path, xml)
+                return _graph_from_xml(ox, xml, simplify, label=path)
+        return _graph_from_xml(ox, path, simplify, label=path)
+    except InputError:
+        raise
+    except Exception as exc:  # parsers raise many types; the user needs the file and the cause
+        msg = f"{path}: cannot read road network ({type(exc).__name__}: {exc})"
+        raise InputError(msg) from None
+
+
+def _graph_from_xml(ox: Any, path: Path, simplify: bool, *, label: Path) -> Any:
+    graph = ox.graph_from_xml(path, bidirectional=False, simplify=False, retain_all=True)
+    if graph.number_of_edges() == 0:
+        msg = f"{label}: no roads found (no ways tagged highway=*)"
+        raise InputError(msg)
+    if simplify:
+        graph = ox.simplification.simplify_graph(graph)
+    return graph
+
+
+def _pbf_roads_to_xml(pbf: Path, xml: Path) -> None:
+    # osmnx reads only OSM XML: keep the highway ways of the PBF and the nodes they use.
+    import osmium
+
+    with osmium.BackReferenceWriter(str(xml), ref_src=str(pbf), overwrite=True) as writer:
+        for obj in osmium.FileProcessor(str(pbf), osmium.osm.WAY).with_filter(
+            osmium.filter.KeyFilter("highway")
+        ):
+            writer.add(obj)
+
+
+def _download(spec: str) -> Any:
+    import osmnx as ox
+
+    try:
+        if spec.startswith("place:"):
+            return ox.graph_from_place(spec[6:], network_type="all", retain_all=True)
+        west, south, east, north = (float(x) for x in spec[5:].split(","))
+        return ox.graph_from_bbox((west, south, east, north), network_type="all", retain_all=True)
+    except ValueError as exc:
+        msg = f"{spec!r}: expected bbox:<west>,<south>,<east>,<north> in degrees ({exc})"
+        raise InputError(msg) from None
+    except Exception as exc:  # network errors from requests/osmnx
+        msg = f"cannot download {spec!r} through osmnx ({type(exc).__name__}: {exc}); offline? use a .osm/.pbf file"
+        raise InputError(msg) from None
+
+
+# --- travel graphs -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class TravelGraph:
+    """A road network for one mode: travel seconds on a sparse matrix plus snap-able segments.
+
+    A *segment* is one physical road piece between two nodes; it can be traversed forward
+    (``seg_u`` to ``seg_v``, ``seg_t_fwd`` seconds) and/or backward (``seg_t_bwd``; ``inf``
+    where one-way rules forbid it).
+    """
+
+    mode: str
+    speed_kmh: float | None
+    crs: str
+    node_xy: np.ndarray
+    seg_u: np.ndarray
+    seg_v: np.ndarray
+    seg_length: np.ndarray
+    seg_t_fwd: np.ndarray
+    seg_t_bwd: np.ndarray
+    seg_geometry: np.ndarray
+    matrix: sp.csr_matrix = field(repr=False)
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return self.matrix.shape[0]
+
+    @cached_property
+    def reverse_matrix(self) -> sp.csr_matrix:
+        """Travel seconds with every edge reversed (searches toward sites instead of from them)."""
+        return self.matrix.T.tocsr()
+
+    @cached_property
+    def segment_tree(self) -> shapely.STRtree:
+        """Spatial index over the segments."""
+        return shapely.STRtree(self.seg_geometry)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("segment_tree", None)
+        state.pop("reverse_matrix", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    @classmethod
+    def build(cls, network: RoadNetwork, mode: str, *, speed_kmh: float | None = None) -> TravelGraph:
+        """Compile ``network`` for ``mode``; see :meth:`RoadNetwork.travel_graph`."""
+        if mode not in _NOT_FOR:
+            msg = f"unknown travel mode {mode!r}: use walk, bike or drive"
+            raise InputError(msg)
+        usable = ~np.isin(network.edge_highway, list(_NOT_FOR[mode]))
+        u = network.edge_u[usable]
+        v = network.edge_v[usable]
+        length = network.edge_length[usable]
+        geoms = network.edge_geometry[usable]
+        if speed_kmh is None and mode != "drive":
+            speed_kmh = DEFAULT_SPEEDS_KMH[mode]
+        if speed_kmh is not None:
+            seconds = length / (speed_kmh / 3.6)
+        else:
+            kph = np.where(network.edge_speed_kph[usable] > 0, network.edge_speed_kph[usable], 25.0)
+            seconds = length / (kph / 3.6)
+        # One segment per physical road: a directed edge and its reverse twin have swapped
+        # endpoints and the same length (parallel roads between two nodes differ in length).
+        if len(u) == 0:
+            msg = f"{network.source or 'road network'}: no roads usable {mode!r} (all highway types barred)"
+            raise InputError(msg)
+        lo, hi = np.minimum(u, v), np.maximum(u, v)
+        key = pd.DataFrame({"lo": lo, "hi": hi, "len": np.round(length, 1)})
+        seg_id = key.groupby(["lo", "hi", "len"], sort=False).ngroup().to_numpy()
+        n_seg = int(seg_id.max()) + 1 if len(seg_id) else 0
+        rep = np.full(n_seg, -1, dtype=np.int64)
+        rep[seg_id[::-1]] = np.arange(len(seg_id))[::-1]  # first edge of each segment
+        seg_u, seg_v = u[rep], v[rep]
+        forward = u == seg_u[seg_id]
+        t_fwd = np.full(n_seg, np.inf)
+        t_bwd = np.full(n_seg, np.inf)
+        np.minimum.at(t_fwd, seg_id[forward], seconds[forward])
+        np.minimum.at(t_bwd, seg_id[~forward], seconds[~forward])
+        if mode == "walk":  # pedestrians may walk both ways along one-way streets
+            both = np.minimum(t_fwd, t_bwd)
+            t_fwd, t_bwd = both, both.copy()
+        matrix = _matrix(seg_u, seg_v, t_fwd, t_bwd, network.n_nodes)
+        return cls(
+            mode=mode,
+            speed_kmh=speed_kmh,
+            crs=network.crs,
+            node_xy=network.node_xy,
+            seg_u=seg_u.astype(np.int32),
+            seg_v=seg_v.astype(np.int32),
+            seg_length=length[rep],
+            seg_t_fwd=t_fwd,
+            seg_t_bwd=t_bwd,
+            seg_geometry=geoms[rep],
+            matrix=matrix,
+        )
+
+
+def _matrix(
+    seg_u: np.ndarray, seg_v: np.ndarray, t_fwd: np.ndarray, t_bwd: np.ndarray, n: int
+) -> sp.csr_matrix:
+    rows = np.concatenate([seg_u, seg_v])
+    cols = np.concatenate([seg_v, seg_u])
+    data = np.concatenate([t_fwd, t_bwd])
+    keep = np.isfinite(data) & (rows != cols)
+    rows, cols, data = rows[keep], cols[keep], data[keep]
+    # csr construction sums duplicates; parallel roads must keep the faster one instead.
+    order = np.lexsort((data, cols, rows))
+    rows, cols, data = rows[order], cols[order], data[order]
+    first = np.ones(len(rows), bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    # Explicit zeros would read as missing edges; a microsecond floor keeps them.
+    data = np.maximum(data[first], 1e-6)
+    return sp.csr_matrix((data, (rows[first], cols[first])), shape=(n, n))

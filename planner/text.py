@@ -1,0 +1,118 @@
+"""User-facing words in Chinese and English, kept in one place so both stay in step."""
+
+from __future__ import annotations
+
+# Tier keys are the stable identifiers used in files, the API and code; the labels are for people.
+TIERS: dict[str, dict[str, str]] = {
+    "centre": {"zh": "中心", "en": "County centre", "color": "#b2182b"},
+    "institute": {"zh": "所", "en": "Township institute", "color": "#ef8a62"},
+    "station": {"zh": "站", "en": "Village/community station", "color": "#2166ac"},
+    "base": {"zh": "基地", "en": "Practice base", "color": "#762a83"},
+    "service_point": {"zh": "志愿服务站点", "en": "Volunteer service point", "color": "#1b7837"},
+    "family": {"zh": "家庭站", "en": "Family station", "color": "#8c510a"},
+}
+
+# Everything a user might write in a tier column, normalised (lower case, no spaces).
+TIER_ALIASES: dict[str, str] = {
+    **{key: key for key in TIERS},
+    "center": "centre",
+    "county_centre": "centre",
+    "county_center": "centre",
+    "中心": "centre",
+    "县中心": "centre",
+    "实践中心": "centre",
+    "新时代文明实践中心": "centre",
+    "所": "institute",
+    "实践所": "institute",
+    "新时代文明实践所": "institute",
+    "township_institute": "institute",
+    "站": "station",
+    "实践站": "station",
+    "新时代文明实践站": "station",
+    "village_station": "station",
+    "community_station": "station",
+    "基地": "base",
+    "实践基地": "base",
+    "practice_base": "base",
+    "志愿服务站点": "service_point",
+    "志愿服务站": "service_point",
+    "志愿服务岗": "service_point",
+    "志愿服务站点/岗": "service_point",
+    "服务点": "service_point",
+    "service_point": "service_point",
+    "servicepoint": "service_point",
+    "volunteer_service_point": "service_point",
+    "家庭站": "family",
+    "family_station": "family",
+}
+
+CANDIDATE_KINDS: dict[str, dict[str, str]] = {
+    "idle_school": {"zh": "闲置校舍", "en": "Idle school building"},
+    "idle_house": {"zh": "闲置民宅", "en": "Idle house"},
+    "idle_factory": {"zh": "闲置厂房", "en": "Idle factory"},
+    "public_venue": {"zh": "公共场所", "en": "Public venue"},
+    "other": {"zh": "其他", "en": "Other"},
+}
+
+KIND_ALIASES: dict[str, str] = {
+    **{key: key for key in CANDIDATE_KINDS},
+    "school": "idle_school",
+    "闲置校舍": "idle_school",
+    "校舍": "idle_school",
+    "house": "idle_house",
+    "闲置民宅": "idle_house",
+    "民宅": "idle_house",
+    "factory": "idle_factory",
+    "闲置厂房": "idle_factory",
+    "厂房": "idle_factory",
+    "venue": "public_venue",
+    "公共场所": "public_venue",
+    "公共空间": "public_venue",
+    "其他": "other",
+}
+
+MODES: dict[str, dict[str, str]] = {
+    "walk": {"zh": "步行", "en": "on foot"},
+    "bike": {"zh": "骑行", "en": "by bike"},
+    "drive": {"zh": "驾车", "en": "by car"},
+}
+
+# Labels on maps and in spreadsheets (Chinese first: county officials read these).
+LABELS: dict[str, str] = {
+    "map_title": "{region} 新时代文明实践 15分钟服务圈",
+    "legend_title": "图例 Legend",
+    "service_areas": "服务范围 Service areas",
+    "uncovered": "未覆盖居民 Uncovered residents",
+    "gaps": "服务空白区 Gap areas",
+    "proposals": "建议新建站点 Proposed sites",
+    "new_areas": "新增服务范围 Added service areas",
+    "boundaries": "行政边界 Boundaries",
+    "site": "站点",
+    "tier": "层级",
+    "name": "名称",
+    "population": "人口",
+    "minutes": "分钟",
+    "nearest_site": "最近站点",
+    "town": "乡镇/街道",
+    "village": "村/社区",
+    "coverage": "覆盖率",
+    "kind": "类型",
+    "rooms": "功能室",
+    "newly_covered": "新增覆盖人口",
+    "no_tiles": "底图不可用时仍可查看矢量图层",
+    "plain_background": "空白底图 Plain",
+    "osm_background": "OpenStreetMap 底图",
+}
+
+
+def tier_label(tier: str) -> str:
+    """Return the bilingual label of a tier key, e.g. ``"站 Village/community station"``."""
+    info = TIERS.get(tier)
+    if info is None:
+        return tier
+    return f"{info['zh']} {info['en']}"
+
+
+def normalise_token(value: object) -> str:
+    """Lower-case a free-text category value and drop spaces, dashes and the like."""
+    return str(value).strip().lower().replace(" ", "_").replace("-", "_")

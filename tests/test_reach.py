@@ -1,0 +1,162 @@
+"""Travel times equal an independent networkx Dijkstra on the same travel model."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from planner.network import RoadNetwork
+from planner.reach import nearest, search, times_at
+from planner.snap import snap_points
+
+WALK_MPS = 4.0 / 3.6
+
+
+def random_network(rng: np.random.Generator, n_nodes: int, n_edges: int) -> RoadNetwork:
+    xy = rng.uniform(0, 2000, size=(n_nodes, 2))
+    pairs = set()
+    while len(pairs) < n_edges:
+        a, b = rng.integers(0, n_nodes, 2)
+        if a != b:
+            pairs.add((min(a, b), max(a, b)))
+    us, vs, hwy, speed = [], [], [], []
+    for a, b in sorted(pairs):
+        kind = rng.choice(["residential", "primary", "footway", "motorway"])
+        oneway = rng.random() < 0.3 and kind != "footway"
+        for u, v in [(a, b)] if oneway else [(a, b), (b, a)]:
+            us.append(u)
+            vs.append(v)
+            hwy.append(kind)
+            speed.append({"residential": 25.0, "primary": 50.0, "footway": 5.0, "motorway": 90.0}[kind])
+    us, vs = np.array(us), np.array(vs)
+    geoms = shapely.linestrings(np.stack([xy[us], xy[vs]], axis=1))
+    return RoadNetwork(
+        crs="EPSG:32650",
+        node_osmid=np.arange(n_nodes, dtype=np.int64),
+        node_xy=xy,
+        edge_u=us.astype(np.int32),
+        edge_v=vs.astype(np.int32),
+        edge_length=shapely.length(geoms),
+        edge_highway=np.array(hwy, dtype=object),
+        edge_speed_kph=np.array(speed),
+        edge_geometry=geoms,
+    )
+
+
+def reference_minutes(network, mode, speed_kmh, sites_xy, res_xy, max_snap):
+    """Independent model: split edges at projections in networkx, then multi-source Dijkstra."""
+    banned = {"walk": {"motorway"}, "drive": {"footway"}}[mode]
+    directed: dict[tuple[int, int], float] = {}
+    geoms = {}
+    for u, v, hw, ln, kph, g in zip(
+        network.edge_u, network.edge_v, network.edge_highway, network.edge_length,
+        network.edge_speed_kph, network.edge_geometry, strict=True,
+    ):
+        if hw in banned:
+            continue
+        mps = (speed_kmh if speed_kmh else kph) / 3.6
+        t = ln / mps
+        directed[(u, v)] = min(directed.get((u, v), np.inf), t)
+        if mode == "walk":
+            directed[(v, u)] = min(directed.get((v, u), np.inf), t)
+        key = (min(u, v), max(u, v))
+        geoms[key] = shapely.LineString([network.node_xy[key[0]], network.node_xy[key[1]]])
+    keys = list(geoms)
+    lines = np.array([geoms[k] for k in keys])
+    G = nx.DiGraph()
+    G.add_nodes_from(range(network.n_nodes))
+    on_edge: dict[tuple[int, int], list[tuple[float, str]]] = {k: [] for k in keys}
+    points = [("s", i, p) for i, p in enumerate(sites_xy)] + [("r", i, p) for i, p in enumerate(res_xy)]
+    for kind, i, p in points:
+        pt = shapely.Point(p)
+        d = shapely.distance(lines, pt)
+        j = int(np.argmin(d))
+        if d[j] > max_snap:
+            continue
+        f = shapely.line_locate_point(lines[j], pt, normalized=True)
+        name = f"{kind}{i}"
+        on_edge[keys[j]].append((f, name + "_proj"))
+        G.add_edge(name, name + "_proj", weight=d[j] / WALK_MPS)
+        G.add_edge(name + "_proj", name, weight=d[j] / WALK_MPS)
+    for (a, b), pts in on_edge.items():
+        chain = [(0.0, a), *sorted(pts), (1.0, b)]
+        t_ab = directed.get((a, b), np.inf)
+        t_ba = directed.get((b, a), np.inf)
+        for (f0, n0), (f1, n1) in zip(chain[:-1], chain[1:], strict=True):
+            if f1 - f0 <= 0:  # a projection exactly at a node is that node, whatever one-way says
+                G.add_edge(n0, n1, weight=0.0)
+                G.add_edge(n1, n0, weight=0.0)
+                continue
+            if np.isfinite(t_ab):
+                G.add_edge(n0, n1, weight=max((f1 - f0) * t_ab, 0.0))
+            if np.isfinite(t_ba):
+                G.add_edge(n1, n0, weight=max((f1 - f0) * t_ba, 0.0))
+    site_nodes = [f"s{i}" for i in range(len(sites_xy)) if f"s{i}" in G]
+    if not site_nodes:
+        return np.full(len(res_xy), np.inf)
+    dist = nx.multi_source_dijkstra_path_length(G.reverse(copy=False), site_nodes)
+    return np.array([dist.get(f"r{i}", np.inf) / 60.0 for i in range(len(res_xy))])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n_nodes=st.integers(2, 25),
+    n_sites=st.integers(1, 6),
+    n_res=st.integers(1, 30),
+    mode=st.sampled_from(["walk", "drive"]),
+    fixed_speed=st.booleans(),
+)
+def test_minutes_match_networkx(seed, n_nodes, n_sites, n_res, mode, fixed_speed):
+    rng = np.random.default_rng(seed)
+    n_edges = int(rng.integers(1, n_nodes * (n_nodes - 1) // 2 + 1))
+    n_edges = min(n_edges, 3 * n_nodes)
+    network = random_network(rng, n_nodes, n_edges)
+    if mode == "walk" and set(network.edge_highway) == {"motorway"}:
+        network.edge_highway[0] = "residential"
+    if mode == "drive" and set(network.edge_highway) == {"footway"}:
+        network.edge_highway[0] = "residential"
+    speed = 4.0 if mode == "walk" else (30.0 if fixed_speed else None)
+    graph = network.travel_graph(mode, speed_kmh=speed)
+    sites_xy = rng.uniform(-100, 2100, size=(n_sites, 2))
+    res_xy = rng.uniform(-100, 2100, size=(n_res, 2))
+    if rng.random() < 0.3:  # residents sharing a segment with a site, both ways along it
+        res_xy[0] = sites_xy[0] + rng.normal(0, 5, 2)
+    max_snap = 400.0
+    sites = snap_points(graph, sites_xy, max_distance_m=max_snap)
+    residents = snap_points(graph, res_xy, max_distance_m=max_snap)
+    reach, _ = nearest(graph, sites, residents)
+    expected = reference_minutes(network, mode, speed, sites_xy, res_xy, max_snap)
+    got = reach.minutes
+    assert np.array_equal(np.isinf(got), np.isinf(expected))
+    finite = np.isfinite(got)
+    np.testing.assert_allclose(got[finite], expected[finite], atol=0.01)
+
+
+def test_nearest_site_is_the_one_reached():
+    """On a straight road the resident is assigned to the closer of two stations."""
+    xy = np.array([[0.0, 0.0], [1000.0, 0.0], [2000.0, 0.0]])
+    us, vs = np.array([0, 1, 1, 2]), np.array([1, 0, 2, 1])
+    geoms = shapely.linestrings(np.stack([xy[us], xy[vs]], axis=1))
+    network = RoadNetwork(
+        crs="EPSG:32650", node_osmid=np.arange(3), node_xy=xy,
+        edge_u=us.astype(np.int32), edge_v=vs.astype(np.int32), edge_length=shapely.length(geoms),
+        edge_highway=np.array(["residential"] * 4, dtype=object), edge_speed_kph=np.full(4, 25.0),
+        edge_geometry=geoms,
+    )
+    graph = network.travel_graph("walk")
+    sites = snap_points(graph, np.array([[100.0, 50.0], [1900.0, 0.0]]), max_distance_m=500)
+    residents = snap_points(graph, np.array([[1200.0, 0.0], [700.0, 30.0]]), max_distance_m=500)
+    reach, nodes = nearest(graph, sites, residents)
+    assert reach.source.tolist() == [1, 0]
+    # 700 m along the road + 50 m and 30 m access legs at 4 km/h
+    assert reach.minutes[1] == pytest.approx((600 + 50 + 30) / WALK_MPS / 60)
+    # the same numbers from a search bounded at 10 minutes: the far resident is cut off
+    bounded = times_at(graph, search(graph, sites, limit_s=600), sites, residents, limit_s=600)
+    assert bounded.source.tolist() == [1, 0]
+    assert np.isfinite(bounded.seconds).all()
+    assert np.isinf(times_at(graph, search(graph, sites, limit_s=60), sites, residents, limit_s=60).seconds).all()
