@@ -17,7 +17,7 @@ from planner.text import CANDIDATE_KINDS, KIND_ALIASES, TIER_ALIASES, TIERS, nor
 log = logging.getLogger(__name__)
 
 WGS84 = "EPSG:4326"
-REJECTED_COLUMNS = ["file", "row", "id", "reason"]
+REJECTED_COLUMNS = ["layer", "file", "row", "id", "reason"]
 
 # Column names users bring, mapped to ours (compared after normalise_token).
 _COLUMN_ALIASES: dict[str, str] = {
@@ -259,6 +259,7 @@ class _Rows:
         ids = self.frame["id"] if "id" in self.frame else pd.Series("", index=self.frame.index)
         return pd.DataFrame(
             {
+                "layer": self.kind,
                 "file": str(self.path),
                 "row": self.frame.loc[bad, "_row"].astype(int),
                 "id": ids[bad].astype(str),

@@ -1,0 +1,504 @@
+"""Coverage per tier, town and village; equity figures; gap areas; service areas."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from planner.areas import area_polygons, reached_pieces
+from planner.reach import NodeTimes, nearest
+from planner.region import Region
+from planner.standards import Standards
+from planner.text import TIERS, tier_label
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, eq=False)
+class Coverage:
+    """Result of :func:`analyze`. Layers are in the region's metric CRS.
+
+    Attributes
+    ----------
+    residents
+        One row per resident point with ``minutes`` / ``nearest_site`` / ``nearest_tier`` (any
+        tier), ``covered``, and per tier ``minutes_<tier>``, ``site_<tier>``, ``covered_<tier>``.
+    by_tier
+        Sites, covered population and coverage per tier, with coverage at each threshold.
+    by_unit
+        Coverage per town and per village.
+    gaps
+        Contiguous groups of uncovered residents with population and nearest site.
+    service_areas
+        Per site, the area reached within its tier's standard (drawn from reached roads).
+    equity
+        Share of units fully covered, worst units, population-weighted Gini of minutes.
+    summary
+        JSON-ready headline figures.
+    rejected
+        Input rows rejected on reading plus sites too far from any usable road.
+    """
+
+    region_name: str
+    standards: Standards
+    residents: gpd.GeoDataFrame
+    by_tier: pd.DataFrame
+    by_unit: pd.DataFrame
+    gaps: gpd.GeoDataFrame
+    service_areas: gpd.GeoDataFrame
+    equity: dict[str, Any]
+    summary: dict[str, Any]
+    rejected: pd.DataFrame
+    node_times: dict[str, NodeTimes] = field(default_factory=dict, repr=False)
+
+
+def analyze(
+    region: Region,
+    *,
+    service_areas: bool = True,
+    gap_link_m: float = 400.0,
+    progress: Progress | None = None,
+) -> Coverage:
+    """Travel minutes from every resident to the nearest site of each tier, and what follows.
+
+    Parameters
+    ----------
+    region
+        The loaded region; its ``standards`` say mode and minutes per tier.
+    service_areas
+        Also draw service-area polygons (skip for speed when only numbers are needed).
+    gap_link_m
+        Uncovered residents closer than this belong to the same gap area.
+    progress
+        Called with a short message before each long step.
+
+    Returns
+    -------
+    Coverage
+    """
+    say = progress or (lambda msg: log.info(msg))
+    std = region.standards
+    res = region.residents
+    sites = region.sites
+    out = res[[c for c in res.columns if c != "source_row"]].copy()
+    pop = out["population"].to_numpy(float)
+    rejected = [region.rejected]
+    node_times: dict[str, NodeTimes] = {}
+    site_tier = sites["tier"].to_numpy()
+    site_ids = sites["id"].to_numpy()
+
+    best = np.full(len(out), np.inf)
+    best_site = np.full(len(out), None, dtype=object)
+    best_tier = np.full(len(out), None, dtype=object)
+    covered_any = np.zeros(len(out), bool)
+    far = np.zeros(len(out), bool)
+    for tier in TIERS:
+        ts = std.for_tier(tier)
+        speed = std.speed_of(ts)
+        say(f"{tier_label(tier)}: travel times {ts.mode} within {ts.minutes:g} min")
+        graph = region.graph(ts.mode, speed)
+        site_snap = region.snap("sites", ts.mode, speed)
+        res_snap = region.snap("residents", ts.mode, speed)
+        far |= ~res_snap.ok
+        mask = site_tier == tier
+        lost = mask & ~site_snap.ok
+        if lost.any():
+            rejected.append(
+                pd.DataFrame(
+                    {
+                        "layer": "sites",
+                        "file": str(region.files.sites) if region.files else "sites",
+                        "row": sites.loc[lost, "source_row"].to_numpy(),
+                        "id": site_ids[lost],
+                        "reason": f"farther than {std.max_snap_m:g} m from any road usable "
+                        f"{ts.mode}; the site cannot be reached and is left out",
+                    }
+                )
+            )
+        index = np.flatnonzero(mask)
+        reach, nodes = nearest(graph, site_snap.subset(index), res_snap)
+        node_times[tier] = nodes
+        minutes = reach.minutes
+        ids = np.where(reach.source >= 0, site_ids[index[np.maximum(reach.source, 0)]], None)
+        covered = minutes <= ts.minutes
+        out[f"minutes_{tier}"] = _round(minutes)
+        out[f"site_{tier}"] = ids
+        out[f"covered_{tier}"] = covered
+        closer = minutes < best
+        best = np.where(closer, minutes, best)
+        best_site = np.where(closer, ids, best_site)
+        best_tier = np.where(closer, tier, best_tier)
+        covered_any |= covered
+
+    out["minutes"] = _round(best)
+    out["nearest_site"] = best_site
+    out["nearest_tier"] = best_tier
+    out["covered"] = covered_any
+    out["status"] = np.where(
+        far, f"farther than {std.max_snap_m:g} m from a road", np.where(np.isinf(best), "no site reachable", "ok")
+    )
+
+    say("coverage by tier, town and village")
+    by_tier = _by_tier(out, sites, std)
+    by_unit = unit_table(out, region.units, std)
+    equity = equity_figures(out, by_unit)
+    say("gap areas")
+    gaps = gap_areas(out, sites, link_m=gap_link_m)
+    areas = _empty_areas(region.crs)
+    if service_areas:
+        say("service areas")
+        areas = _service_areas(region, node_times)
+        served = out.loc[out["covered"]]
+        counts = {}
+        for tier in TIERS:
+            col = served.loc[served[f"covered_{tier}"]]
+            counts.update(col.groupby(f"site_{tier}")["population"].sum().to_dict())
+        areas["population_served"] = areas["site_id"].map(counts).fillna(0).astype(int)
+    rejected_all = pd.concat([r for r in rejected if len(r)] or [region.rejected], ignore_index=True)
+    summary = _summary(region, out, by_tier, equity, gaps, rejected_all, std, pop)
+    return Coverage(
+        region_name=region.name,
+        standards=std,
+        residents=out,
+        by_tier=by_tier,
+        by_unit=by_unit,
+        gaps=gaps,
+        service_areas=areas,
+        equity=equity,
+        summary=summary,
+        rejected=rejected_all,
+        node_times=node_times,
+    )
+
+
+def _round(minutes: np.ndarray) -> np.ndarray:
+    return np.where(np.isfinite(minutes), np.round(minutes, 2), np.nan)
+
+
+def _share(part: float, whole: float) -> float:
+    return float(part / whole) if whole > 0 else 0.0
+
+
+def _by_tier(res: pd.DataFrame, sites: pd.DataFrame, std: Standards) -> pd.DataFrame:
+    pop = res["population"].to_numpy(float)
+    total = pop.sum()
+    rows = []
+    for tier in TIERS:
+        ts = std.for_tier(tier)
+        minutes = res[f"minutes_{tier}"].to_numpy(float)
+        row = {
+            "tier": tier,
+            "label": tier_label(tier),
+            "mode": ts.mode,
+            "minutes": ts.minutes,
+            "sites": int((sites["tier"] == tier).sum()),
+            "population_covered": int(pop[res[f"covered_{tier}"].to_numpy()].sum()),
+        }
+        row["coverage"] = _share(row["population_covered"], total)
+        for t in std.thresholds:
+            row[f"coverage_{t:g}min"] = _share(pop[minutes <= t].sum(), total)
+        rows.append(row)
+    minutes = res["minutes"].to_numpy(float)
+    row = {
+        "tier": "any",
+        "label": "任一层级 Any tier",
+        "mode": std.default.mode,
+        "minutes": std.default.minutes,
+        "sites": len(sites),
+        "population_covered": int(pop[res["covered"].to_numpy()].sum()),
+    }
+    row["coverage"] = _share(row["population_covered"], total)
+    for t in std.thresholds:
+        row[f"coverage_{t:g}min"] = _share(pop[minutes <= t].sum(), total)
+    rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def unit_table(
+    res: pd.DataFrame, units: gpd.GeoDataFrame | None, std: Standards
+) -> pd.DataFrame:
+    """Coverage per town and per village (units from boundaries or resident attributes)."""
+    frames = []
+    res = res.assign(
+        _covpop=res["population"] * res["covered"],
+        _wmin=res["population"] * res["minutes"].fillna(0),
+        _wpop=res["population"] * res["minutes"].notna(),
+    )
+    for tier in TIERS:
+        res[f"_cov_{tier}"] = res["population"] * res[f"covered_{tier}"]
+    for level, keys in (("town", ["town"]), ("village", ["town", "village"])):
+        if not set(keys) <= set(res.columns):
+            continue
+        code_col = f"{level}_code"
+        group_keys = [*keys, code_col] if code_col in res else keys
+        frame = res.assign(**{k: res[k].fillna("(未知)").astype(str) for k in group_keys})
+        g = frame.groupby(group_keys, sort=True)
+        table = pd.DataFrame(
+            {
+                "residents": g.size(),
+                "population": g["population"].sum(),
+                "population_covered": g["_covpop"].sum(),
+                "_wmin": g["_wmin"].sum(),
+                "_wpop": g["_wpop"].sum(),
+                "max_minutes": g["minutes"].max(),
+                **{f"coverage_{t}": g[f"_cov_{t}"].sum() for t in TIERS},
+            }
+        ).reset_index()
+        table.insert(0, "level", level)
+        table["name"] = table[keys[-1]]
+        table["code"] = table[code_col] if code_col in table else table["name"]
+        if level == "town":
+            table["town"] = table["name"]
+        frames.append(table)
+    if not frames:
+        return pd.DataFrame(columns=["level", "code", "name", "town", "population", "coverage"])
+    table = pd.concat(frames, ignore_index=True)
+    if units is not None:  # units with nobody in them still belong in the table
+        known = set(zip(table["level"], table["code"].astype(str), strict=True))
+        extra = units.loc[
+            [(lv, str(c)) not in known for lv, c in zip(units["level"], units["code"], strict=True)],
+            ["level", "code", "name", "town"],
+        ]
+        if len(extra):
+            table = pd.concat([table, extra.assign(population=0, residents=0)], ignore_index=True)
+    table = table.fillna({"population": 0, "population_covered": 0, "residents": 0})
+    pop = table["population"].astype(float)
+    table["coverage"] = np.where(pop > 0, table["population_covered"] / pop.where(pop > 0, 1), np.nan)
+    for t in TIERS:
+        table[f"coverage_{t}"] = np.where(pop > 0, table[f"coverage_{t}"] / pop.where(pop > 0, 1), np.nan)
+    table["mean_minutes"] = np.where(table["_wpop"] > 0, table["_wmin"] / table["_wpop"].where(table["_wpop"] > 0, 1), np.nan)
+    table["population_uncovered"] = table["population"] - table["population_covered"]
+    cols = [
+        "level", "code", "name", "town", "residents", "population", "population_covered",
+        "population_uncovered", "coverage", "mean_minutes", "max_minutes",
+        *[f"coverage_{t}" for t in TIERS],
+    ]
+    table = table[cols].sort_values(["level", "town", "code"], kind="stable").reset_index(drop=True)
+    for c in ("population", "population_covered", "population_uncovered", "residents"):
+        table[c] = table[c].astype(int)
+    return table.round({"coverage": 4, "mean_minutes": 2, "max_minutes": 2, **{f"coverage_{t}": 4 for t in TIERS}})
+
+
+def weighted_gini(values: np.ndarray, weights: np.ndarray) -> float:
+    """Gini coefficient of ``values`` with population ``weights`` (0 = everyone equal)."""
+    values = np.asarray(values, float)
+    weights = np.asarray(weights, float)
+    keep = np.isfinite(values) & (weights > 0)
+    values, weights = values[keep], weights[keep]
+    if len(values) == 0 or (values * weights).sum() == 0:
+        return 0.0
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], weights[order]
+    p = w / w.sum()
+    lorenz = np.cumsum(v * w) / (v * w).sum()
+    prev = np.r_[0.0, lorenz[:-1]]
+    return float(1.0 - np.sum(p * (lorenz + prev)))
+
+
+def equity_figures(res: pd.DataFrame, by_unit: pd.DataFrame) -> dict[str, Any]:
+    """Share of units fully covered, the ten worst units, and the Gini of travel minutes."""
+    level = "village" if (by_unit["level"] == "village").any() else "town"
+    units = by_unit[(by_unit["level"] == level) & (by_unit["population"] > 0)]
+    worst = units.sort_values(["coverage", "population_uncovered"], ascending=[True, False]).head(10)
+    minutes = res["minutes"].to_numpy(float)
+    return {
+        "unit_level": level,
+        "units": len(units),
+        "units_fully_covered": int((units["coverage"] >= 1.0).sum()),
+        "share_units_fully_covered": _share((units["coverage"] >= 1.0).sum(), len(units)),
+        "worst_units": [
+            {
+                "code": str(r.code),
+                "name": str(r.name),
+                "town": str(r.town),
+                "population": int(r.population),
+                "coverage": float(r.coverage),
+            }
+            for r in worst.itertuples()
+        ],
+        "gini_minutes": round(weighted_gini(minutes, res["population"].to_numpy(float)), 4),
+        "population_no_site_reachable": int(res.loc[np.isnan(minutes), "population"].sum()),
+    }
+
+
+def gap_areas(
+    res: gpd.GeoDataFrame,
+    sites: gpd.GeoDataFrame,
+    *,
+    link_m: float = 400.0,
+    buffer_m: float | None = None,
+) -> gpd.GeoDataFrame:
+    """Group uncovered residents into contiguous gap areas.
+
+    Residents within ``link_m`` of each other (chains included) form one area; its polygon is
+    the union of discs around them (radius ``buffer_m``, default half of ``link_m`` so linked
+    residents touch).
+    """
+    gap = res.loc[~res["covered"].to_numpy() & (res["population"].to_numpy() > 0)]
+    columns = [
+        "gap_id", "population", "residents", "town", "village", "centroid_lon", "centroid_lat",
+        "nearest_site", "nearest_site_name", "nearest_tier", "minutes_min", "minutes_mean",
+    ]
+    if gap.empty:
+        return gpd.GeoDataFrame(columns=[*columns, "geometry"], geometry="geometry", crs=res.crs)
+    xy = np.column_stack([gap.geometry.x.to_numpy(), gap.geometry.y.to_numpy()])
+    pairs = cKDTree(xy).query_pairs(link_m, output_type="ndarray")
+    n = len(xy)
+    adj = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, label = connected_components(adj, directed=False)
+    frame = pd.DataFrame(
+        {
+            "label": label,
+            "population": gap["population"].to_numpy(float),
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "town": gap["town"].astype(str).to_numpy() if "town" in gap else "",
+            "village": gap["village"].astype(str).to_numpy() if "village" in gap else "",
+            "minutes": gap["minutes"].to_numpy(float),
+            "nearest_site": gap["nearest_site"].to_numpy(),
+            "nearest_tier": gap["nearest_tier"].to_numpy(),
+        }
+    )
+    frame["wx"] = frame["x"] * frame["population"]
+    frame["wy"] = frame["y"] * frame["population"]
+    g = frame.groupby("label")
+    table = pd.DataFrame(
+        {
+            "population": g["population"].sum(),
+            "residents": g.size(),
+            "cx": g["wx"].sum() / g["population"].sum(),
+            "cy": g["wy"].sum() / g["population"].sum(),
+            "minutes_min": g["minutes"].min(),
+            "minutes_mean": g["minutes"].mean(),
+        }
+    )
+    # The most populous town/village of the area, and the nearest site of its closest resident.
+    for col in ("town", "village"):
+        top = frame.groupby(["label", col])["population"].sum().reset_index()
+        top = top.sort_values(["label", "population", col], ascending=[True, False, True])
+        table[col] = top.drop_duplicates("label").set_index("label")[col]
+    closest = frame.sort_values(["label", "minutes"]).drop_duplicates("label").set_index("label")
+    table["nearest_site"] = closest["nearest_site"]
+    table["nearest_tier"] = closest["nearest_tier"]
+    names = sites.set_index("id")["name"]
+    table["nearest_site_name"] = table["nearest_site"].map(names)
+    radius = link_m / 2 + 1.0 if buffer_m is None else buffer_m
+    discs = shapely.buffer(shapely.points(xy), radius, quad_segs=6)
+    order = np.argsort(label, kind="stable")
+    merged = shapely.multipolygons(
+        shapely.get_parts(discs[order]), indices=label[order]
+    )
+    polygons = np.array([shapely.union_all(shapely.get_parts(m)) for m in merged], dtype=object)
+    centroid = gpd.GeoSeries(shapely.points(table["cx"], table["cy"]), crs=res.crs).to_crs(4326)
+    table["centroid_lon"] = np.round(centroid.x.to_numpy(), 6)
+    table["centroid_lat"] = np.round(centroid.y.to_numpy(), 6)
+    table = table.sort_values(["population", "cx"], ascending=[False, True])
+    polygons = polygons[table.index.to_numpy()]
+    table = table.reset_index(drop=True)
+    table["gap_id"] = [f"G{i + 1:03d}" for i in range(len(table))]
+    table["population"] = table["population"].round().astype(int)
+    table["minutes_min"] = _round(table["minutes_min"].to_numpy(float))
+    table["minutes_mean"] = _round(table["minutes_mean"].to_numpy(float))
+    return gpd.GeoDataFrame(table[columns], geometry=polygons, crs=res.crs)
+
+
+def _empty_areas(crs: str) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"site_id": [], "name": [], "tier": [], "mode": [], "minutes": []},
+        geometry=[],
+        crs=crs,
+    )
+
+
+def _service_areas(region: Region, node_times: dict[str, NodeTimes]) -> gpd.GeoDataFrame:
+    std = region.standards
+    sites = region.sites
+    frames = []
+    for tier, nodes in node_times.items():
+        ts = std.for_tier(tier)
+        speed = std.speed_of(ts)
+        index = np.flatnonzero(sites["tier"].to_numpy() == tier)
+        if len(index) == 0:
+            continue
+        graph = region.graph(ts.mode, speed)
+        snap = region.snap("sites", ts.mode, speed).subset(index)
+        pieces, src = reached_pieces(graph, nodes, snap, limit_s=ts.minutes * 60.0)
+        labels, polygons = area_polygons(pieces, src)
+        chosen = sites.iloc[index[labels]]
+        frames.append(
+            gpd.GeoDataFrame(
+                {
+                    "site_id": chosen["id"].to_numpy(),
+                    "name": chosen["name"].to_numpy(),
+                    "tier": tier,
+                    "mode": ts.mode,
+                    "minutes": ts.minutes,
+                },
+                geometry=polygons,
+                crs=region.crs,
+            )
+        )
+    if not frames:
+        return _empty_areas(region.crs)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _summary(
+    region: Region,
+    res: pd.DataFrame,
+    by_tier: pd.DataFrame,
+    equity: dict[str, Any],
+    gaps: gpd.GeoDataFrame,
+    rejected: pd.DataFrame,
+    std: Standards,
+    pop: np.ndarray,
+) -> dict[str, Any]:
+    total = float(pop.sum())
+    covered = float(pop[res["covered"].to_numpy()].sum())
+    minutes = res["minutes"].to_numpy(float)
+    far = res["status"].str.startswith("farther").to_numpy()
+    tiers = {}
+    for row in by_tier.to_dict("records"):
+        tiers[row["tier"]] = {
+            "label": row["label"],
+            "mode": row["mode"],
+            "minutes": row["minutes"],
+            "sites": row["sites"],
+            "population_covered": row["population_covered"],
+            "coverage": round(row["coverage"], 4),
+            "coverage_at": {f"{t:g}": round(row[f"coverage_{t:g}min"], 4) for t in std.thresholds},
+        }
+    rej = rejected["layer"].astype(str)
+    return {
+        "region": region.name,
+        "population_total": int(round(total)),
+        "population_covered": int(round(covered)),
+        "coverage": round(_share(covered, total), 4),
+        "mode": std.default.mode,
+        "minutes": std.default.minutes,
+        "thresholds": list(std.thresholds),
+        "coverage_at": {f"{t:g}": round(_share(pop[minutes <= t].sum(), total), 4) for t in std.thresholds},
+        "by_tier": {k: v for k, v in tiers.items() if k != "any"},
+        "residents_total": len(res),
+        "residents_rejected": int((rej == "residents").sum()),
+        "residents_far_from_road": int(far.sum()),
+        "population_far_from_road": int(pop[far].sum()),
+        "sites_total": int(len(region.sites)),
+        "sites_rejected": int((rej == "sites").sum()),
+        "gaps": len(gaps),
+        "population_in_gaps": int(gaps["population"].sum()) if len(gaps) else 0,
+        "equity": equity,
+        "max_snap_m": std.max_snap_m,
+    }

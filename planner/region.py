@@ -1,0 +1,204 @@
+"""A region: its road network and point layers, loaded once and passed along (picklable)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from planner.errors import InputError
+from planner.io import (
+    REJECTED_COLUMNS,
+    WGS84,
+    read_candidates,
+    read_residents,
+    read_sites,
+    read_units,
+)
+from planner.network import RoadNetwork, TravelGraph, load_network
+from planner.snap import Snapped, snap_points
+from planner.standards import Standards
+
+log = logging.getLogger(__name__)
+
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_data"
+
+
+@dataclass(frozen=True)
+class RegionFiles:
+    """Where a region's inputs live (the same names as the CLI flags)."""
+
+    network: str | Path
+    sites: str | Path
+    residents: str | Path
+    units: str | Path | None = None
+    candidates: str | Path | None = None
+    standards: str | Path | None = None
+    coord_sys: str | None = None
+    name: str | None = None
+
+    @classmethod
+    def sample(cls) -> RegionFiles:
+        """The bundled synthetic sample county."""
+        d = SAMPLE_DIR
+        if not (d / "county.osm").exists():
+            msg = f"bundled sample not found in {d}; run `python sample_data/generate.py`"
+            raise InputError(msg)
+        return cls(
+            network=d / "county.osm",
+            sites=d / "sites.csv",
+            residents=d / "residents.csv",
+            units=d / "units.geojson",
+            candidates=d / "candidates.csv",
+            name="示范县",
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Region:
+    """Everything one analysis needs, in one object: network, sites, residents, boundaries.
+
+    Point layers are kept in the network's metric CRS. Travel graphs and snaps are built on
+    first use per mode and cached on the object; the object pickles (for Dask) without them.
+    """
+
+    name: str
+    network: RoadNetwork
+    sites: gpd.GeoDataFrame
+    residents: gpd.GeoDataFrame
+    units: gpd.GeoDataFrame | None = None
+    candidates: gpd.GeoDataFrame | None = None
+    rejected: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECTED_COLUMNS))
+    standards: Standards = field(default_factory=Standards)
+    files: RegionFiles | None = None
+    _cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_cache"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    @property
+    def crs(self) -> str:
+        """The metric CRS of all layers."""
+        return self.network.crs
+
+    def graph(self, mode: str, speed_kmh: float | None = None) -> TravelGraph:
+        """The travel graph for ``mode`` (built once per mode and speed)."""
+        key = ("graph", mode, speed_kmh)
+        if key not in self._cache:
+            self._cache[key] = self.network.travel_graph(mode, speed_kmh=speed_kmh)
+        return self._cache[key]
+
+    def snap(self, layer: str, mode: str, speed_kmh: float | None = None) -> Snapped:
+        """Snaps of a point layer (``sites``, ``residents``, ``candidates``) onto a mode's roads."""
+        key = ("snap", layer, mode, speed_kmh, self.standards.max_snap_m)
+        if key not in self._cache:
+            frame = getattr(self, layer)
+            xy = np.column_stack([frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()])
+            self._cache[key] = snap_points(
+                self.graph(mode, speed_kmh), xy, max_distance_m=self.standards.max_snap_m
+            )
+        return self._cache[key]
+
+    def with_standards(self, standards: Standards) -> Region:
+        """The same region under other standards (shares the compiled graphs)."""
+        out = replace(self, standards=standards, _cache={})
+        out._cache.update({k: v for k, v in self._cache.items() if k[0] == "graph"})
+        return out
+
+    def with_sites(self, sites: gpd.GeoDataFrame) -> Region:
+        """The same region with another set of sites (e.g. existing plus proposed)."""
+        out = replace(self, sites=sites.reset_index(drop=True), _cache={})
+        out._cache.update(
+            {k: v for k, v in self._cache.items() if k[0] == "graph" or k[1] != "sites"}
+        )
+        return out
+
+    # --- loading -------------------------------------------------------------------------------
+
+    @classmethod
+    def from_files(
+        cls,
+        files: RegionFiles | None = None,
+        *,
+        standards: Standards | None = None,
+        cache_dir: str | Path | None = None,
+        **paths: Any,
+    ) -> Region:
+        """Read a region from files (the bundled sample when nothing is given).
+
+        Parameters
+        ----------
+        files
+            Input paths; keyword arguments (``network=``, ``sites=`` ...) replace single ones.
+        standards
+            Travel standards; default: from ``files.standards`` or every tier 15 min on foot.
+        cache_dir
+            Folder for compiled road networks (see :func:`planner.network.load_network`).
+        """
+        base = files or RegionFiles.sample()
+        given = {k: v for k, v in paths.items() if v is not None}
+        files = RegionFiles(**{**base.__dict__, **given})
+        if standards is None:
+            standards = Standards.from_toml(files.standards) if files.standards else Standards()
+        network = load_network(files.network, cache_dir=cache_dir)
+        sites, rej_sites = read_sites(files.sites, coord_sys=files.coord_sys)
+        residents, rej_res = read_residents(files.residents, coord_sys=files.coord_sys)
+        rejected = [rej_sites, rej_res]
+        units = candidates = None
+        if files.units:
+            units, rej = read_units(files.units)
+            rejected.append(rej)
+            units = units.to_crs(network.crs)
+        if files.candidates:
+            candidates, rej = read_candidates(files.candidates, coord_sys=files.coord_sys)
+            rejected.append(rej)
+            candidates = candidates.to_crs(network.crs)
+        residents = residents.to_crs(network.crs)
+        if units is not None:
+            residents = _attach_units(residents, units)
+        name = files.name or Path(str(files.network)).name.split(".")[0]
+        return cls(
+            name=name,
+            network=network,
+            sites=sites.to_crs(network.crs),
+            residents=residents,
+            units=units,
+            candidates=candidates,
+            rejected=pd.concat([r for r in rejected if len(r)] or [rejected[0]], ignore_index=True),
+            standards=standards,
+            files=files,
+        )
+
+
+def _attach_units(residents: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Fill missing town/village names and codes of residents from the boundary polygons."""
+    out = residents.copy()
+    for level, name_col, code_col in (("town", "town", "town_code"), ("village", "village", "village_code")):
+        polys = units.loc[units["level"] == level, ["name", "code", "geometry"]]
+        if polys.empty:
+            continue
+        joined = gpd.sjoin(out[["geometry"]], polys, how="left", predicate="within")
+        joined = joined[~joined.index.duplicated(keep="first")]
+        for col, src in ((name_col, "name"), (code_col, "code")):
+            found = joined[src].reindex(out.index)
+            if col not in out:
+                out[col] = found
+            else:
+                blank = out[col].isna() | (out[col].astype(str).str.strip() == "")
+                out.loc[blank, col] = found[blank]
+    return out
+
+
+def to_wgs84(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A layer in WGS84 for output files and maps."""
+    return frame.to_crs(WGS84)

@@ -1,0 +1,84 @@
+"""Write analysis results as files people open: JSON, CSV, XLSX, GeoJSON and an HTML map."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from planner.coverage import Coverage
+from planner.maps import coverage_map
+from planner.region import Region
+from planner.text import TIERS
+
+log = logging.getLogger(__name__)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, Path):
+        return str(value)
+    msg = f"not JSON serialisable: {type(value).__name__}"
+    raise TypeError(msg)
+
+
+def write_json(data: dict[str, Any], path: Path) -> None:
+    """Write ``data`` as UTF-8 JSON with Chinese left readable."""
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8")
+
+
+def write_geojson(frame: gpd.GeoDataFrame, path: Path) -> None:
+    """Write a layer as WGS84 GeoJSON (an empty FeatureCollection when there is nothing)."""
+    if frame.empty:
+        path.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+        return
+    frame.to_crs(4326).to_file(path, driver="GeoJSON", COORDINATE_PRECISION=6)
+
+
+def residents_table(coverage: Coverage) -> pd.DataFrame:
+    """The per-resident table of ``residents.csv``: the headline columns first."""
+    res = coverage.residents
+    head = ["id", "population", "town", "village", "minutes", "nearest_site", "nearest_tier", "covered", "status", "lon", "lat"]
+    tiers = [c for t in TIERS for c in (f"minutes_{t}", f"site_{t}")]
+    cols = [c for c in head if c in res.columns] + tiers
+    return pd.DataFrame(res[cols])
+
+
+def write_analysis(coverage: Coverage, region: Region, out: str | Path, *, map_html: bool = True) -> dict[str, Path]:
+    """Write every output of ``analyze`` into ``out``; return the paths written by name."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "summary": out / "summary.json",
+        "residents": out / "residents.csv",
+        "by_unit_csv": out / "coverage_by_unit.csv",
+        "by_unit_xlsx": out / "coverage_by_unit.xlsx",
+        "gaps": out / "gaps.geojson",
+        "service_areas": out / "service_areas.geojson",
+        "rejected": out / "rejected.csv",
+    }
+    write_json(coverage.summary, paths["summary"])
+    residents_table(coverage).to_csv(paths["residents"], index=False, encoding="utf-8-sig")
+    coverage.by_unit.to_csv(paths["by_unit_csv"], index=False, encoding="utf-8-sig")
+    with pd.ExcelWriter(paths["by_unit_xlsx"], engine="openpyxl") as xl:
+        coverage.by_unit.to_excel(xl, sheet_name="by_unit 分单元", index=False)
+        coverage.by_tier.to_excel(xl, sheet_name="by_tier 分层级", index=False)
+        pd.DataFrame(coverage.gaps.drop(columns="geometry")).to_excel(xl, sheet_name="gaps 空白区", index=False)
+        pd.DataFrame(coverage.equity["worst_units"]).to_excel(xl, sheet_name="worst 最差单元", index=False)
+    write_geojson(coverage.gaps, paths["gaps"])
+    write_geojson(coverage.service_areas, paths["service_areas"])
+    coverage.rejected.to_csv(paths["rejected"], index=False, encoding="utf-8-sig")
+    if map_html:
+        paths["map"] = out / "map.html"
+        coverage_map(coverage, sites=region.sites, units=region.units).save(str(paths["map"]))
+    return paths
