@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import shapely
 
 from planner.network import TravelGraph
-from planner.reach import NodeTimes, _directed, _part, access_speed_mps
+from planner.reach import NodeTimes, _directed, _part, same_segment
 from planner.snap import Snapped
 
 
@@ -51,25 +50,10 @@ def reached_pieces(
     time = np.minimum(via_u, via_v)
     src = np.where(via_u <= via_v, nodes.source[graph.seg_u[seg]], nodes.source[graph.seg_v[seg]])
     # Vertices on a source's own segment may be reached directly along it.
-    live = np.flatnonzero(sources.ok)
-    if len(live):
-        verts = pd.DataFrame({"i": np.arange(len(seg)), "seg": seg, "x": x})
-        srcs = pd.DataFrame({"s": live, "seg": sources.segment[live], "f": sources.fraction[live]})
-        pairs = verts.merge(srcs, on="seg")
-        if len(pairs):
-            i = pairs["i"].to_numpy()
-            s = pairs["s"].to_numpy()
-            delta = pairs["f"].to_numpy() - pairs["x"].to_numpy()
-            pseg = pairs["seg"].to_numpy()
-            direct = np.where(delta >= 0, _part(delta, t_fwd[pseg]), _part(-delta, t_bwd[pseg]))
-            direct = direct + sources.access_m[s] / access_speed_mps(graph)
-            order = np.lexsort((s, direct, i))
-            i, s, direct = i[order], s[order], direct[order]
-            first = np.r_[True, i[1:] != i[:-1]]
-            i, s, direct = i[first], s[first], direct[first]
-            better = direct < time[i]
-            time[i[better]] = direct[better]
-            src[i[better]] = s[better]
+    i, s, direct = same_segment(graph, sources, seg, x, toward=nodes.toward)
+    better = direct < time[i]
+    time[i[better]] = direct[better]
+    src[i[better]] = s[better]
 
     a = np.flatnonzero(~start[1:])  # piece from vertex a to a + 1 on the same segment
     b = a + 1
@@ -149,3 +133,30 @@ def fill_small_holes(polygons: np.ndarray, max_area_m2: float) -> np.ndarray:
         fixed[k] = shapely.Polygon(shells[k], holes[bounds[k] : bounds[k + 1]])
     out = shapely.multipolygons(fixed, indices=owner)
     return np.asarray(shapely.make_valid(out), dtype=object)
+
+
+def isochrone(
+    graph: TravelGraph,
+    xy: np.ndarray,
+    *,
+    minutes: float,
+    max_snap_m: float,
+    buffer_m: float = 60.0,
+) -> shapely.Geometry | None:
+    """The area reached from a point (metric ``xy``) within ``minutes``, drawn from roads.
+
+    Returns ``None`` when the point is farther than ``max_snap_m`` from any usable road.
+    """
+    from planner.reach import search
+    from planner.snap import snap_points
+
+    snap = snap_points(graph, np.asarray(xy, float).reshape(1, 2), max_distance_m=max_snap_m)
+    if not snap.ok[0]:
+        return None
+    limit = minutes * 60.0
+    nodes = search(graph, snap, limit_s=limit, toward=False)
+    pieces, src = reached_pieces(graph, nodes, snap, limit_s=limit)
+    _, polygons = area_polygons(pieces, src, buffer_m=buffer_m)
+    if len(polygons) == 0:
+        return shapely.buffer(shapely.points(np.asarray(xy, float).reshape(2)), 1.0)
+    return polygons[0]

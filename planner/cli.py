@@ -111,5 +111,91 @@ def analyze(
     print(f"outputs in {Path(out).resolve()} (open map.html)")
 
 
+@app.command()
+def suggest(
+    candidates: Annotated[Path | None, typer.Option("--candidates", help="Candidate buildings: id, name, kind, lon, lat (rooms, town).")] = None,
+    k: Annotated[int | None, typer.Option("--k", help="Number of new sites to choose (maximise newly covered population).")] = None,
+    target: Annotated[float | None, typer.Option("--target", help="Coverage share to reach with the fewest new sites, e.g. 0.95.")] = None,
+    tier: Annotated[str | None, typer.Option("--tier", help="Tier of the new sites; only existing sites of this tier count (default: any site serves, new sites are stations).")] = None,
+    kinds: Annotated[str | None, typer.Option("--kinds", help="Allowed kinds, comma-separated: idle_school,idle_house,idle_factory,public_venue,other.")] = None,
+    min_rooms: Annotated[float, typer.Option("--min-rooms", help="Minimum function rooms of a candidate (the plan asks for 3).")] = 3,
+    max_per_town: Annotated[int | None, typer.Option("--max-per-town", help="At most this many new sites per town.")] = None,
+    town: Annotated[str | None, typer.Option("--town", help="Only this town's candidates and residents (name or code).")] = None,
+    weight_column: Annotated[str | None, typer.Option("--weight-column", help="Resident column to maximise instead of population.")] = None,
+    greedy: Annotated[bool, typer.Option("--greedy", help="Fast greedy only, no exact solve.")] = False,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds for the exact solver.")] = 60.0,
+    network: NetworkOpt = None,
+    sites: SitesOpt = None,
+    residents: ResidentsOpt = None,
+    units: UnitsOpt = None,
+    standards: StandardsOpt = None,
+    mode: ModeOpt = None,
+    minutes: MinutesOpt = None,
+    speed_kmh: SpeedOpt = None,
+    max_snap_m: SnapOpt = None,
+    coord_sys: CoordOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output/suggest"),
+    cache_dir: CacheOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Choose new sites among idle schools, houses, factories and venues (exact, with HiGHS)."""
+    from planner.coverage import analyze as run
+    from planner.report import write_suggestion
+    from planner.siting import check_request
+    from planner.siting import suggest as propose
+    from planner.text import TIER_ALIASES, normalise_token
+
+    with _user_errors(), _progress(verbose) as say:
+        if k is None and target is None:
+            k = 5
+        tier_key = None if tier is None else TIER_ALIASES.get(normalise_token(tier), tier)
+        method = "greedy" if greedy else "exact"
+        check_request(k=k, target=target, tier=tier_key, method=method, max_per_town=max_per_town)
+        region = _load_region(
+            say, cache_dir=cache_dir, network=network, sites=sites, residents=residents,
+            units=units, candidates=candidates, standards=standards, mode=mode, minutes=minutes,
+            speed_kmh=speed_kmh, max_snap_m=max_snap_m, coord_sys=coord_sys,
+        )
+        coverage = run(region, progress=say)
+        result = propose(
+            region, coverage, k=k, target=target, tier=tier_key,
+            kinds=[x for x in kinds.split(",") if x.strip()] if kinds else None,
+            min_rooms=min_rooms, max_per_town=max_per_town, town=town,
+            weight_column=weight_column, method=method,
+            time_limit=time_limit, progress=say,
+        )
+        say("writing outputs")
+        write_suggestion(result, coverage, region, out)
+    s = result.summary
+    for row in result.proposals.itertuples():
+        print(f"  {row.rank:>3}. {row.candidate_id:<8} {row.name:<20} {getattr(row, 'town', '')}  +{row.population_newly_covered:,.0f}")
+    if s["status"] == "target_unreachable":
+        print(f"note: target {s['target']:.0%} cannot be reached with these candidates; the best achievable coverage is {s['coverage_achievable']:.1%}")
+    gap = "n/a" if s["gap"] != s["gap"] else f"{s['gap']:.2%}"
+    print(f"solver {s['solver']} ({s['status']}): objective {s['objective']:,.0f}, bound {s['bound']:,.0f}, gap {gap}, {s['solve_seconds']:.2f} s")
+    print(f"{s['new_sites']} new sites cover {s['population_newly_covered']:,} more people: coverage {s['coverage_before']:.1%} -> {s['coverage_after']:.1%}")
+    print(f"outputs in {Path(out).resolve()} (open map.html)")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port.")] = 8000,
+    config: Annotated[Path | None, typer.Option("--config", help="TOML file naming the regions to load (default: the bundled sample).")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+) -> None:
+    """Start the HTTP API and map server (uvicorn)."""
+    import os
+
+    import uvicorn
+
+    if config is not None:
+        if not config.exists():
+            console.print(f"[bold red]error:[/] {config}: config file not found")
+            raise typer.Exit(2)
+        os.environ["SERVICECIRCLE_CONFIG"] = str(config.resolve())
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()

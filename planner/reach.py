@@ -78,36 +78,14 @@ def search(
         ``False``: seconds *from* the nearest source to each node (an isochrone).
     """
     n = graph.n_nodes
-    matrix, t_fwd, t_bwd = _directed(graph, toward)
+    matrix, _, _ = _directed(graph, toward)
     live = np.flatnonzero(sources.ok)
     seconds = np.full(n, np.inf)
     source = np.full(n, -1, dtype=np.int64)
     if len(live) == 0:
         return NodeTimes(seconds, source, toward)
-    seg = sources.segment[live]
-    f = sources.fraction[live]
-    access = sources.access_m[live] / access_speed_mps(graph)
-    # Each source is a virtual node joined to both ends of its segment by the partial trip.
-    to_u = access + _part(f, t_fwd[seg])
-    to_v = access + _part(1.0 - f, t_bwd[seg])
-    u, v = graph.seg_u[seg], graph.seg_v[seg]
-    loop = u == v
-    to_u = np.where(loop, np.minimum(to_u, to_v), to_u)
-    to_v = np.where(loop, np.inf, to_v)
+    augmented = augment(matrix, *source_legs(graph, sources.subset(live), toward=toward), k=len(live))
     k = len(live)
-    cols = np.stack([u, v], axis=1).ravel()
-    data = np.stack([to_u, to_v], axis=1).ravel()
-    keep = np.isfinite(data)
-    rows = np.repeat(np.arange(k), 2)[keep]
-    counts = np.bincount(rows, minlength=k)
-    augmented = sp.csr_matrix(
-        (
-            np.concatenate([matrix.data, np.maximum(data[keep], 1e-6)]),
-            np.concatenate([matrix.indices, cols[keep]]),
-            np.concatenate([matrix.indptr, matrix.indptr[-1] + np.cumsum(counts)]),
-        ),
-        shape=(n + k, n + k),
-    )
     dist, _, origin = dijkstra(
         augmented,
         directed=True,
@@ -120,6 +98,109 @@ def search(
     reached = origin[:n] >= 0
     source[reached] = live[origin[:n][reached] - n]
     return NodeTimes(seconds, source, toward)
+
+
+def source_legs(
+    graph: TravelGraph, sources: Snapped, *, toward: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edges joining each (snapped) source, as a virtual node, to both ends of its segment.
+
+    Returns ``(source_index, node, seconds)`` with the access leg and the partial trip along
+    the segment; directions barred by one-way rules are left out.
+    """
+    _, t_fwd, t_bwd = _directed(graph, toward)
+    seg = sources.segment
+    f = sources.fraction
+    access = sources.access_m / access_speed_mps(graph)
+    to_u = access + _part(f, t_fwd[seg])
+    to_v = access + _part(1.0 - f, t_bwd[seg])
+    u, v = graph.seg_u[seg], graph.seg_v[seg]
+    loop = u == v
+    to_u = np.where(loop, np.minimum(to_u, to_v), to_u)
+    to_v = np.where(loop, np.inf, to_v)
+    nodes = np.stack([u, v], axis=1).ravel()
+    seconds = np.stack([to_u, to_v], axis=1).ravel()
+    keep = np.isfinite(seconds)
+    index = np.repeat(np.arange(len(seg)), 2)
+    return index[keep], nodes[keep], seconds[keep]
+
+
+def augment(
+    matrix: sp.csr_matrix,
+    index: np.ndarray,
+    nodes: np.ndarray,
+    seconds: np.ndarray,
+    *,
+    k: int | None = None,
+) -> sp.csr_matrix:
+    """Append ``k`` virtual source nodes (rows after the real nodes) with the given legs."""
+    n = matrix.shape[0]
+    if k is None:
+        k = int(index.max()) + 1 if len(index) else 0
+    order = np.argsort(index, kind="stable")
+    counts = np.bincount(index, minlength=k)
+    return sp.csr_matrix(
+        (
+            np.concatenate([matrix.data, np.maximum(seconds[order], 1e-6)]),
+            np.concatenate([matrix.indices, nodes[order]]),
+            np.concatenate([matrix.indptr, matrix.indptr[-1] + np.cumsum(counts)]),
+        ),
+        shape=(n + k, n + k),
+    )
+
+
+def target_legs(
+    graph: TravelGraph, targets: Snapped, *, toward: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For snapped targets: ``(access_s, node_u, seconds_via_u, node_v, seconds_via_v)``.
+
+    A target's time is its access leg plus the cheaper of (partial trip to ``node_u`` plus the
+    node's time) and the same through ``node_v``.
+    """
+    _, t_fwd, t_bwd = _directed(graph, toward)
+    seg = targets.segment
+    g = targets.fraction
+    access = targets.access_m / access_speed_mps(graph)
+    return access, graph.seg_u[seg], _part(g, t_bwd[seg]), graph.seg_v[seg], _part(1.0 - g, t_fwd[seg])
+
+
+def same_segment(
+    graph: TravelGraph,
+    sources: Snapped,
+    target_segment: np.ndarray,
+    target_fraction: np.ndarray,
+    *,
+    toward: bool,
+    best_only: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Direct trips between targets and sources that lie on the same segment.
+
+    Returns ``(target_index, source_index, seconds)`` where seconds include the source's
+    access leg (not the target's). With ``best_only`` only the fastest source per target is
+    kept (ties: lowest source index).
+    """
+    _, t_fwd, t_bwd = _directed(graph, toward)
+    live = np.flatnonzero(sources.ok)
+    empty = (np.array([], np.int64), np.array([], np.int64), np.array([], float))
+    if len(live) == 0 or len(target_segment) == 0:
+        return empty
+    left = pd.DataFrame({"t": np.arange(len(target_segment)), "seg": target_segment, "g": target_fraction})
+    right = pd.DataFrame({"s": live, "seg": sources.segment[live], "f": sources.fraction[live]})
+    pairs = left.merge(right, on="seg")
+    if pairs.empty:
+        return empty
+    t_idx = pairs["t"].to_numpy()
+    s_idx = pairs["s"].to_numpy()
+    pseg = pairs["seg"].to_numpy()
+    delta = pairs["f"].to_numpy() - pairs["g"].to_numpy()
+    along = np.where(delta >= 0, _part(delta, t_fwd[pseg]), _part(-delta, t_bwd[pseg]))
+    seconds = along + sources.access_m[s_idx] / access_speed_mps(graph)
+    if best_only:
+        order = np.lexsort((s_idx, seconds, t_idx))
+        t_idx, s_idx, seconds = t_idx[order], s_idx[order], seconds[order]
+        first = np.r_[True, t_idx[1:] != t_idx[:-1]]
+        t_idx, s_idx, seconds = t_idx[first], s_idx[first], seconds[first]
+    return t_idx, s_idx, seconds
 
 
 def times_at(
@@ -136,46 +217,25 @@ def times_at(
     source's partial segment and access leg; or, when both lie on the same segment, directly
     along it.
     """
-    _, t_fwd, t_bwd = _directed(graph, nodes.toward)
     m = len(targets)
     seconds = np.full(m, np.inf)
     source = np.full(m, -1, dtype=np.int64)
     ok = np.flatnonzero(targets.ok)
     if len(ok) == 0:
         return Reach(seconds, source)
-    seg = targets.segment[ok]
-    g = targets.fraction[ok]
-    speed = access_speed_mps(graph)
-    access = targets.access_m[ok] / speed
-    via_v = _part(1.0 - g, t_fwd[seg]) + nodes.seconds[graph.seg_v[seg]]
-    via_u = _part(g, t_bwd[seg]) + nodes.seconds[graph.seg_u[seg]]
+    snapped = targets.subset(ok)
+    access, node_u, via_u, node_v, via_v = target_legs(graph, snapped, toward=nodes.toward)
+    via_u = via_u + nodes.seconds[node_u]
+    via_v = via_v + nodes.seconds[node_v]
     best = np.minimum(via_v, via_u)
-    src = np.where(via_v <= via_u, nodes.source[graph.seg_v[seg]], nodes.source[graph.seg_u[seg]])
-
+    src = np.where(via_v <= via_u, nodes.source[node_v], nodes.source[node_u])
     # Sources on the target's own segment can be reached without touching a node.
-    live = np.flatnonzero(sources.ok)
-    if len(live):
-        left = pd.DataFrame({"t": np.arange(len(ok)), "seg": seg, "g": g})
-        right = pd.DataFrame(
-            {"s": live, "seg": sources.segment[live], "f": sources.fraction[live]}
-        )
-        pairs = left.merge(right, on="seg")
-        if len(pairs):
-            t_idx = pairs["t"].to_numpy()
-            s_idx = pairs["s"].to_numpy()
-            pseg = pairs["seg"].to_numpy()
-            delta = pairs["f"].to_numpy() - pairs["g"].to_numpy()
-            along = np.where(delta >= 0, _part(delta, t_fwd[pseg]), _part(-delta, t_bwd[pseg]))
-            direct = along + sources.access_m[s_idx] / speed
-            # Keep the best direct pair per target (ties: lowest source index).
-            order = np.lexsort((s_idx, direct, t_idx))
-            t_idx, s_idx, direct = t_idx[order], s_idx[order], direct[order]
-            first = np.ones(len(t_idx), bool)
-            first[1:] = t_idx[1:] != t_idx[:-1]
-            t_idx, s_idx, direct = t_idx[first], s_idx[first], direct[first]
-            better = direct < best[t_idx]
-            best[t_idx[better]] = direct[better]
-            src[t_idx[better]] = s_idx[better]
+    t_idx, s_idx, direct = same_segment(
+        graph, sources, snapped.segment, snapped.fraction, toward=nodes.toward
+    )
+    better = direct < best[t_idx]
+    best[t_idx[better]] = direct[better]
+    src[t_idx[better]] = s_idx[better]
     total = access + best
     within = total <= limit_s
     seconds[ok[within]] = total[within]

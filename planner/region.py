@@ -166,6 +166,8 @@ class Region:
         residents = residents.to_crs(network.crs)
         if units is not None:
             residents = _attach_units(residents, units)
+            if candidates is not None:
+                candidates = _attach_units(candidates, units)
         name = files.name or Path(str(files.network)).name.split(".")[0]
         return cls(
             name=name,

@@ -82,3 +82,39 @@ def write_analysis(coverage: Coverage, region: Region, out: str | Path, *, map_h
         paths["map"] = out / "map.html"
         coverage_map(coverage, sites=region.sites, units=region.units).save(str(paths["map"]))
     return paths
+
+
+def write_suggestion(
+    suggestion: Any, coverage: Coverage, region: Region, out: str | Path, *, map_html: bool = True
+) -> dict[str, Path]:
+    """Write the outputs of ``suggest`` into ``out``; return the paths written by name."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "proposals_csv": out / "proposals.csv",
+        "proposals_geojson": out / "proposals.geojson",
+        "summary": out / "summary.json",
+        "excluded": out / "excluded_candidates.csv",
+        "added_areas": out / "added_service_areas.geojson",
+    }
+    props = suggestion.proposals
+    cols = [
+        "rank", "candidate_id", "name", "kind", "town", "rooms",
+        "population_newly_covered", "cumulative_newly_covered", "lon", "lat",
+    ]
+    table = pd.DataFrame(props[[c for c in cols if c in props.columns]])
+    table.to_csv(paths["proposals_csv"], index=False, encoding="utf-8-sig")
+    write_geojson(props[[*table.columns, "geometry"]] if len(props) else props, paths["proposals_geojson"])
+    write_json(suggestion.summary, paths["summary"])
+    suggestion.excluded.to_csv(paths["excluded"], index=False, encoding="utf-8-sig")
+    write_geojson(suggestion.added_areas, paths["added_areas"])
+    if map_html:
+        paths["map"] = out / "map.html"
+        coverage_map(
+            coverage,
+            sites=region.sites,
+            units=region.units,
+            proposals=props,
+            added_areas=suggestion.added_areas,
+        ).save(str(paths["map"]))
+    return paths

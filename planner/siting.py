@@ -1,0 +1,774 @@
+"""Where to open new sites: coverage sets, lazy greedy, and exact MILP models solved by HiGHS."""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import highspy
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
+
+from planner.errors import InputError
+from planner.network import TravelGraph
+from planner.reach import _directed, augment, same_segment, source_legs, target_legs
+from planner.snap import Snapped
+
+log = logging.getLogger(__name__)
+
+
+# --- coverage sets ----------------------------------------------------------------------------
+
+
+def coverage_matrix(
+    graph: TravelGraph,
+    candidates: Snapped,
+    residents: Snapped,
+    *,
+    limit_s: float,
+    max_pairs_per_block: int = 20_000_000,
+) -> sp.csr_matrix:
+    """Which residents each candidate reaches within ``limit_s`` (candidates x residents).
+
+    Candidates are processed in spatial blocks. Each block searches only the subgraph of
+    nodes within the farthest distance reachable in the time limit (fastest edge speed times
+    the limit, plus the snap distance), with bounded Dijkstra, so the cost follows the reached
+    area and not the size of the whole network; memory holds only the covered pairs.
+    """
+    n_c, n_r = len(candidates), len(residents)
+    toward = True
+    matrix, _, _ = _directed(graph, toward)
+    cand_ok = np.flatnonzero(candidates.ok)
+    res_ok = np.flatnonzero(residents.ok)
+    if len(cand_ok) == 0 or len(res_ok) == 0:
+        return sp.csr_matrix((n_c, n_r), dtype=bool)
+    seconds = np.concatenate([graph.seg_t_fwd, graph.seg_t_bwd])
+    lengths = np.concatenate([graph.seg_length, graph.seg_length])
+    finite = np.isfinite(seconds) & (seconds > 0)
+    vmax = float(np.max(lengths[finite] / seconds[finite])) if finite.any() else 1.0
+    walk = access_speed(graph)
+    reach_m = vmax * limit_s + walk * limit_s  # network part plus the candidate's own access leg
+
+    node_xy = graph.node_xy
+    seg_mid = 0.5 * (node_xy[graph.seg_u] + node_xy[graph.seg_v])
+    cand_xy = seg_mid[candidates.segment[cand_ok]]
+    res_xy = seg_mid[residents.segment[res_ok]]
+    # Square blocks about as wide as the reach: each block's subgraph is a few reaches across.
+    block = max(reach_m, 500.0)
+    keys = np.floor(cand_xy / block).astype(np.int64)
+    order = np.lexsort((keys[:, 1], keys[:, 0]))
+    keys, cand_sorted = keys[order], cand_ok[order]
+    starts = np.flatnonzero(np.r_[True, np.any(keys[1:] != keys[:-1], axis=1)])
+    bounds = np.r_[starts, len(cand_sorted)]
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    seg_len_max = float(np.max(graph.seg_length))
+    for b0, b1 in zip(bounds[:-1], bounds[1:], strict=True):
+        group = cand_sorted[b0:b1]
+        lo = cand_xy[order[b0:b1]].min(axis=0) - reach_m - seg_len_max
+        hi = cand_xy[order[b0:b1]].max(axis=0) + reach_m + seg_len_max
+        inside = np.all((node_xy >= lo) & (node_xy <= hi), axis=1)
+        local = np.flatnonzero(inside)
+        to_local = np.full(len(node_xy), -1, dtype=np.int64)
+        to_local[local] = np.arange(len(local))
+        sub = matrix[local][:, local]
+        r_in = np.all((res_xy >= lo) & (res_xy <= hi), axis=1)
+        res_idx = res_ok[r_in]
+        chunk = max(1, int(max_pairs_per_block // max(len(local), 1)))
+        for c0 in range(0, len(group), chunk):
+            cands = group[c0 : c0 + chunk]
+            r, c = _block_pairs(
+                graph, sub, to_local, candidates.subset(cands), residents.subset(res_idx),
+                limit_s=limit_s, toward=toward,
+            )
+            rows.append(cands[r])
+            cols.append(res_idx[c])
+    row = np.concatenate(rows) if rows else np.array([], np.int64)
+    col = np.concatenate(cols) if cols else np.array([], np.int64)
+    out = sp.csr_matrix((np.ones(len(row), bool), (row, col)), shape=(n_c, n_r))
+    out.sum_duplicates()
+    return out
+
+
+def access_speed(graph: TravelGraph) -> float:
+    """Walking speed of access legs, m/s."""
+    from planner.reach import access_speed_mps
+
+    return access_speed_mps(graph)
+
+
+def _block_pairs(
+    graph: TravelGraph,
+    sub: sp.csr_matrix,
+    to_local: np.ndarray,
+    cands: Snapped,
+    res: Snapped,
+    *,
+    limit_s: float,
+    toward: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    n = sub.shape[0]
+    index, nodes, secs = source_legs(graph, cands, toward=toward)
+    local = to_local[nodes]
+    keep = local >= 0
+    k = len(cands)
+    aug = augment(sub, index[keep], local[keep], secs[keep], k=k)
+    dist = dijkstra(aug, directed=True, indices=n + np.arange(k), limit=limit_s)[:, :n]
+    access, node_u, via_u, node_v, via_v = target_legs(graph, res, toward=toward)
+    lu, lv = to_local[node_u], to_local[node_v]
+    big = np.full((k, 1), np.inf)
+    du = np.where(lu >= 0, dist[:, np.maximum(lu, 0)], big)
+    dv = np.where(lv >= 0, dist[:, np.maximum(lv, 0)], big)
+    total = np.minimum(du + via_u, dv + via_v) + access
+    t_idx, s_idx, direct = same_segment(
+        graph, cands, res.segment, res.fraction, toward=toward, best_only=False
+    )
+    total[s_idx, t_idx] = np.minimum(total[s_idx, t_idx], direct + access[t_idx])
+    r, c = np.nonzero(total <= limit_s)
+    return r, c
+
+
+# --- models -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SitingResult:
+    """A selection of candidates and how good it is.
+
+    Attributes
+    ----------
+    selected
+        Candidate positions in selection order (each adds the most of what is left).
+    gains
+        Weight newly covered by each selected candidate, in that order.
+    objective
+        Weight newly covered (MCLP) or number of sites (target cover).
+    bound
+        Best proven bound on the objective (equal to it when optimal).
+    gap
+        Relative gap between objective and bound (0 when optimal).
+    status
+        ``optimal``, ``time_limit``, ``greedy``, ``target_unreachable`` ...
+    solver
+        ``highs`` or ``greedy``.
+    seconds
+        Wall time spent solving.
+    """
+
+    selected: np.ndarray
+    gains: np.ndarray
+    objective: float
+    bound: float
+    gap: float
+    status: str
+    solver: str
+    seconds: float
+    achievable: float = float("nan")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class CoverageProblem:
+    """Candidates, the demand each one reaches, and constraints, ready for the models.
+
+    Build with :meth:`from_matrix`; already-served demand is removed, and demand points with
+    the same candidate set are merged (their weights add up), which shrinks the models.
+    """
+
+    cover: sp.csc_matrix  # merged demand groups x candidates
+    weight: np.ndarray  # weight of each demand group
+    candidate_ids: np.ndarray
+    group_of: np.ndarray  # per candidate: constraint group (e.g. town) code, -1 for none
+    group_limit: int | None
+
+    @classmethod
+    def from_matrix(
+        cls,
+        reach: sp.csr_matrix,
+        weight: np.ndarray,
+        *,
+        candidate_ids: np.ndarray | None = None,
+        served: np.ndarray | None = None,
+        groups: np.ndarray | None = None,
+        group_limit: int | None = None,
+    ) -> CoverageProblem:
+        """Problem from a candidates x demand boolean matrix and demand weights.
+
+        Parameters
+        ----------
+        reach
+            ``reach[j, i]`` is true when candidate ``j`` reaches demand point ``i``.
+        weight
+            Demand weights (population, or population times an extra weight).
+        served
+            Demand already served by existing sites (not counted again).
+        groups, group_limit
+            At most ``group_limit`` candidates may be chosen per group label (e.g. town).
+        """
+        n_c, n_r = reach.shape
+        weight = np.asarray(weight, float)
+        live = weight > 0
+        if served is not None:
+            live &= ~np.asarray(served, bool)
+        a = sp.csc_matrix(reach[:, live].T.astype(bool))  # demand x candidates
+        w = weight[live]
+        has = np.diff(sp.csr_matrix(a).indptr) > 0
+        a, w = sp.csr_matrix(a)[has], w[has]
+        a, w = _merge_identical_rows(a, w)
+        ids = np.asarray(candidate_ids if candidate_ids is not None else np.arange(n_c)).astype(str)
+        code = np.full(n_c, -1, dtype=np.int64)
+        if groups is not None and group_limit is not None:
+            code = pd.factorize(pd.Series(groups).fillna("").astype(str))[0]
+        return cls(sp.csc_matrix(a), w, ids, code, group_limit)
+
+    @property
+    def n_candidates(self) -> int:
+        """Number of candidates."""
+        return self.cover.shape[1]
+
+    @property
+    def total_weight(self) -> float:
+        """Weight that some candidate can reach."""
+        return float(self.weight.sum())
+
+    def covered_weight(self, chosen: np.ndarray) -> float:
+        """Weight reached by the chosen candidates (positions)."""
+        if len(chosen) == 0:
+            return 0.0
+        hit = np.asarray(self.cover[:, np.asarray(chosen)].sum(axis=1)).ravel() > 0
+        return float(self.weight[hit].sum())
+
+    def order_by_gain(self, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Chosen candidates in greedy order with their marginal gains (ties: by id)."""
+        return _lazy_greedy(self, k=len(chosen), allowed=np.asarray(chosen))
+
+    # --- models ---
+
+    def greedy(self, k: int) -> SitingResult:
+        """Lazy greedy for MCLP (at least 63 % of the optimum; usually within 1-2 %)."""
+        t0 = time.perf_counter()
+        sel, gains = _lazy_greedy(self, k=k)
+        obj = float(gains.sum())
+        return SitingResult(sel, gains, obj, float("nan"), float("nan"), "greedy", "greedy", time.perf_counter() - t0)
+
+    def mclp(self, k: int, *, time_limit: float = 60.0, progress: Callable[[str], None] | None = None) -> SitingResult:
+        """Choose ``k`` candidates maximising newly covered weight, exactly (HiGHS MILP)."""
+        t0 = time.perf_counter()
+        warm, _ = _lazy_greedy(self, k=k)
+        n_c = self.n_candidates
+        n_d = len(self.weight)
+        k = min(k, n_c)
+        # Variables: x_j (open candidate j), then y_i (demand group i covered).
+        cost = np.r_[np.zeros(n_c), self.weight]
+        lower = np.zeros(n_c + n_d)
+        upper = np.ones(n_c + n_d)
+        rows = _link_rows(self.cover)  # y_i - sum_j a_ij x_j <= 0
+        extra = [(np.ones(n_c), -np.inf, float(k))]
+        extra += self._group_rows()
+        sol, info = _solve(
+            cost, lower, upper, rows, extra, n_c, sense=highspy.ObjSense.kMaximize,
+            warm=_warm_vector(self, warm), time_limit=time_limit,
+        )
+        chosen = np.flatnonzero(sol[:n_c] > 0.5)
+        sel, gains = self.order_by_gain(chosen)
+        obj = float(gains.sum())
+        bound = min(info["bound"], self.total_weight)
+        gap = 0.0 if bound <= obj + 1e-9 else (bound - obj) / max(bound, 1e-12)
+        return SitingResult(sel, gains, obj, bound, gap, info["status"], "highs", time.perf_counter() - t0)
+
+    def target_cover(self, needed: float, *, time_limit: float = 60.0) -> SitingResult:
+        """Fewest candidates whose newly covered weight reaches ``needed``, exactly.
+
+        When ``needed`` exceeds what all candidates together reach, the result has status
+        ``target_unreachable`` and selects the fewest candidates reaching everything reachable.
+        """
+        t0 = time.perf_counter()
+        achievable = self.total_weight
+        status_note = None
+        if needed > achievable + 1e-9:
+            status_note = "target_unreachable"
+            needed = achievable
+        if needed <= 0:
+            return SitingResult(np.array([], np.int64), np.array([]), 0.0, 0.0, 0.0, status_note or "optimal", "highs", 0.0, achievable)
+        greedy_sel, _ = _lazy_greedy(self, k=self.n_candidates, stop_at=needed)
+        n_c = self.n_candidates
+        n_d = len(self.weight)
+        cost = np.r_[np.ones(n_c), np.zeros(n_d)]
+        lower = np.zeros(n_c + n_d)
+        upper = np.ones(n_c + n_d)
+        rows = _link_rows(self.cover)
+        extra = [(np.r_[np.zeros(n_c), self.weight], needed - 1e-6, np.inf)]
+        extra += self._group_rows()
+        sol, info = _solve(
+            cost, lower, upper, rows, extra, n_c, sense=highspy.ObjSense.kMinimize,
+            warm=_warm_vector(self, greedy_sel), time_limit=time_limit,
+        )
+        if info["status"] == "infeasible":
+            return SitingResult(np.array([], np.int64), np.array([]), float("nan"), float("nan"), float("nan"), "infeasible", "highs", time.perf_counter() - t0, achievable)
+        chosen = np.flatnonzero(sol[:n_c] > 0.5)
+        sel, gains = self.order_by_gain(chosen)
+        obj = float(len(sel))
+        bound = float(np.ceil(info["bound"] - 1e-6)) if np.isfinite(info["bound"]) else float("nan")
+        gap = 0.0 if bound >= obj - 1e-9 else (obj - bound) / max(obj, 1e-12)
+        return SitingResult(sel, gains, obj, bound, gap, status_note or info["status"], "highs", time.perf_counter() - t0, achievable)
+
+    def greedy_target(self, needed: float) -> SitingResult:
+        """Greedy for target cover: add the best candidate until ``needed`` is reached."""
+        t0 = time.perf_counter()
+        achievable = self.total_weight
+        status = "greedy" if needed <= achievable + 1e-9 else "target_unreachable"
+        sel, gains = _lazy_greedy(self, k=self.n_candidates, stop_at=min(needed, achievable))
+        return SitingResult(sel, gains, float(len(sel)), float("nan"), float("nan"), status, "greedy", time.perf_counter() - t0, achievable)
+
+    def _group_rows(self) -> list[tuple[np.ndarray, float, float]]:
+        if self.group_limit is None or (self.group_of < 0).all():
+            return []
+        out = []
+        for g in np.unique(self.group_of[self.group_of >= 0]):
+            coef = (self.group_of == g).astype(float)
+            if coef.sum() > self.group_limit:
+                out.append((coef, -np.inf, float(self.group_limit)))
+        return out
+
+
+def _merge_identical_rows(a: sp.csr_matrix, w: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    # Two hashes of each row's column set; rows with equal hashes and equal counts are merged.
+    if a.shape[0] == 0:
+        return a, w
+    rng = np.random.default_rng(12345)
+    h = a.astype(float) @ rng.random((a.shape[1], 2))
+    counts = np.diff(a.indptr)
+    key = pd.DataFrame({"h0": np.round(h[:, 0], 9), "h1": np.round(h[:, 1], 9), "n": counts})
+    group = key.groupby(["h0", "h1", "n"], sort=False).ngroup().to_numpy()
+    first = pd.Series(np.arange(len(group))).groupby(group).first().to_numpy()
+    weight = np.bincount(group, weights=w)
+    return a[first], weight
+
+
+def _link_rows(cover: sp.csc_matrix) -> sp.csr_matrix:
+    n_d, n_c = cover.shape
+    return sp.hstack([-cover.astype(float), sp.identity(n_d, format="csc")], format="csr")
+
+
+def _warm_vector(problem: CoverageProblem, chosen: np.ndarray) -> np.ndarray:
+    x = np.zeros(problem.n_candidates)
+    x[np.asarray(chosen, dtype=np.int64)] = 1.0
+    y = (np.asarray(problem.cover @ x).ravel() > 0).astype(float)
+    return np.r_[x, y]
+
+
+def _solve(
+    cost: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    link: sp.csr_matrix,
+    extra: list[tuple[np.ndarray, float, float]],
+    n_int: int,
+    *,
+    sense: Any,
+    warm: np.ndarray,
+    time_limit: float,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    n = len(cost)
+    blocks = [link]
+    row_lo = [np.full(link.shape[0], -np.inf)]
+    row_hi = [np.zeros(link.shape[0])]
+    for coef, lo, hi in extra:
+        blocks.append(sp.csr_matrix(np.pad(coef, (0, n - len(coef)))[None, :]))
+        row_lo.append(np.array([lo]))
+        row_hi.append(np.array([hi]))
+    a = sp.vstack(blocks, format="csc")
+    lp = highspy.HighsLp()
+    lp.num_col_ = n
+    lp.num_row_ = a.shape[0]
+    lp.col_cost_ = cost
+    lp.col_lower_ = lower
+    lp.col_upper_ = upper
+    lp.row_lower_ = np.concatenate(row_lo)
+    lp.row_upper_ = np.concatenate(row_hi)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a.indptr
+    lp.a_matrix_.index_ = a.indices
+    lp.a_matrix_.value_ = a.data
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * n_int + [highspy.HighsVarType.kContinuous] * (n - n_int)
+    lp.sense_ = sense
+    h = _new_highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(time_limit))
+    h.setOptionValue("mip_rel_gap", 1e-7)
+    h.setOptionValue("random_seed", 0)
+    h.setOptionValue("threads", 1)
+    h.passModel(lp)
+    start = highspy.HighsSolution()
+    start.col_value = list(warm)
+    start.value_valid = True
+    h.setSolution(start)
+    h.run()
+    status = h.getModelStatus()
+    info = h.getInfo()
+    names = {
+        highspy.HighsModelStatus.kOptimal: "optimal",
+        highspy.HighsModelStatus.kTimeLimit: "time_limit",
+        highspy.HighsModelStatus.kInfeasible: "infeasible",
+    }
+    label = names.get(status, h.modelStatusToString(status).lower().replace(" ", "_"))
+    sol = np.asarray(h.getSolution().col_value) if info.primal_solution_status else warm
+    bound = info.mip_dual_bound
+    log.info("HiGHS %s: objective %s, bound %s, %d nodes", label, info.objective_function_value, bound, info.mip_node_count)
+    return sol, {"status": label, "bound": float(bound), "objective": info.objective_function_value}
+
+
+def _new_highs() -> highspy.Highs:
+    # HiGHS prints a banner from C++ on its first construction; keep command output clean.
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        return highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(devnull)
+        os.close(saved)
+
+
+def _lazy_greedy(
+    problem: CoverageProblem,
+    *,
+    k: int,
+    allowed: np.ndarray | None = None,
+    stop_at: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    # CELF: marginal gains only shrink, so a stale gain at the top of the heap that is still
+    # best after refreshing is the true best. Ties go to the lowest candidate id.
+    cover = problem.cover.tocsc()
+    w = problem.weight
+    covered = np.zeros(len(w), bool)
+    pool = np.arange(problem.n_candidates) if allowed is None else np.asarray(allowed, np.int64)
+    rank = pd.Series(problem.candidate_ids).rank(method="first").to_numpy()
+    per_group: dict[int, int] = {}
+    colsum = np.asarray(cover.T @ w).ravel()
+    heap = [(-colsum[j], rank[j], int(j)) for j in pool if colsum[j] > 0]
+    heapq.heapify(heap)
+    selected: list[int] = []
+    gains: list[float] = []
+    total = 0.0
+    while heap and len(selected) < k:
+        if stop_at is not None and total >= stop_at - 1e-9:
+            break
+        neg, r, j = heapq.heappop(heap)
+        g = problem.group_of[j]
+        if problem.group_limit is not None and g >= 0 and per_group.get(g, 0) >= problem.group_limit:
+            continue
+        rows = cover.indices[cover.indptr[j] : cover.indptr[j + 1]]
+        gain = float(w[rows[~covered[rows]]].sum())
+        if heap and (gain < -heap[0][0] or (gain == -heap[0][0] and r > heap[0][1])):
+            if gain > 0:
+                heapq.heappush(heap, (-gain, r, j))
+            continue
+        if gain <= 0:
+            break
+        covered[rows] = True
+        selected.append(j)
+        gains.append(gain)
+        total += gain
+        if g >= 0:
+            per_group[g] = per_group.get(g, 0) + 1
+    return np.array(selected, dtype=np.int64), np.array(gains, dtype=float)
+
+
+def check_k(k: int, available: int) -> None:
+    """Reject a ``k`` that cannot be honoured, with what to do instead."""
+    if k <= 0:
+        msg = f"k must be at least 1 (got {k}); to see current coverage run `servicecircle analyze`"
+        raise InputError(msg)
+    if k > available:
+        msg = f"k = {k} is more than the {available} usable candidates; lower --k or add candidates"
+        raise InputError(msg)
+
+
+def proposals_frame(
+    candidates: gpd.GeoDataFrame, result: SitingResult, *, weight_name: str = "population"
+) -> gpd.GeoDataFrame:
+    """The selected candidates in selection order, with what each newly covers."""
+    chosen = candidates.iloc[result.selected].copy()
+    chosen.insert(0, "rank", np.arange(1, len(chosen) + 1))
+    chosen.insert(1, "candidate_id", chosen.pop("id"))
+    chosen[f"{weight_name}_newly_covered"] = np.round(result.gains, 2)
+    chosen["cumulative_newly_covered"] = np.round(np.cumsum(result.gains), 2)
+    return chosen.reset_index(drop=True)
+
+
+# --- the whole step: from a region and its coverage to proposals --------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Suggestion:
+    """Result of :func:`suggest`. Layers are in the region's metric CRS.
+
+    Attributes
+    ----------
+    proposals
+        Selected candidates in selection order with ``population_newly_covered``.
+    excluded
+        Candidates left out, with the reason (kind, rooms, far from roads, other town).
+    result, greedy
+        The model result, and the greedy result it was warm-started from.
+    added_areas
+        Service areas the proposals would add.
+    summary
+        JSON-ready figures (coverage before and after, objective, bound, gap, solver, status).
+    problem
+        The coverage problem (for curves such as coverage vs number of new sites).
+    """
+
+    proposals: gpd.GeoDataFrame
+    excluded: pd.DataFrame
+    result: SitingResult
+    greedy: SitingResult
+    added_areas: gpd.GeoDataFrame
+    summary: dict[str, Any]
+    problem: CoverageProblem
+
+
+def suggest(
+    region: Any,
+    coverage: Any = None,
+    *,
+    k: int | None = None,
+    target: float | None = None,
+    tier: str | None = None,
+    kinds: list[str] | None = None,
+    min_rooms: float = 3,
+    max_per_town: int | None = None,
+    town: str | None = None,
+    weight_column: str | None = None,
+    method: str = "exact",
+    time_limit: float = 60.0,
+    progress: Callable[[str], None] | None = None,
+) -> Suggestion:
+    """Propose new sites among the region's candidates.
+
+    Parameters
+    ----------
+    region
+        A :class:`planner.region.Region` with ``candidates``.
+    coverage
+        Its :func:`planner.coverage.analyze` result (computed when not given).
+    k, target
+        Either the number of new sites (MCLP), or the coverage share to reach with the fewest
+        new sites (e.g. 0.95).
+    tier
+        Existing sites of this tier count as serving, and the new sites are of this tier; by
+        default any existing site serves and new sites are stations (站).
+    kinds
+        Allowed candidate kinds (default all).
+    min_rooms
+        Candidates need at least this many function rooms (the plan asks for 3).
+    max_per_town
+        At most this many new sites in one town.
+    town
+        Consider only this town's candidates and residents (name or code).
+    weight_column
+        Resident column to maximise instead of population (e.g. elderly residents).
+    method
+        ``exact`` (HiGHS MILP warm-started by greedy) or ``greedy``.
+    time_limit
+        Seconds for the solver; the best solution found and its proven gap are reported.
+    """
+    from planner.areas import area_polygons, reached_pieces
+    from planner.coverage import analyze
+    from planner.reach import search
+    from planner.text import TIERS
+
+    say = progress or (lambda msg: log.info(msg))
+    check_request(k=k, target=target, tier=tier, method=method, max_per_town=max_per_town)
+    cands = region.candidates
+    cands = region.candidates
+    if cands is None or len(cands) == 0:
+        msg = "no candidate buildings: give a candidates file (id, name, kind, lon, lat, rooms)"
+        raise InputError(msg)
+    if coverage is None:
+        say("coverage of existing sites")
+        coverage = analyze(region, service_areas=False)
+    new_tier = tier or "station"
+    std = region.standards.for_tier(new_tier)
+    speed = region.standards.speed_of(std)
+    graph = region.graph(std.mode, speed)
+    cand_snap = region.snap("candidates", std.mode, speed)
+    res_snap = region.snap("residents", std.mode, speed)
+
+    reasons = pd.Series("", index=cands.index, dtype=object)
+    if kinds:
+        from planner.text import KIND_ALIASES, normalise_token
+
+        wanted = {KIND_ALIASES.get(normalise_token(x)) for x in kinds}
+        if None in wanted:
+            msg = f"unknown candidate kind in {kinds}; use idle_school, idle_house, idle_factory, public_venue, other"
+            raise InputError(msg)
+        reasons[~cands["kind"].isin(wanted) & (reasons == "")] = "kind not allowed"
+    if min_rooms > 0:
+        rooms = pd.to_numeric(cands["rooms"], errors="coerce") if "rooms" in cands else pd.Series(np.nan, index=cands.index)
+        reasons[rooms.isna() & (reasons == "")] = f"rooms unknown (at least {min_rooms:g} required; use min_rooms=0 to allow)"
+        reasons[(rooms < min_rooms) & (reasons == "")] = f"fewer than {min_rooms:g} function rooms"
+    reasons[~cand_snap.ok & (reasons == "")] = (
+        f"farther than {region.standards.max_snap_m:g} m from a road usable {std.mode}"
+    )
+    res = coverage.residents
+    in_town = np.ones(len(res), bool)
+    if town is not None:
+        in_town = _town_mask(res, town)
+        if not in_town.any():
+            msg = f"no residents in town {town!r}"
+            raise InputError(msg)
+        reasons[~_town_mask(cands, town) & (reasons == "")] = "outside the town asked for"
+    usable = np.flatnonzero((reasons == "").to_numpy())
+    excluded = pd.DataFrame({"candidate_id": cands["id"], "reason": reasons})[reasons != ""]
+    if len(usable) == 0:
+        top = excluded["reason"].value_counts().head(3).to_dict()
+        msg = f"no usable candidates among {len(cands)} ({top})"
+        raise InputError(msg)
+    if k is not None:
+        check_k(k, len(usable))
+
+    say(f"coverage sets: {len(usable)} candidates x {len(res)} residents within {std.minutes:g} min {std.mode}")
+    reach = coverage_matrix(graph, cand_snap.subset(usable), res_snap, limit_s=std.minutes * 60.0)
+    served = res[f"covered_{tier}"].to_numpy() if tier else res["covered"].to_numpy()
+    pop = res["population"].to_numpy(float) * in_town
+    if weight_column is not None:
+        if weight_column not in res:
+            msg = f"weight column {weight_column!r} not in residents (columns: {list(res.columns)})"
+            raise InputError(msg)
+        weight = pd.to_numeric(res[weight_column], errors="coerce").fillna(0).to_numpy(float) * in_town
+    else:
+        weight = pop
+    town_col = cands["town"].astype(str).to_numpy()[usable] if "town" in cands else None
+    problem = CoverageProblem.from_matrix(
+        reach, weight, candidate_ids=cands["id"].to_numpy()[usable], served=served,
+        groups=town_col, group_limit=max_per_town,
+    )
+    total_pop = pop.sum()
+    before_pop = pop[served].sum()
+    say("greedy selection")
+    if k is not None:
+        greedy = problem.greedy(k)
+    else:
+        needed = target * (weight.sum()) - (weight * served).sum()
+        greedy = problem.greedy_target(max(needed, 0.0))
+    result = greedy
+    if method == "exact":
+        say(f"exact model with HiGHS (time limit {time_limit:g} s)")
+        result = problem.mclp(k, time_limit=time_limit) if k is not None else problem.target_cover(max(needed, 0.0), time_limit=time_limit)
+    # Population newly covered by each pick, in selection order (the objective may weigh otherwise).
+    picked = usable[result.selected]
+    pop_problem = CoverageProblem.from_matrix(reach, pop, candidate_ids=cands["id"].to_numpy()[usable], served=served)
+    pop_gain = _marginal(pop_problem, result.selected)
+    proposals = proposals_frame(cands, replace_positions(result, picked, pop_gain))
+    newly = float(pop_gain.sum())
+    say("service areas of the proposals")
+    added = gpd.GeoDataFrame({"site_id": [], "name": [], "minutes": []}, geometry=[], crs=region.crs)
+    if len(picked):
+        snap = cand_snap.subset(picked)
+        nodes = search(graph, snap, limit_s=std.minutes * 60.0, toward=True)
+        pieces, src = reached_pieces(graph, nodes, snap, limit_s=std.minutes * 60.0)
+        labels, polygons = area_polygons(pieces, src)
+        added = gpd.GeoDataFrame(
+            {"site_id": cands["id"].to_numpy()[picked[labels]], "name": cands["name"].to_numpy()[picked[labels]], "minutes": std.minutes},
+            geometry=polygons, crs=region.crs,
+        )
+    summary = {
+        "region": region.name,
+        "town": town,
+        "model": "mclp" if k is not None else "target_cover",
+        "k": k,
+        "target": target,
+        "tier": new_tier,
+        "existing_serving": tier or "any",
+        "mode": std.mode,
+        "minutes": std.minutes,
+        "population_total": int(round(total_pop)),
+        "population_newly_covered": int(round(newly)),
+        "coverage_before": round(before_pop / total_pop, 4) if total_pop else 0.0,
+        "coverage_after": round((before_pop + newly) / total_pop, 4) if total_pop else 0.0,
+        "coverage_achievable": round((before_pop + pop_problem.total_weight) / total_pop, 4) if total_pop else 0.0,
+        "new_sites": int(len(picked)),
+        "objective": result.objective,
+        "bound": result.bound,
+        "gap": result.gap,
+        "solver": result.solver,
+        "status": result.status,
+        "solve_seconds": round(result.seconds, 3),
+        "greedy_objective": greedy.objective,
+        "weight": weight_column or "population",
+        "candidates_total": int(len(cands)),
+        "candidates_usable": int(len(usable)),
+        "candidates_excluded": excluded["reason"].value_counts().to_dict(),
+        "time_limit": time_limit,
+    }
+    return Suggestion(proposals, excluded.reset_index(drop=True), result, greedy, added, summary, problem)
+
+
+def check_request(
+    *,
+    k: int | None,
+    target: float | None,
+    tier: str | None = None,
+    method: str = "exact",
+    max_per_town: int | None = None,
+) -> None:
+    """Reject impossible requests before any work is done."""
+    from planner.text import TIERS
+
+    if (k is None) == (target is None):
+        msg = "give either k (number of new sites) or target (coverage share such as 0.95), not both"
+        raise InputError(msg)
+    if target is not None and not 0 < target <= 1:
+        msg = f"target must be a share between 0 and 1 (e.g. 0.95), got {target}"
+        raise InputError(msg)
+    if method not in ("exact", "greedy"):
+        msg = f"method must be 'exact' or 'greedy', got {method!r}"
+        raise InputError(msg)
+    if tier is not None and tier not in TIERS:
+        msg = f"unknown tier {tier!r}: use one of {', '.join(TIERS)}"
+        raise InputError(msg)
+    if max_per_town is not None and max_per_town < 1:
+        msg = f"max per town must be at least 1, got {max_per_town}"
+        raise InputError(msg)
+    if k is not None and k <= 0:
+        check_k(k, 1)
+
+
+def replace_positions(result: SitingResult, positions: np.ndarray, gains: np.ndarray) -> SitingResult:
+    """The same result with candidate positions in another indexing and other gains."""
+    from dataclasses import replace
+
+    return replace(result, selected=positions, gains=gains)
+
+
+def _marginal(problem: CoverageProblem, order: np.ndarray) -> np.ndarray:
+    covered = np.zeros(len(problem.weight), bool)
+    cover = problem.cover.tocsc()
+    out = np.zeros(len(order))
+    for n, j in enumerate(order):  # one step per selected site
+        rows = cover.indices[cover.indptr[j] : cover.indptr[j + 1]]
+        out[n] = problem.weight[rows[~covered[rows]]].sum()
+        covered[rows] = True
+    return out
+
+
+def _town_mask(frame: pd.DataFrame, town: str) -> np.ndarray:
+    mask = np.zeros(len(frame), bool)
+    for col in ("town", "town_code"):
+        if col in frame:
+            mask |= frame[col].astype(str).to_numpy() == str(town)
+    return mask
