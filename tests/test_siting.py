@@ -1,0 +1,236 @@
+"""Site suggestion: exact answers equal brute force, greedy never beats exact, spopt agrees."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from _sample import sample  # noqa: F401  (session fixture)
+from planner.errors import InputError
+from planner.reach import nearest
+from planner.siting import CoverageProblem, coverage_matrix, suggest
+
+
+def random_problem(seed: int, n_c: int, n_r: int, density: float, groups: bool = False):
+    rng = np.random.default_rng(seed)
+    reach = sp.csr_matrix(rng.random((n_c, n_r)) < density)
+    weight = rng.integers(1, 50, n_r).astype(float)
+    served = rng.random(n_r) < 0.2
+    town = rng.integers(0, 3, n_c).astype(str) if groups else None
+    problem = CoverageProblem.from_matrix(
+        reach, weight, served=served, groups=town, group_limit=1 if groups else None
+    )
+    return reach, weight, served, town, problem
+
+
+def brute_mclp(reach, weight, served, k, town=None, limit=None):
+    n_c = reach.shape[0]
+    dense = reach.toarray()
+    best = 0.0
+    for r in range(0, k + 1):
+        for combo in itertools.combinations(range(n_c), r):
+            if town is not None and limit is not None:
+                _, counts = np.unique(town[list(combo)], return_counts=True)
+                if (counts > limit).any():
+                    continue
+            hit = dense[list(combo)].any(axis=0) & ~served if combo else np.zeros(len(weight), bool)
+            best = max(best, weight[hit].sum())
+    return best
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    n_c=st.integers(1, 8),
+    n_r=st.integers(1, 25),
+    k=st.integers(1, 4),
+    density=st.floats(0.05, 0.6),
+    groups=st.booleans(),
+)
+def test_exact_mclp_equals_brute_force_and_greedy_never_beats_it(seed, n_c, n_r, k, density, groups):
+    reach, weight, served, town, problem = random_problem(seed, n_c, n_r, density, groups)
+    k = min(k, n_c)
+    exact = problem.mclp(k, time_limit=10)
+    expected = brute_mclp(reach, weight, served, k, town, 1 if groups else None)
+    assert exact.objective == pytest.approx(expected)
+    assert exact.status == "optimal"
+    assert exact.gap == pytest.approx(0.0, abs=1e-6)
+    assert problem.greedy(k).objective <= exact.objective + 1e-9
+    # the reported gains add up to what the chosen sites cover
+    assert exact.gains.sum() == pytest.approx(problem.covered_weight(exact.selected))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    n_c=st.integers(1, 8),
+    n_r=st.integers(1, 20),
+    share=st.floats(0.1, 1.0),
+)
+def test_target_cover_uses_the_fewest_sites(seed, n_c, n_r, share):
+    reach, weight, served, _, problem = random_problem(seed, n_c, n_r, 0.3)
+    needed = share * problem.total_weight
+    result = problem.target_cover(needed, time_limit=10)
+    dense = reach.toarray()
+    fewest = None
+    for r in range(0, n_c + 1):
+        for combo in itertools.combinations(range(n_c), r):
+            hit = dense[list(combo)].any(axis=0) & ~served if combo else np.zeros(n_r, bool)
+            if weight[hit].sum() >= needed - 1e-6:
+                fewest = r
+                break
+        if fewest is not None:
+            break
+    assert result.objective == fewest
+    assert problem.covered_weight(result.selected) >= needed - 1e-6
+    assert problem.greedy_target(needed).objective >= result.objective
+
+
+def test_unreachable_target_reports_best_share():
+    reach = sp.csr_matrix(np.array([[1, 0, 0], [0, 1, 0]], bool))
+    problem = CoverageProblem.from_matrix(reach, np.array([10.0, 20.0, 70.0]))
+    result = problem.target_cover(95.0)
+    assert result.status == "target_unreachable"
+    assert result.achievable == 30.0
+    assert sorted(result.selected.tolist()) == [0, 1]
+
+
+def test_greedy_breaks_ties_by_candidate_id():
+    reach = sp.csr_matrix(np.array([[1, 0], [0, 1]], bool))
+    problem = CoverageProblem.from_matrix(reach, np.array([5.0, 5.0]), candidate_ids=np.array(["B", "A"]))
+    assert problem.greedy(1).selected.tolist() == [1]  # "A" before "B"
+
+
+def test_same_objective_as_spopt_mclp(sample):  # noqa: F811
+    """spopt's MCLP (CBC) on the same coverage sets reaches the same optimum."""
+    pulp = pytest.importorskip("pulp")
+    from spopt.locate import MCLP
+
+    region, coverage = sample
+    graph = region.graph("walk", 4.0)
+    cand = region.snap("candidates", "walk", 4.0)
+    res = region.snap("residents", "walk", 4.0)
+    uncovered = np.flatnonzero(~coverage.residents["covered"].to_numpy())[:400]
+    reach = coverage_matrix(graph, cand, res.subset(uncovered), limit_s=900)
+    weight = coverage.residents["population"].to_numpy(float)[uncovered]
+    keep = np.flatnonzero(np.asarray(reach.sum(axis=1)).ravel() > 0)[:60]
+    reach = reach[keep]
+    k = 5
+    ours = CoverageProblem.from_matrix(reach, weight).mclp(k)
+    cost = np.where(reach.T.toarray(), 1.0, 10.0)  # demand x facility
+    model = MCLP.from_cost_matrix(cost, weight, service_radius=5.0, p_facilities=k)
+    model = model.solve(pulp.PULP_CBC_CMD(msg=False))
+    assert ours.status == "optimal"
+    assert ours.objective == pytest.approx(pulp.value(model.problem.objective))
+
+
+def test_coverage_sets_equal_one_search_per_candidate(sample):  # noqa: F811
+    """Local bounded searches give the same sets as a whole-graph search from each candidate."""
+    region, _ = sample
+    graph = region.graph("walk", 4.0)
+    cand = region.snap("candidates", "walk", 4.0)
+    res = region.snap("residents", "walk", 4.0)
+    reach = coverage_matrix(graph, cand, res, limit_s=900, max_pairs_per_block=50_000)
+    for j in range(0, len(cand), 7):
+        single, _ = nearest(graph, cand.subset(np.array([j])), res)
+        expected = np.flatnonzero(single.seconds <= 900)
+        got = reach[j].indices
+        assert np.array_equal(np.sort(got), expected), f"candidate {j}"
+
+
+def test_suggested_sites_cover_what_analyze_says(sample):  # noqa: F811
+    """Adding the proposals as stations and re-running analyze gives the promised coverage."""
+    import pandas as pd
+
+    from planner.coverage import analyze
+
+    region, coverage = sample
+    result = suggest(region, coverage, k=4)
+    assert result.summary["status"] == "optimal"
+    assert list(result.proposals["rank"]) == [1, 2, 3, 4]
+    gains = result.proposals["population_newly_covered"].to_numpy()
+    assert np.all(np.diff(gains) <= 0)  # selection order: biggest gain first
+    new = result.proposals.rename(columns={"candidate_id": "id"}).assign(tier="station")
+    sites = pd.concat([region.sites, new[["id", "name", "tier", "geometry"]]], ignore_index=True)
+    after = analyze(region.with_sites(sites), service_areas=False)
+    assert after.summary["coverage"] == pytest.approx(result.summary["coverage_after"], abs=1e-4)
+    assert after.summary["population_covered"] - coverage.summary["population_covered"] == (
+        result.summary["population_newly_covered"]
+    )
+
+
+def test_max_per_town_and_kinds_are_respected(sample):  # noqa: F811
+    region, coverage = sample
+    result = suggest(region, coverage, k=5, max_per_town=1, kinds=["idle_school", "闲置厂房"])
+    props = result.proposals
+    assert props["town"].is_unique
+    assert set(props["kind"]) <= {"idle_school", "idle_factory"}
+    assert (props["rooms"].astype(float) >= 3).all()
+
+
+def test_greedy_mode_is_close_to_exact(sample):  # noqa: F811
+    region, coverage = sample
+    exact = suggest(region, coverage, k=10)
+    greedy = suggest(region, coverage, k=10, method="greedy")
+    assert greedy.summary["solver"] == "greedy"
+    assert greedy.summary["objective"] <= exact.summary["objective"]
+    assert greedy.summary["objective"] >= 0.98 * exact.summary["objective"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"k": 0}, "k must be at least 1"),
+        ({"k": 10_000}, "more than the"),
+        ({"k": 2, "target": 0.9}, "either k"),
+        ({"target": 1.5}, "between 0 and 1"),
+        ({"k": 2, "kinds": ["castle"]}, "unknown candidate kind"),
+        ({"k": 2, "tier": "palace"}, "unknown tier"),
+        ({"k": 2, "max_per_town": 0}, "at least 1"),
+        ({"k": 2, "town": "不存在乡"}, "no residents in town"),
+    ],
+)
+def test_bad_requests_say_what_to_do(sample, kwargs, message):  # noqa: F811
+    region, coverage = sample
+    with pytest.raises(InputError, match=message):
+        suggest(region, coverage, **kwargs)
+
+
+def test_no_candidates_and_all_far_from_roads(sample):  # noqa: F811
+    region, coverage = sample
+    from dataclasses import replace
+
+    with pytest.raises(InputError, match="no candidate"):
+        suggest(replace(region, candidates=None, _cache={}), coverage, k=1)
+    far = region.candidates.copy()
+    far["geometry"] = far.geometry.translate(xoff=80_000)
+    with pytest.raises(InputError, match="farther than"):
+        suggest(replace(region, candidates=far, _cache={}), coverage, k=1)
+
+
+def test_target_above_reachable_is_reported_not_failed(sample):  # noqa: F811
+    region, coverage = sample
+    result = suggest(region, coverage, target=1.0)
+    s = result.summary
+    assert s["status"] == "target_unreachable"
+    assert s["coverage_after"] == pytest.approx(s["coverage_achievable"], abs=1e-4)
+    assert s["coverage_after"] < 1.0
+
+
+def test_duplicate_candidate_ids_are_rejected_with_their_row(tmp_path):
+    from planner.io import read_candidates
+
+    path = tmp_path / "c.csv"
+    path.write_text(
+        "id,name,kind,lon,lat,rooms\nC1,甲,idle_school,117.2,28.3,4\nC1,乙,idle_house,117.3,28.3,5\n",
+        encoding="utf-8",
+    )
+    cands, rejected = read_candidates(path)
+    assert cands["name"].tolist() == ["甲"]
+    assert rejected["row"].tolist() == [3]
+    assert "duplicate id (first used on row 2)" in rejected["reason"].iloc[0]
