@@ -92,7 +92,7 @@ def area_polygons(
     labels: np.ndarray,
     *,
     buffer_m: float = 60.0,
-    fill_holes_m2: float = 250_000.0,
+    fill_holes_m2: float = 40_000.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Merge reached road pieces into one polygon per label.
 

@@ -131,7 +131,9 @@ def analyze(
         reach, nodes = nearest(graph, site_snap.subset(index), res_snap)
         node_times[tier] = nodes
         minutes = reach.minutes
-        ids = np.where(reach.source >= 0, site_ids[index[np.maximum(reach.source, 0)]], None)
+        ids = np.full(len(out), None, dtype=object)
+        hit = reach.source >= 0
+        ids[hit] = site_ids[index[reach.source[hit]]]
         covered = minutes <= ts.minutes
         out[f"minutes_{tier}"] = _round(minutes)
         out[f"site_{tier}"] = ids
