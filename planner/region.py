@@ -159,7 +159,11 @@ class Region:
             units, rej = read_units(files.units)
             rejected.append(rej)
             units = units.to_crs(network.crs)
-        if files.candidates:
+        if files.candidates and str(files.candidates).lower().endswith((".osm", ".osm.bz2", ".pbf")):
+            from planner.osm_candidates import candidates_from_osm
+
+            candidates = candidates_from_osm(files.candidates).to_crs(network.crs)
+        elif files.candidates:
             candidates, rej = read_candidates(files.candidates, coord_sys=files.coord_sys)
             rejected.append(rej)
             candidates = candidates.to_crs(network.crs)
