@@ -46,8 +46,8 @@ __all__ = [
     "read_units",
     "to_wgs84",
     "unit_table",
-    "wgs84_to_gcj02",
     "weighted_gini",
+    "wgs84_to_gcj02",
     "write_analysis",
 ]
 

@@ -25,17 +25,59 @@ console = Console(stderr=True)
 def _root() -> None:
     """Plan 15-minute service circles (新时代文明实践 15分钟服务圈)."""
 
-NetworkOpt = Annotated[Path | None, typer.Option("--network", help="Road network: .osm, .osm.bz2, .osm.pbf or .graphml (default: bundled sample).")]
-SitesOpt = Annotated[Path | None, typer.Option("--sites", help="Sites CSV/XLSX/GeoJSON/GPKG with id, name, tier, lon, lat.")]
-ResidentsOpt = Annotated[Path | None, typer.Option("--residents", help="Residents with id, lon, lat, population (optional town, village).")]
-UnitsOpt = Annotated[Path | None, typer.Option("--units", help="Town/village boundaries (GeoJSON/GPKG with name, level, code).")]
-StandardsOpt = Annotated[Path | None, typer.Option("--standards", help="TOML file with per-tier mode and minutes.")]
-ModeOpt = Annotated[str | None, typer.Option("--mode", help="Travel mode for every tier: walk, bike or drive.")]
-MinutesOpt = Annotated[float | None, typer.Option("--minutes", help="Minutes threshold for every tier (default 15).")]
-SpeedOpt = Annotated[float | None, typer.Option("--speed-kmh", help="Travel speed in km/h (default walk 4.0, bike 12; drive uses road speeds).")]
-SnapOpt = Annotated[float | None, typer.Option("--max-snap-m", help="Points farther than this from a road are unreachable (default 500).")]
-CoordOpt = Annotated[str | None, typer.Option("--coord-sys", help="Coordinates of point files: wgs84, gcj02 or bd09 (default wgs84).")]
-CacheOpt = Annotated[Path | None, typer.Option("--cache-dir", help="Where compiled road networks are cached.")]
+
+NetworkOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--network",
+        help="Road network: .osm, .osm.bz2, .osm.pbf or .graphml (default: bundled sample).",
+    ),
+]
+SitesOpt = Annotated[
+    Path | None,
+    typer.Option("--sites", help="Sites CSV/XLSX/GeoJSON/GPKG with id, name, tier, lon, lat."),
+]
+ResidentsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--residents", help="Residents with id, lon, lat, population (optional town, village)."
+    ),
+]
+UnitsOpt = Annotated[
+    Path | None,
+    typer.Option("--units", help="Town/village boundaries (GeoJSON/GPKG with name, level, code)."),
+]
+StandardsOpt = Annotated[
+    Path | None, typer.Option("--standards", help="TOML file with per-tier mode and minutes.")
+]
+ModeOpt = Annotated[
+    str | None, typer.Option("--mode", help="Travel mode for every tier: walk, bike or drive.")
+]
+MinutesOpt = Annotated[
+    float | None, typer.Option("--minutes", help="Minutes threshold for every tier (default 15).")
+]
+SpeedOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--speed-kmh",
+        help="Travel speed in km/h (default walk 4.0, bike 12; drive uses road speeds).",
+    ),
+]
+SnapOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-snap-m", help="Points farther than this from a road are unreachable (default 500)."
+    ),
+]
+CoordOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--coord-sys", help="Coordinates of point files: wgs84, gcj02 or bd09 (default wgs84)."
+    ),
+]
+CacheOpt = Annotated[
+    Path | None, typer.Option("--cache-dir", help="Where compiled road networks are cached.")
+]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show library log messages.")]
 
 
@@ -50,7 +92,10 @@ def _user_errors() -> Iterator[None]:
 
 @contextmanager
 def _progress(verbose: bool) -> Iterator[Callable[[str], None]]:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     with console.status("starting…") as status:
 
         def say(msg: str) -> None:
@@ -94,36 +139,97 @@ def analyze(
 
     with _user_errors(), _progress(verbose) as say:
         region = _load_region(
-            say, cache_dir=cache_dir, network=network, sites=sites, residents=residents,
-            units=units, standards=standards, mode=mode, minutes=minutes, speed_kmh=speed_kmh,
-            max_snap_m=max_snap_m, coord_sys=coord_sys,
+            say,
+            cache_dir=cache_dir,
+            network=network,
+            sites=sites,
+            residents=residents,
+            units=units,
+            standards=standards,
+            mode=mode,
+            minutes=minutes,
+            speed_kmh=speed_kmh,
+            max_snap_m=max_snap_m,
+            coord_sys=coord_sys,
         )
         coverage = run(region, progress=say)
         say("writing outputs")
         paths = write_analysis(coverage, region, out)
     s = coverage.summary
-    print(f"region {s['region']}: {s['residents_total']:,} resident points, {s['sites_total']} sites")
-    for tier, row in s["by_tier"].items():
-        print(f"  {row['label']:<34} {row['sites']:>4} sites  coverage {row['coverage']:6.1%}  ({row['mode']}, {row['minutes']:g} min)")
+    print(
+        f"region {s['region']}: {s['residents_total']:,} resident points, {s['sites_total']} sites"
+    )
+    for row in s["by_tier"].values():
+        print(
+            f"  {row['label']:<34} {row['sites']:>4} sites  coverage {row['coverage']:6.1%}  ({row['mode']}, {row['minutes']:g} min)"
+        )
     print(f"rejected input rows: {len(coverage.rejected)} (see {paths['rejected']})")
-    print(f"gap areas: {s['gaps']} with {s['population_in_gaps']:,} people; Gini of minutes {s['equity']['gini_minutes']:.3f}")
-    print(f"population covered: {s['population_covered']:,} of {s['population_total']:,} = {s['coverage']:.1%}")
+    print(
+        f"gap areas: {s['gaps']} with {s['population_in_gaps']:,} people; Gini of minutes {s['equity']['gini_minutes']:.3f}"
+    )
+    print(
+        f"population covered: {s['population_covered']:,} of {s['population_total']:,} = {s['coverage']:.1%}"
+    )
     print(f"outputs in {Path(out).resolve()} (open map.html)")
 
 
 @app.command()
 def suggest(
-    candidates: Annotated[Path | None, typer.Option("--candidates", help="Candidate buildings: id, name, kind, lon, lat (rooms, town).")] = None,
-    k: Annotated[int | None, typer.Option("--k", help="Number of new sites to choose (maximise newly covered population).")] = None,
-    target: Annotated[float | None, typer.Option("--target", help="Coverage share to reach with the fewest new sites, e.g. 0.95.")] = None,
-    tier: Annotated[str | None, typer.Option("--tier", help="Tier of the new sites; only existing sites of this tier count (default: any site serves, new sites are stations).")] = None,
-    kinds: Annotated[str | None, typer.Option("--kinds", help="Allowed kinds, comma-separated: idle_school,idle_house,idle_factory,public_venue,other.")] = None,
-    min_rooms: Annotated[float, typer.Option("--min-rooms", help="Minimum function rooms of a candidate (the plan asks for 3).")] = 3,
-    max_per_town: Annotated[int | None, typer.Option("--max-per-town", help="At most this many new sites per town.")] = None,
-    town: Annotated[str | None, typer.Option("--town", help="Only this town's candidates and residents (name or code).")] = None,
-    weight_column: Annotated[str | None, typer.Option("--weight-column", help="Resident column to maximise instead of population.")] = None,
-    greedy: Annotated[bool, typer.Option("--greedy", help="Fast greedy only, no exact solve.")] = False,
-    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds for the exact solver.")] = 60.0,
+    candidates: Annotated[
+        Path | None,
+        typer.Option(
+            "--candidates", help="Candidate buildings: id, name, kind, lon, lat (rooms, town)."
+        ),
+    ] = None,
+    k: Annotated[
+        int | None,
+        typer.Option(
+            "--k", help="Number of new sites to choose (maximise newly covered population)."
+        ),
+    ] = None,
+    target: Annotated[
+        float | None,
+        typer.Option(
+            "--target", help="Coverage share to reach with the fewest new sites, e.g. 0.95."
+        ),
+    ] = None,
+    tier: Annotated[
+        str | None,
+        typer.Option(
+            "--tier",
+            help="Tier of the new sites; only existing sites of this tier count (default: any site serves, new sites are stations).",
+        ),
+    ] = None,
+    kinds: Annotated[
+        str | None,
+        typer.Option(
+            "--kinds",
+            help="Allowed kinds, comma-separated: idle_school,idle_house,idle_factory,public_venue,other.",
+        ),
+    ] = None,
+    min_rooms: Annotated[
+        float,
+        typer.Option(
+            "--min-rooms", help="Minimum function rooms of a candidate (the plan asks for 3)."
+        ),
+    ] = 3,
+    max_per_town: Annotated[
+        int | None, typer.Option("--max-per-town", help="At most this many new sites per town.")
+    ] = None,
+    town: Annotated[
+        str | None,
+        typer.Option("--town", help="Only this town's candidates and residents (name or code)."),
+    ] = None,
+    weight_column: Annotated[
+        str | None,
+        typer.Option("--weight-column", help="Resident column to maximise instead of population."),
+    ] = None,
+    greedy: Annotated[
+        bool, typer.Option("--greedy", help="Fast greedy only, no exact solve.")
+    ] = False,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", help="Seconds for the exact solver.")
+    ] = 60.0,
     network: NetworkOpt = None,
     sites: SitesOpt = None,
     residents: ResidentsOpt = None,
@@ -152,28 +258,54 @@ def suggest(
         method = "greedy" if greedy else "exact"
         check_request(k=k, target=target, tier=tier_key, method=method, max_per_town=max_per_town)
         region = _load_region(
-            say, cache_dir=cache_dir, network=network, sites=sites, residents=residents,
-            units=units, candidates=candidates, standards=standards, mode=mode, minutes=minutes,
-            speed_kmh=speed_kmh, max_snap_m=max_snap_m, coord_sys=coord_sys,
+            say,
+            cache_dir=cache_dir,
+            network=network,
+            sites=sites,
+            residents=residents,
+            units=units,
+            candidates=candidates,
+            standards=standards,
+            mode=mode,
+            minutes=minutes,
+            speed_kmh=speed_kmh,
+            max_snap_m=max_snap_m,
+            coord_sys=coord_sys,
         )
         coverage = run(region, progress=say)
         result = propose(
-            region, coverage, k=k, target=target, tier=tier_key,
+            region,
+            coverage,
+            k=k,
+            target=target,
+            tier=tier_key,
             kinds=[x for x in kinds.split(",") if x.strip()] if kinds else None,
-            min_rooms=min_rooms, max_per_town=max_per_town, town=town,
-            weight_column=weight_column, method=method,
-            time_limit=time_limit, progress=say,
+            min_rooms=min_rooms,
+            max_per_town=max_per_town,
+            town=town,
+            weight_column=weight_column,
+            method=method,
+            time_limit=time_limit,
+            progress=say,
         )
         say("writing outputs")
         write_suggestion(result, coverage, region, out)
     s = result.summary
     for row in result.proposals.itertuples():
-        print(f"  {row.rank:>3}. {row.candidate_id:<8} {row.name:<20} {getattr(row, 'town', '')}  +{row.population_newly_covered:,.0f}")
+        print(
+            f"  {row.rank:>3}. {row.candidate_id:<8} {row.name:<20} {getattr(row, 'town', '')}  +{row.population_newly_covered:,.0f}"
+        )
     if s["status"] == "target_unreachable":
-        print(f"note: target {s['target']:.0%} cannot be reached with these candidates; the best achievable coverage is {s['coverage_achievable']:.1%}")
+        print(
+            f"note: target {s['target']:.0%} cannot be reached with these candidates; the best achievable coverage is {s['coverage_achievable']:.1%}"
+        )
     gap = "n/a" if s["gap"] != s["gap"] else f"{s['gap']:.2%}"
-    print(f"solver {s['solver']} ({s['status']}): objective {s['objective']:,.0f}, bound {s['bound']:,.0f}, gap {gap}, {s['solve_seconds']:.2f} s")
-    print(f"{s['new_sites']} new sites cover {s['population_newly_covered']:,} more people: coverage {s['coverage_before']:.1%} -> {s['coverage_after']:.1%}")
+    print(
+        f"solver {s['solver']} ({s['status']}): objective {s['objective']:,.0f}, bound {s['bound']:,.0f}, gap {gap}, {s['solve_seconds']:.2f} s"
+    )
+    print(
+        f"{s['new_sites']} new sites cover {s['population_newly_covered']:,} more people: coverage {s['coverage_before']:.1%} -> {s['coverage_after']:.1%}"
+    )
     print(f"outputs in {Path(out).resolve()} (open map.html)")
 
 
@@ -181,7 +313,12 @@ def suggest(
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port.")] = 8000,
-    config: Annotated[Path | None, typer.Option("--config", help="TOML file naming the regions to load (default: the bundled sample).")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="TOML file naming the regions to load (default: the bundled sample)."
+        ),
+    ] = None,
     workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
 ) -> None:
     """Start the HTTP API and map server (uvicorn)."""

@@ -149,7 +149,9 @@ def analyze(
     out["nearest_tier"] = best_tier
     out["covered"] = covered_any
     out["status"] = np.where(
-        far, f"farther than {std.max_snap_m:g} m from a road", np.where(np.isinf(best), "no site reachable", "ok")
+        far,
+        f"farther than {std.max_snap_m:g} m from a road",
+        np.where(np.isinf(best), "no site reachable", "ok"),
     )
 
     say("coverage by tier, town and village")
@@ -168,7 +170,9 @@ def analyze(
             col = served.loc[served[f"covered_{tier}"]]
             counts.update(col.groupby(f"site_{tier}")["population"].sum().to_dict())
         areas["population_served"] = areas["site_id"].map(counts).fillna(0).astype(int)
-    rejected_all = pd.concat([r for r in rejected if len(r)] or [region.rejected], ignore_index=True)
+    rejected_all = pd.concat(
+        [r for r in rejected if len(r)] or [region.rejected], ignore_index=True
+    )
     summary = _summary(region, out, by_tier, equity, gaps, rejected_all, std, pop)
     return Coverage(
         region_name=region.name,
@@ -228,9 +232,7 @@ def _by_tier(res: pd.DataFrame, sites: pd.DataFrame, std: Standards) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def unit_table(
-    res: pd.DataFrame, units: gpd.GeoDataFrame | None, std: Standards
-) -> pd.DataFrame:
+def unit_table(res: pd.DataFrame, units: gpd.GeoDataFrame | None, std: Standards) -> pd.DataFrame:
     """Coverage per town and per village (units from boundaries or resident attributes)."""
     frames = []
     res = res.assign(
@@ -270,27 +272,47 @@ def unit_table(
     if units is not None:  # units with nobody in them still belong in the table
         known = set(zip(table["level"], table["code"].astype(str), strict=True))
         extra = units.loc[
-            [(lv, str(c)) not in known for lv, c in zip(units["level"], units["code"], strict=True)],
+            [
+                (lv, str(c)) not in known
+                for lv, c in zip(units["level"], units["code"], strict=True)
+            ],
             ["level", "code", "name", "town"],
         ]
         if len(extra):
             table = pd.concat([table, extra.assign(population=0, residents=0)], ignore_index=True)
     table = table.fillna({"population": 0, "population_covered": 0, "residents": 0})
     pop = table["population"].astype(float)
-    table["coverage"] = np.where(pop > 0, table["population_covered"] / pop.where(pop > 0, 1), np.nan)
+    table["coverage"] = np.where(
+        pop > 0, table["population_covered"] / pop.where(pop > 0, 1), np.nan
+    )
     for t in TIERS:
-        table[f"coverage_{t}"] = np.where(pop > 0, table[f"coverage_{t}"] / pop.where(pop > 0, 1), np.nan)
-    table["mean_minutes"] = np.where(table["_wpop"] > 0, table["_wmin"] / table["_wpop"].where(table["_wpop"] > 0, 1), np.nan)
+        table[f"coverage_{t}"] = np.where(
+            pop > 0, table[f"coverage_{t}"] / pop.where(pop > 0, 1), np.nan
+        )
+    table["mean_minutes"] = np.where(
+        table["_wpop"] > 0, table["_wmin"] / table["_wpop"].where(table["_wpop"] > 0, 1), np.nan
+    )
     table["population_uncovered"] = table["population"] - table["population_covered"]
     cols = [
-        "level", "code", "name", "town", "residents", "population", "population_covered",
-        "population_uncovered", "coverage", "mean_minutes", "max_minutes",
+        "level",
+        "code",
+        "name",
+        "town",
+        "residents",
+        "population",
+        "population_covered",
+        "population_uncovered",
+        "coverage",
+        "mean_minutes",
+        "max_minutes",
         *[f"coverage_{t}" for t in TIERS],
     ]
     table = table[cols].sort_values(["level", "town", "code"], kind="stable").reset_index(drop=True)
     for c in ("population", "population_covered", "population_uncovered", "residents"):
         table[c] = table[c].astype(int)
-    return table.round({"coverage": 4, "mean_minutes": 2, "max_minutes": 2, **{f"coverage_{t}": 4 for t in TIERS}})
+    return table.round(
+        {"coverage": 4, "mean_minutes": 2, "max_minutes": 2, **{f"coverage_{t}": 4 for t in TIERS}}
+    )
 
 
 def weighted_gini(values: np.ndarray, weights: np.ndarray) -> float:
@@ -313,7 +335,9 @@ def equity_figures(res: pd.DataFrame, by_unit: pd.DataFrame) -> dict[str, Any]:
     """Share of units fully covered, the ten worst units, and the Gini of travel minutes."""
     level = "village" if (by_unit["level"] == "village").any() else "town"
     units = by_unit[(by_unit["level"] == level) & (by_unit["population"] > 0)]
-    worst = units.sort_values(["coverage", "population_uncovered"], ascending=[True, False]).head(10)
+    worst = units.sort_values(["coverage", "population_uncovered"], ascending=[True, False]).head(
+        10
+    )
     minutes = res["minutes"].to_numpy(float)
     return {
         "unit_level": level,
@@ -350,8 +374,18 @@ def gap_areas(
     """
     gap = res.loc[~res["covered"].to_numpy() & (res["population"].to_numpy() > 0)]
     columns = [
-        "gap_id", "population", "residents", "town", "village", "centroid_lon", "centroid_lat",
-        "nearest_site", "nearest_site_name", "nearest_tier", "minutes_min", "minutes_mean",
+        "gap_id",
+        "population",
+        "residents",
+        "town",
+        "village",
+        "centroid_lon",
+        "centroid_lat",
+        "nearest_site",
+        "nearest_site_name",
+        "nearest_tier",
+        "minutes_min",
+        "minutes_mean",
     ]
     if gap.empty:
         return gpd.GeoDataFrame(columns=[*columns, "geometry"], geometry="geometry", crs=res.crs)
@@ -399,9 +433,7 @@ def gap_areas(
     radius = link_m / 2 + 1.0 if buffer_m is None else buffer_m
     discs = shapely.buffer(shapely.points(xy), radius, quad_segs=6)
     order = np.argsort(label, kind="stable")
-    merged = shapely.multipolygons(
-        shapely.get_parts(discs[order]), indices=label[order]
-    )
+    merged = shapely.multipolygons(shapely.get_parts(discs[order]), indices=label[order])
     polygons = np.array([shapely.union_all(shapely.get_parts(m)) for m in merged], dtype=object)
     centroid = gpd.GeoSeries(shapely.points(table["cx"], table["cy"]), crs=res.crs).to_crs(4326)
     table["centroid_lon"] = np.round(centroid.x.to_numpy(), 6)
@@ -485,19 +517,21 @@ def _summary(
     rej = rejected["layer"].astype(str)
     return {
         "region": region.name,
-        "population_total": int(round(total)),
-        "population_covered": int(round(covered)),
+        "population_total": round(total),
+        "population_covered": round(covered),
         "coverage": round(_share(covered, total), 4),
         "mode": std.default.mode,
         "minutes": std.default.minutes,
         "thresholds": list(std.thresholds),
-        "coverage_at": {f"{t:g}": round(_share(pop[minutes <= t].sum(), total), 4) for t in std.thresholds},
+        "coverage_at": {
+            f"{t:g}": round(_share(pop[minutes <= t].sum(), total), 4) for t in std.thresholds
+        },
         "by_tier": {k: v for k, v in tiers.items() if k != "any"},
         "residents_total": len(res),
         "residents_rejected": int((rej == "residents").sum()),
         "residents_far_from_road": int(far.sum()),
         "population_far_from_road": int(pop[far].sum()),
-        "sites_total": int(len(region.sites)),
+        "sites_total": len(region.sites),
         "sites_rejected": int((rej == "sites").sum()),
         "gaps": len(gaps),
         "population_in_gaps": int(gaps["population"].sum()) if len(gaps) else 0,

@@ -114,7 +114,10 @@ def classify(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             | tag("landuse").eq("industrial").to_numpy()
             | tag("man_made").eq("works").to_numpy()
             | tag("disused:landuse").eq("industrial").to_numpy(),
-            building.isin(["house", "residential", "detached", "semidetached_house", "farm"]).to_numpy() & idle,
+            building.isin(
+                ["house", "residential", "detached", "semidetached_house", "farm"]
+            ).to_numpy()
+            & idle,
             amenity.isin(["community_centre", "social_facility"]).to_numpy()
             | (building.isin(["public", "civic"]).to_numpy() & idle),
             (building != "").to_numpy() & idle,
@@ -123,27 +126,55 @@ def classify(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         default="",
     )
     # Structures tagged as buildings that no one can use as rooms.
-    structure = tag("man_made").isin(
-        ["cooling_tower", "chimney", "silo", "storage_tank", "water_tower", "tower", "reservoir_covered"]
-    ).to_numpy()
+    structure = (
+        tag("man_made")
+        .isin(
+            [
+                "cooling_tower",
+                "chimney",
+                "silo",
+                "storage_tank",
+                "water_tower",
+                "tower",
+                "reservoir_covered",
+            ]
+        )
+        .to_numpy()
+    )
     keep = (kind != "") & ~structure
     chosen = features.loc[keep]
     if chosen.empty:
         return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326)
     metric = chosen.to_crs(chosen.estimate_utm_crs())
     area = metric.geometry.area.to_numpy()
-    levels = pd.to_numeric(tag("building:levels")[keep], errors="coerce").fillna(1).clip(1, 30).to_numpy()
+    levels = (
+        pd.to_numeric(tag("building:levels")[keep], errors="coerce")
+        .fillna(1)
+        .clip(1, 30)
+        .to_numpy()
+    )
     is_building = (building[keep] != "").to_numpy() & (area > 0)
-    rooms = np.where(is_building, np.clip(np.floor(area * levels / SQM_PER_ROOM), 1, MAX_ROOMS), np.nan)
+    rooms = np.where(
+        is_building, np.clip(np.floor(area * levels / SQM_PER_ROOM), 1, MAX_ROOMS), np.nan
+    )
     point = metric.geometry.representative_point().to_crs(4326)
     idx = chosen.index
-    ids = [f"osm:{t}/{i}" for t, i in zip(idx.get_level_values(0), idx.get_level_values(1), strict=True)]
+    ids = [
+        f"osm:{t}/{i}"
+        for t, i in zip(idx.get_level_values(0), idx.get_level_values(1), strict=True)
+    ]
     names = tag("name")[keep].to_numpy()
     kinds = kind[keep]
-    names = np.where(names == "", [f"{_KIND_ZH[k]} {i}" for k, i in zip(kinds, ids, strict=True)], names)
+    names = np.where(
+        names == "", [f"{_KIND_ZH[k]} {i}" for k, i in zip(kinds, ids, strict=True)], names
+    )
     used = [c for c in ("amenity", "building", "landuse", "man_made", *_IDLE) if c in chosen]
-    tags = chosen[used].astype(object).apply(
-        lambda r: ";".join(f"{k}={v}" for k, v in r.items() if isinstance(v, str) and v), axis=1
+    tags = (
+        chosen[used]
+        .astype(object)
+        .apply(
+            lambda r: ";".join(f"{k}={v}" for k, v in r.items() if isinstance(v, str) and v), axis=1
+        )
     )
     out = gpd.GeoDataFrame(
         {

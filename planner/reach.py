@@ -84,7 +84,9 @@ def search(
     source = np.full(n, -1, dtype=np.int64)
     if len(live) == 0:
         return NodeTimes(seconds, source, toward)
-    augmented = augment(matrix, *source_legs(graph, sources.subset(live), toward=toward), k=len(live))
+    augmented = augment(
+        matrix, *source_legs(graph, sources.subset(live), toward=toward), k=len(live)
+    )
     k = len(live)
     dist, _, origin = dijkstra(
         augmented,
@@ -161,7 +163,13 @@ def target_legs(
     seg = targets.segment
     g = targets.fraction
     access = targets.access_m / access_speed_mps(graph)
-    return access, graph.seg_u[seg], _part(g, t_bwd[seg]), graph.seg_v[seg], _part(1.0 - g, t_fwd[seg])
+    return (
+        access,
+        graph.seg_u[seg],
+        _part(g, t_bwd[seg]),
+        graph.seg_v[seg],
+        _part(1.0 - g, t_fwd[seg]),
+    )
 
 
 def same_segment(
@@ -184,7 +192,9 @@ def same_segment(
     empty = (np.array([], np.int64), np.array([], np.int64), np.array([], float))
     if len(live) == 0 or len(target_segment) == 0:
         return empty
-    left = pd.DataFrame({"t": np.arange(len(target_segment)), "seg": target_segment, "g": target_fraction})
+    left = pd.DataFrame(
+        {"t": np.arange(len(target_segment)), "seg": target_segment, "g": target_fraction}
+    )
     right = pd.DataFrame({"s": live, "seg": sources.segment[live], "f": sources.fraction[live]})
     pairs = left.merge(right, on="seg")
     if pairs.empty:

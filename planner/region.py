@@ -159,7 +159,9 @@ class Region:
             units, rej = read_units(files.units)
             rejected.append(rej)
             units = units.to_crs(network.crs)
-        if files.candidates and str(files.candidates).lower().endswith((".osm", ".osm.bz2", ".pbf")):
+        if files.candidates and str(files.candidates).lower().endswith(
+            (".osm", ".osm.bz2", ".pbf")
+        ):
             from planner.osm_candidates import candidates_from_osm
 
             candidates = candidates_from_osm(files.candidates).to_crs(network.crs)
@@ -189,7 +191,10 @@ class Region:
 def _attach_units(residents: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Fill missing town/village names and codes of residents from the boundary polygons."""
     out = residents.copy()
-    for level, name_col, code_col in (("town", "town", "town_code"), ("village", "village", "village_code")):
+    for level, name_col, code_col in (
+        ("town", "town", "town_code"),
+        ("village", "village", "village_code"),
+    ):
         polys = units.loc[units["level"] == level, ["name", "code", "geometry"]]
         if polys.empty:
             continue

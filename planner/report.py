@@ -34,7 +34,9 @@ def _json_default(value: Any) -> Any:
 
 def write_json(data: dict[str, Any], path: Path) -> None:
     """Write ``data`` as UTF-8 JSON with Chinese left readable."""
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8")
+    path.write_text(
+        json.dumps(data, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8"
+    )
 
 
 def write_geojson(frame: gpd.GeoDataFrame, path: Path) -> None:
@@ -48,13 +50,27 @@ def write_geojson(frame: gpd.GeoDataFrame, path: Path) -> None:
 def residents_table(coverage: Coverage) -> pd.DataFrame:
     """The per-resident table of ``residents.csv``: the headline columns first."""
     res = coverage.residents
-    head = ["id", "population", "town", "village", "minutes", "nearest_site", "nearest_tier", "covered", "status", "lon", "lat"]
+    head = [
+        "id",
+        "population",
+        "town",
+        "village",
+        "minutes",
+        "nearest_site",
+        "nearest_tier",
+        "covered",
+        "status",
+        "lon",
+        "lat",
+    ]
     tiers = [c for t in TIERS for c in (f"minutes_{t}", f"site_{t}")]
     cols = [c for c in head if c in res.columns] + tiers
     return pd.DataFrame(res[cols])
 
 
-def write_analysis(coverage: Coverage, region: Region, out: str | Path, *, map_html: bool = True) -> dict[str, Path]:
+def write_analysis(
+    coverage: Coverage, region: Region, out: str | Path, *, map_html: bool = True
+) -> dict[str, Path]:
     """Write every output of ``analyze`` into ``out``; return the paths written by name."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -73,8 +89,12 @@ def write_analysis(coverage: Coverage, region: Region, out: str | Path, *, map_h
     with pd.ExcelWriter(paths["by_unit_xlsx"], engine="openpyxl") as xl:
         coverage.by_unit.to_excel(xl, sheet_name="by_unit 分单元", index=False)
         coverage.by_tier.to_excel(xl, sheet_name="by_tier 分层级", index=False)
-        pd.DataFrame(coverage.gaps.drop(columns="geometry")).to_excel(xl, sheet_name="gaps 空白区", index=False)
-        pd.DataFrame(coverage.equity["worst_units"]).to_excel(xl, sheet_name="worst 最差单元", index=False)
+        pd.DataFrame(coverage.gaps.drop(columns="geometry")).to_excel(
+            xl, sheet_name="gaps 空白区", index=False
+        )
+        pd.DataFrame(coverage.equity["worst_units"]).to_excel(
+            xl, sheet_name="worst 最差单元", index=False
+        )
     write_geojson(coverage.gaps, paths["gaps"])
     write_geojson(coverage.service_areas, paths["service_areas"])
     coverage.rejected.to_csv(paths["rejected"], index=False, encoding="utf-8-sig")
@@ -99,12 +119,22 @@ def write_suggestion(
     }
     props = suggestion.proposals
     cols = [
-        "rank", "candidate_id", "name", "kind", "town", "rooms",
-        "population_newly_covered", "cumulative_newly_covered", "lon", "lat",
+        "rank",
+        "candidate_id",
+        "name",
+        "kind",
+        "town",
+        "rooms",
+        "population_newly_covered",
+        "cumulative_newly_covered",
+        "lon",
+        "lat",
     ]
     table = pd.DataFrame(props[[c for c in cols if c in props.columns]])
     table.to_csv(paths["proposals_csv"], index=False, encoding="utf-8-sig")
-    write_geojson(props[[*table.columns, "geometry"]] if len(props) else props, paths["proposals_geojson"])
+    write_geojson(
+        props[[*table.columns, "geometry"]] if len(props) else props, paths["proposals_geojson"]
+    )
     write_json(suggestion.summary, paths["summary"])
     suggestion.excluded.to_csv(paths["excluded"], index=False, encoding="utf-8-sig")
     write_geojson(suggestion.added_areas, paths["added_areas"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -70,7 +71,7 @@ def coverage_matrix(
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     seg_len_max = float(np.max(graph.seg_length))
-    for b0, b1 in zip(bounds[:-1], bounds[1:], strict=True):
+    for b0, b1 in itertools.pairwise(bounds):
         group = cand_sorted[b0:b1]
         lo = cand_xy[order[b0:b1]].min(axis=0) - reach_m - seg_len_max
         hi = cand_xy[order[b0:b1]].max(axis=0) + reach_m + seg_len_max
@@ -85,8 +86,13 @@ def coverage_matrix(
         for c0 in range(0, len(group), chunk):
             cands = group[c0 : c0 + chunk]
             r, c = _block_pairs(
-                graph, sub, to_local, candidates.subset(cands), residents.subset(res_idx),
-                limit_s=limit_s, toward=toward,
+                graph,
+                sub,
+                to_local,
+                candidates.subset(cands),
+                residents.subset(res_idx),
+                limit_s=limit_s,
+                toward=toward,
             )
             rows.append(cands[r])
             cols.append(res_idx[c])
@@ -212,7 +218,7 @@ class CoverageProblem:
         groups, group_limit
             At most ``group_limit`` candidates may be chosen per group label (e.g. town).
         """
-        n_c, n_r = reach.shape
+        n_c = reach.shape[0]
         weight = np.asarray(weight, float)
         live = weight > 0
         if served is not None:
@@ -256,9 +262,20 @@ class CoverageProblem:
         t0 = time.perf_counter()
         sel, gains = _lazy_greedy(self, k=k)
         obj = float(gains.sum())
-        return SitingResult(sel, gains, obj, float("nan"), float("nan"), "greedy", "greedy", time.perf_counter() - t0)
+        return SitingResult(
+            sel,
+            gains,
+            obj,
+            float("nan"),
+            float("nan"),
+            "greedy",
+            "greedy",
+            time.perf_counter() - t0,
+        )
 
-    def mclp(self, k: int, *, time_limit: float = 60.0, progress: Callable[[str], None] | None = None) -> SitingResult:
+    def mclp(
+        self, k: int, *, time_limit: float = 60.0, progress: Callable[[str], None] | None = None
+    ) -> SitingResult:
         """Choose ``k`` candidates maximising newly covered weight, exactly (HiGHS MILP)."""
         t0 = time.perf_counter()
         warm, _ = _lazy_greedy(self, k=k)
@@ -273,15 +290,24 @@ class CoverageProblem:
         extra = [(np.ones(n_c), -np.inf, float(k))]
         extra += self._group_rows()
         sol, info = _solve(
-            cost, lower, upper, rows, extra, n_c, sense=highspy.ObjSense.kMaximize,
-            warm=_warm_vector(self, warm), time_limit=time_limit,
+            cost,
+            lower,
+            upper,
+            rows,
+            extra,
+            n_c,
+            sense=highspy.ObjSense.kMaximize,
+            warm=_warm_vector(self, warm),
+            time_limit=time_limit,
         )
         chosen = np.flatnonzero(sol[:n_c] > 0.5)
         sel, gains = self.order_by_gain(chosen)
         obj = float(gains.sum())
         bound = min(info["bound"], self.total_weight)
         gap = 0.0 if bound <= obj + 1e-9 else (bound - obj) / max(bound, 1e-12)
-        return SitingResult(sel, gains, obj, bound, gap, info["status"], "highs", time.perf_counter() - t0)
+        return SitingResult(
+            sel, gains, obj, bound, gap, info["status"], "highs", time.perf_counter() - t0
+        )
 
     def target_cover(self, needed: float, *, time_limit: float = 60.0) -> SitingResult:
         """Fewest candidates whose newly covered weight reaches ``needed``, exactly.
@@ -296,7 +322,17 @@ class CoverageProblem:
             status_note = "target_unreachable"
             needed = achievable
         if needed <= 0:
-            return SitingResult(np.array([], np.int64), np.array([]), 0.0, 0.0, 0.0, status_note or "optimal", "highs", 0.0, achievable)
+            return SitingResult(
+                np.array([], np.int64),
+                np.array([]),
+                0.0,
+                0.0,
+                0.0,
+                status_note or "optimal",
+                "highs",
+                0.0,
+                achievable,
+            )
         greedy_sel, _ = _lazy_greedy(self, k=self.n_candidates, stop_at=needed)
         n_c = self.n_candidates
         n_d = len(self.weight)
@@ -307,17 +343,44 @@ class CoverageProblem:
         extra = [(np.r_[np.zeros(n_c), self.weight], needed - 1e-6, np.inf)]
         extra += self._group_rows()
         sol, info = _solve(
-            cost, lower, upper, rows, extra, n_c, sense=highspy.ObjSense.kMinimize,
-            warm=_warm_vector(self, greedy_sel), time_limit=time_limit,
+            cost,
+            lower,
+            upper,
+            rows,
+            extra,
+            n_c,
+            sense=highspy.ObjSense.kMinimize,
+            warm=_warm_vector(self, greedy_sel),
+            time_limit=time_limit,
         )
         if info["status"] == "infeasible":
-            return SitingResult(np.array([], np.int64), np.array([]), float("nan"), float("nan"), float("nan"), "infeasible", "highs", time.perf_counter() - t0, achievable)
+            return SitingResult(
+                np.array([], np.int64),
+                np.array([]),
+                float("nan"),
+                float("nan"),
+                float("nan"),
+                "infeasible",
+                "highs",
+                time.perf_counter() - t0,
+                achievable,
+            )
         chosen = np.flatnonzero(sol[:n_c] > 0.5)
         sel, gains = self.order_by_gain(chosen)
         obj = float(len(sel))
         bound = float(np.ceil(info["bound"] - 1e-6)) if np.isfinite(info["bound"]) else float("nan")
         gap = 0.0 if bound >= obj - 1e-9 else (obj - bound) / max(obj, 1e-12)
-        return SitingResult(sel, gains, obj, bound, gap, status_note or info["status"], "highs", time.perf_counter() - t0, achievable)
+        return SitingResult(
+            sel,
+            gains,
+            obj,
+            bound,
+            gap,
+            status_note or info["status"],
+            "highs",
+            time.perf_counter() - t0,
+            achievable,
+        )
 
     def greedy_target(self, needed: float) -> SitingResult:
         """Greedy for target cover: add the best candidate until ``needed`` is reached."""
@@ -325,7 +388,17 @@ class CoverageProblem:
         achievable = self.total_weight
         status = "greedy" if needed <= achievable + 1e-9 else "target_unreachable"
         sel, gains = _lazy_greedy(self, k=self.n_candidates, stop_at=min(needed, achievable))
-        return SitingResult(sel, gains, float(len(sel)), float("nan"), float("nan"), status, "greedy", time.perf_counter() - t0, achievable)
+        return SitingResult(
+            sel,
+            gains,
+            float(len(sel)),
+            float("nan"),
+            float("nan"),
+            status,
+            "greedy",
+            time.perf_counter() - t0,
+            achievable,
+        )
 
     def _group_rows(self) -> list[tuple[np.ndarray, float, float]]:
         if self.group_limit is None or (self.group_of < 0).all():
@@ -353,7 +426,7 @@ def _merge_identical_rows(a: sp.csr_matrix, w: np.ndarray) -> tuple[sp.csr_matri
 
 
 def _link_rows(cover: sp.csc_matrix) -> sp.csr_matrix:
-    n_d, n_c = cover.shape
+    n_d = cover.shape[0]
     return sp.hstack([-cover.astype(float), sp.identity(n_d, format="csc")], format="csr")
 
 
@@ -397,7 +470,9 @@ def _solve(
     lp.a_matrix_.start_ = a.indptr
     lp.a_matrix_.index_ = a.indices
     lp.a_matrix_.value_ = a.data
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * n_int + [highspy.HighsVarType.kContinuous] * (n - n_int)
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * n_int + [
+        highspy.HighsVarType.kContinuous
+    ] * (n - n_int)
     lp.sense_ = sense
     h = _new_highs()
     h.setOptionValue("output_flag", False)
@@ -421,7 +496,13 @@ def _solve(
     label = names.get(status, h.modelStatusToString(status).lower().replace(" ", "_"))
     sol = np.asarray(h.getSolution().col_value) if info.primal_solution_status else warm
     bound = info.mip_dual_bound
-    log.info("HiGHS %s: objective %s, bound %s, %d nodes", label, info.objective_function_value, bound, info.mip_node_count)
+    log.info(
+        "HiGHS %s: objective %s, bound %s, %d nodes",
+        label,
+        info.objective_function_value,
+        bound,
+        info.mip_node_count,
+    )
     return sol, {"status": label, "bound": float(bound), "objective": info.objective_function_value}
 
 
@@ -466,9 +547,13 @@ def _lazy_greedy(
     while heap and len(selected) < k:
         if stop_at is not None and total >= stop_at - 1e-9:
             break
-        neg, r, j = heapq.heappop(heap)
+        _, r, j = heapq.heappop(heap)
         g = problem.group_of[j]
-        if problem.group_limit is not None and g >= 0 and per_group.get(g, 0) >= problem.group_limit:
+        if (
+            problem.group_limit is not None
+            and g >= 0
+            and per_group.get(g, 0) >= problem.group_limit
+        ):
             continue
         rows = cover.indices[cover.indptr[j] : cover.indptr[j + 1]]
         gain = float(w[rows[~covered[rows]]].sum())
@@ -589,7 +674,6 @@ def suggest(
     from planner.areas import area_polygons, reached_pieces
     from planner.coverage import analyze
     from planner.reach import search
-    from planner.text import TIERS
 
     say = progress or (lambda msg: log.info(msg))
     check_request(k=k, target=target, tier=tier, method=method, max_per_town=max_per_town)
@@ -618,8 +702,14 @@ def suggest(
             raise InputError(msg)
         reasons[~cands["kind"].isin(wanted) & (reasons == "")] = "kind not allowed"
     if min_rooms > 0:
-        rooms = pd.to_numeric(cands["rooms"], errors="coerce") if "rooms" in cands else pd.Series(np.nan, index=cands.index)
-        reasons[rooms.isna() & (reasons == "")] = f"rooms unknown (at least {min_rooms:g} required; use min_rooms=0 to allow)"
+        rooms = (
+            pd.to_numeric(cands["rooms"], errors="coerce")
+            if "rooms" in cands
+            else pd.Series(np.nan, index=cands.index)
+        )
+        reasons[rooms.isna() & (reasons == "")] = (
+            f"rooms unknown (at least {min_rooms:g} required; use min_rooms=0 to allow)"
+        )
         reasons[(rooms < min_rooms) & (reasons == "")] = f"fewer than {min_rooms:g} function rooms"
     reasons[~cand_snap.ok & (reasons == "")] = (
         f"farther than {region.standards.max_snap_m:g} m from a road usable {std.mode}"
@@ -641,7 +731,9 @@ def suggest(
     if k is not None:
         check_k(k, len(usable))
 
-    say(f"coverage sets: {len(usable)} candidates x {len(res)} residents within {std.minutes:g} min {std.mode}")
+    say(
+        f"coverage sets: {len(usable)} candidates x {len(res)} residents within {std.minutes:g} min {std.mode}"
+    )
     reach = coverage_matrix(graph, cand_snap.subset(usable), res_snap, limit_s=std.minutes * 60.0)
     served = res[f"covered_{tier}"].to_numpy() if tier else res["covered"].to_numpy()
     pop = res["population"].to_numpy(float) * in_town
@@ -649,13 +741,19 @@ def suggest(
         if weight_column not in res:
             msg = f"weight column {weight_column!r} not in residents (columns: {list(res.columns)})"
             raise InputError(msg)
-        weight = pd.to_numeric(res[weight_column], errors="coerce").fillna(0).to_numpy(float) * in_town
+        weight = (
+            pd.to_numeric(res[weight_column], errors="coerce").fillna(0).to_numpy(float) * in_town
+        )
     else:
         weight = pop
     town_col = cands["town"].astype(str).to_numpy()[usable] if "town" in cands else None
     problem = CoverageProblem.from_matrix(
-        reach, weight, candidate_ids=cands["id"].to_numpy()[usable], served=served,
-        groups=town_col, group_limit=max_per_town,
+        reach,
+        weight,
+        candidate_ids=cands["id"].to_numpy()[usable],
+        served=served,
+        groups=town_col,
+        group_limit=max_per_town,
     )
     total_pop = pop.sum()
     before_pop = pop[served].sum()
@@ -668,23 +766,36 @@ def suggest(
     result = greedy
     if method == "exact":
         say(f"exact model with HiGHS (time limit {time_limit:g} s)")
-        result = problem.mclp(k, time_limit=time_limit) if k is not None else problem.target_cover(max(needed, 0.0), time_limit=time_limit)
+        result = (
+            problem.mclp(k, time_limit=time_limit)
+            if k is not None
+            else problem.target_cover(max(needed, 0.0), time_limit=time_limit)
+        )
     # Population newly covered by each pick, in selection order (the objective may weigh otherwise).
     picked = usable[result.selected]
-    pop_problem = CoverageProblem.from_matrix(reach, pop, candidate_ids=cands["id"].to_numpy()[usable], served=served)
+    pop_problem = CoverageProblem.from_matrix(
+        reach, pop, candidate_ids=cands["id"].to_numpy()[usable], served=served
+    )
     pop_gain = _marginal(pop_problem, result.selected)
     proposals = proposals_frame(cands, replace_positions(result, picked, pop_gain))
     newly = float(pop_gain.sum())
     say("service areas of the proposals")
-    added = gpd.GeoDataFrame({"site_id": [], "name": [], "minutes": []}, geometry=[], crs=region.crs)
+    added = gpd.GeoDataFrame(
+        {"site_id": [], "name": [], "minutes": []}, geometry=[], crs=region.crs
+    )
     if len(picked):
         snap = cand_snap.subset(picked)
         nodes = search(graph, snap, limit_s=std.minutes * 60.0, toward=True)
         pieces, src = reached_pieces(graph, nodes, snap, limit_s=std.minutes * 60.0)
         labels, polygons = area_polygons(pieces, src)
         added = gpd.GeoDataFrame(
-            {"site_id": cands["id"].to_numpy()[picked[labels]], "name": cands["name"].to_numpy()[picked[labels]], "minutes": std.minutes},
-            geometry=polygons, crs=region.crs,
+            {
+                "site_id": cands["id"].to_numpy()[picked[labels]],
+                "name": cands["name"].to_numpy()[picked[labels]],
+                "minutes": std.minutes,
+            },
+            geometry=polygons,
+            crs=region.crs,
         )
     summary = {
         "region": region.name,
@@ -696,12 +807,14 @@ def suggest(
         "existing_serving": tier or "any",
         "mode": std.mode,
         "minutes": std.minutes,
-        "population_total": int(round(total_pop)),
-        "population_newly_covered": int(round(newly)),
+        "population_total": round(total_pop),
+        "population_newly_covered": round(newly),
         "coverage_before": round(before_pop / total_pop, 4) if total_pop else 0.0,
         "coverage_after": round((before_pop + newly) / total_pop, 4) if total_pop else 0.0,
-        "coverage_achievable": round((before_pop + pop_problem.total_weight) / total_pop, 4) if total_pop else 0.0,
-        "new_sites": int(len(picked)),
+        "coverage_achievable": round((before_pop + pop_problem.total_weight) / total_pop, 4)
+        if total_pop
+        else 0.0,
+        "new_sites": len(picked),
         "objective": result.objective,
         "bound": result.bound,
         "gap": result.gap,
@@ -710,12 +823,14 @@ def suggest(
         "solve_seconds": round(result.seconds, 3),
         "greedy_objective": greedy.objective,
         "weight": weight_column or "population",
-        "candidates_total": int(len(cands)),
-        "candidates_usable": int(len(usable)),
+        "candidates_total": len(cands),
+        "candidates_usable": len(usable),
         "candidates_excluded": excluded["reason"].value_counts().to_dict(),
         "time_limit": time_limit,
     }
-    return Suggestion(proposals, excluded.reset_index(drop=True), result, greedy, added, summary, problem)
+    return Suggestion(
+        proposals, excluded.reset_index(drop=True), result, greedy, added, summary, problem
+    )
 
 
 def check_request(
@@ -730,7 +845,9 @@ def check_request(
     from planner.text import TIERS
 
     if (k is None) == (target is None):
-        msg = "give either k (number of new sites) or target (coverage share such as 0.95), not both"
+        msg = (
+            "give either k (number of new sites) or target (coverage share such as 0.95), not both"
+        )
         raise InputError(msg)
     if target is not None and not 0 < target <= 1:
         msg = f"target must be a share between 0 and 1 (e.g. 0.95), got {target}"
@@ -748,7 +865,9 @@ def check_request(
         check_k(k, 1)
 
 
-def replace_positions(result: SitingResult, positions: np.ndarray, gains: np.ndarray) -> SitingResult:
+def replace_positions(
+    result: SitingResult, positions: np.ndarray, gains: np.ndarray
+) -> SitingResult:
     """The same result with candidate positions in another indexing and other gains."""
     from dataclasses import replace
 

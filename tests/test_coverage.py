@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-
 from _sample import sample  # noqa: F401  (session fixture)
+
 from planner.coverage import analyze, weighted_gini
 from planner.network import RoadNetwork
 from planner.region import Region
@@ -52,7 +52,12 @@ def line_region(resident_x: list[float], site_x: list[float], tiers: list[str]) 
         crs="EPSG:32650",
     )
     sites = gpd.GeoDataFrame(
-        {"id": [f"S{i}" for i in range(len(site_x))], "name": [f"站{i}" for i in range(len(site_x))], "tier": tiers, "source_row": np.arange(len(site_x)) + 2},
+        {
+            "id": [f"S{i}" for i in range(len(site_x))],
+            "name": [f"站{i}" for i in range(len(site_x))],
+            "tier": tiers,
+            "source_row": np.arange(len(site_x)) + 2,
+        },
         geometry=gpd.points_from_xy(site_x, [0.0] * len(site_x)),
         crs="EPSG:32650",
     )
@@ -98,7 +103,9 @@ def test_thresholds_are_answered_in_one_pass():
 def test_faster_walkers_reach_more():
     region = line_region(list(range(100, 5000, 200)), [0.0], ["station"])
     shares = [
-        analyze(region.with_standards(Standards().override(speed_kmh=v)), service_areas=False).summary["coverage"]
+        analyze(
+            region.with_standards(Standards().override(speed_kmh=v)), service_areas=False
+        ).summary["coverage"]
         for v in (3.6, 4.0, 5.0)
     ]
     assert shares[0] < shares[1] < shares[2]
@@ -115,7 +122,7 @@ def test_weighted_gini_matches_pairwise_definition():
 
 
 def test_sample_totals_add_up(sample):  # noqa: F811
-    region, cov = sample
+    _, cov = sample
     res = cov.residents
     assert cov.summary["population_total"] == int(res["population"].sum())
     towns = cov.by_unit[cov.by_unit["level"] == "town"]
@@ -167,15 +174,21 @@ def test_service_areas_claim_only_reachable_road_sides(sample):  # noqa: F811
         site_snap = snap_points(graph, site_xy, max_distance_m=500)
         reach, _ = nearest(graph, site_snap, snap_points(graph, pts, max_distance_m=1))
         # road points owned by another station are drawn in that station's area
-        others = region.sites[(region.sites["tier"] == "station") & (region.sites["id"] != row.site_id)]
-        other_snap = snap_points(graph, shapely.get_coordinates(others.geometry.values), max_distance_m=500)
+        others = region.sites[
+            (region.sites["tier"] == "station") & (region.sites["id"] != row.site_id)
+        ]
+        other_snap = snap_points(
+            graph, shapely.get_coordinates(others.geometry.values), max_distance_m=500
+        )
         rival, _ = nearest(graph, other_snap, snap_points(graph, pts, max_distance_m=1))
         own = reach.minutes <= rival.minutes
         reached = shapely.points(pts[(reach.minutes <= 15.0) & own])
         strip = shapely.buffer(shapely.multipoints(reached), 60.0 + 8.0)
         extra = shapely.get_parts(shapely.difference(poly, strip))
         assert np.all(shapely.area(extra) < 40_000), row.site_id
-        inner = shapely.points(pts[(reach.minutes <= 14.9) & own & (rival.minutes > reach.minutes + 0.2)])
+        inner = shapely.points(
+            pts[(reach.minutes <= 14.9) & own & (rival.minutes > reach.minutes + 0.2)]
+        )
         assert shapely.contains(shapely.buffer(poly, 1.0), inner).all(), row.site_id
 
 
@@ -190,18 +203,44 @@ def test_analyze_command_writes_every_output(tmp_path):
     out = tmp_path / "out"
     env_cache = tmp_path / "cache"
     proc = subprocess.run(
-        [sys.executable, "-m", "planner", "analyze", "--out", str(out), "--cache-dir", str(env_cache)],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "planner",
+            "analyze",
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(env_cache),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert "population covered:" in proc.stdout
     for name in (
-        "summary.json", "residents.csv", "coverage_by_unit.csv", "coverage_by_unit.xlsx",
-        "gaps.geojson", "service_areas.geojson", "rejected.csv", "map.html",
+        "summary.json",
+        "residents.csv",
+        "coverage_by_unit.csv",
+        "coverage_by_unit.xlsx",
+        "gaps.geojson",
+        "service_areas.geojson",
+        "rejected.csv",
+        "map.html",
     ):
         assert (out / name).stat().st_size > 0, name
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    for key in ("population_total", "population_covered", "coverage", "by_tier", "minutes", "mode", "residents_rejected"):
+    for key in (
+        "population_total",
+        "population_covered",
+        "coverage",
+        "by_tier",
+        "minutes",
+        "mode",
+        "residents_rejected",
+    ):
         assert key in summary
     residents = pd.read_csv(out / "residents.csv")
     assert {"id", "population", "minutes", "nearest_site"} <= set(residents.columns)

@@ -33,7 +33,8 @@ XML = """<?xml version="1.0" encoding="UTF-8"?>
 def _square(first: int, x0: float, size: float) -> str:
     corners = [(x0, 28.30), (x0 + size, 28.30), (x0 + size, 28.30 + size), (x0, 28.30 + size)]
     return "\n".join(
-        f'  <node id="{first + i}" lat="{lat:.6f}" lon="{lon:.6f}"/>' for i, (lon, lat) in enumerate(corners)
+        f'  <node id="{first + i}" lat="{lat:.6f}" lon="{lon:.6f}"/>'
+        for i, (lon, lat) in enumerate(corners)
     )
 
 

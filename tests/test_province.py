@@ -12,11 +12,20 @@ from planner.region import RegionFiles
 def test_regions_on_dask_match_a_local_run(tmp_path):
     distributed = pytest.importorskip("distributed")
     sample = RegionFiles.sample()
-    broken = RegionFiles(network=sample.network, sites=tmp_path / "missing.csv", residents=sample.residents, name="坏县")
+    broken = RegionFiles(
+        network=sample.network,
+        sites=tmp_path / "missing.csv",
+        residents=sample.residents,
+        name="坏县",
+    )
     regions = [sample, broken]
     local = run_regions(regions, cache_dir=tmp_path / "cache")
-    with distributed.Client(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as client:
-        remote = run_regions(regions, client=client, cache_dir=tmp_path / "cache", out=tmp_path / "out")
+    with distributed.Client(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as client:
+        remote = run_regions(
+            regions, client=client, cache_dir=tmp_path / "cache", out=tmp_path / "out"
+        )
     assert remote.loc[0, "population_covered"] == local.loc[0, "population_covered"]
     assert pd.isna(remote.loc[0, "error"])
     assert "missing.csv: file not found" in remote.loc[1, "error"]

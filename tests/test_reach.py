@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -31,7 +33,9 @@ def random_network(rng: np.random.Generator, n_nodes: int, n_edges: int) -> Road
             us.append(u)
             vs.append(v)
             hwy.append(kind)
-            speed.append({"residential": 25.0, "primary": 50.0, "footway": 5.0, "motorway": 90.0}[kind])
+            speed.append(
+                {"residential": 25.0, "primary": 50.0, "footway": 5.0, "motorway": 90.0}[kind]
+            )
     us, vs = np.array(us), np.array(vs)
     geoms = shapely.linestrings(np.stack([xy[us], xy[vs]], axis=1))
     return RoadNetwork(
@@ -52,9 +56,14 @@ def reference_minutes(network, mode, speed_kmh, sites_xy, res_xy, max_snap):
     banned = {"walk": {"motorway"}, "drive": {"footway"}}[mode]
     directed: dict[tuple[int, int], float] = {}
     geoms = {}
-    for u, v, hw, ln, kph, g in zip(
-        network.edge_u, network.edge_v, network.edge_highway, network.edge_length,
-        network.edge_speed_kph, network.edge_geometry, strict=True,
+    for u, v, hw, ln, kph, _geom in zip(
+        network.edge_u,
+        network.edge_v,
+        network.edge_highway,
+        network.edge_length,
+        network.edge_speed_kph,
+        network.edge_geometry,
+        strict=True,
     ):
         if hw in banned:
             continue
@@ -70,7 +79,9 @@ def reference_minutes(network, mode, speed_kmh, sites_xy, res_xy, max_snap):
     G = nx.DiGraph()
     G.add_nodes_from(range(network.n_nodes))
     on_edge: dict[tuple[int, int], list[tuple[float, str]]] = {k: [] for k in keys}
-    points = [("s", i, p) for i, p in enumerate(sites_xy)] + [("r", i, p) for i, p in enumerate(res_xy)]
+    points = [("s", i, p) for i, p in enumerate(sites_xy)] + [
+        ("r", i, p) for i, p in enumerate(res_xy)
+    ]
     for kind, i, p in points:
         pt = shapely.Point(p)
         d = shapely.distance(lines, pt)
@@ -86,7 +97,7 @@ def reference_minutes(network, mode, speed_kmh, sites_xy, res_xy, max_snap):
         chain = [(0.0, a), *sorted(pts), (1.0, b)]
         t_ab = directed.get((a, b), np.inf)
         t_ba = directed.get((b, a), np.inf)
-        for (f0, n0), (f1, n1) in zip(chain[:-1], chain[1:], strict=True):
+        for (f0, n0), (f1, n1) in itertools.pairwise(chain):
             if f1 - f0 <= 0:  # a projection exactly at a node is that node, whatever one-way says
                 G.add_edge(n0, n1, weight=0.0)
                 G.add_edge(n1, n0, weight=0.0)
@@ -143,15 +154,20 @@ def test_nearest_site_is_the_one_reached():
     us, vs = np.array([0, 1, 1, 2]), np.array([1, 0, 2, 1])
     geoms = shapely.linestrings(np.stack([xy[us], xy[vs]], axis=1))
     network = RoadNetwork(
-        crs="EPSG:32650", node_osmid=np.arange(3), node_xy=xy,
-        edge_u=us.astype(np.int32), edge_v=vs.astype(np.int32), edge_length=shapely.length(geoms),
-        edge_highway=np.array(["residential"] * 4, dtype=object), edge_speed_kph=np.full(4, 25.0),
+        crs="EPSG:32650",
+        node_osmid=np.arange(3),
+        node_xy=xy,
+        edge_u=us.astype(np.int32),
+        edge_v=vs.astype(np.int32),
+        edge_length=shapely.length(geoms),
+        edge_highway=np.array(["residential"] * 4, dtype=object),
+        edge_speed_kph=np.full(4, 25.0),
         edge_geometry=geoms,
     )
     graph = network.travel_graph("walk")
     sites = snap_points(graph, np.array([[100.0, 50.0], [1900.0, 0.0]]), max_distance_m=500)
     residents = snap_points(graph, np.array([[1200.0, 0.0], [700.0, 30.0]]), max_distance_m=500)
-    reach, nodes = nearest(graph, sites, residents)
+    reach, _ = nearest(graph, sites, residents)
     assert reach.source.tolist() == [1, 0]
     # 700 m along the road + 50 m and 30 m access legs at 4 km/h
     assert reach.minutes[1] == pytest.approx((600 + 50 + 30) / WALK_MPS / 60)
@@ -159,4 +175,6 @@ def test_nearest_site_is_the_one_reached():
     bounded = times_at(graph, search(graph, sites, limit_s=900), sites, residents, limit_s=900)
     assert bounded.source.tolist() == [1, 0]
     assert np.isfinite(bounded.seconds).all()
-    assert np.isinf(times_at(graph, search(graph, sites, limit_s=60), sites, residents, limit_s=60).seconds).all()
+    assert np.isinf(
+        times_at(graph, search(graph, sites, limit_s=60), sites, residents, limit_s=60).seconds
+    ).all()

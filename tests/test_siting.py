@@ -7,10 +7,10 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _sample import sample  # noqa: F401  (session fixture)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _sample import sample  # noqa: F401  (session fixture)
 from planner.errors import InputError
 from planner.reach import nearest
 from planner.siting import CoverageProblem, coverage_matrix, suggest
@@ -52,7 +52,9 @@ def brute_mclp(reach, weight, served, k, town=None, limit=None):
     density=st.floats(0.05, 0.6),
     groups=st.booleans(),
 )
-def test_exact_mclp_equals_brute_force_and_greedy_never_beats_it(seed, n_c, n_r, k, density, groups):
+def test_exact_mclp_equals_brute_force_and_greedy_never_beats_it(
+    seed, n_c, n_r, k, density, groups
+):
     reach, weight, served, town, problem = random_problem(seed, n_c, n_r, density, groups)
     k = min(k, n_c)
     exact = problem.mclp(k, time_limit=10)
@@ -102,7 +104,9 @@ def test_unreachable_target_reports_best_share():
 
 def test_greedy_breaks_ties_by_candidate_id():
     reach = sp.csr_matrix(np.array([[1, 0], [0, 1]], bool))
-    problem = CoverageProblem.from_matrix(reach, np.array([5.0, 5.0]), candidate_ids=np.array(["B", "A"]))
+    problem = CoverageProblem.from_matrix(
+        reach, np.array([5.0, 5.0]), candidate_ids=np.array(["B", "A"])
+    )
     assert problem.greedy(1).selected.tolist() == [1]  # "A" before "B"
 
 
@@ -159,8 +163,9 @@ def test_suggested_sites_cover_what_analyze_says(sample):  # noqa: F811
     sites = pd.concat([region.sites, new[["id", "name", "tier", "geometry"]]], ignore_index=True)
     after = analyze(region.with_sites(sites), service_areas=False)
     assert after.summary["coverage"] == pytest.approx(result.summary["coverage_after"], abs=1e-4)
-    assert after.summary["population_covered"] - coverage.summary["population_covered"] == (
-        result.summary["population_newly_covered"]
+    assert (
+        after.summary["population_covered"] - coverage.summary["population_covered"]
+        == (result.summary["population_newly_covered"])
     )
 
 
