@@ -145,9 +145,19 @@ class Region:
         cache_dir
             Folder for compiled road networks (see :func:`planner.network.load_network`).
         """
-        base = files or RegionFiles.sample()
         given = {k: v for k, v in paths.items() if v is not None}
-        files = RegionFiles(**{**base.__dict__, **given})
+        own = {"network", "sites", "residents"} & set(given)
+        if files is None and own:
+            # A county of one's own: never mix in the sample's boundaries or candidates.
+            missing = sorted({"network", "sites", "residents"} - own)
+            if missing:
+                flags = ", ".join(f"--{m}" for m in missing)
+                msg = f"give {flags} too: your own county needs a road network, sites and residents"
+                raise InputError(msg)
+            files = RegionFiles(**given)
+        else:
+            base = files or RegionFiles.sample()
+            files = RegionFiles(**{**base.__dict__, **given})
         if standards is None:
             standards = Standards.from_toml(files.standards) if files.standards else Standards()
         network = load_network(files.network, cache_dir=cache_dir)

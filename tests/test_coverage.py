@@ -249,3 +249,21 @@ def test_analyze_command_writes_every_output(tmp_path):
     assert gaps.crs.to_epsg() == 4326 and len(gaps) > 0
     html = (out / "map.html").read_text(encoding="utf-8")
     assert "cdn.jsdelivr" not in html and "服务空白区" in html
+
+
+def test_own_county_never_borrows_the_sample_boundaries(tmp_path):
+    from planner.errors import InputError
+    from planner.region import SAMPLE_DIR
+
+    with pytest.raises(InputError, match="give --residents, --sites too"):
+        Region.from_files(network=SAMPLE_DIR / "county.osm", cache_dir=tmp_path)
+    region = Region.from_files(
+        network=SAMPLE_DIR / "county.osm",
+        sites=SAMPLE_DIR / "sites.csv",
+        residents=SAMPLE_DIR / "residents.csv",
+        cache_dir=tmp_path,
+    )
+    assert region.units is None and region.candidates is None
+    cov = analyze(region, service_areas=False)
+    # towns and villages then come from the residents' own columns
+    assert set(cov.by_unit["level"]) == {"town", "village"}
