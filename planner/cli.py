@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from planner.errors import InputError
 
@@ -86,7 +87,7 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except InputError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -328,7 +329,7 @@ def serve(
 
     if config is not None:
         if not config.exists():
-            console.print(f"[bold red]error:[/] {config}: config file not found")
+            console.print(f"[bold red]error:[/] {escape(str(config))}: config file not found")
             raise typer.Exit(2)
         os.environ["SERVICECIRCLE_CONFIG"] = str(config.resolve())
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers)

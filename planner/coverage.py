@@ -232,6 +232,22 @@ def _by_tier(res: pd.DataFrame, sites: pd.DataFrame, std: Standards) -> pd.DataF
     return pd.DataFrame(rows)
 
 
+_UNIT_COLUMNS = [
+    "level",
+    "code",
+    "name",
+    "town",
+    "residents",
+    "population",
+    "population_covered",
+    "population_uncovered",
+    "coverage",
+    "mean_minutes",
+    "max_minutes",
+    *[f"coverage_{t}" for t in TIERS],
+]
+
+
 def unit_table(res: pd.DataFrame, units: gpd.GeoDataFrame | None, std: Standards) -> pd.DataFrame:
     """Coverage per town and per village (units from boundaries or resident attributes)."""
     frames = []
@@ -267,7 +283,7 @@ def unit_table(res: pd.DataFrame, units: gpd.GeoDataFrame | None, std: Standards
             table["town"] = table["name"]
         frames.append(table)
     if not frames:
-        return pd.DataFrame(columns=["level", "code", "name", "town", "population", "coverage"])
+        return pd.DataFrame(columns=_UNIT_COLUMNS)
     table = pd.concat(frames, ignore_index=True)
     if units is not None:  # units with nobody in them still belong in the table
         known = set(zip(table["level"], table["code"].astype(str), strict=True))
@@ -293,21 +309,7 @@ def unit_table(res: pd.DataFrame, units: gpd.GeoDataFrame | None, std: Standards
         table["_wpop"] > 0, table["_wmin"] / table["_wpop"].where(table["_wpop"] > 0, 1), np.nan
     )
     table["population_uncovered"] = table["population"] - table["population_covered"]
-    cols = [
-        "level",
-        "code",
-        "name",
-        "town",
-        "residents",
-        "population",
-        "population_covered",
-        "population_uncovered",
-        "coverage",
-        "mean_minutes",
-        "max_minutes",
-        *[f"coverage_{t}" for t in TIERS],
-    ]
-    table = table[cols].sort_values(["level", "town", "code"], kind="stable").reset_index(drop=True)
+    table = table[_UNIT_COLUMNS].sort_values(["level", "town", "code"], kind="stable").reset_index(drop=True)
     for c in ("population", "population_covered", "population_uncovered", "residents"):
         table[c] = table[c].astype(int)
     return table.round(

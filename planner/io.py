@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import codecs
+import csv
 import logging
+import re
+import warnings
 from collections.abc import Callable
+from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -49,6 +55,25 @@ _COLUMN_ALIASES: dict[str, str] = {
     "坐标系": "crs",
 }
 
+# Words for the level of a boundary (compared after normalise_token).
+_LEVEL_ALIASES: dict[str, str] = {
+    "town": "town",
+    "township": "town",
+    "乡镇": "town",
+    "乡镇街道": "town",
+    "镇": "town",
+    "乡": "town",
+    "街道": "town",
+    "village": "village",
+    "community": "village",
+    "村": "village",
+    "社区": "village",
+    "村社区": "village",
+    "村/社区": "village",
+    "村委会": "village",
+    "居委会": "village",
+}
+
 COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
 _COORD_ALIASES = {
     "wgs84": "wgs84",
@@ -85,13 +110,23 @@ def _gcj_offset(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarra
     # The published GCJ-02 obfuscation polynomial; applied to WGS84 it gives the GCJ-02 shift.
     x, y = lon - 105.0, lat - 35.0
     dlat = (
-        -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
+        -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * np.sqrt(np.abs(x))
         + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
         + (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
         + (160.0 * np.sin(y / 12.0 * np.pi) + 320 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
     )
     dlon = (
-        300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
+        300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * np.sqrt(np.abs(x))
         + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
         + (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
         + (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
@@ -139,7 +174,7 @@ def to_wgs84(lon: np.ndarray, lat: np.ndarray, system: str) -> tuple[np.ndarray,
         return gcj02_to_wgs84(lon, lat)
     if system == "bd09":
         return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
-    msg = f"unknown coordinate system {system!r}: use one of {', '.join(COORD_SYSTEMS)}"
+    msg = f"unknown coordinate system {system!r}; use one of {', '.join(COORD_SYSTEMS)}"
     raise InputError(msg)
 
 
@@ -149,78 +184,174 @@ def coord_system(value: str | None) -> str:
         return "wgs84"
     key = _COORD_ALIASES.get(normalise_token(value))
     if key is None:
-        msg = f"unknown coordinate system {value!r}: use one of {', '.join(COORD_SYSTEMS)}"
+        msg = f"unknown coordinate system {value!r}; use one of {', '.join(COORD_SYSTEMS)}"
         raise InputError(msg)
     return key
 
 
 # --- tables ---------------------------------------------------------------------------------
 
+_TABLE_SUFFIXES = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+    ".xls": "excel",
+    ".geojson": "spatial",
+    ".json": "spatial",
+    ".gpkg": "spatial",
+    ".shp": "spatial",
+    ".fgb": "spatial",
+}
+_TABLE_TYPES = "CSV, XLSX, GeoJSON, GeoPackage or Shapefile"
+# What to do when a reader library cannot parse a file, by kind of file.
+_RESAVE = {
+    "csv": "open it in Excel or WPS and save it again as CSV (UTF-8) or XLSX",
+    "excel": "open it in Excel or WPS and save it again as .xlsx",
+    "spatial": "open it in QGIS and export it again as GeoJSON or GeoPackage",
+}
+
+
+def error_cause(exc: BaseException) -> str:
+    """The type and message of ``exc`` on one shortened line, to quote in a user-facing error."""
+    text = " ".join(str(exc).split())
+    if len(text) > 240:
+        text = text[:237] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV (UTF-8 or GBK), XLSX, GeoJSON, GeoPackage or Shapefile into a frame.
+    """Read a CSV (UTF-8, GBK or UTF-16), XLSX, GeoJSON, GeoPackage or Shapefile into a frame.
 
-    Returns a plain DataFrame for tabular files and a GeoDataFrame in WGS84 for spatial ones.
-    A ``_row`` column holds the row number people see (header is line 1 in CSV/XLSX; the
-    feature number in spatial files).
+    Returns a plain DataFrame of strings for tabular files and a GeoDataFrame in WGS84 for
+    spatial ones, with our column names (``经度`` becomes ``lon`` ...). A ``_row`` column
+    holds the row number people see: the line in a CSV or XLSX (the header is line 1), the
+    feature number in a spatial file. Entirely blank lines are skipped; they are no records.
+
+    Raises
+    ------
+    InputError
+        For a missing, empty or unreadable file, one of an unsupported type, or one without
+        data rows; the message names the file and says what to do.
     """
     path = Path(path)
     if not path.exists():
-        msg = f"{path}: file not found"
+        msg = f"{path}: file not found; check the path"
         raise InputError(msg)
     if path.is_dir():
-        msg = f"{path}: is a folder, expected a file"
+        msg = f"{path}: is a folder; give the {_TABLE_TYPES} file inside it"
         raise InputError(msg)
     if path.stat().st_size == 0:
-        msg = f"{path}: file is empty"
+        msg = (
+            f"{path}: file is empty (0 bytes); export the table again with a header row "
+            "and one row per record"
+        )
         raise InputError(msg)
-    suffix = "".join(path.suffixes[-1:]).lower()
-    first_row = 2
+    suffix = path.suffix.lower()
+    kind = _TABLE_SUFFIXES.get(suffix)
+    if kind is None:
+        msg = f"{path}: unsupported file type {suffix or '(no extension)'!r}; use {_TABLE_TYPES}"
+        raise InputError(msg)
     try:
-        if suffix in (".csv", ".txt"):
+        if kind == "csv":
             frame = _read_csv(path)
-        elif suffix in (".xlsx", ".xlsm", ".xls"):
+        elif kind == "excel":
             frame = pd.read_excel(path, dtype=str)
-        elif suffix in (".geojson", ".json", ".gpkg", ".shp", ".fgb"):
-            frame = gpd.read_file(path)
-            first_row = 1
-            if frame.crs is not None and not frame.empty:
-                frame = frame.to_crs(WGS84)
-            elif frame.crs is None:
-                frame = frame.set_crs(WGS84)
         else:
-            msg = f"{path}: unsupported file type {suffix!r}; use CSV, XLSX, GeoJSON or GeoPackage"
-            raise InputError(msg)
+            frame = _read_spatial(path)
     except InputError:
         raise
     except Exception as exc:  # every reader library has its own error types
-        msg = f"{path}: cannot read file ({type(exc).__name__}: {exc})"
+        msg = f"{path}: cannot read file ({error_cause(exc)}); {_RESAVE[kind]}"
         raise InputError(msg) from None
+    frame = frame.rename(columns=_canonical_columns(frame.columns, path))
+    frame["_row"] = np.arange(len(frame)) + (1 if kind == "spatial" else 2)
+    if kind != "spatial":  # a feature is a record even when blank; a blank line is not
+        frame = frame.loc[~_blank_rows(frame)].reset_index(drop=True)
     if frame.empty:
-        msg = f"{path}: file has no data rows"
+        msg = f"{path}: file has no data rows; add one row per record below the header"
         raise InputError(msg)
-    frame = frame.rename(columns=_canonical_columns(frame.columns))
-    frame["_row"] = np.arange(len(frame)) + first_row
     return frame
 
 
+def _read_spatial(path: Path) -> gpd.GeoDataFrame:
+    frame = gpd.read_file(path)
+    if frame.crs is None:  # GeoJSON is WGS84 by definition; a bare shapefile is a guess
+        return frame.set_crs(WGS84)
+    return frame.to_crs(WGS84) if len(frame) else frame
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
-    # Chinese spreadsheets are often saved as GBK; try UTF-8 (with BOM) first, then GB18030.
-    last: Exception | None = None
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return pd.read_csv(path, dtype=str, encoding=encoding, keep_default_na=False)
-        except UnicodeDecodeError as exc:
-            last = exc
-        except pd.errors.EmptyDataError:
-            msg = f"{path}: file has no header or rows"
+    text = _decode(path.read_bytes(), path)
+    header = text.split("\n", 1)[0]
+    # Comma unless the header says otherwise (tab-separated exports, European semicolons).
+    counts = {sep: header.count(sep) for sep in ",\t;|"}
+    sep = "," if counts[","] else max(counts, key=counts.__getitem__)
+    sep = sep if counts[sep] else ","
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            # index_col=False: extra values on the first row must not turn into an index.
+            frame = pd.read_csv(
+                StringIO(text),
+                dtype=str,
+                sep=sep,
+                keep_default_na=False,
+                skip_blank_lines=False,
+                index_col=False,
+            )
+    except pd.errors.EmptyDataError:
+        msg = f"{path}: file has no header row; put the column names on the first line"
+        raise InputError(msg) from None
+    except pd.errors.ParserError as exc:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if found is None:
+            msg = f"{path}: cannot read CSV ({error_cause(exc)}); {_RESAVE['csv']}"
             raise InputError(msg) from None
-    msg = f"{path}: neither UTF-8 nor GBK text ({last}); save the CSV as UTF-8"
-    raise InputError(msg)
+        want, line, got = (int(g) for g in found.groups())
+        raise InputError(_too_many_values(path, line, got, want, sep)) from None
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        # pandas cut values beyond the header off; only empty ones (trailing separators) may go.
+        reader = csv.reader(StringIO(text), delimiter=sep)
+        width = len(next(reader))
+        for record in reader:
+            if any(value.strip() for value in record[width:]):
+                msg = _too_many_values(path, reader.line_num, len(record), width, sep)
+                raise InputError(msg)
+    return frame
 
 
-def _canonical_columns(columns: pd.Index) -> dict[str, str]:
-    mapping = {}
+def _too_many_values(path: Path, line: int, got: int, want: int, sep: str) -> str:
+    return (
+        f"{path}: line {line} has {got} values but the header has {want} columns; "
+        f"put values containing {sep!r} in double quotes or remove the extra ones"
+    )
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    if raw.startswith(b"PK\x03\x04"):
+        msg = f"{path}: this is an Excel workbook (XLSX) with a CSV name; rename it to .xlsx"
+        raise InputError(msg)
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16")  # Excel's "Unicode text"
+    # Chinese spreadsheets are often saved as GBK; GB18030 is its superset.
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        msg = (
+            f"{path}: the text is neither UTF-8 nor GBK ({error_cause(exc)}); save it as CSV UTF-8"
+        )
+        raise InputError(msg) from None
+
+
+def _canonical_columns(columns: pd.Index, path: Path) -> dict[Any, str]:
+    mapping: dict[Any, str] = {}
+    claimed: dict[str, Any] = {}
     taken = {normalise_token(c) for c in columns}
     for col in columns:
         if col == "geometry":
@@ -230,8 +361,23 @@ def _canonical_columns(columns: pd.Index) -> dict[str, str]:
         # Do not let an alias shadow a column that already has the canonical name.
         if canon != key and canon in taken:
             continue
+        if canon in claimed:
+            msg = (
+                f"{path}: columns {claimed[canon]!r} and {col!r} both mean {canon!r}; "
+                "delete or rename one of them"
+            )
+            raise InputError(msg)
+        claimed[canon] = col
         mapping[col] = canon
     return mapping
+
+
+def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
+    columns = [c for c in frame.columns if c not in ("_row", "geometry")]
+    blank = np.ones(len(frame), bool)
+    for column in columns:
+        blank &= _blank(frame[column]).to_numpy()
+    return blank
 
 
 class _Rows:
@@ -244,6 +390,7 @@ class _Rows:
         self.bad = pd.Series("", index=frame.index, dtype=object)
 
     def reject(self, mask: pd.Series | np.ndarray, reason: str | pd.Series) -> None:
+        """Give rows in ``mask`` that are still accepted this ``reason`` (the first one wins)."""
         mask = pd.Series(np.asarray(mask, bool), index=self.frame.index) & (self.bad == "")
         if isinstance(reason, pd.Series):
             self.bad[mask] = reason[mask]
@@ -272,9 +419,12 @@ class _Rows:
 def _require(frame: pd.DataFrame, path: Path, kind: str, columns: list[str]) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        have = [c for c in frame.columns if c not in ("_row", "geometry")]
-        hint = f"needs columns {', '.join(columns)}"
-        msg = f"{path}: {kind} file is missing column(s) {', '.join(missing)} ({hint}; found {have})"
+        have = [str(c) for c in frame.columns if c not in ("_row", "geometry")]
+        msg = (
+            f"{path}: {kind} file is missing column(s) {', '.join(missing)} (needs "
+            f"{', '.join(columns)}; found {', '.join(have) or 'none'}); rename the columns, "
+            "and check that the header is on the first row"
+        )
         raise InputError(msg)
 
 
@@ -282,38 +432,28 @@ def _blank(series: pd.Series) -> pd.Series:
     return series.isna() | (series.astype(str).str.strip().isin(["", "nan", "None", "NaN"]))
 
 
+def _quoted(series: pd.Series) -> pd.Series:
+    return series.astype(str).str.strip().map(repr)
+
+
+def _to_number(series: pd.Series, *, thousands: bool = False) -> pd.Series:
+    # Full-width digits and signs (from Chinese input methods) become ASCII under NFKC.
+    text = series.astype(str).str.normalize("NFKC").str.strip()
+    if thousands:
+        text = text.str.replace(r"(?<=\d),(?=\d{3}(?!\d))", "", regex=True)
+    return pd.to_numeric(text, errors="coerce")
+
+
 def _points(rows: _Rows, coord_sys: str | None) -> gpd.GeoDataFrame:
-    """Validate coordinates (columns lon/lat or point geometry) and return WGS84 points."""
+    """Validate coordinates (point geometry, or columns lon/lat) and return WGS84 points."""
     frame = rows.frame
-    has_geometry = isinstance(frame, gpd.GeoDataFrame) and "geometry" in frame
-    if has_geometry and not {"lon", "lat"} <= set(frame.columns):
-        geom = frame.geometry.array
-        rows.reject(geom.isna() | shapely.is_empty(geom), "missing or empty geometry")
-        rows.reject(~shapely.is_valid(geom), "broken geometry (not valid)")
-        is_point = shapely.get_type_id(geom) == 0
-        rows.reject(~is_point, "geometry is not a point; give one point per row")
-        xy = shapely.get_coordinates(np.where(rows.ok & is_point, geom, shapely.Point(np.nan, np.nan)))
-        lon = pd.Series(xy[:, 0], index=frame.index)
-        lat = pd.Series(xy[:, 1], index=frame.index)
+    spatial = isinstance(frame, gpd.GeoDataFrame) and "geometry" in frame
+    if spatial and not (frame.geometry.isna().all() and {"lon", "lat"} <= set(frame.columns)):
+        lon, lat = _geometry_xy(rows, np.asarray(frame.geometry.array, dtype=object))
     else:
         _require(frame, rows.path, rows.kind, ["lon", "lat"])
-        lon = pd.to_numeric(frame["lon"], errors="coerce")
-        lat = pd.to_numeric(frame["lat"], errors="coerce")
-        rows.reject(_blank(frame["lon"]) | _blank(frame["lat"]), "missing lon/lat")
-        rows.reject(lon.isna() | lat.isna(), "lon/lat is not a number")
-    rows.reject(~(np.isfinite(lon) & np.isfinite(lat)), "lon/lat is not a finite number")
-    swapped = lon.between(-90, 90) & (lat.abs() > 90) & (lon.abs() <= 90)
-    rows.reject(
-        swapped,
-        "lat/lon look swapped (latitude above 90); swap the two columns for this row",
-    )
-    rows.reject(~(lon.between(-180, 180) & lat.between(-90, 90)), "lon/lat out of range")
-    # Columns given the wrong way round for a Chinese county (lat ~ 20-50, lon ~ 75-135).
-    china_swapped = lat.between(73, 136) & lon.between(3, 54)
-    rows.reject(
-        china_swapped,
-        "lat/lon look swapped (latitude in 73-136 and longitude in 3-54); swap the two columns",
-    )
+        lon, lat = _column_xy(rows)
+    _check_degrees(rows, lon, lat)
 
     system = pd.Series(coord_system(coord_sys), index=frame.index)
     if "crs" in frame.columns:
@@ -322,7 +462,9 @@ def _points(rows: _Rows, coord_sys: str | None) -> gpd.GeoDataFrame:
         unknown = lookup.isna().reindex(frame.index, fill_value=False)
         rows.reject(
             unknown,
-            "unknown coordinate system in column crs; use wgs84, gcj02 or bd09",
+            "unknown coordinate system "
+            + _quoted(frame["crs"])
+            + " in column crs; use wgs84, gcj02 or bd09",
         )
         system = lookup.dropna().reindex(frame.index).fillna(system)
     lon = lon.where(rows.ok, 0.0).astype(float)
@@ -337,14 +479,100 @@ def _points(rows: _Rows, coord_sys: str | None) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(data, geometry=gpd.points_from_xy(out_lon, out_lat), crs=WGS84)
 
 
-def _ids(rows: _Rows) -> None:
+_GEOMETRY_NAMES = {
+    1: "line",
+    2: "ring",
+    3: "polygon",
+    4: "multipoint",
+    5: "multiline",
+    6: "multipolygon",
+    7: "geometry collection",
+}
+
+
+def _geometry_xy(rows: _Rows, geom: np.ndarray) -> tuple[pd.Series, pd.Series]:
+    index = rows.frame.index
+    rows.reject(
+        shapely.is_missing(geom) | shapely.is_empty(geom),
+        "missing or empty geometry; give the point of this row",
+    )
+    # Shapefile exports often wrap single points as multipoints.
+    single = (shapely.get_type_id(geom) == 4) & (shapely.get_num_geometries(geom) == 1)
+    geom = np.where(single, shapely.get_geometry(geom, 0), geom)
+    type_id = pd.Series(shapely.get_type_id(geom), index=index)
+    rows.reject(
+        type_id != 0,
+        "geometry is a " + type_id.map(_GEOMETRY_NAMES).fillna("shape") + ", not a point; "
+        "give one point per row",
+    )
+    points = np.where(type_id.to_numpy() == 0, geom, None)
+    return (
+        pd.Series(shapely.get_x(points), index=index),
+        pd.Series(shapely.get_y(points), index=index),
+    )
+
+
+def _column_xy(rows: _Rows) -> tuple[pd.Series, pd.Series]:
+    raw_lon, raw_lat = rows.frame["lon"], rows.frame["lat"]
+    lon, lat = _to_number(raw_lon), _to_number(raw_lat)
+    rows.reject(_blank(raw_lon) | _blank(raw_lat), "missing lon or lat")
+    rows.reject(
+        lon.isna() | lat.isna(),
+        "lon/lat "
+        + _quoted(raw_lon)
+        + ", "
+        + _quoted(raw_lat)
+        + " is not a pair of numbers; write decimal degrees such as 117.2345, 28.2716",
+    )
+    return lon, lat
+
+
+def _check_degrees(rows: _Rows, lon: pd.Series, lat: pd.Series) -> None:
+    rows.reject(
+        ~(np.isfinite(lon) & np.isfinite(lat)),
+        "lon/lat is not a finite number; give the point of this row",
+    )
+    pair = "lon/lat (" + lon.map("{:.10g}".format) + ", " + lat.map("{:.10g}".format) + ")"
+    rows.reject(
+        (lon.abs() > 1000) | (lat.abs() > 1000),
+        pair + " look like projected metres; give WGS84 longitude and latitude in degrees",
+    )
+    # A Chinese point with the columns the wrong way round: latitude 73-136, longitude 3-54.
+    rows.reject(
+        lat.between(73, 136) & lon.between(3, 54),
+        pair + " look swapped (longitude and latitude fit China the other way round); "
+        "swap the lon and lat values",
+    )
+    rows.reject(
+        lon.between(-90, 90) & (lat.abs() > 90) & (lat.abs() <= 180),
+        pair + " look swapped (latitude beyond 90); swap the lon and lat values",
+    )
+    rows.reject(
+        ~(lon.between(-180, 180) & lat.between(-90, 90)),
+        pair + " is out of range; longitude must be within ±180 and latitude within ±90",
+    )
+
+
+def _missing_ids(rows: _Rows) -> None:
     frame = rows.frame
     frame["id"] = frame["id"].astype(str).str.strip()
-    rows.reject(_blank(frame["id"]), "missing id")
-    first = frame.loc[rows.ok].drop_duplicates("id")
-    dup_of = frame["id"].map(first.set_index("id")["_row"])
-    dup = rows.ok & frame.duplicated("id", keep="first")
-    rows.reject(dup, "duplicate id (first used on row " + dup_of.astype("Int64").astype(str) + ")")
+    rows.reject(_blank(frame["id"]), "missing id; give every row an id")
+
+
+def _duplicate_ids(rows: _Rows) -> None:
+    # Among rows otherwise accepted, so "first used on row N" names a row that is kept.
+    frame = rows.frame
+    ok = rows.ok
+    dup = pd.Series(False, index=frame.index)
+    dup[ok] = frame.loc[ok, "id"].duplicated(keep="first")
+    first = frame.loc[ok & ~dup].set_index("id")["_row"]
+    reason = (
+        # The id itself is in the id column of the rejected table.
+        "duplicate id (first used on row "
+        + frame["id"].map(first).astype("Int64").astype(str)
+        + "); give each row its own id"
+    )
+    rows.reject(dup, reason)
 
 
 def _numeric(
@@ -354,13 +582,17 @@ def _numeric(
     frame = rows.frame
     if column not in frame:
         return pd.Series(np.nan, index=frame.index)
-    blank = _blank(frame[column])
-    value = pd.to_numeric(frame[column], errors="coerce")
+    raw = frame[column]
+    blank = _blank(raw)
+    value = _to_number(raw, thousands=True)
     if required:
-        rows.reject(blank, f"missing {label}")
-    rows.reject(~blank & value.isna(), f"{label} is not a number")
-    rows.reject(~blank & (value < minimum), f"{label} is below {minimum:g}")
-    rows.reject(~blank & ~np.isfinite(value.fillna(0)), f"{label} is not finite")
+        rows.reject(blank, f"missing {label}; give a number ({minimum:g} or more)")
+    rows.reject(~blank & value.isna(), f"{label} " + _quoted(raw) + " is not a number")
+    rows.reject(~blank & ~np.isfinite(value.fillna(0)), f"{label} is not a finite number")
+    rows.reject(
+        ~blank & (value < minimum),
+        f"{label} " + value.map("{:.10g}".format) + f" is below {minimum:g}",
+    )
     return value
 
 
@@ -370,9 +602,8 @@ def _categorical(
     raw = rows.frame[column]
     mapped = raw.map(lambda v: aliases.get(normalise_token(v)) if not pd.isna(v) else None)
     accepted = ", ".join(f"{k} ({v['zh']})" for k, v in allowed.items())
-    rows.reject(_blank(raw), f"missing {column}")
-    reason = f"unknown {column} " + raw.astype(str).map(repr) + f"; use one of {accepted}"
-    rows.reject(mapped.isna(), reason)
+    rows.reject(_blank(raw), f"missing {column}; use one of {accepted}")
+    rows.reject(mapped.isna(), f"unknown {column} " + _quoted(raw) + f"; use one of {accepted}")
     return mapped
 
 
@@ -381,19 +612,24 @@ def _finish(
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     ok = rows.ok.to_numpy()
     keep = [c for c in columns if c in points.columns] + ["lon", "lat"]
-    extras = [
-        c for c in points.columns if c not in keep and c not in ("geometry", "_row", "crs")
-    ]
+    extras = [c for c in points.columns if c not in keep and c not in ("geometry", "_row", "crs")]
     out = points.loc[ok, [*keep, *extras, "_row", "geometry"]].reset_index(drop=True)
     out = out.rename(columns={"_row": "source_row"})
     rejected = rows.rejected()
     if len(rejected):
         log.info("%s: %d of %d rows rejected", rows.path, len(rejected), len(rows.frame))
     if out.empty:
-        reasons = rejected["reason"].value_counts().head(3).to_dict()
-        msg = f"{rows.path}: no usable {rows.kind} rows ({len(rejected)} rejected: {reasons})"
-        raise InputError(msg)
+        raise InputError(_nothing_usable(rows, rejected))
     return out, rejected
+
+
+def _nothing_usable(rows: _Rows, rejected: pd.DataFrame) -> str:
+    examples = "; ".join(f"row {r.row}: {r.reason}" for r in rejected.head(3).itertuples())
+    more = f"; and {len(rejected) - 3} more" if len(rejected) > 3 else ""
+    return (
+        f"{rows.path}: no usable {rows.kind}, all {len(rejected)} rows rejected "
+        f"({examples}{more}); fix these rows and run again"
+    )
 
 
 def _read_points(
@@ -405,12 +641,14 @@ def _read_points(
     coord_sys: str | None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     path = Path(path)
+    system = coord_system(coord_sys)  # a wrong flag fails before the file is read
     frame = read_table(path)
     _require(frame, path, kind, required)
     rows = _Rows(frame.reset_index(drop=True), path, kind)
-    _ids(rows)
+    _missing_ids(rows)
     validate(rows)
-    points = _points(rows, coord_sys)
+    points = _points(rows, system)
+    _duplicate_ids(rows)
     return _finish(rows, points, columns)
 
 
@@ -490,35 +728,77 @@ def read_candidates(
 def read_units(path: str | Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read town and village boundaries.
 
-    Needs polygons with ``name`` and ``level`` (``town`` or ``village``); ``code`` and, for
-    villages, ``town`` (or ``town_code``) are used when present. Broken polygons are repaired
-    when possible and rejected otherwise.
+    Needs polygons with ``name`` and ``level`` (``town``/``乡镇``/``街道`` or
+    ``village``/``村``/``社区``); ``code`` and, for villages, ``town`` (or ``town_code``) are
+    used when present. Broken polygons are repaired when possible and rejected otherwise;
+    with a ``code`` column, a code used twice on one level is rejected.
+
+    Returns
+    -------
+    units, rejected
+        Boundaries in WGS84 with ``name, level, code, town``; rejected rows with reasons.
     """
     path = Path(path)
     frame = read_table(path)
     if not isinstance(frame, gpd.GeoDataFrame):
-        msg = f"{path}: boundaries need geometry; use GeoJSON or GeoPackage"
+        msg = f"{path}: boundaries need polygons; use GeoJSON, GeoPackage or Shapefile"
         raise InputError(msg)
     _require(frame, path, "boundaries", ["name", "level"])
     frame = frame.reset_index(drop=True)
-    if "code" not in frame:
-        frame["code"] = frame["name"]
-    frame["id"] = frame["code"].astype(str)
+    name = frame["name"].astype(str).str.strip()
+    frame["name"] = name
+    has_code = "code" in frame
+    if not has_code:
+        frame["code"] = name
+    frame["code"] = frame["code"].where(~_blank(frame["code"]), name).astype(str).str.strip()
+    frame["id"] = frame["code"]
     rows = _Rows(frame, path, "boundaries")
-    level = frame["level"].map(lambda v: {"乡镇": "town", "村": "village"}.get(v, normalise_token(v)))
+    rows.reject(_blank(frame["name"]), "missing name")
+    level = frame["level"].map(
+        lambda v: _LEVEL_ALIASES.get(normalise_token(v)) if not pd.isna(v) else None
+    )
+    rows.reject(
+        level.isna(),
+        "level " + _quoted(frame["level"]) + " is neither town nor village; "
+        "use town (乡镇/街道) or village (村/社区)",
+    )
     frame["level"] = level
-    rows.reject(~level.isin(["town", "village"]), "level must be 'town' or 'village'")
-    geom = frame.geometry.array
-    rows.reject(geom.isna() | shapely.is_empty(geom), "missing or empty geometry")
-    polygonal = np.isin(shapely.get_type_id(geom), [3, 6])
-    rows.reject(~polygonal, "geometry is not a polygon")
+    geom = np.asarray(frame.geometry.array, dtype=object)
+    rows.reject(shapely.is_missing(geom) | shapely.is_empty(geom), "missing or empty geometry")
+    type_id = pd.Series(shapely.get_type_id(geom), index=frame.index)
+    rows.reject(
+        ~type_id.isin([3, 6]),
+        "geometry is a " + type_id.map(_GEOMETRY_NAMES).fillna("point") + ", not a polygon",
+    )
     fixed = shapely.make_valid(np.where(rows.ok, geom, None))
-    fixed = shapely.intersection(fixed, fixed)  # normalise collections from make_valid
-    area_ok = shapely.area(fixed) > 0
-    rows.reject(~np.asarray(area_ok, bool), "broken polygon that cannot be repaired")
+    # make_valid may return collections with stray lines; keep the polygonal part.
+    fixed = shapely.intersection(fixed, fixed)
+    rows.reject(
+        ~(shapely.area(fixed) > 0), "broken polygon that cannot be repaired (it has no area)"
+    )
+    repaired = rows.ok.to_numpy() & ~shapely.is_valid(geom)
+    if repaired.any():
+        log.info("%s: %d broken polygons repaired", path, int(repaired.sum()))
     frame = frame.set_geometry(gpd.GeoSeries(fixed, index=frame.index, crs=frame.crs))
+    if has_code:
+        key = frame["level"].astype(str) + "/" + frame["code"]
+        ok = rows.ok
+        dup = pd.Series(False, index=frame.index)
+        dup[ok] = key[ok].duplicated(keep="first")
+        first = frame.loc[ok & ~dup].assign(key=key).set_index("key")["_row"]
+        rows.reject(
+            dup,
+            "duplicate code "
+            + _quoted(frame["code"])
+            + " (first used on row "
+            + key.map(first).astype("Int64").astype(str)
+            + "); give each unit its own code",
+        )
     if "town" not in frame:
         frame["town"] = np.where(frame["level"] == "town", frame["name"], "")
     ok = rows.ok.to_numpy()
     out = frame.loc[ok].drop(columns=["id"]).rename(columns={"_row": "source_row"})
-    return out.reset_index(drop=True), rows.rejected()
+    rejected = rows.rejected()
+    if out.empty:
+        raise InputError(_nothing_usable(rows, rejected))
+    return out.reset_index(drop=True), rejected

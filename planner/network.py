@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,13 @@ import scipy.sparse as sp
 import shapely
 
 from planner.errors import InputError
+from planner.io import error_cause
 from planner.standards import DEFAULT_SPEEDS_KMH
+from planner.text import MODES
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = "3"
+CACHE_VERSION = "4"
 
 # Typical speeds (km/h) for highway types without a maxspeed tag, for Chinese roads.
 HIGHWAY_SPEEDS_KPH: dict[str, float] = {
@@ -49,7 +52,15 @@ _NOT_FOR: dict[str, frozenset[str]] = {
         {"motorway", "motorway_link", "construction", "proposed", "raceway", "bus_guideway"}
     ),
     "bike": frozenset(
-        {"motorway", "motorway_link", "steps", "construction", "proposed", "raceway", "bus_guideway"}
+        {
+            "motorway",
+            "motorway_link",
+            "steps",
+            "construction",
+            "proposed",
+            "raceway",
+            "bus_guideway",
+        }
     ),
     "drive": frozenset(
         {
@@ -151,7 +162,11 @@ class RoadNetwork:
 
     @classmethod
     def from_graph(cls, graph: Any, *, source: str = "") -> RoadNetwork:
-        """Compile an osmnx ``MultiDiGraph`` (any CRS) into arrays in a local UTM CRS."""
+        """Compile an osmnx ``MultiDiGraph`` into arrays in a metric CRS.
+
+        A graph in degrees (or in Web Mercator, whose metres stretch with latitude) goes to
+        its local UTM zone; a graph already in another metric projection keeps it.
+        """
         import osmnx as ox
 
         if graph.number_of_edges() == 0:
@@ -162,19 +177,23 @@ class RoadNetwork:
         if nodes.crs is None:
             nodes = nodes.set_crs("EPSG:4326")
             edges = edges.set_crs("EPSG:4326")
-        utm = nodes.estimate_utm_crs() if nodes.crs.is_geographic else nodes.crs
-        nodes = nodes.to_crs(utm)
-        edges = edges.to_crs(utm)
+        metric = _metric_crs(nodes)
+        nodes = nodes.to_crs(metric)
+        edges = edges.to_crs(metric)
         osmid = nodes.index.to_numpy()
         position = pd.Series(np.arange(len(osmid)), index=osmid)
         u = edges.index.get_level_values("u")
         v = edges.index.get_level_values("v")
-        geoms = edges.geometry.array.to_numpy() if hasattr(edges.geometry.array, "to_numpy") else np.asarray(edges.geometry.array)
+        geoms = (
+            edges.geometry.array.to_numpy()
+            if hasattr(edges.geometry.array, "to_numpy")
+            else np.asarray(edges.geometry.array)
+        )
         length = shapely.length(geoms)
         highway = edges["highway"] if "highway" in edges else pd.Series("road", index=edges.index)
         highway = highway.map(_first).fillna("road").astype(str).to_numpy(dtype=object)
         return cls(
-            crs=utm.to_wkt(),
+            crs=metric.to_wkt(),
             source=source,
             node_osmid=np.asarray(osmid, dtype=np.int64),
             node_xy=np.column_stack([nodes.geometry.x.to_numpy(), nodes.geometry.y.to_numpy()]),
@@ -185,6 +204,18 @@ class RoadNetwork:
             edge_speed_kph=edges["speed_kph"].astype(float).to_numpy(),
             edge_geometry=np.asarray(geoms, dtype=object),
         )
+
+
+def _metric_crs(nodes: Any) -> Any:
+    crs = nodes.crs
+    if not crs.is_geographic:
+        unit = crs.axis_info[0].unit_name if crs.axis_info else ""
+        method = crs.coordinate_operation.method_name if crs.coordinate_operation else ""
+        mercator = "Mercator" in method and "Transverse" not in method
+        if unit in ("metre", "meter") and not mercator:
+            return crs
+        nodes = nodes.to_crs("EPSG:4326")
+    return nodes.estimate_utm_crs()
 
 
 def _first(value: Any) -> Any:
@@ -205,7 +236,29 @@ def _with_speeds(graph: Any) -> Any:
 
 # --- reading ---------------------------------------------------------------------------------
 
-NETWORK_SUFFIXES = (".osm", ".osm.bz2", ".osm.pbf", ".pbf", ".graphml", ".xml")
+NETWORK_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf", ".graphml", ".xml")
+
+# Highway values that are no road to travel on (not yet, or not any more). Like osmnx's
+# network_type="all", these and closed highway areas (squares, car parks) are left out;
+# unlike it, access=private stays: people inside a gated compound use its lanes.
+NOT_ROADS = frozenset(
+    {
+        "abandoned",
+        "construction",
+        "disused",
+        "no",
+        "planned",
+        "platform",
+        "proposed",
+        "raceway",
+        "razed",
+    }
+)
+
+# Way ids for the pieces of ways cut by the edge of an extract, above any real OSM id.
+_PIECE_ID_BASE = 10**15
+
+_REEXPORT = "export the area again from OpenStreetMap as .osm or .osm.pbf"
 
 
 def load_network(
@@ -230,27 +283,56 @@ def load_network(
     Returns
     -------
     RoadNetwork
+
+    Raises
+    ------
+    InputError
+        With the file name, the cause and what to do, for a missing, empty, unreadable or
+        road-less file.
     """
     text = str(source)
     if text.startswith(("place:", "bbox:")):
         return RoadNetwork.from_graph(_download(text), source=text)
     path = Path(source)
     if not path.exists():
-        msg = f"{path}: road network file not found"
+        msg = f"{path}: road network file not found; check the path"
+        raise InputError(msg)
+    if path.is_dir():
+        msg = (
+            f"{path}: is a folder; give the road network file inside it "
+            f"({', '.join(NETWORK_SUFFIXES)})"
+        )
         raise InputError(msg)
     if not text.lower().endswith(NETWORK_SUFFIXES):
-        msg = f"{path}: unsupported road network type; use one of {', '.join(NETWORK_SUFFIXES)}"
+        msg = (
+            f"{path}: unsupported road network type {''.join(path.suffixes[-2:])!r}; "
+            f"use one of {', '.join(NETWORK_SUFFIXES)}"
+        )
+        raise InputError(msg)
+    if path.stat().st_size == 0:
+        msg = f"{path}: road network file is empty; {_REEXPORT}"
         raise InputError(msg)
     cache = _cache_path(path, cache_dir, simplify)
     if cache is not None and cache.exists():
         try:
             network = RoadNetwork.from_npz(cache)
             log.info("road network from cache %s", cache)
-            return network
-        except (OSError, ValueError, KeyError) as exc:
-            log.warning("ignoring unreadable cache %s (%s)", cache, exc)
+            # The cache is keyed by content: the same roads may have been read from elsewhere.
+            return replace(network, source=str(path))
+        except Exception as exc:  # a damaged cache file is only a slower start
+            log.warning("ignoring unreadable cache %s (%s)", cache, error_cause(exc))
     graph = read_graph(path, simplify=simplify)
-    network = RoadNetwork.from_graph(graph, source=str(path))
+    try:
+        network = RoadNetwork.from_graph(graph, source=str(path))
+    except InputError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # Only graphml written by other tools gets here (osmnx fills every attribute used).
+        msg = (
+            f"{path}: cannot use this road graph ({error_cause(exc)}); save it with "
+            f"osmnx.save_graphml or {_REEXPORT}"
+        )
+        raise InputError(msg) from None
     if cache is not None:
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
@@ -273,73 +355,129 @@ def _cache_path(path: Path, cache_dir: str | Path | None, simplify: bool) -> Pat
     if cache_dir is False:  # type: ignore[comparison-overlap]
         return None
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        msg = f"{path}: cannot read road network file ({error_cause(exc)}); check its permissions"
+        raise InputError(msg) from None
     digest.update(f"v{CACHE_VERSION}-simplify{simplify}".encode())
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     return folder / f"network-{digest.hexdigest()[:24]}.npz"
 
 
 def read_graph(path: str | Path, *, simplify: bool = True) -> Any:
-    """Parse a road network file into an osmnx ``MultiDiGraph`` (unprojected or as saved)."""
+    """Parse a road network file into an osmnx ``MultiDiGraph`` (unprojected or as saved).
+
+    From OSM files (``.osm``, ``.osm.bz2``, ``.osm.pbf``) only ways tagged ``highway=*`` are
+    kept, less those in :data:`NOT_ROADS` and closed highway areas; ways cut by the edge of an
+    extract are split where their nodes are missing. ``.graphml`` is read as osmnx saved it.
+
+    Raises
+    ------
+    InputError
+        With the file name and the cause when the file cannot be parsed or has no roads.
+    """
     import osmnx as ox
 
     path = Path(path)
-    name = path.name.lower()
     try:
-        if name.endswith(".graphml"):
-            graph = ox.io.load_graphml(path)
-            if "crs" not in graph.graph:
-                graph.graph["crs"] = "EPSG:4326"
-            return graph
-        if name.endswith(".pbf"):
-            with tempfile.TemporaryDirectory() as tmp:
-                xml = Path(tmp) / "roads.osm"
-                _pbf_roads_to_xml(path, xml)
-                return _graph_from_xml(ox, xml, simplify, label=path)
-        return _graph_from_xml(ox, path, simplify, label=path)
+        if path.name.lower().endswith(".graphml"):
+            return _load_graphml(ox, path)
+        with tempfile.TemporaryDirectory(prefix="servicecircle-") as tmp:
+            xml = Path(tmp) / "roads.osm"
+            _roads_to_xml(path, xml)
+            graph = ox.graph_from_xml(xml, bidirectional=False, simplify=False, retain_all=True)
+        if simplify:
+            graph = ox.simplification.simplify_graph(graph)
+        return graph
     except InputError:
         raise
     except Exception as exc:  # parsers raise many types; the user needs the file and the cause
-        msg = f"{path}: cannot read road network ({type(exc).__name__}: {exc})"
+        msg = f"{path}: cannot read road network ({error_cause(exc)}); {_REEXPORT}"
         raise InputError(msg) from None
 
 
-def _graph_from_xml(ox: Any, path: Path, simplify: bool, *, label: Path) -> Any:
-    graph = ox.graph_from_xml(path, bidirectional=False, simplify=False, retain_all=True)
-    if graph.number_of_edges() == 0:
-        msg = f"{label}: no roads found (no ways tagged highway=*)"
-        raise InputError(msg)
-    if simplify:
-        graph = ox.simplification.simplify_graph(graph)
+def _load_graphml(ox: Any, path: Path) -> Any:
+    graph = ox.io.load_graphml(path)
+    if "crs" not in graph.graph:
+        x = np.array([d.get("x", 0.0) for _, d in graph.nodes(data=True)], dtype=float)
+        if len(x) and np.nanmax(np.abs(x)) > 180:
+            msg = (
+                f"{path}: the graph has no 'crs' attribute and its x values are not degrees; "
+                "save it with osmnx.save_graphml, which records the CRS"
+            )
+            raise InputError(msg)
+        graph.graph["crs"] = "EPSG:4326"
     return graph
 
 
-def _pbf_roads_to_xml(pbf: Path, xml: Path) -> None:
-    # osmnx reads only OSM XML: keep the highway ways of the PBF and the nodes they use.
+def _roads_to_xml(source: Path, xml: Path) -> None:
+    # osmnx reads only OSM XML, turns every way into edges (buildings, rivers and land use
+    # too) and refuses ways whose nodes an extract cut off. Hand it the roads alone, in XML,
+    # split where nodes are missing.
     import osmium
 
-    with osmium.BackReferenceWriter(str(xml), ref_src=str(pbf), overwrite=True) as writer:
-        for obj in osmium.FileProcessor(str(pbf), osmium.osm.WAY).with_filter(
-            osmium.filter.KeyFilter("highway")
-        ):
-            writer.add(obj)
+    coords: dict[int, tuple[float, float]] = {}
+    pieces: list[tuple[int, list[int], dict[str, str]]] = []
+    clipped = 0
+    piece_ids = itertools.count(_PIECE_ID_BASE)
+    ways = (
+        osmium.FileProcessor(str(source), osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations()
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+        .with_filter(osmium.filter.KeyFilter("highway"))
+    )
+    for way in ways:
+        tags = {tag.k: tag.v for tag in way.tags}
+        if tags["highway"] in NOT_ROADS or tags.get("area") == "yes":
+            continue
+        runs: list[list[int]] = [[]]
+        for ref in way.nodes:
+            if ref.location.valid():
+                coords[ref.ref] = (ref.location.lon, ref.location.lat)
+                runs[-1].append(ref.ref)
+            else:
+                runs.append([])
+        if len(runs) == 1:
+            if len(runs[0]) >= 2:
+                pieces.append((way.id, runs[0], tags))
+            continue
+        clipped += 1
+        pieces.extend((next(piece_ids), run, tags) for run in runs if len(run) >= 2)
+    if not pieces:
+        msg = f"{source}: no roads found (no ways tagged highway=*); {_REEXPORT} with its roads"
+        raise InputError(msg)
+    if clipped:
+        log.info("%s: %d ways cut by the edge of the extract kept in pieces", source, clipped)
+    with osmium.SimpleWriter(str(xml), overwrite=True) as writer:
+        for node_id, location in coords.items():
+            writer.add_node(osmium.osm.mutable.Node(id=node_id, location=location))
+        for way_id, refs, tags in pieces:
+            writer.add_way(osmium.osm.mutable.Way(id=way_id, nodes=refs, tags=tags))
 
 
 def _download(spec: str) -> Any:
     import osmnx as ox
 
+    bbox = None
+    if spec.startswith("bbox:"):
+        try:
+            west, south, east, north = (float(x) for x in spec[5:].split(","))
+        except ValueError:
+            msg = f"{spec!r}: expected bbox:<west>,<south>,<east>,<north> in degrees"
+            raise InputError(msg) from None
+        bbox = (west, south, east, north)
     try:
-        if spec.startswith("place:"):
+        if bbox is None:
             return ox.graph_from_place(spec[6:], network_type="all", retain_all=True)
-        west, south, east, north = (float(x) for x in spec[5:].split(","))
-        return ox.graph_from_bbox((west, south, east, north), network_type="all", retain_all=True)
-    except ValueError as exc:
-        msg = f"{spec!r}: expected bbox:<west>,<south>,<east>,<north> in degrees ({exc})"
-        raise InputError(msg) from None
-    except Exception as exc:  # network errors from requests/osmnx
-        msg = f"cannot download {spec!r} through osmnx ({type(exc).__name__}: {exc}); offline? use a .osm/.pbf file"
+        return ox.graph_from_bbox(bbox, network_type="all", retain_all=True)
+    except Exception as exc:  # network errors from requests, "nothing found" from osmnx
+        msg = (
+            f"cannot download {spec!r} through osmnx ({error_cause(exc)}); "
+            "offline? give a .osm or .osm.pbf file instead"
+        )
         raise InputError(msg) from None
 
 
@@ -392,10 +530,12 @@ class TravelGraph:
         self.__dict__.update(state)
 
     @classmethod
-    def build(cls, network: RoadNetwork, mode: str, *, speed_kmh: float | None = None) -> TravelGraph:
+    def build(
+        cls, network: RoadNetwork, mode: str, *, speed_kmh: float | None = None
+    ) -> TravelGraph:
         """Compile ``network`` for ``mode``; see :meth:`RoadNetwork.travel_graph`."""
         if mode not in _NOT_FOR:
-            msg = f"unknown travel mode {mode!r}: use walk, bike or drive"
+            msg = f"unknown travel mode {mode!r}; use walk, bike or drive"
             raise InputError(msg)
         usable = ~np.isin(network.edge_highway, list(_NOT_FOR[mode]))
         u = network.edge_u[usable]
@@ -412,7 +552,11 @@ class TravelGraph:
         # One segment per physical road: a directed edge and its reverse twin have swapped
         # endpoints and the same length (parallel roads between two nodes differ in length).
         if len(u) == 0:
-            msg = f"{network.source or 'road network'}: no roads usable {mode!r} (all highway types barred)"
+            kinds = ", ".join(sorted(set(network.edge_highway)))
+            msg = (
+                f"{network.source or 'road network'}: no road can be used {MODES[mode]['en']} "
+                f"(it has only {kinds}); choose another travel mode or a fuller road network"
+            )
             raise InputError(msg)
         lo, hi = np.minimum(u, v), np.maximum(u, v)
         key = pd.DataFrame({"lo": lo, "hi": hi, "len": np.round(length, 1)})
