@@ -280,24 +280,12 @@ class CoverageProblem:
         t0 = time.perf_counter()
         warm, _ = _lazy_greedy(self, k=k)
         n_c = self.n_candidates
-        n_d = len(self.weight)
         k = min(k, n_c)
-        # Variables: x_j (open candidate j), then y_i (demand group i covered).
-        cost = np.r_[np.zeros(n_c), self.weight]
-        lower = np.zeros(n_c + n_d)
-        upper = np.ones(n_c + n_d)
-        rows = _link_rows(self.cover)  # y_i - sum_j a_ij x_j <= 0
-        extra = [(np.ones(n_c), -np.inf, float(k))]
-        extra += self._group_rows()
-        sol, info = _solve(
-            cost,
-            lower,
-            upper,
-            rows,
-            extra,
-            n_c,
+        sol, info = self._solve(
+            cost=np.r_[np.zeros(n_c), self.weight],
+            row=(np.ones(n_c), -np.inf, float(k)),  # at most k sites
             sense=highspy.ObjSense.kMaximize,
-            warm=_warm_vector(self, warm),
+            warm=warm,
             time_limit=time_limit,
         )
         chosen = np.flatnonzero(sol[:n_c] > 0.5)
@@ -335,22 +323,11 @@ class CoverageProblem:
             )
         greedy_sel, _ = _lazy_greedy(self, k=self.n_candidates, stop_at=needed)
         n_c = self.n_candidates
-        n_d = len(self.weight)
-        cost = np.r_[np.ones(n_c), np.zeros(n_d)]
-        lower = np.zeros(n_c + n_d)
-        upper = np.ones(n_c + n_d)
-        rows = _link_rows(self.cover)
-        extra = [(np.r_[np.zeros(n_c), self.weight], needed - 1e-6, np.inf)]
-        extra += self._group_rows()
-        sol, info = _solve(
-            cost,
-            lower,
-            upper,
-            rows,
-            extra,
-            n_c,
+        sol, info = self._solve(
+            cost=np.r_[np.ones(n_c), np.zeros(len(self.weight))],
+            row=(np.r_[np.zeros(n_c), self.weight], needed - 1e-6, np.inf),  # enough covered
             sense=highspy.ObjSense.kMinimize,
-            warm=_warm_vector(self, greedy_sel),
+            warm=greedy_sel,
             time_limit=time_limit,
         )
         if info["status"] == "infeasible":
@@ -398,6 +375,29 @@ class CoverageProblem:
             "greedy",
             time.perf_counter() - t0,
             achievable,
+        )
+
+    def _solve(
+        self,
+        *,
+        cost: np.ndarray,
+        row: tuple[np.ndarray, float, float],
+        sense: Any,
+        warm: np.ndarray,
+        time_limit: float,
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        # Variables: x_j (open candidate j, binary), then y_i (demand group i covered, [0, 1]).
+        n = self.n_candidates + len(self.weight)
+        return _solve(
+            cost,
+            np.zeros(n),
+            np.ones(n),
+            _link_rows(self.cover),  # y_i - sum_j a_ij x_j <= 0
+            [row, *self._group_rows()],
+            self.n_candidates,
+            sense=sense,
+            warm=_warm_vector(self, warm),
+            time_limit=time_limit,
         )
 
     def _group_rows(self) -> list[tuple[np.ndarray, float, float]]:
