@@ -1,0 +1,1 @@
+"""HTTP API over planner: regions, towns, gaps, sites, isochrones, suggestions and maps."""

@@ -10,7 +10,7 @@ from typing import Any
 import folium
 import geopandas as gpd
 import numpy as np
-from branca.element import Element, MacroElement, Template
+from branca.element import Element, Figure, MacroElement, Template
 
 from planner.text import LABELS, TIERS, tier_label
 
@@ -28,7 +28,9 @@ def _offline(m: folium.Map) -> None:
     # Inline Leaflet instead of loading it (and jQuery/Bootstrap, unused) from CDNs.
     m.default_js = []
     m.default_css = []
-    header = m.get_root().header
+    root = m.get_root()
+    assert isinstance(root, Figure)
+    header = root.header
     header.add_child(Element(f"<style>{_asset('leaflet.css')}</style>"), name="leaflet_css")
     header.add_child(Element(f"<script>{_asset('leaflet.js')}</script>"), name="leaflet_js")
     header.add_child(
@@ -50,7 +52,10 @@ def _lonlat_bounds(frames: list[gpd.GeoDataFrame]) -> list[list[float]] | None:
     if not boxes:
         return None
     b = np.array(boxes)
-    return [[float(b[:, 1].min()), float(b[:, 0].min())], [float(b[:, 3].max()), float(b[:, 2].max())]]
+    return [
+        [float(b[:, 1].min()), float(b[:, 0].min())],
+        [float(b[:, 3].max()), float(b[:, 2].max())],
+    ]
 
 
 def _corner_box(m: folium.Map, html_text: str, position: str, css_class: str) -> None:
@@ -58,10 +63,16 @@ def _corner_box(m: folium.Map, html_text: str, position: str, css_class: str) ->
         """
         {% macro script(this, kwargs) %}
         (function(){
-          var box = L.control({position: '""" + position + """'});
+          var box = L.control({position: '"""
+        + position
+        + """'});
           box.onAdd = function () {
-            var div = L.DomUtil.create('div', '""" + css_class + """');
-            div.innerHTML = """ + _js_string(html_text) + """;
+            var div = L.DomUtil.create('div', '"""
+        + css_class
+        + """');
+            div.innerHTML = """
+        + _js_string(html_text)
+        + """;
             return div;
           };
           box.addTo({{ this._parent.get_name() }});
@@ -106,6 +117,24 @@ def _geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:
     return out.__geo_interface__
 
 
+# Words the map needs beyond planner.text.LABELS (move there when text.py is next edited).
+_WORDS: dict[str, str] = {
+    "gap_id": "空白区",
+    "code": "代码",
+    "site_id": "编号",
+    "rank": "序号",
+    "served": "服务人口",
+    "standard": "标准",
+    "villages": "村/社区边界 Villages",
+    "minutes_to_site": "到最近站点分钟",
+    "tier_zh": "层级",
+    "mode_minutes": "{mode} {minutes:g} 分钟",
+}
+
+_CANVAS_ABOVE = 3000
+"""Draw on a canvas instead of SVG when more uncovered residents than this are shown."""
+
+
 def coverage_map(
     coverage: Any,
     *,
@@ -116,6 +145,9 @@ def coverage_map(
     town: str | None = None,
     title: str | None = None,
     max_residents: int = 20_000,
+    gaps: gpd.GeoDataFrame | None = None,
+    note: str | None = None,
+    prefer_canvas: bool | None = None,
 ) -> folium.Map:
     """Build the interactive map of a coverage result.
 
@@ -126,134 +158,269 @@ def coverage_map(
     sites
         The sites drawn (a layer per tier).
     units
-        Town/village boundaries to outline.
+        Town/village boundaries to outline (villages too on a town's map).
     proposals, added_areas
         Proposed new sites and the service areas they would add (from ``suggest``).
     town
         Restrict every layer to one town (name or code).
     max_residents
         Draw at most this many uncovered residents (the most populous first).
+    gaps
+        Gap areas to draw instead of ``coverage.gaps`` (e.g. those of one town's residents).
+    note
+        A line shown under the title (e.g. why no proposals are shown).
+    prefer_canvas
+        Draw vectors on a canvas (fast for many points) rather than as SVG elements; by
+        default SVG unless more than 3,000 uncovered residents are drawn.
 
     Returns
     -------
     folium.Map
-        A map whose HTML loads nothing from the network but optional background tiles.
+        A map whose HTML loads nothing from the network but optional background tiles; when
+        the tile server cannot be reached it falls back to a plain background by itself.
     """
     res = coverage.residents
-    gaps = coverage.gaps
     areas = coverage.service_areas
+    if gaps is None:
+        gaps = coverage.gaps
+        if town is not None:  # areas whose most populous town is this one
+            inside = _in_town(res, town)
+            name = str(res.loc[inside, "town"].iloc[0]) if inside.any() and "town" in res else None
+            gaps = gaps[gaps["town"].astype(str) == name] if name else gaps.iloc[0:0]
     if town is not None:
         res = res[_in_town(res, town)]
-        gaps = gaps[gaps["town"].astype(str) == str(res["town"].iloc[0])] if len(res) and "town" in res else gaps.iloc[0:0]
-        sites = sites[_in_town(sites, town)] if "town" in sites else sites
+        sites = sites[_in_town(sites, town)] if "town" in sites or "town_code" in sites else sites
         areas = areas[areas["site_id"].isin(sites["id"])]
-        if proposals is not None and "town" in proposals:
+        if proposals is not None and ("town" in proposals or "town_code" in proposals):
             proposals = proposals[_in_town(proposals, town)]
+        if added_areas is not None and proposals is not None and "site_id" in added_areas:
+            added_areas = added_areas[added_areas["site_id"].isin(proposals["candidate_id"])]
         if units is not None:
             units = units[_in_town(units, town)]
+    uncovered = res[~res["covered"].to_numpy()]
+    uncovered = uncovered.sort_values("population", ascending=False).head(max_residents)
+    if prefer_canvas is None:
+        prefer_canvas = len(uncovered) > _CANVAS_ABOVE
     bounds = _lonlat_bounds([res, sites])
-    center = [28.0, 117.0] if bounds is None else [
-        (bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2
-    ]
-    m = folium.Map(location=center, zoom_start=11, tiles=None, control_scale=True, prefer_canvas=True)
+    center = (
+        [28.0, 117.0]
+        if bounds is None
+        else [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
+    )
+    m = folium.Map(
+        location=center, zoom_start=11, tiles=None, control_scale=True, prefer_canvas=prefer_canvas
+    )
     _offline(m)
-    folium.TileLayer(
-        "OpenStreetMap", name=LABELS["osm_background"], attr="© OpenStreetMap contributors", show=True
-    ).add_to(m)
-    folium.TileLayer(
+    osm = folium.TileLayer(
+        "OpenStreetMap",
+        name=LABELS["osm_background"],
+        attr="© OpenStreetMap contributors",
+        show=True,
+    )
+    osm.add_to(m)
+    plain = folium.TileLayer(
         tiles="data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw==",
         attr=" ",
         name=LABELS["plain_background"],
         overlay=False,
         show=False,
-    ).add_to(m)
+    )
+    plain.add_to(m)
+    _tile_fallback(m, osm, plain)
+    std = coverage.standards
 
     if units is not None and len(units):
         layer = folium.FeatureGroup(name=LABELS["boundaries"], show=True)
         towns = units[units["level"] == "town"] if "level" in units else units
         folium.GeoJson(
             _geojson(towns, ["name", "code"]),
-            style_function=lambda _f: {"color": "#555", "weight": 1.5, "fill": False, "dashArray": "4 4"},
-            tooltip=folium.GeoJsonTooltip(["name", "code"], aliases=[LABELS["town"], "代码"]),
+            style_function=lambda _f: {
+                "color": "#555",
+                "weight": 1.5,
+                "fill": False,
+                "dashArray": "4 4",
+            },
+            tooltip=folium.GeoJsonTooltip(
+                ["name", "code"], aliases=[LABELS["town"], _WORDS["code"]]
+            ),
         ).add_to(layer)
         layer.add_to(m)
+        villages = (
+            units[units["level"] == "village"]
+            if "level" in units and town is not None
+            else units.iloc[0:0]
+        )
+        if len(villages):
+            layer = folium.FeatureGroup(name=_WORDS["villages"], show=True)
+            folium.GeoJson(
+                _geojson(villages, ["name", "code"]),
+                style_function=lambda _f: {"color": "#999", "weight": 0.8, "fill": False},
+                tooltip=folium.GeoJsonTooltip(
+                    ["name", "code"], aliases=[LABELS["village"], _WORDS["code"]]
+                ),
+            ).add_to(layer)
+            layer.add_to(m)
 
     if len(areas):
         layer = folium.FeatureGroup(name=LABELS["service_areas"], show=True)
+        cols = ["name", "minutes", "population_served"]
         folium.GeoJson(
-            _geojson(areas, ["site_id", "name", "tier", "minutes", "population_served"]),
+            _geojson(areas, ["site_id", *cols, "tier"]),
             style_function=lambda f: {
                 "color": TIERS.get(f["properties"]["tier"], {}).get("color", "#3388ff"),
                 "weight": 0.5,
                 "fillOpacity": 0.18,
             },
             tooltip=folium.GeoJsonTooltip(
-                ["name", "minutes", "population_served"],
-                aliases=[LABELS["name"], LABELS["minutes"], LABELS["population"]],
+                [c for c in cols if c in areas],
+                aliases=_aliases(cols, areas, {"population_served": _WORDS["served"]}),
             ),
-        ).add_to(layer)
-        layer.add_to(m)
-
-    if len(gaps):
-        layer = folium.FeatureGroup(name=LABELS["gaps"], show=True)
-        folium.GeoJson(
-            _geojson(gaps, ["gap_id", "population", "town", "village", "nearest_site_name", "minutes_min"]),
-            style_function=lambda _f: {"color": _GAP_COLOR, "weight": 2, "fillOpacity": 0.35, "fillColor": _GAP_COLOR},
-            tooltip=folium.GeoJsonTooltip(
-                ["gap_id", "population", "town", "village", "nearest_site_name", "minutes_min"],
-                aliases=["空白区", LABELS["population"], LABELS["town"], LABELS["village"], LABELS["nearest_site"], LABELS["minutes"]],
-            ),
-        ).add_to(layer)
-        layer.add_to(m)
-
-    uncovered = res[~res["covered"].to_numpy()]
-    if len(uncovered):
-        uncovered = uncovered.sort_values("population", ascending=False).head(max_residents)
-        layer = folium.FeatureGroup(name=LABELS["uncovered"], show=True)
-        folium.GeoJson(
-            _geojson(uncovered, ["id", "population", "village", "minutes", "nearest_site"]),
-            marker=folium.CircleMarker(radius=3, color=_UNCOVERED_COLOR, fill=True, fill_opacity=0.8, weight=0),
-            tooltip=folium.GeoJsonTooltip(
-                ["population", "village", "minutes", "nearest_site"],
-                aliases=[LABELS["population"], LABELS["village"], LABELS["minutes"], LABELS["nearest_site"]],
-            ),
-        ).add_to(layer)
-        layer.add_to(m)
-
-    for tier, info in TIERS.items():
-        chosen = sites[sites["tier"] == tier]
-        if chosen.empty:
-            continue
-        layer = folium.FeatureGroup(name=f"{info['zh']} {info['en']} ({len(chosen)})", show=True)
-        radius = 9 if tier in ("centre", "institute") else 6
-        folium.GeoJson(
-            _geojson(chosen.assign(tier_zh=info["zh"]), ["id", "name", "tier_zh"]),
-            marker=folium.CircleMarker(radius=radius, color="#ffffff", weight=1.5, fill=True, fill_color=info["color"], fill_opacity=0.95),
-            tooltip=folium.GeoJsonTooltip(["name", "tier_zh", "id"], aliases=[LABELS["name"], LABELS["tier"], "编号"]),
         ).add_to(layer)
         layer.add_to(m)
 
     extra = [(_GAP_COLOR, LABELS["gaps"]), (_UNCOVERED_COLOR, LABELS["uncovered"])]
+    if len(gaps):
+        layer = folium.FeatureGroup(name=f"{LABELS['gaps']} ({len(gaps)})", show=True)
+        cols = ["gap_id", "population", "town", "village", "nearest_site_name", "minutes_min"]
+        names = [
+            _WORDS["gap_id"],
+            LABELS["population"],
+            LABELS["town"],
+            LABELS["village"],
+            LABELS["nearest_site"],
+            _WORDS["minutes_to_site"],
+        ]
+        folium.GeoJson(
+            _geojson(gaps, cols),
+            style_function=lambda _f: {
+                "color": _GAP_COLOR,
+                "weight": 2,
+                "fillOpacity": 0.35,
+                "fillColor": _GAP_COLOR,
+            },
+            tooltip=folium.GeoJsonTooltip(
+                ["gap_id", "population", "village"], aliases=names[:2] + names[3:4]
+            ),
+            popup=folium.GeoJsonPopup(cols, aliases=names),
+        ).add_to(layer)
+        layer.add_to(m)
+
+    if len(uncovered):
+        layer = folium.FeatureGroup(
+            name=f"{LABELS['uncovered']} ({int(uncovered['population'].sum()):,} 人)", show=True
+        )
+        cols = ["population", "village", "minutes", "nearest_site"]
+        names = [
+            LABELS["population"],
+            LABELS["village"],
+            _WORDS["minutes_to_site"],
+            LABELS["nearest_site"],
+        ]
+        folium.GeoJson(
+            _geojson(uncovered, ["id", *cols]),
+            marker=folium.CircleMarker(
+                radius=3,
+                color=_UNCOVERED_COLOR,
+                fill=True,
+                fill_color=_UNCOVERED_COLOR,
+                fill_opacity=0.8,
+                weight=0,
+            ),
+            tooltip=folium.GeoJsonTooltip(
+                [c for c in cols if c in uncovered],
+                aliases=_aliases(cols, uncovered, dict(zip(cols, names, strict=True))),
+            ),
+        ).add_to(layer)
+        layer.add_to(m)
+
+    served = (
+        areas.drop_duplicates("site_id").set_index("site_id")["population_served"]
+        if "population_served" in areas
+        else None
+    )
+    for tier, info in TIERS.items():
+        chosen = sites[sites["tier"] == tier]
+        if chosen.empty:
+            continue
+        ts = std.for_tier(tier) if std is not None else None
+        chosen = chosen.assign(
+            tier_zh=info["zh"],
+            population_served=chosen["id"].map(served) if served is not None else np.nan,
+            standard=_WORDS["mode_minutes"].format(mode=_mode_zh(ts.mode), minutes=ts.minutes)
+            if ts
+            else "",
+        )
+        layer = folium.FeatureGroup(name=f"{info['zh']} {info['en']} ({len(chosen)})", show=True)
+        radius = 9 if tier in ("centre", "institute") else 6
+        cols = ["name", "tier_zh", "id", "population_served", "standard"]
+        names = [
+            LABELS["name"],
+            LABELS["tier"],
+            _WORDS["site_id"],
+            _WORDS["served"],
+            _WORDS["standard"],
+        ]
+        folium.GeoJson(
+            _geojson(chosen, cols),
+            marker=folium.CircleMarker(
+                radius=radius,
+                color="#ffffff",
+                weight=1.5,
+                fill=True,
+                fill_color=info["color"],
+                fill_opacity=0.95,
+            ),
+            tooltip=folium.GeoJsonTooltip(["name", "tier_zh"], aliases=names[:2]),
+            popup=folium.GeoJsonPopup(cols, aliases=names),
+        ).add_to(layer)
+        layer.add_to(m)
+
     if added_areas is not None and len(added_areas):
         layer = folium.FeatureGroup(name=LABELS["new_areas"], show=True)
         folium.GeoJson(
             _geojson(added_areas, ["site_id", "name", "minutes"]),
-            style_function=lambda _f: {"color": _PROPOSAL_COLOR, "weight": 1, "fillOpacity": 0.25, "dashArray": "3 3"},
-            tooltip=folium.GeoJsonTooltip(["name", "minutes"], aliases=[LABELS["name"], LABELS["minutes"]]),
+            style_function=lambda _f: {
+                "color": _PROPOSAL_COLOR,
+                "weight": 1,
+                "fillOpacity": 0.25,
+                "dashArray": "3 3",
+            },
+            tooltip=folium.GeoJsonTooltip(
+                ["name", "minutes"], aliases=[LABELS["name"], LABELS["minutes"]]
+            ),
         ).add_to(layer)
         layer.add_to(m)
         extra.append((_PROPOSAL_COLOR, LABELS["new_areas"]))
     if proposals is not None and len(proposals):
-        layer = folium.FeatureGroup(name=LABELS["proposals"], show=True)
+        layer = folium.FeatureGroup(name=f"{LABELS['proposals']} ({len(proposals)})", show=True)
         cols = ["rank", "candidate_id", "name", "kind_zh", "rooms", "population_newly_covered"]
-        frame = proposals.assign(kind_zh=proposals["kind"].map(_kind_zh)) if "kind" in proposals else proposals
+        names = [
+            _WORDS["rank"],
+            _WORDS["site_id"],
+            LABELS["name"],
+            LABELS["kind"],
+            LABELS["rooms"],
+            LABELS["newly_covered"],
+        ]
+        frame = (
+            proposals.assign(kind_zh=proposals["kind"].map(_kind_zh))
+            if "kind" in proposals
+            else proposals
+        )
+        present = [c for c in cols if c in frame.columns]
+        aliases = [a for c, a in zip(cols, names, strict=True) if c in frame.columns]
         folium.GeoJson(
             _geojson(frame, cols),
-            marker=folium.CircleMarker(radius=11, color="#000000", weight=2, fill=True, fill_color=_PROPOSAL_COLOR, fill_opacity=1.0),
-            tooltip=folium.GeoJsonTooltip(
-                [c for c in cols if c in frame.columns],
-                aliases=[a for c, a in zip(cols, ["序号", "编号", LABELS["name"], LABELS["kind"], LABELS["rooms"], LABELS["newly_covered"]], strict=True) if c in frame.columns],
+            marker=folium.CircleMarker(
+                radius=11,
+                color="#000000",
+                weight=2,
+                fill=True,
+                fill_color=_PROPOSAL_COLOR,
+                fill_opacity=1.0,
             ),
+            tooltip=folium.GeoJsonTooltip(present, aliases=aliases),
+            popup=folium.GeoJsonPopup(present, aliases=aliases),
         ).add_to(layer)
         layer.add_to(m)
         extra.append((_PROPOSAL_COLOR, LABELS["proposals"]))
@@ -266,14 +433,67 @@ def coverage_map(
         f"覆盖率 {s['coverage']:.1%} · 人口 {s['population_total']:,} · 未覆盖 "
         f"{s['population_total'] - s['population_covered']:,}"
         if town is None
-        else f"覆盖率 {_share(res):.1%} · 人口 {int(res['population'].sum()):,}"
+        else f"覆盖率 {_share(res):.1%} · 人口 {int(res['population'].sum()):,} · 未覆盖 "
+        f"{int(res.loc[~res['covered'], 'population'].sum()):,}"
     )
-    _corner_box(m, f"{html.escape(heading)}<div style='font-size:13px;font-weight:normal'>{sub}</div>", "topleft", "sc-title")
+    if std is not None:
+        rule = _WORDS["mode_minutes"].format(
+            mode=_mode_zh(std.default.mode), minutes=std.default.minutes
+        )
+        sub += f" · {_WORDS['standard']} {rule}"
+    lines = f"<div style='font-size:13px;font-weight:normal'>{html.escape(sub)}</div>"
+    if note:
+        style = "font-size:12px;font-weight:normal;color:#8c510a"
+        lines += f"<div style='{style}'>{html.escape(note)}</div>"
+    _corner_box(m, f"{html.escape(heading)}{lines}", "topleft", "sc-title")
     _corner_box(m, _legend(extra), "bottomright", "sc-legend")
     folium.LayerControl(collapsed=False).add_to(m)
     if bounds is not None:
         m.fit_bounds(bounds)
     return m
+
+
+def _aliases(cols: list[str], frame: gpd.GeoDataFrame, names: dict[str, str]) -> list[str]:
+    fallback = {"name": LABELS["name"], "minutes": LABELS["minutes"]}
+    return [names.get(c, fallback.get(c, c)) for c in cols if c in frame.columns]
+
+
+def _mode_zh(mode: str) -> str:
+    from planner.text import MODES
+
+    return MODES.get(mode, {}).get("zh", mode)
+
+
+def _tile_fallback(m: folium.Map, osm: folium.TileLayer, plain: folium.TileLayer) -> None:
+    # With no tile server in reach (offline county networks) the map would show grey tiles
+    # with broken-image icons; switch to the plain background once tiles fail and none loaded.
+    template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function(){
+          var map = """
+        + m.get_name()
+        + """, osm = """
+        + osm.get_name()
+        + """,
+              plain = """
+        + plain.get_name()
+        + """, failed = 0, loaded = 0;
+          osm.on('tileload', function () { loaded += 1; });
+          osm.on('tileerror', function () {
+            failed += 1;
+            if (!loaded && failed >= 2 && map.hasLayer(osm)) {
+              map.removeLayer(osm);
+              plain.addTo(map);
+            }
+          });
+        })();
+        {% endmacro %}
+        """
+    )
+    macro = MacroElement()
+    macro._template = template
+    m.add_child(macro)
 
 
 def _share(res: gpd.GeoDataFrame) -> float:
@@ -293,7 +513,9 @@ def _in_town(frame: gpd.GeoDataFrame, town: str) -> np.ndarray:
         if col in frame:
             mask |= frame[col].astype(str).to_numpy() == str(town)
     if "level" in frame and "code" in frame:
-        mask |= (frame["level"] == "town").to_numpy() & (frame["code"].astype(str).to_numpy() == str(town))
+        mask |= (frame["level"] == "town").to_numpy() & (
+            frame["code"].astype(str).to_numpy() == str(town)
+        )
     return mask
 
 

@@ -1,0 +1,157 @@
+"""Dependencies shared by the routers: the loaded region, town, limits and the API key."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import Depends, Path, Query, Request, Security
+from fastapi.security import APIKeyHeader
+
+from api.config import Limits, Settings
+from api.errors import MESSAGES, ApiError, field_error, limit_exceeded
+from api.models import Mode
+from api.state import LoadedRegion, RegionStore
+from planner.text import TIER_ALIASES, TIERS, normalise_token
+
+API_KEY_HEADER = "X-API-Key"
+
+_api_key = APIKeyHeader(
+    name=API_KEY_HEADER,
+    auto_error=False,
+    description="Needed by POST endpoints when the server is configured with an API key.",
+)
+
+
+async def get_settings(request: Request) -> Settings:
+    """The server settings."""
+    return request.app.state.settings
+
+
+async def get_store(request: Request) -> RegionStore:
+    """The loaded regions."""
+    return request.app.state.store
+
+
+async def get_limits(request: Request) -> Limits:
+    """Bounds on the work of one request."""
+    return request.app.state.settings.limits
+
+
+async def get_region(
+    region: Annotated[
+        str,
+        Path(
+            max_length=200,
+            description="Region id (e.g. `sample`) or name (e.g. `示范县`).",
+            examples=["sample"],
+        ),
+    ],
+    request: Request,
+) -> LoadedRegion:
+    """The region named in the path (404 listing close names when unknown)."""
+    store: RegionStore = request.app.state.store  # not a sub-dependency: this is a hot path
+    return store.get(region)
+
+
+async def get_town(
+    town: Annotated[
+        str,
+        Path(
+            max_length=200,
+            description="Town name (e.g. `青山乡`) or 12-digit code (e.g. `360699201000`).",
+            examples=["青山乡"],
+        ),
+    ],
+    loaded: Annotated[LoadedRegion, Depends(get_region)],
+) -> pd.Series:
+    """The town named in the path (404 listing close names when unknown)."""
+    return loaded.find_town(town)
+
+
+def town_as_field(loaded: LoadedRegion, town: str, loc: list[str]) -> pd.Series:
+    """A town given in a query or body field: unknown is a 422 on that field."""
+    try:
+        return loaded.find_town(town)
+    except ApiError as exc:
+        err = field_error(loc, exc.message, "unknown_town")
+        err.detail[0]["did_you_mean"] = (exc.detail or {}).get("did_you_mean", [])
+        raise err from None
+
+
+def tier_key(value: str | None, loc: list[str]) -> str | None:
+    """A tier key from a key, alias or Chinese name (``站`` -> ``station``); 422 when unknown."""
+    if value is None:
+        return None
+    key = TIER_ALIASES.get(normalise_token(value))
+    if key is None:
+        msg = f"unknown tier {value!r}: use one of {', '.join(TIERS)} (or 中心, 所, 站 ...)"
+        raise field_error(loc, msg, "enum")
+    return key
+
+
+def check_minutes(minutes: float | None, limits: Limits, loc: list[str]) -> None:
+    """Reject travel times above the server limit."""
+    if minutes is not None and minutes > limits.max_minutes:
+        raise limit_exceeded(loc, minutes, "max_minutes", limits.max_minutes)
+
+
+TierQuery = Annotated[
+    str | None,
+    Query(
+        max_length=40,
+        description="Only sites of this tier serve: centre, institute, station, base, "
+        "service_point, family (or 中心, 所, 站, 基地, 志愿服务站点, 家庭站). Default: any tier.",
+        examples=["station"],
+    ),
+]
+MinutesQuery = Annotated[
+    float | None,
+    Query(
+        gt=0,
+        le=240,
+        allow_inf_nan=False,
+        description="Travel-time limit for every tier (default: the region's standards; the "
+        "server caps it at `max_minutes`).",
+        examples=[15],
+    ),
+]
+ModeQuery = Annotated[
+    Mode | None, Query(description="Travel mode for every tier (default: the region's standards).")
+]
+
+
+async def gap_query(
+    request: Request,
+    tier: TierQuery = None,
+    minutes: MinutesQuery = None,
+    mode: ModeQuery = None,
+) -> dict[str, Any]:
+    """The checked query of a gap request: ``tier``, ``mode``, ``minutes``."""
+    check_minutes(minutes, request.app.state.settings.limits, ["query", "minutes"])
+    return {"tier": tier_key(tier, ["query", "tier"]), "mode": mode, "minutes": minutes}
+
+
+async def require_api_key(
+    settings: Annotated[Settings, Depends(get_settings)],
+    key: Annotated[str | None, Security(_api_key)] = None,
+) -> None:
+    """When the server has an API key, the request must carry it in ``X-API-Key``."""
+    expected = settings.security.api_key
+    if expected is None:
+        return
+    if key is None or not hmac.compare_digest(key.encode(), expected.encode()):
+        raise ApiError(
+            401,
+            "unauthorized",
+            MESSAGES["unauthorized"],
+            {"header": API_KEY_HEADER},
+            headers={"WWW-Authenticate": API_KEY_HEADER},
+        )
+
+
+Region = Annotated[LoadedRegion, Depends(get_region)]
+Town = Annotated[pd.Series, Depends(get_town)]
+GapQuery = Annotated[dict[str, Any], Depends(gap_query)]
+LimitsDep = Annotated[Limits, Depends(get_limits)]

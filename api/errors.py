@@ -1,0 +1,172 @@
+"""One JSON shape for every error: ``{"error": {"code", "message", "detail"}}``."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from planner.errors import InputError
+
+log = logging.getLogger(__name__)
+
+# Error codes a client can branch on; the message is for people and may change.
+CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "busy",
+    500: "internal_error",
+}
+
+# English messages in one place (Chinese labels for people live in planner.text).
+MESSAGES: dict[str, str] = {
+    "not_found": "no {kind} {value!r}{where}{hint}",
+    "no_route": "no endpoint {method} {path}; see /docs for the API",
+    "limit": "{field} = {value:g} is more than the limit {limit} = {maximum:g}",
+    "validation": "invalid request: {summary}",
+    "unauthorized": "this endpoint needs a valid API key in the X-API-Key header",
+    "busy": "{running} suggestions are being solved already (limit {limit} = {maximum}); "
+    "retry in a few seconds",
+    "internal": "internal error; the server log has the details",
+    "unreachable": "no road usable {mode} within {max_snap_m:g} m of ({lon:.6f}, {lat:.6f})",
+    "outside": "({lon:.6f}, {lat:.6f}) is outside region {region!r} (lon {w:.4f}..{e:.4f}, "
+    "lat {s:.4f}..{n:.4f})",
+}
+
+
+class ApiError(Exception):
+    """An error answered with ``status`` and the common JSON shape."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        detail: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.detail = detail
+        self.headers = headers
+
+
+def not_found(
+    kind: str, value: str, choices: Iterable[str], *, where: str = "", labels: Sequence[str] = ()
+) -> ApiError:
+    """404 for an unknown name, suggesting the closest known names (and listing the known).
+
+    ``choices`` are every accepted spelling (names and codes); ``labels`` what to list.
+    """
+    choices = list(dict.fromkeys(str(c) for c in choices))
+    close = difflib.get_close_matches(value, choices, n=3, cutoff=0.5) if len(value) < 100 else []
+    if not close and len(value) < 100:  # a fragment such as "青山" or "2010"
+        close = [c for c in choices if value and (value in c or c in value)][:3]
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    known = list(labels or choices)
+    message = MESSAGES["not_found"].format(
+        kind=kind, value=value, where=f" in {where}" if where else "", hint=hint
+    )
+    if not close:
+        shown = ", ".join(known[:20]) + (" …" if len(known) > 20 else "")
+        message += f"; known: {shown}"
+    return ApiError(
+        404,
+        "not_found",
+        message,
+        {"kind": kind, "value": value, "did_you_mean": close, "known": known[:200]},
+    )
+
+
+def field_error(loc: Sequence[str | int], message: str, kind: str = "value_error") -> ApiError:
+    """422 for one bad field, in the same shape as request validation errors."""
+    item = {"loc": list(loc), "field": str(loc[-1]), "message": message, "type": kind}
+    summary = f"{'.'.join(str(p) for p in loc)}: {message}"
+    return ApiError(422, "validation_error", MESSAGES["validation"].format(summary=summary), [item])
+
+
+def limit_exceeded(loc: Sequence[str | int], value: float, limit: str, maximum: float) -> ApiError:
+    """422 naming the server limit that a request exceeds."""
+    message = MESSAGES["limit"].format(field=loc[-1], value=value, limit=limit, maximum=maximum)
+    detail = {
+        "loc": list(loc),
+        "field": str(loc[-1]),
+        "limit": limit,
+        "maximum": maximum,
+        "value": value,
+    }
+    return ApiError(422, "limit_exceeded", message, detail)
+
+
+def _body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "detail": jsonable_encoder(detail)}}
+
+
+async def _api_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(_body(exc.code, exc.message, exc.detail), exc.status, headers=exc.headers)
+
+
+async def _input_error(_: Request, exc: Exception) -> JSONResponse:
+    # The library's own words for a user mistake (e.g. "k = 60 is more than the 34 usable
+    # candidates"): the request was understood but cannot be answered as asked.
+    return JSONResponse(_body("invalid_request", str(exc)), 422)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    items = []
+    for err in exc.errors():
+        loc = [p for p in err.get("loc", ()) if p != "__root__"]
+        field = next((str(p) for p in reversed(loc) if isinstance(p, str)), "request")
+        items.append(
+            {
+                "loc": loc,
+                "field": field,
+                "message": err.get("msg", "invalid"),
+                "type": err.get("type", "value_error"),
+            }
+        )
+    summary = "; ".join(f"{'.'.join(str(p) for p in i['loc'])}: {i['message']}" for i in items[:5])
+    return JSONResponse(
+        _body("validation_error", MESSAGES["validation"].format(summary=summary), items), 422
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = CODES.get(exc.status_code, "error")
+    message = str(exc.detail)
+    if exc.status_code in (404, 405) and message in ("Not Found", "Method Not Allowed"):
+        message = MESSAGES["no_route"].format(method=request.method, path=request.url.path)
+    return JSONResponse(_body(code, message), exc.status_code, headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(_body("internal_error", MESSAGES["internal"]), 500)
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error of ``app`` in the common shape."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(InputError, _input_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

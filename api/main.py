@@ -1,0 +1,114 @@
+"""The FastAPI application: settings, regions loaded at start-up, middleware and routers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+
+from api import errors
+from api.config import load_settings
+from api.deps import API_KEY_HEADER
+from api.models import ErrorResponse
+from api.routers import gaps, isochrone, maps, meta, regions, sites, suggest, towns
+from api.state import RegionStore
+from planner import __version__
+
+DESCRIPTION = """
+Which residents of a county are outside the 15-minute circle of civilization-practice sites
+(新时代文明实践中心/所/站/基地/志愿服务站点/家庭站), and where new sites would help.
+
+Regions are loaded and analysed once at start-up; answers come from memory. Geometry is
+GeoJSON in WGS84. Towns and villages are addressed by Chinese name or 12-digit code.
+
+```bash
+curl http://127.0.0.1:8000/regions/sample
+curl "http://127.0.0.1:8000/regions/sample/towns/青山乡/gaps?tier=station"
+curl "http://127.0.0.1:8000/regions/sample/isochrone?lon=117.2476&lat=28.2649&minutes=15"
+curl -X POST http://127.0.0.1:8000/regions/sample/suggest \\
+     -H 'Content-Type: application/json' -d '{"k": 5, "town": "青山乡"}'
+```
+
+Every error has the shape `{"error": {"code", "message", "detail"}}`.
+"""
+
+REF_TEMPLATE = "#/components/schemas/{model}"
+
+TAGS = [
+    {"name": "regions", "description": "Loaded regions and their headline figures."},
+    {"name": "towns", "description": "Coverage of towns (乡镇) and villages (村/社区)."},
+    {"name": "gaps", "description": "Gap areas (服务空白区) as GeoJSON."},
+    {"name": "sites", "description": "Existing sites as GeoJSON."},
+    {"name": "isochrone", "description": "Service areas of arbitrary points."},
+    {"name": "suggest", "description": "Proposed new sites (建议新建站点)."},
+    {"name": "maps", "description": "Interactive maps for people (HTML)."},
+    {"name": "meta", "description": "Health."},
+]
+
+
+def create_app(config_path: str | Path | None = None) -> FastAPI:
+    """Build the app; regions load when it starts (uvicorn's lifespan), not here.
+
+    Parameters
+    ----------
+    config_path
+        TOML settings (see :mod:`api.config`); default ``$SERVICECIRCLE_CONFIG``, else the
+        bundled sample county with default limits.
+    """
+    settings = load_settings(config_path)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.store = await run_in_threadpool(RegionStore.load, settings)
+        yield
+
+    app = FastAPI(
+        title="servicecircle",
+        version=__version__,
+        summary="15-minute service circles of civilization-practice sites (15分钟服务圈)",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    if settings.cors.origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors.origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", API_KEY_HEADER],
+        )
+    app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=5)
+    for module in (meta, regions, towns, gaps, sites, isochrone, suggest, maps):
+        app.include_router(module.router)
+    _document_errors(app)
+    return app
+
+
+def _document_errors(app: FastAPI) -> None:
+    # Error responses reference ErrorResponse by $ref (see api.models.error_responses), so the
+    # schema must be in the components even where no route names it as a model.
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            error = ErrorResponse.model_json_schema(ref_template=REF_TEMPLATE)
+            for name, sub in error.pop("$defs", {}).items():
+                schemas.setdefault(name, sub)
+            schemas.setdefault("ErrorResponse", error)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

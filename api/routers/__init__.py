@@ -1,0 +1,1 @@
+"""One router per resource; each is a thin layer over :mod:`api.state` and the library."""

@@ -1,0 +1,52 @@
+"""Gap areas: where residents are beyond the standard, as GeoJSON with population."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from api.deps import GapQuery, Region, Town
+from api.models import GapCollection, error_responses
+from api.responses import GeoJSONResponse
+
+router = APIRouter(
+    tags=["gaps"],
+    responses=error_responses(
+        {404: "Unknown region or town", 422: "Invalid parameter or limit exceeded"}
+    ),
+)
+
+
+@router.get(
+    "/regions/{region}/towns/{town}/gaps",
+    summary="Gap areas of a town (GeoJSON)",
+    response_model=GapCollection,
+    response_class=GeoJSONResponse,
+)
+async def town_gaps(loaded: Region, town: Town, query: GapQuery) -> Response:
+    """Contiguous areas of the town's residents outside the standard: population, most
+    populous village, nearest site by travel time and the minutes to it. Their populations
+    add up to the town's uncovered population.
+
+    By default any tier serves under the region's standards; `tier`, `mode` and `minutes`
+    ask for another view (computed once, then answered from memory).
+    """
+    body = loaded.memo.peek(loaded.gaps_key(town, **query))
+    if body is None:
+        body = await run_in_threadpool(loaded.gaps_body, town, **query)
+    return GeoJSONResponse(body)
+
+
+@router.get(
+    "/regions/{region}/gaps",
+    summary="Gap areas of the whole region (GeoJSON)",
+    response_model=GapCollection,
+    response_class=GeoJSONResponse,
+)
+async def region_gaps(loaded: Region, query: GapQuery) -> Response:
+    """As the town query, for every resident of the region."""
+    body = loaded.memo.peek(loaded.gaps_key(None, **query))
+    if body is None:
+        body = await run_in_threadpool(loaded.gaps_body, None, **query)
+    return GeoJSONResponse(body)

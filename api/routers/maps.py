@@ -1,0 +1,81 @@
+"""Interactive maps for people: the region or one town, with gaps and proposed sites."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from api.deps import LimitsDep, Region, Town
+from api.errors import limit_exceeded
+from api.models import error_responses
+from api.responses import MapResponse
+from api.state import Page
+
+router = APIRouter(
+    tags=["maps"],
+    responses=error_responses(
+        {
+            404: "Unknown region or town",
+            422: "Invalid parameter or limit exceeded",
+            429: "Too many suggestions being solved",
+        }
+    ),
+)
+
+KQuery = Annotated[
+    int,
+    Query(
+        ge=0,
+        le=1000,
+        description="Proposed new sites to show (0 for none; capped at `max_k`).",
+    ),
+]
+
+
+@router.get(
+    "/regions/{region}/map",
+    summary="Interactive map of the region (HTML)",
+    response_class=MapResponse,
+    responses={200: {"content": {"text/html": {}}, "description": "The map page"}},
+)
+async def region_map(
+    request: Request, loaded: Region, limits: LimitsDep, k: KQuery = 5
+) -> Response:
+    """A Leaflet map with Chinese labels: sites coloured by tier, service areas, gap areas,
+    uncovered residents and `k` proposed sites, with a legend and layer control. It loads
+    nothing from the network except optional background tiles."""
+    if k > limits.max_k:
+        raise limit_exceeded(["query", "k"], k, "max_k", limits.max_k)
+    page: Page | None = loaded.pages.peek(loaded.map_key(None, k=k))
+    if page is None:
+        page = await run_in_threadpool(loaded.map_page, None, k=k)
+    return _send(request, page)
+
+
+@router.get(
+    "/regions/{region}/towns/{town}/map",
+    summary="Interactive map of a town (HTML)",
+    response_class=MapResponse,
+    responses={200: {"content": {"text/html": {}}, "description": "The map page"}},
+)
+async def town_map(
+    request: Request, loaded: Region, town: Town, limits: LimitsDep, k: KQuery = 3
+) -> Response:
+    """The map of one town: its sites, villages, gap areas and `k` proposed sites."""
+    if k > limits.max_k:
+        raise limit_exceeded(["query", "k"], k, "max_k", limits.max_k)
+    page: Page | None = loaded.pages.peek(loaded.map_key(town, k=k))
+    if page is None:
+        page = await run_in_threadpool(loaded.map_page, town, k=k)
+    return _send(request, page)
+
+
+def _send(request: Request, page: Page) -> Response:
+    # Compressed once when built; the gzip middleware passes encoded bodies through.
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        return MapResponse(page.gz, headers=headers)
+    return MapResponse(page.html, headers={"Vary": "Accept-Encoding"})

@@ -1,0 +1,56 @@
+"""Proposals for new sites among the region's candidate buildings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from api.deps import LimitsDep, Region, require_api_key, town_as_field
+from api.errors import limit_exceeded
+from api.models import SuggestRequest, SuggestResponse, error_responses
+
+router = APIRouter(
+    tags=["suggest"],
+    responses=error_responses(
+        {
+            401: "Missing or wrong API key",
+            404: "Unknown region",
+            422: "Invalid body, limit exceeded, or a request the candidates cannot answer "
+            "(e.g. k above the usable candidates)",
+            429: "Too many suggestions being solved",
+        }
+    ),
+)
+
+
+@router.post(
+    "/regions/{region}/suggest",
+    summary="Propose new sites",
+    dependencies=[Depends(require_api_key)],
+)
+def suggest(loaded: Region, limits: LimitsDep, body: SuggestRequest) -> SuggestResponse:
+    """Choose `k` candidate buildings covering the most uncovered people (or the fewest
+    reaching `target` coverage), exactly with HiGHS within the time limit. Returns the
+    proposals in selection order as GeoJSON points with the people each newly covers, the
+    service areas they add, and coverage before and after."""
+    if body.k is not None and body.k > limits.max_k:
+        raise limit_exceeded(["body", "k"], body.k, "max_k", limits.max_k)
+    time_limit = limits.suggest_time_limit if body.time_limit is None else body.time_limit
+    if time_limit > limits.suggest_time_limit:
+        raise limit_exceeded(
+            ["body", "time_limit"], time_limit, "suggest_time_limit", limits.suggest_time_limit
+        )
+    town = None if body.town is None else town_as_field(loaded, body.town, ["body", "town"])
+    request: dict[str, Any] = {
+        "k": body.k,
+        "target": body.target,
+        "tier": body.tier,
+        "kinds": body.kinds,
+        "min_rooms": body.min_rooms,
+        "max_per_town": body.max_per_town,
+        "town": None if town is None else str(town["name"]),
+        "method": body.method,
+        "time_limit": time_limit,
+    }
+    return SuggestResponse.model_validate(loaded.suggestion_json(request))

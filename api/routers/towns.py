@@ -1,0 +1,89 @@
+"""Towns and villages: coverage of each, addressable by Chinese name or code."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from api import geojson
+from api.deps import Region, Town
+from api.models import GapCount, TownDetail, TownList, UnitCoverage, VillageDetail, error_responses
+from api.state import LoadedRegion
+from planner.text import TIERS
+
+router = APIRouter(
+    tags=["towns"],
+    responses=error_responses(
+        {404: "Unknown region, town or village", 422: "Invalid path parameter"}
+    ),
+)
+
+_UNIT_COLUMNS = [
+    "level",
+    "code",
+    "name",
+    "town",
+    "residents",
+    "population",
+    "population_covered",
+    "population_uncovered",
+    "coverage",
+    "mean_minutes",
+    "max_minutes",
+]
+
+
+def unit_json(row: dict) -> dict:
+    """A ``by_unit`` row as :class:`UnitCoverage` fields."""
+    out = {k: row.get(k) for k in _UNIT_COLUMNS}
+    out["code"] = str(out["code"])
+    out["coverage_by_tier"] = {t: row.get(f"coverage_{t}") for t in TIERS}
+    return out
+
+
+def _units(loaded: LoadedRegion, frame) -> list[UnitCoverage]:
+    cols = [*_UNIT_COLUMNS, *(f"coverage_{t}" for t in TIERS)]
+    return [UnitCoverage.model_validate(unit_json(r)) for r in geojson.records(frame, cols)]
+
+
+@router.get("/regions/{region}/towns", summary="Towns with their coverage")
+async def list_towns(loaded: Region) -> TownList:
+    """Every town (乡镇/街道) of the region: population, covered share, mean minutes, and
+    coverage by each tier."""
+    return TownList(region=loaded.id, towns=_units(loaded, loaded.towns))
+
+
+@router.get("/regions/{region}/towns/{town}", summary="A town and its villages")
+def town_detail(loaded: Region, town: Town) -> TownDetail:
+    """Coverage of the town and of each of its villages and communities (村/社区), and how
+    many people live in its gap areas."""
+    gaps = loaded.gap_frame(town)
+    return TownDetail(
+        region=loaded.id,
+        town=_units(loaded, town.to_frame().T)[0],
+        villages=_units(loaded, loaded.villages_of(town)),
+        gaps=GapCount(
+            count=len(gaps), population=int(gaps["population"].sum()) if len(gaps) else 0
+        ),
+        links=loaded.links(town),
+    )
+
+
+@router.get("/regions/{region}/towns/{town}/villages/{village}", summary="One village")
+async def village_detail(
+    loaded: Region,
+    town: Town,
+    village: Annotated[
+        str,
+        Path(max_length=200, description="Village name (e.g. `岗上村`) or 12-digit code."),
+    ],
+) -> VillageDetail:
+    """Coverage of one village or community of the town."""
+    row = loaded.find_village(town, village)
+    return VillageDetail(
+        region=loaded.id,
+        town=str(town["name"]),
+        town_code=str(town["code"]),
+        village=_units(loaded, row.to_frame().T)[0],
+    )
