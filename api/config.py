@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from planner.errors import InputError
+from planner.errors import InputError, read_toml
 
 CONFIG_ENV = "SERVICECIRCLE_CONFIG"
 """Environment variable naming the TOML config (set by ``servicecircle serve --config``)."""
@@ -177,14 +176,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            msg = f"{path}: config file not found"
-            raise InputError(msg) from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            msg = f"{path}: not a valid TOML file ({exc})"
-            raise InputError(msg) from None
+        data = read_toml(path)
         data = _resolve_paths(data, path.resolve().parent)
     key = os.environ.get(API_KEY_ENV)
     if key:

@@ -25,7 +25,7 @@ from api import geojson
 from api.config import Limits, RegionConfig, Settings
 from api.errors import MESSAGES, ApiError, not_found
 from planner.areas import isochrone
-from planner.coverage import Coverage, analyze, gap_areas
+from planner.coverage import Coverage, analyze, gap_areas, residents_for_tier
 from planner.errors import InputError
 from planner.io import to_wgs84
 from planner.region import Region, RegionFiles
@@ -243,7 +243,7 @@ class LoadedRegion:
         def compute() -> gpd.GeoDataFrame:
             res = self.coverage_for(mode, minutes).residents
             if tier is not None:
-                res = _served_by(res, tier)
+                res = residents_for_tier(res, tier)
             if town is not None:
                 res = res[self._in_town(res, town)]
             return gap_areas(res, self.region.sites)
@@ -617,17 +617,6 @@ def _find(rows: pd.DataFrame, key: str, *, kind: str, where: str) -> pd.Series:
         for n, c in zip(rows["name"], rows["code"], strict=True)
     ]
     raise not_found(kind, key, choices, where=where, labels=labels)
-
-
-def _served_by(res: gpd.GeoDataFrame, tier: str) -> gpd.GeoDataFrame:
-    """Residents as if only ``tier`` sites served (the columns ``gap_areas`` reads)."""
-    site = res[f"site_{tier}"]
-    return res.assign(
-        covered=res[f"covered_{tier}"],
-        minutes=res[f"minutes_{tier}"],
-        nearest_site=site,
-        nearest_tier=site.mask(site.notna(), tier),
-    )
 
 
 def _hashable(value: Any) -> Any:

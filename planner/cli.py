@@ -300,10 +300,15 @@ def suggest(
         print(
             f"note: target {s['target']:.0%} cannot be reached with these candidates; the best achievable coverage is {s['coverage_achievable']:.1%}"
         )
-    gap = "n/a" if s["gap"] != s["gap"] else f"{s['gap']:.2%}"
-    print(
-        f"solver {s['solver']} ({s['status']}): objective {s['objective']:,.0f}, bound {s['bound']:,.0f}, gap {gap}, {s['solve_seconds']:.2f} s"
-    )
+    if s["bound"] is None:  # greedy proves nothing
+        print(
+            f"solver greedy: objective {s['objective']:,.0f} (no bound), {s['solve_seconds']:.2f} s"
+        )
+    else:
+        print(
+            f"solver {s['solver']} ({s['status']}): objective {s['objective']:,.0f}, "
+            f"bound {s['bound']:,.0f}, gap {s['gap']:.2%}, {s['solve_seconds']:.2f} s"
+        )
     print(
         f"{s['new_sites']} new sites cover {s['population_newly_covered']:,} more people: coverage {s['coverage_before']:.1%} -> {s['coverage_after']:.1%}"
     )

@@ -189,6 +189,19 @@ def analyze(
     )
 
 
+def json_ready(value: Any) -> Any:
+    """Plain Python numbers (NaN and infinities as ``None``) in nested dicts and lists."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
 def _round(minutes: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(minutes), np.round(minutes, 2), np.nan)
 
@@ -309,7 +322,11 @@ def unit_table(res: pd.DataFrame, units: gpd.GeoDataFrame | None, std: Standards
         table["_wpop"] > 0, table["_wmin"] / table["_wpop"].where(table["_wpop"] > 0, 1), np.nan
     )
     table["population_uncovered"] = table["population"] - table["population_covered"]
-    table = table[_UNIT_COLUMNS].sort_values(["level", "town", "code"], kind="stable").reset_index(drop=True)
+    table = (
+        table[_UNIT_COLUMNS]
+        .sort_values(["level", "town", "code"], kind="stable")
+        .reset_index(drop=True)
+    )
     for c in ("population", "population_covered", "population_uncovered", "residents"):
         table[c] = table[c].astype(int)
     return table.round(
@@ -361,10 +378,22 @@ def equity_figures(res: pd.DataFrame, by_unit: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def residents_for_tier(res: gpd.GeoDataFrame, tier: str) -> gpd.GeoDataFrame:
+    """Residents as if only sites of ``tier`` served (``covered``, ``minutes``, ``nearest_*``)."""
+    site = res[f"site_{tier}"]
+    return res.assign(
+        covered=res[f"covered_{tier}"],
+        minutes=res[f"minutes_{tier}"],
+        nearest_site=site,
+        nearest_tier=site.mask(site.notna(), tier),
+    )
+
+
 def gap_areas(
     res: gpd.GeoDataFrame,
     sites: gpd.GeoDataFrame,
     *,
+    tier: str | None = None,
     link_m: float = 400.0,
     buffer_m: float | None = None,
 ) -> gpd.GeoDataFrame:
@@ -372,8 +401,10 @@ def gap_areas(
 
     Residents within ``link_m`` of each other (chains included) form one area; its polygon is
     the union of discs around them (radius ``buffer_m``, default half of ``link_m`` so linked
-    residents touch).
+    residents touch). With ``tier``, only sites of that tier count as serving.
     """
+    if tier is not None:
+        res = residents_for_tier(res, tier)
     gap = res.loc[~res["covered"].to_numpy() & (res["population"].to_numpy() > 0)]
     columns = [
         "gap_id",
@@ -517,26 +548,28 @@ def _summary(
             "coverage_at": {f"{t:g}": round(row[f"coverage_{t:g}min"], 4) for t in std.thresholds},
         }
     rej = rejected["layer"].astype(str)
-    return {
-        "region": region.name,
-        "population_total": round(total),
-        "population_covered": round(covered),
-        "coverage": round(_share(covered, total), 4),
-        "mode": std.default.mode,
-        "minutes": std.default.minutes,
-        "thresholds": list(std.thresholds),
-        "coverage_at": {
-            f"{t:g}": round(_share(pop[minutes <= t].sum(), total), 4) for t in std.thresholds
-        },
-        "by_tier": {k: v for k, v in tiers.items() if k != "any"},
-        "residents_total": len(res),
-        "residents_rejected": int((rej == "residents").sum()),
-        "residents_far_from_road": int(far.sum()),
-        "population_far_from_road": int(pop[far].sum()),
-        "sites_total": len(region.sites),
-        "sites_rejected": int((rej == "sites").sum()),
-        "gaps": len(gaps),
-        "population_in_gaps": int(gaps["population"].sum()) if len(gaps) else 0,
-        "equity": equity,
-        "max_snap_m": std.max_snap_m,
-    }
+    return json_ready(
+        {
+            "region": region.name,
+            "population_total": round(total),
+            "population_covered": round(covered),
+            "coverage": round(_share(covered, total), 4),
+            "mode": std.default.mode,
+            "minutes": std.default.minutes,
+            "thresholds": list(std.thresholds),
+            "coverage_at": {
+                f"{t:g}": round(_share(pop[minutes <= t].sum(), total), 4) for t in std.thresholds
+            },
+            "by_tier": {k: v for k, v in tiers.items() if k != "any"},
+            "residents_total": len(res),
+            "residents_rejected": int((rej == "residents").sum()),
+            "residents_far_from_road": int(far.sum()),
+            "population_far_from_road": int(pop[far].sum()),
+            "sites_total": len(region.sites),
+            "sites_rejected": int((rej == "sites").sum()),
+            "gaps": len(gaps),
+            "population_in_gaps": int(gaps["population"].sum()) if len(gaps) else 0,
+            "equity": equity,
+            "max_snap_m": std.max_snap_m,
+        }
+    )

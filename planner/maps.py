@@ -117,20 +117,6 @@ def _geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:
     return out.__geo_interface__
 
 
-# Words the map needs beyond planner.text.LABELS (move there when text.py is next edited).
-_WORDS: dict[str, str] = {
-    "gap_id": "空白区",
-    "code": "代码",
-    "site_id": "编号",
-    "rank": "序号",
-    "served": "服务人口",
-    "standard": "标准",
-    "villages": "村/社区边界 Villages",
-    "minutes_to_site": "到最近站点分钟",
-    "tier_zh": "层级",
-    "mode_minutes": "{mode} {minutes:g} 分钟",
-}
-
 _CANVAS_ABOVE = 3000
 """Draw on a canvas instead of SVG when more uncovered residents than this are shown."""
 
@@ -241,7 +227,7 @@ def coverage_map(
                 "dashArray": "4 4",
             },
             tooltip=folium.GeoJsonTooltip(
-                ["name", "code"], aliases=[LABELS["town"], _WORDS["code"]]
+                ["name", "code"], aliases=[LABELS["town"], LABELS["code"]]
             ),
         ).add_to(layer)
         layer.add_to(m)
@@ -251,12 +237,12 @@ def coverage_map(
             else units.iloc[0:0]
         )
         if len(villages):
-            layer = folium.FeatureGroup(name=_WORDS["villages"], show=True)
+            layer = folium.FeatureGroup(name=LABELS["villages"], show=True)
             folium.GeoJson(
                 _geojson(villages, ["name", "code"]),
                 style_function=lambda _f: {"color": "#999", "weight": 0.8, "fill": False},
                 tooltip=folium.GeoJsonTooltip(
-                    ["name", "code"], aliases=[LABELS["village"], _WORDS["code"]]
+                    ["name", "code"], aliases=[LABELS["village"], LABELS["code"]]
                 ),
             ).add_to(layer)
             layer.add_to(m)
@@ -273,7 +259,7 @@ def coverage_map(
             },
             tooltip=folium.GeoJsonTooltip(
                 [c for c in cols if c in areas],
-                aliases=_aliases(cols, areas, {"population_served": _WORDS["served"]}),
+                aliases=_aliases(cols, areas, {"population_served": LABELS["served"]}),
             ),
         ).add_to(layer)
         layer.add_to(m)
@@ -283,12 +269,12 @@ def coverage_map(
         layer = folium.FeatureGroup(name=f"{LABELS['gaps']} ({len(gaps)})", show=True)
         cols = ["gap_id", "population", "town", "village", "nearest_site_name", "minutes_min"]
         names = [
-            _WORDS["gap_id"],
+            LABELS["gap_id"],
             LABELS["population"],
             LABELS["town"],
             LABELS["village"],
             LABELS["nearest_site"],
-            _WORDS["minutes_to_site"],
+            LABELS["minutes_to_site"],
         ]
         folium.GeoJson(
             _geojson(gaps, cols),
@@ -313,7 +299,7 @@ def coverage_map(
         names = [
             LABELS["population"],
             LABELS["village"],
-            _WORDS["minutes_to_site"],
+            LABELS["minutes_to_site"],
             LABELS["nearest_site"],
         ]
         folium.GeoJson(
@@ -346,7 +332,7 @@ def coverage_map(
         chosen = chosen.assign(
             tier_zh=info["zh"],
             population_served=chosen["id"].map(served) if served is not None else np.nan,
-            standard=_WORDS["mode_minutes"].format(mode=_mode_zh(ts.mode), minutes=ts.minutes)
+            standard=LABELS["mode_minutes"].format(mode=_mode_zh(ts.mode), minutes=ts.minutes)
             if ts
             else "",
         )
@@ -356,9 +342,9 @@ def coverage_map(
         names = [
             LABELS["name"],
             LABELS["tier"],
-            _WORDS["site_id"],
-            _WORDS["served"],
-            _WORDS["standard"],
+            LABELS["site_id"],
+            LABELS["served"],
+            LABELS["standard"],
         ]
         folium.GeoJson(
             _geojson(chosen, cols),
@@ -395,8 +381,8 @@ def coverage_map(
         layer = folium.FeatureGroup(name=f"{LABELS['proposals']} ({len(proposals)})", show=True)
         cols = ["rank", "candidate_id", "name", "kind_zh", "rooms", "population_newly_covered"]
         names = [
-            _WORDS["rank"],
-            _WORDS["site_id"],
+            LABELS["rank"],
+            LABELS["site_id"],
             LABELS["name"],
             LABELS["kind"],
             LABELS["rooms"],
@@ -437,10 +423,10 @@ def coverage_map(
         f"{int(res.loc[~res['covered'], 'population'].sum()):,}"
     )
     if std is not None:
-        rule = _WORDS["mode_minutes"].format(
+        rule = LABELS["mode_minutes"].format(
             mode=_mode_zh(std.default.mode), minutes=std.default.minutes
         )
-        sub += f" · {_WORDS['standard']} {rule}"
+        sub += f" · {LABELS['standard']} {rule}"
     lines = f"<div style='font-size:13px;font-weight:normal'>{html.escape(sub)}</div>"
     if note:
         style = "font-size:12px;font-weight:normal;color:#8c510a"

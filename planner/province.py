@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from planner.errors import InputError
+from planner.errors import InputError, read_toml
 from planner.region import Region, RegionFiles
 from planner.standards import Standards
 
@@ -24,14 +23,7 @@ def read_regions(path: str | Path) -> list[RegionFiles]:
     Relative paths are taken from the config file's folder.
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        msg = f"{path}: config file not found"
-        raise InputError(msg) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        msg = f"{path}: not a valid TOML file ({exc})"
-        raise InputError(msg) from None
+    data = read_toml(path)
     entries = data.get("regions")
     if not isinstance(entries, list) or not entries:
         msg = f"{path}: no [[regions]] tables; each needs name, network, sites, residents"

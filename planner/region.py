@@ -130,7 +130,7 @@ class Region:
         cls,
         files: RegionFiles | None = None,
         *,
-        standards: Standards | None = None,
+        standards: Standards | str | Path | None = None,
         cache_dir: str | Path | None = None,
         **paths: Any,
     ) -> Region:
@@ -141,7 +141,8 @@ class Region:
         files
             Input paths; keyword arguments (``network=``, ``sites=`` ...) replace single ones.
         standards
-            Travel standards; default: from ``files.standards`` or every tier 15 min on foot.
+            Travel standards, or a TOML file of them; default: from ``files.standards`` or
+            every tier 15 minutes on foot.
         cache_dir
             Folder for compiled road networks (see :func:`planner.network.load_network`).
         """
@@ -158,7 +159,9 @@ class Region:
         else:
             base = files or RegionFiles.sample()
             files = RegionFiles(**{**base.__dict__, **given})
-        if standards is None:
+        if isinstance(standards, str | Path):
+            standards = Standards.from_toml(standards)
+        elif standards is None:
             standards = Standards.from_toml(files.standards) if files.standards else Standards()
         network = load_network(files.network, cache_dir=cache_dir)
         sites, rej_sites = read_sites(files.sites, coord_sys=files.coord_sys)
@@ -184,6 +187,7 @@ class Region:
             residents = _attach_units(residents, units)
             if candidates is not None:
                 candidates = _attach_units(candidates, units)
+            sites = _attach_units(sites.to_crs(network.crs), units)
         name = files.name or Path(str(files.network)).name.split(".")[0]
         return cls(
             name=name,

@@ -578,7 +578,7 @@ def check_k(k: int, available: int) -> None:
         msg = f"k must be at least 1 (got {k}); to see current coverage run `servicecircle analyze`"
         raise InputError(msg)
     if k > available:
-        msg = f"k = {k} is more than the {available} usable candidates; lower --k or add candidates"
+        msg = f"k = {k} is more than the {available} usable candidates; choose a smaller k or add candidates"
         raise InputError(msg)
 
 
@@ -672,12 +672,11 @@ def suggest(
         Seconds for the solver; the best solution found and its proven gap are reported.
     """
     from planner.areas import area_polygons, reached_pieces
-    from planner.coverage import analyze
+    from planner.coverage import analyze, json_ready
     from planner.reach import search
 
     say = progress or (lambda msg: log.info(msg))
     check_request(k=k, target=target, tier=tier, method=method, max_per_town=max_per_town)
-    cands = region.candidates
     cands = region.candidates
     if cands is None or len(cands) == 0:
         msg = "no candidate buildings: give a candidates file (id, name, kind, lon, lat, rooms)"
@@ -797,37 +796,39 @@ def suggest(
             geometry=polygons,
             crs=region.crs,
         )
-    summary = {
-        "region": region.name,
-        "town": town,
-        "model": "mclp" if k is not None else "target_cover",
-        "k": k,
-        "target": target,
-        "tier": new_tier,
-        "existing_serving": tier or "any",
-        "mode": std.mode,
-        "minutes": std.minutes,
-        "population_total": round(total_pop),
-        "population_newly_covered": round(newly),
-        "coverage_before": round(before_pop / total_pop, 4) if total_pop else 0.0,
-        "coverage_after": round((before_pop + newly) / total_pop, 4) if total_pop else 0.0,
-        "coverage_achievable": round((before_pop + pop_problem.total_weight) / total_pop, 4)
-        if total_pop
-        else 0.0,
-        "new_sites": len(picked),
-        "objective": result.objective,
-        "bound": result.bound,
-        "gap": result.gap,
-        "solver": result.solver,
-        "status": result.status,
-        "solve_seconds": round(result.seconds, 3),
-        "greedy_objective": greedy.objective,
-        "weight": weight_column or "population",
-        "candidates_total": len(cands),
-        "candidates_usable": len(usable),
-        "candidates_excluded": excluded["reason"].value_counts().to_dict(),
-        "time_limit": time_limit,
-    }
+    summary = json_ready(
+        {
+            "region": region.name,
+            "town": town,
+            "model": "mclp" if k is not None else "target_cover",
+            "k": k,
+            "target": target,
+            "tier": new_tier,
+            "existing_serving": tier or "any",
+            "mode": std.mode,
+            "minutes": std.minutes,
+            "population_total": round(total_pop),
+            "population_newly_covered": round(newly),
+            "coverage_before": round(before_pop / total_pop, 4) if total_pop else 0.0,
+            "coverage_after": round((before_pop + newly) / total_pop, 4) if total_pop else 0.0,
+            "coverage_achievable": round((before_pop + pop_problem.total_weight) / total_pop, 4)
+            if total_pop
+            else 0.0,
+            "new_sites": len(picked),
+            "objective": result.objective,
+            "bound": result.bound,
+            "gap": result.gap,
+            "solver": result.solver,
+            "status": result.status,
+            "solve_seconds": round(result.seconds, 3),
+            "greedy_objective": greedy.objective,
+            "weight": weight_column or "population",
+            "candidates_total": len(cands),
+            "candidates_usable": len(usable),
+            "candidates_excluded": excluded["reason"].value_counts().to_dict(),
+            "time_limit": time_limit,
+        }
+    )
     return Suggestion(
         proposals, excluded.reset_index(drop=True), result, greedy, added, summary, problem
     )

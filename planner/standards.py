@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from planner.errors import InputError
+from planner.errors import InputError, read_toml
 from planner.text import MODES, TIERS
 
 WALK_KMH = 4.0
@@ -84,10 +83,13 @@ class Standards:
         else:
 
             def patch(std: TierStandard) -> TierStandard:
+                new_mode = mode or std.mode
+                # A speed set for one mode (say walking) must not carry over to another.
+                kept = std.speed_kmh if new_mode == std.mode else None
                 return TierStandard(
-                    mode=mode or std.mode,
+                    mode=new_mode,
                     minutes=minutes if minutes is not None else std.minutes,
-                    speed_kmh=speed_kmh if speed_kmh is not None else std.speed_kmh,
+                    speed_kmh=speed_kmh if speed_kmh is not None else kept,
                 )
 
             default = patch(self.default)
@@ -113,14 +115,7 @@ class Standards:
     def from_toml(cls, path: str | Path) -> Standards:
         """Read standards from a TOML file with ``[default]`` and ``[tiers.<tier>]`` tables."""
         path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            msg = f"{path}: standards file not found"
-            raise InputError(msg) from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            msg = f"{path}: not a valid TOML file ({exc})"
-            raise InputError(msg) from None
+        data = read_toml(path, what="standards file")
         try:
             default = TierStandard(**data.get("default", {}))
             tiers = {k: TierStandard(**v) for k, v in data.get("tiers", {}).items()}

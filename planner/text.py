@@ -102,6 +102,16 @@ LABELS: dict[str, str] = {
     "no_tiles": "底图不可用时仍可查看矢量图层",
     "plain_background": "空白底图 Plain",
     "osm_background": "OpenStreetMap 底图",
+    "gap_id": "空白区",
+    "code": "代码",
+    "site_id": "编号",
+    "rank": "序号",
+    "served": "服务人口",
+    "standard": "标准",
+    "villages": "村/社区边界 Villages",
+    "minutes_to_site": "到最近站点分钟",
+    "tier_zh": "层级",
+    "mode_minutes": "{mode} {minutes:g} 分钟",
 }
 
 
