@@ -2,11 +2,14 @@
 
 Typical use in a notebook::
 
-    from planner import Region, analyze, coverage_map
+    from planner import Region, analyze, coverage_map, suggest
     region = Region.from_files()            # the bundled sample county
     cov = analyze(region)
     cov.by_unit                             # coverage per town and village
-    coverage_map(cov, sites=region.sites, units=region.units)
+    best = suggest(region, cov, k=8)        # best.proposals, best.summary
+    coverage_map(cov, sites=region.sites, units=region.units, proposals=best.proposals)
+
+Charts (matplotlib, Chinese labels) live in :mod:`planner.charts`.
 """
 
 from planner.coverage import Coverage, analyze, gap_areas, unit_table, weighted_gini
@@ -21,9 +24,11 @@ from planner.io import (
     wgs84_to_gcj02,
 )
 from planner.maps import coverage_map
-from planner.network import RoadNetwork, TravelGraph, load_network
+from planner.network import RoadNetwork, TravelGraph, clip_osm, load_network
+from planner.population import buildings_from_osm, spread_population
 from planner.region import Region, RegionFiles
-from planner.report import write_analysis
+from planner.report import write_analysis, write_geopackage, write_suggestion
+from planner.siting import Suggestion, suggest
 from planner.standards import Standards, TierStandard
 
 __all__ = [
@@ -33,9 +38,12 @@ __all__ = [
     "RegionFiles",
     "RoadNetwork",
     "Standards",
+    "Suggestion",
     "TierStandard",
     "TravelGraph",
     "analyze",
+    "buildings_from_osm",
+    "clip_osm",
     "coverage_map",
     "gap_areas",
     "gcj02_to_wgs84",
@@ -44,11 +52,15 @@ __all__ = [
     "read_residents",
     "read_sites",
     "read_units",
+    "spread_population",
+    "suggest",
     "to_wgs84",
     "unit_table",
     "weighted_gini",
     "wgs84_to_gcj02",
     "write_analysis",
+    "write_geopackage",
+    "write_suggestion",
 ]
 
 __version__ = "0.1.0"

@@ -135,7 +135,7 @@ def analyze(
         hit = reach.source >= 0
         ids[hit] = site_ids[index[reach.source[hit]]]
         covered = minutes <= ts.minutes
-        out[f"minutes_{tier}"] = _round(minutes)
+        out[f"minutes_{tier}"] = _finite(minutes)
         out[f"site_{tier}"] = ids
         out[f"covered_{tier}"] = covered
         closer = minutes < best
@@ -144,7 +144,7 @@ def analyze(
         best_tier = np.where(closer, tier, best_tier)
         covered_any |= covered
 
-    out["minutes"] = _round(best)
+    out["minutes"] = _finite(best)
     out["nearest_site"] = best_site
     out["nearest_tier"] = best_tier
     out["covered"] = covered_any
@@ -200,6 +200,11 @@ def json_ready(value: Any) -> Any:
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
+
+
+def _finite(minutes: np.ndarray) -> np.ndarray:
+    # Unreached is "no value" in tables, not infinity; figures use the exact minutes.
+    return np.where(np.isfinite(minutes), minutes, np.nan)
 
 
 def _round(minutes: np.ndarray) -> np.ndarray:

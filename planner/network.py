@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 import shapely
 
 from planner.errors import InputError
@@ -520,8 +521,23 @@ class TravelGraph:
         """Spatial index over the segments."""
         return shapely.STRtree(self.seg_geometry)
 
+    @cached_property
+    def segment_component_size(self) -> np.ndarray:
+        """Per segment, the number of nodes of the road network piece it belongs to."""
+        _, label = connected_components(self.matrix, directed=True, connection="weak")
+        size = np.bincount(label)
+        return size[label[self.seg_u]]
+
+    def main_segment_tree(self, min_nodes: int) -> shapely.STRtree:
+        """Spatial index over the segments of pieces with at least ``min_nodes`` nodes."""
+        key = f"_main_tree_{min_nodes}"
+        if key not in self.__dict__:
+            keep = self.segment_component_size >= min_nodes
+            self.__dict__[key] = shapely.STRtree(self.seg_geometry[keep])
+        return self.__dict__[key]
+
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
+        state = {k: v for k, v in self.__dict__.items() if not k.startswith("_main_tree_")}
         state.pop("segment_tree", None)
         state.pop("reverse_matrix", None)
         return state
@@ -605,3 +621,45 @@ def _matrix(
     # Explicit zeros would read as missing edges; a microsecond floor keeps them.
     data = np.maximum(data[first], 1e-6)
     return sp.csr_matrix((data, (rows[first], cols[first])), shape=(n, n))
+
+
+def clip_osm(
+    source: str | Path,
+    target: str | Path,
+    *,
+    bbox: tuple[float, float, float, float],
+    margin_m: float = 1000.0,
+    keys: tuple[str, ...] = ("highway", "building"),
+) -> Path:
+    """Cut a county out of a regional OSM extract (``.osm.pbf`` or ``.osm``).
+
+    Keeps whole ways tagged with one of ``keys`` that touch ``bbox`` (west, south, east,
+    north in degrees) grown by ``margin_m`` metres on every side (so roads just outside the
+    county still connect it), and the nodes they use. The output format follows the suffix of
+    ``target``.
+    """
+    import osmium
+
+    source, target = Path(source), Path(target)
+    if not source.exists():
+        msg = f"{source}: OSM file not found"
+        raise InputError(msg)
+    west, south, east, north = bbox
+    if not (west < east and south < north):
+        msg = f"bbox must be (west, south, east, north) with west < east and south < north, got {bbox}"
+        raise InputError(msg)
+    dlat = margin_m / 111_320.0
+    dlon = margin_m / (111_320.0 * max(np.cos(np.radians((south + north) / 2)), 1e-6))
+    box = osmium.osm.Box(west - dlon, south - dlat, east + dlon, north + dlat)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with osmium.BackReferenceWriter(str(target), ref_src=str(source), overwrite=True) as writer:
+        for obj in (
+            osmium.FileProcessor(str(source))
+            .with_locations()
+            .with_filter(osmium.filter.KeyFilter(*keys))
+        ):
+            if obj.is_way() and any(box.contains(n.location) for n in obj.nodes):
+                writer.add(obj)  # one check per way of the regional file, in C++ iteration
+            elif obj.is_node() and box.contains(obj.location):
+                writer.add(obj)
+    return target

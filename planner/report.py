@@ -65,7 +65,10 @@ def residents_table(coverage: Coverage) -> pd.DataFrame:
     ]
     tiers = [c for t in TIERS for c in (f"minutes_{t}", f"site_{t}")]
     cols = [c for c in head if c in res.columns] + tiers
-    return pd.DataFrame(res[cols])
+    table = pd.DataFrame(res[cols])
+    minutes = [c for c in table.columns if c == "minutes" or c.startswith("minutes_")]
+    table[minutes] = table[minutes].round(2)
+    return table
 
 
 def write_analysis(
@@ -148,3 +151,21 @@ def write_suggestion(
             added_areas=suggestion.added_areas,
         ).save(str(paths["map"]))
     return paths
+
+
+def write_geopackage(coverage: Coverage, region: Region, path: str | Path) -> Path:
+    """Write residents, gaps, service areas, sites and boundaries as layers of one GeoPackage."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    layers = {
+        "residents": coverage.residents,
+        "gaps": coverage.gaps,
+        "service_areas": coverage.service_areas,
+        "sites": region.sites,
+        "units": region.units,
+    }
+    for name, layer in layers.items():
+        if layer is not None and len(layer):
+            layer.to_crs(4326).to_file(path, layer=name, driver="GPKG")
+    return path

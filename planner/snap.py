@@ -41,9 +41,19 @@ class Snapped:
         return Snapped(self.segment[index], self.fraction[index], self.access_m[index])
 
 
-def snap_points(graph: TravelGraph, xy: np.ndarray, *, max_distance_m: float) -> Snapped:
+def snap_points(
+    graph: TravelGraph,
+    xy: np.ndarray,
+    *,
+    max_distance_m: float,
+    min_component_nodes: int = 20,
+) -> Snapped:
     """Project points (metric coordinates, shape ``(n, 2)``) onto their nearest road segment.
 
+    Segments of road fragments with fewer than ``min_component_nodes`` nodes (a footpath
+    ending on an untagged square, a cut-off piece at the edge of an extract) are used only
+    when no segment of a larger network lies within ``max_distance_m``: otherwise a house
+    beside such a fragment would be marked unreachable although a connected street is near.
     Points farther than ``max_distance_m`` from every segment are left unsnapped.
     """
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
@@ -54,10 +64,24 @@ def snap_points(graph: TravelGraph, xy: np.ndarray, *, max_distance_m: float) ->
     if n == 0 or len(graph.seg_geometry) == 0:
         return Snapped(segment, fraction, access)
     points = shapely.points(xy)
-    (idx, seg), dist = graph.segment_tree.query_nearest(
-        points, max_distance=max_distance_m, return_distance=True, all_matches=False
+    main = graph.segment_component_size >= min_component_nodes
+    todo = np.arange(n)
+    if main.any() and not main.all():
+        keep = np.flatnonzero(main)
+        (idx, pos), dist = graph.main_segment_tree(min_component_nodes).query_nearest(
+            points, max_distance=max_distance_m, return_distance=True, all_matches=False
+        )
+        segment[idx] = keep[pos]
+        access[idx] = dist
+        todo = np.flatnonzero(segment < 0)
+    if len(todo):
+        (idx, seg), dist = graph.segment_tree.query_nearest(
+            points[todo], max_distance=max_distance_m, return_distance=True, all_matches=False
+        )
+        segment[todo[idx]] = seg
+        access[todo[idx]] = dist
+    ok = np.flatnonzero(segment >= 0)
+    fraction[ok] = shapely.line_locate_point(
+        graph.seg_geometry[segment[ok]], points[ok], normalized=True
     )
-    segment[idx] = seg
-    access[idx] = dist
-    fraction[idx] = shapely.line_locate_point(graph.seg_geometry[seg], points[idx], normalized=True)
     return Snapped(segment, np.clip(fraction, 0.0, 1.0), access)

@@ -138,8 +138,8 @@ def test_minutes_match_networkx(seed, n_nodes, n_sites, n_res, mode, fixed_speed
     if rng.random() < 0.3:  # residents sharing a segment with a site, both ways along it
         res_xy[0] = sites_xy[0] + rng.normal(0, 5, 2)
     max_snap = 400.0
-    sites = snap_points(graph, sites_xy, max_distance_m=max_snap)
-    residents = snap_points(graph, res_xy, max_distance_m=max_snap)
+    sites = snap_points(graph, sites_xy, max_distance_m=max_snap, min_component_nodes=1)
+    residents = snap_points(graph, res_xy, max_distance_m=max_snap, min_component_nodes=1)
     reach, _ = nearest(graph, sites, residents)
     expected = reference_minutes(network, mode, speed, sites_xy, res_xy, max_snap)
     got = reach.minutes
@@ -178,3 +178,35 @@ def test_nearest_site_is_the_one_reached():
     assert np.isinf(
         times_at(graph, search(graph, sites, limit_s=60), sites, residents, limit_s=60).seconds
     ).all()
+
+
+def test_houses_beside_a_path_fragment_join_the_street_network():
+    """A 2-node footpath piece next to a house must not cut the house off from a near street."""
+    xs = np.arange(0, 2501, 100.0)
+    street = np.column_stack([xs, np.zeros_like(xs)])
+    fragment = np.array([[1000.0, 60.0], [1100.0, 60.0]])
+    xy = np.vstack([street, fragment])
+    a = np.arange(len(xs) - 1)
+    us = np.r_[a, a + 1, len(xs)]
+    vs = np.r_[a + 1, a, len(xs) + 1]
+    geoms = shapely.linestrings(np.stack([xy[us], xy[vs]], axis=1))
+    network = RoadNetwork(
+        crs="EPSG:32650",
+        node_osmid=np.arange(len(xy)),
+        node_xy=xy,
+        edge_u=us.astype(np.int32),
+        edge_v=vs.astype(np.int32),
+        edge_length=shapely.length(geoms),
+        edge_highway=np.array(["footway"] * len(us), dtype=object),
+        edge_speed_kph=np.full(len(us), 5.0),
+        edge_geometry=geoms,
+    )
+    graph = network.travel_graph("walk")
+    house = np.array([[1050.0, 70.0]])  # 10 m from the fragment, 70 m from the street
+    joined = snap_points(graph, house, max_distance_m=500)
+    assert joined.access_m[0] == pytest.approx(70.0)
+    stranded = snap_points(graph, house, max_distance_m=500, min_component_nodes=1)
+    assert stranded.access_m[0] == pytest.approx(10.0)
+    # with no larger network within reach, the fragment is still used
+    alone = snap_points(graph, house, max_distance_m=40)
+    assert alone.access_m[0] == pytest.approx(10.0)
