@@ -28,6 +28,9 @@ _DIAGONAL_TAGS = np.array(["footway", "service", "path"], dtype=object)
 _DIAGONAL_SHARE = np.array([0.5, 0.3, 0.2])
 _SPEEDS_KPH = {**HIGHWAY_SPEEDS_KPH, "footway": 5.0, "path": 5.0}
 
+SEEDS: dict[str, int] = {"network": 0, "sites": 1, "residents": 2, "candidates": 3}
+"""Seeds shared by the benchmarks, so they all measure the same city and people."""
+
 Progress = Callable[[str], None]
 
 
@@ -110,9 +113,7 @@ def grid_network(
     highway = np.concatenate(
         [highway, rng.choice(_DIAGONAL_TAGS, size=len(diag_u), p=_DIAGONAL_SHARE)]
     )
-    oneway = ~np.isin(highway, ["primary", "footway", "path"]) & (
-        rng.random(len(u)) < oneway_share
-    )
+    oneway = ~np.isin(highway, ["primary", "footway", "path"]) & (rng.random(len(u)) < oneway_share)
     flip = oneway & (rng.random(len(u)) < 0.5)
     u, v = np.where(flip, v, u), np.where(flip, u, v)
 

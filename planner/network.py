@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 import shapely
+from scipy.sparse.csgraph import connected_components
 
 from planner.errors import InputError
 from planner.io import error_cause
