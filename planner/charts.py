@@ -23,7 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from planner.text import MODES, TIERS
+from planner.text import CHART_LABELS, MODES, TIERS, UNIT_LEVELS
 
 log = logging.getLogger(__name__)
 
@@ -69,45 +69,6 @@ class MissingCJKFontWarning(UserWarning):
 
 
 # Chart words, Chinese first (county officials read these), in one place per chart.
-_TEXT: dict[str, str] = {
-    "coverage_pct": "人口覆盖率 Population covered (%)",
-    "tier": "层级 Tier",
-    "any_tier": "任一层级 Any tier",
-    "within": "≤{minutes:g} 分钟 min",
-    "all_line": "{whole} 整体 Overall {share:.1%}",
-    "by_unit_title": "{region} 各{unit}{mode}可达覆盖率 Coverage by {en}",
-    "by_tier_title": "{region} 各层级站点{mode}可达覆盖率 Coverage by tier",
-    "cdf_title": (
-        "{region} 居民到最近站点的{mode}时间（按人口加权）\n"
-        "Travel time to the nearest site, weighted by population"
-    ),
-    "cdf_x": "{mode}时间 Travel time (分钟 min)",
-    "cdf_y": "居民累计比例 Share of residents (%)",
-    "standard": "标准 {minutes:g} 分钟",
-    "curve_title": (
-        "新增站点数与覆盖率（每个新站点的边际效益）\n"
-        "Coverage vs number of new sites (marginal value of each site)"
-    ),
-    "curve_x": "新增站点数 Number of new sites (个)",
-    "curve_y": "人口覆盖率 Population covered (%)",
-    "curve_y_weight": "新增覆盖 Newly covered ({weight})",
-    "curve_gain": "该站点新增覆盖人口 Newly covered by this site (人 persons)",
-    "curve_exact": "精确解 Exact (MILP)",
-    "curve_greedy": "贪心 Greedy",
-    "curve_gain_bars": "边际新增人口 Marginal gain",
-    "curve_before": "现状 Now {share:.1%}",
-    "curve_reachable": "候选点最多可达 Reachable with all candidates {share:.1%}",
-    "speed_title": "步行速度敏感性：{minutes:g} 分钟覆盖率 Walking-speed sensitivity",
-    "speed_x": "步行速度 Walking speed (公里/小时 km/h)",
-    "speed_tick": "{speed:.1f}\n({metres:,.0f} 米 m)",
-    "speed_before": "现有站点 Existing sites",
-    "speed_after": "加新建站点 With proposed sites",
-}
-
-_LEVELS: dict[str, dict[str, str]] = {
-    "town": {"zh": "乡镇", "en": "town", "axis": "乡镇 Town"},
-    "village": {"zh": "村（社区）", "en": "village", "axis": "村（社区） Village / community"},
-}
 
 
 # --- fonts -------------------------------------------------------------------------------------
@@ -203,7 +164,7 @@ def _minutes_column(tier: str | None) -> str:
 
 def _tier_name(tier: str | None) -> str:
     if tier is None or tier == "any":
-        return _TEXT["any_tier"]
+        return CHART_LABELS["any_tier"]
     return f"{TIERS[tier]['zh']} {TIERS[tier]['en']}"
 
 
@@ -266,17 +227,17 @@ def tier_coverage_chart(coverage: Any, *, ax: Axes | None = None) -> Figure:
             values,
             width,
             color=colors[i],
-            label=_TEXT["within"].format(minutes=t),
+            label=CHART_LABELS["within"].format(minutes=t),
         )
         if i == len(thresholds) - 1:
             ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], fontsize=8, padding=2)
     ax.set_xticks(x, labels, fontsize=8, linespacing=1.1)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_ylim(0, 1.08)
-    ax.set_xlabel(_TEXT["tier"])
-    ax.set_ylabel(_TEXT["coverage_pct"])
+    ax.set_xlabel(CHART_LABELS["tier"])
+    ax.set_ylabel(CHART_LABELS["coverage_pct"])
     mode = _mode_zh(_modes(coverage))
-    ax.set_title(_TEXT["by_tier_title"].format(region=coverage.region_name, mode=mode))
+    ax.set_title(CHART_LABELS["by_tier_title"].format(region=coverage.region_name, mode=mode))
     ax.legend(loc="upper right", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return fig
@@ -313,7 +274,7 @@ def coverage_by_unit_chart(
     ax
         Draw into this axes instead of a new figure.
     """
-    if level not in _LEVELS:
+    if level not in UNIT_LEVELS:
         msg = f"level must be 'town' or 'village', got {level!r}"
         raise ValueError(msg)
     res = coverage.residents
@@ -346,7 +307,7 @@ def coverage_by_unit_chart(
             shares[:, i],
             height=0.7,
             color=colors[i],
-            label=_TEXT["within"].format(minutes=thresholds[i]),
+            label=CHART_LABELS["within"].format(minutes=thresholds[i]),
         )
         if i == len(thresholds) - 1:
             ax.bar_label(bars, labels=[f"{v:.1%}" for v in shares[:, i]], fontsize=8, padding=3)
@@ -356,21 +317,21 @@ def coverage_by_unit_chart(
         color="#b2182b",
         linestyle="--",
         linewidth=1,
-        label=_TEXT["all_line"].format(whole=town or coverage.region_name, share=overall),
+        label=CHART_LABELS["all_line"].format(whole=town or coverage.region_name, share=overall),
     )
     ax.set_yticks(y, names, fontsize=9 if len(names) < 30 else 7)
     ax.set_ylim(-0.6, len(names) - 0.4)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlim(0, 1.12)
-    ax.set_xlabel(_TEXT["coverage_pct"])
-    ax.set_ylabel(_LEVELS[level]["axis"])
+    ax.set_xlabel(CHART_LABELS["coverage_pct"])
+    ax.set_ylabel(UNIT_LEVELS[level]["axis"])
     tiers = None if tier in (None, "any") else [tier]
     mode = _mode_zh(_modes(coverage, tiers))
-    title = _TEXT["by_unit_title"].format(
+    title = CHART_LABELS["by_unit_title"].format(
         region=town or coverage.region_name,
-        unit=_LEVELS[level]["zh"],
+        unit=UNIT_LEVELS[level]["zh"],
         mode=mode,
-        en=_LEVELS[level]["en"],
+        en=UNIT_LEVELS[level]["en"],
     )
     ax.set_title(f"{title}\n{_tier_name(tier)}", fontsize=11)
     handles, labels = ax.get_legend_handles_labels()
@@ -456,16 +417,18 @@ def minutes_cdf_chart(
         color="grey",
         linestyle="--",
         linewidth=1,
-        label=_TEXT["standard"].format(minutes=std.default.minutes),
+        label=CHART_LABELS["standard"].format(minutes=std.default.minutes),
     )
     ax.set_xlim(0, limit)
     ax.set_ylim(0, 1.02)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     chosen = [t for t in tiers if t not in (None, "any")] or None
     mode = _mode_zh(_modes(coverage, chosen))
-    ax.set_xlabel(_TEXT["cdf_x"].format(mode=mode))
-    ax.set_ylabel(_TEXT["cdf_y"])
-    ax.set_title(_TEXT["cdf_title"].format(region=coverage.region_name, mode=mode), fontsize=11)
+    ax.set_xlabel(CHART_LABELS["cdf_x"].format(mode=mode))
+    ax.set_ylabel(CHART_LABELS["cdf_y"])
+    ax.set_title(
+        CHART_LABELS["cdf_title"].format(region=coverage.region_name, mode=mode), fontsize=11
+    )
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     ax.grid(alpha=0.3)
     return fig
@@ -586,10 +549,10 @@ def coverage_curve_chart(
         width=0.7,
         color="#fdae6b",
         alpha=0.6,
-        label=_TEXT["curve_gain_bars"],
+        label=CHART_LABELS["curve_gain_bars"],
         zorder=1,
     )
-    gain_ax.set_ylabel(_TEXT["curve_gain"])
+    gain_ax.set_ylabel(CHART_LABELS["curve_gain"])
     ax.set_zorder(gain_ax.get_zorder() + 1)
     ax.patch.set_visible(False)
     column = "coverage" if by_population else "newly_covered"
@@ -599,11 +562,15 @@ def coverage_curve_chart(
         marker="o",
         markersize=3,
         color="#2166ac",
-        label=_TEXT["curve_greedy"],
+        label=CHART_LABELS["curve_greedy"],
     )
     if f"{column}_exact" in table:
         ax.plot(
-            k, table[f"{column}_exact"], linestyle="--", color="#b2182b", label=_TEXT["curve_exact"]
+            k,
+            table[f"{column}_exact"],
+            linestyle="--",
+            color="#b2182b",
+            label=CHART_LABELS["curve_exact"],
         )
     if by_population:
         before = table.attrs["coverage_before"]
@@ -613,22 +580,22 @@ def coverage_curve_chart(
             color="grey",
             linewidth=1,
             linestyle=":",
-            label=_TEXT["curve_before"].format(share=before),
+            label=CHART_LABELS["curve_before"].format(share=before),
         )
         ax.axhline(
             reachable,
             color="#1b7837",
             linewidth=1,
             linestyle="-.",
-            label=_TEXT["curve_reachable"].format(share=reachable),
+            label=CHART_LABELS["curve_reachable"].format(share=reachable),
         )
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-        ax.set_ylabel(_TEXT["curve_y"])
+        ax.set_ylabel(CHART_LABELS["curve_y"])
     else:
-        ax.set_ylabel(_TEXT["curve_y_weight"].format(weight=table.attrs.get("weight", "")))
-    ax.set_xlabel(_TEXT["curve_x"])
+        ax.set_ylabel(CHART_LABELS["curve_y_weight"].format(weight=table.attrs.get("weight", "")))
+    ax.set_xlabel(CHART_LABELS["curve_x"])
     ax.set_xlim(0.3, k.max() + 0.7)
-    ax.set_title(_TEXT["curve_title"], fontsize=11)
+    ax.set_title(CHART_LABELS["curve_title"], fontsize=11)
     lines, labels = ax.get_legend_handles_labels()
     bars, bar_labels = gain_ax.get_legend_handles_labels()
     ax.legend(lines + bars, labels + bar_labels, loc="center right", fontsize=8, framealpha=0.9)
@@ -658,9 +625,9 @@ def speed_sensitivity_chart(
     table = table.sort_values("speed_kmh")
     speed = table["speed_kmh"].to_numpy(float)
     fig, ax = _start(ax, (8, 5))
-    series = [("coverage", _TEXT["speed_before"], "#2166ac")]
+    series = [("coverage", CHART_LABELS["speed_before"], "#2166ac")]
     if "coverage_after" in table:
-        series.append(("coverage_after", _TEXT["speed_after"], "#ff7f00"))
+        series.append(("coverage_after", CHART_LABELS["speed_after"], "#ff7f00"))
     for column, label, color in series:
         values = table[column].to_numpy(float)
         ax.plot(speed, values, marker="o", color=color, label=label)
@@ -676,15 +643,15 @@ def speed_sensitivity_chart(
             )
     ax.set_xticks(
         speed,
-        [_TEXT["speed_tick"].format(speed=s, metres=s / 3.6 * 60 * minutes) for s in speed],
+        [CHART_LABELS["speed_tick"].format(speed=s, metres=s / 3.6 * 60 * minutes) for s in speed],
         fontsize=8,
     )
     lo = float(np.nanmin(table[[c for c, _, _ in series]].to_numpy(float)))
     ax.set_ylim(max(0.0, lo - 0.1), 1.0)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.set_xlabel(_TEXT["speed_x"])
-    ax.set_ylabel(_TEXT["coverage_pct"])
-    ax.set_title(_TEXT["speed_title"].format(minutes=minutes), fontsize=11)
+    ax.set_xlabel(CHART_LABELS["speed_x"])
+    ax.set_ylabel(CHART_LABELS["coverage_pct"])
+    ax.set_title(CHART_LABELS["speed_title"].format(minutes=minutes), fontsize=11)
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     return fig

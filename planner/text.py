@@ -126,3 +126,45 @@ def tier_label(tier: str) -> str:
 def normalise_token(value: object) -> str:
     """Lower-case a free-text category value and drop spaces, dashes and the like."""
     return str(value).strip().lower().replace(" ", "_").replace("-", "_")
+
+
+# Chart titles and axes (matplotlib; planner.charts).
+CHART_LABELS: dict[str, str] = {
+    "coverage_pct": "人口覆盖率 Population covered (%)",
+    "tier": "层级 Tier",
+    "any_tier": "任一层级 Any tier",
+    "within": "≤{minutes:g} 分钟 min",
+    "all_line": "{whole} 整体 Overall {share:.1%}",
+    "by_unit_title": "{region} 各{unit}{mode}可达覆盖率 Coverage by {en}",
+    "by_tier_title": "{region} 各层级站点{mode}可达覆盖率 Coverage by tier",
+    "cdf_title": (
+        "{region} 居民到最近站点的{mode}时间（按人口加权）\n"
+        "Travel time to the nearest site, weighted by population"
+    ),
+    "cdf_x": "{mode}时间 Travel time (分钟 min)",
+    "cdf_y": "居民累计比例 Share of residents (%)",
+    "standard": "标准 {minutes:g} 分钟",
+    "curve_title": (
+        "新增站点数与覆盖率（每个新站点的边际效益）\n"
+        "Coverage vs number of new sites (marginal value of each site)"
+    ),
+    "curve_x": "新增站点数 Number of new sites (个)",
+    "curve_y": "人口覆盖率 Population covered (%)",
+    "curve_y_weight": "新增覆盖 Newly covered ({weight})",
+    "curve_gain": "该站点新增覆盖人口 Newly covered by this site (人 persons)",
+    "curve_exact": "精确解 Exact (MILP)",
+    "curve_greedy": "贪心 Greedy",
+    "curve_gain_bars": "边际新增人口 Marginal gain",
+    "curve_before": "现状 Now {share:.1%}",
+    "curve_reachable": "候选点最多可达 Reachable with all candidates {share:.1%}",
+    "speed_title": "步行速度敏感性：{minutes:g} 分钟覆盖率 Walking-speed sensitivity",
+    "speed_x": "步行速度 Walking speed (公里/小时 km/h)",
+    "speed_tick": "{speed:.1f}\n({metres:,.0f} 米 m)",
+    "speed_before": "现有站点 Existing sites",
+    "speed_after": "加新建站点 With proposed sites",
+}
+
+UNIT_LEVELS: dict[str, dict[str, str]] = {
+    "town": {"zh": "乡镇", "en": "town", "axis": "乡镇 Town"},
+    "village": {"zh": "村（社区）", "en": "village", "axis": "村（社区） Village / community"},
+}
