@@ -17,6 +17,7 @@ from matplotlib.ft2font import FT2Font
 from matplotlib.text import Text
 
 from planner import charts
+from planner.text import CHART_LABELS
 from planner.siting import suggest
 
 CJK = re.compile(r"[\u3400-\u9fff]")
@@ -72,7 +73,7 @@ def test_the_chosen_font_has_every_chinese_character_used(cjk_family):
         font_manager.FontProperties(family=cjk_family), fallback_to_default=False
     )
     assert _covers(
-        path, "".join(charts._TEXT.values()) + "中心所站基地志愿服务站点家庭站乡镇村社区"
+        path, "".join(CHART_LABELS.values()) + "中心所站基地志愿服务站点家庭站乡镇村社区"
     )
 
 
