@@ -210,3 +210,34 @@ def test_houses_beside_a_path_fragment_join_the_street_network():
     # with no larger network within reach, the fragment is still used
     alone = snap_points(graph, house, max_distance_m=40)
     assert alone.access_m[0] == pytest.approx(10.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n_points=st.integers(1, 400), limit=st.floats(5, 800))
+def test_snapping_finds_the_nearest_point_of_curved_roads(seed, n_points, limit):
+    """The KD-tree fast path gives the exact nearest projection, as a brute-force search."""
+    rng = np.random.default_rng(seed)
+    network = random_network(rng, 30, 60)
+    network.edge_highway[:] = "residential"
+    # bend every road through a random midpoint so segments are polylines of uneven pieces
+    mids = 0.5 * (network.node_xy[network.edge_u] + network.node_xy[network.edge_v])
+    mids += rng.normal(0, 80, mids.shape)
+    coords = np.stack(
+        [network.node_xy[network.edge_u], mids, network.node_xy[network.edge_v]], axis=1
+    )
+    geoms = shapely.linestrings(coords)
+    bent = RoadNetwork(
+        **{**network.__dict__, "edge_geometry": geoms, "edge_length": shapely.length(geoms)}
+    )
+    graph = bent.travel_graph("walk")
+    xy = rng.uniform(-200, 2200, size=(n_points, 2))
+    snapped = snap_points(graph, xy, max_distance_m=limit, min_component_nodes=1)
+    dist = shapely.distance(graph.seg_geometry[None, :], shapely.points(xy)[:, None])
+    best = dist.min(axis=1)
+    assert np.array_equal(snapped.ok, best <= limit)
+    ok = snapped.ok
+    np.testing.assert_allclose(snapped.access_m[ok], best[ok], atol=1e-6)
+    at = shapely.line_interpolate_point(
+        graph.seg_geometry[snapped.segment[ok]], snapped.fraction[ok], normalized=True
+    )
+    np.testing.assert_allclose(shapely.distance(at, shapely.points(xy[ok])), best[ok], atol=1e-5)
