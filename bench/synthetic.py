@@ -65,8 +65,8 @@ def grid_network(
     oneway_share
         Share of ordinary streets that are one-way (a single directed edge).
     arterial_every
-        Every this many rows and columns is an arterial: alternately ``primary`` and
-        ``secondary``, the primaries one-way-free and at least every other arterial.
+        Every this many rows and columns is an arterial (never cut), alternately ``primary``
+        (never one-way) and ``secondary``.
     progress
         Called with a short message at each stage.
 
