@@ -250,7 +250,7 @@ def _by_tier(res: pd.DataFrame, sites: pd.DataFrame, std: Standards) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-_UNIT_COLUMNS = [
+UNIT_FIGURES = [
     "level",
     "code",
     "name",
@@ -262,8 +262,10 @@ _UNIT_COLUMNS = [
     "coverage",
     "mean_minutes",
     "max_minutes",
-    *[f"coverage_{t}" for t in TIERS],
 ]
+"""Columns of :func:`unit_table` before the per-tier ``coverage_<tier>`` columns."""
+
+_UNIT_COLUMNS = [*UNIT_FIGURES, *[f"coverage_{t}" for t in TIERS]]
 
 
 def unit_table(res: pd.DataFrame, units: gpd.GeoDataFrame | None, std: Standards) -> pd.DataFrame:

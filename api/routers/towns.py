@@ -10,6 +10,7 @@ from api import geojson
 from api.deps import Region, Town
 from api.models import GapCount, TownDetail, TownList, UnitCoverage, VillageDetail, error_responses
 from api.state import LoadedRegion
+from planner.coverage import UNIT_FIGURES
 from planner.text import TIERS
 
 router = APIRouter(
@@ -19,31 +20,16 @@ router = APIRouter(
     ),
 )
 
-_UNIT_COLUMNS = [
-    "level",
-    "code",
-    "name",
-    "town",
-    "residents",
-    "population",
-    "population_covered",
-    "population_uncovered",
-    "coverage",
-    "mean_minutes",
-    "max_minutes",
-]
-
-
 def unit_json(row: dict) -> dict:
     """A ``by_unit`` row as :class:`UnitCoverage` fields."""
-    out = {k: row.get(k) for k in _UNIT_COLUMNS}
+    out = {k: row.get(k) for k in UNIT_FIGURES}
     out["code"] = str(out["code"])
     out["coverage_by_tier"] = {t: row.get(f"coverage_{t}") for t in TIERS}
     return out
 
 
 def _units(loaded: LoadedRegion, frame) -> list[UnitCoverage]:
-    cols = [*_UNIT_COLUMNS, *(f"coverage_{t}" for t in TIERS)]
+    cols = [*UNIT_FIGURES, *(f"coverage_{t}" for t in TIERS)]
     return [UnitCoverage.model_validate(unit_json(r)) for r in geojson.records(frame, cols)]
 
 
