@@ -153,6 +153,11 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = CODES.get(exc.status_code, "error")
     message = str(exc.detail)
+    if exc.status_code == 400 and message == "There was an error parsing the body":
+        # FastAPI's answer to bytes that are not JSON; a body problem like any other: 422.
+        items = [{"loc": ["body"], "field": "body", "message": message, "type": "json_invalid"}]
+        text = MESSAGES["validation"].format(summary="body: not valid UTF-8 JSON")
+        return JSONResponse(_body("validation_error", text, items), 422)
     if exc.status_code in (404, 405) and message in ("Not Found", "Method Not Allowed"):
         message = MESSAGES["no_route"].format(method=request.method, path=request.url.path)
     return JSONResponse(_body(code, message), exc.status_code, headers=exc.headers)

@@ -529,3 +529,13 @@ def test_cors_allows_the_configured_origin_only(client: httpx.Client) -> None:
 def test_unknown_endpoints_and_methods_use_the_error_shape(client: httpx.Client) -> None:
     error_of(client.get("/nowhere"), 404, "not_found")
     error_of(client.delete("/regions/sample"), 405, "method_not_allowed")
+
+
+def test_a_body_that_is_not_json_is_a_422_in_the_common_shape(client):
+    r = client.post(
+        "/regions/sample/isochrone",
+        content=b"\xff\xfe\x06",
+        headers={"Content-Type": "application/json", "X-API-Key": API_KEY},
+    )
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "validation_error"

@@ -20,6 +20,7 @@ router = APIRouter(
     ),
 )
 
+
 def unit_json(row: dict) -> dict:
     """A ``by_unit`` row as :class:`UnitCoverage` fields."""
     out = {k: row.get(k) for k in UNIT_FIGURES}
