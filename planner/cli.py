@@ -296,6 +296,8 @@ def suggest(
         print(
             f"  {row.rank:>3}. {row.candidate_id:<8} {row.name:<20} {getattr(row, 'town', '')}  +{row.population_newly_covered:,.0f}"
         )
+    if s["note"]:
+        print(f"note: {s['note']}")
     if s["status"] == "target_unreachable":
         print(
             f"note: target {s['target']:.0%} cannot be reached with these candidates; the best achievable coverage is {s['coverage_achievable']:.1%}"

@@ -827,10 +827,21 @@ def suggest(
             "candidates_usable": len(usable),
             "candidates_excluded": excluded["reason"].value_counts().to_dict(),
             "time_limit": time_limit,
+            "note": _shortfall_note(k, len(picked), max_per_town),
         }
     )
     return Suggestion(
         proposals, excluded.reset_index(drop=True), result, greedy, added, summary, problem
+    )
+
+
+def _shortfall_note(k: int | None, placed: int, max_per_town: int | None) -> str | None:
+    if k is None or placed >= k:
+        return None
+    why = f"at most {max_per_town} per town, and " if max_per_town else ""
+    return (
+        f"only {placed} of the {k} new sites are proposed: {why}no further candidate "
+        "reaches anyone still uncovered"
     )
 
 

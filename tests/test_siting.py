@@ -239,3 +239,11 @@ def test_duplicate_candidate_ids_are_rejected_with_their_row(tmp_path):
     assert cands["name"].tolist() == ["甲"]
     assert rejected["row"].tolist() == [3]
     assert "duplicate id (first used on row 2)" in rejected["reason"].iloc[0]
+
+
+def test_fewer_sites_than_asked_are_explained(sample):  # noqa: F811
+    region, coverage = sample
+    result = suggest(region, coverage, k=3, town="青山乡", max_per_town=1)
+    assert len(result.proposals) == 1
+    assert "only 1 of the 3 new sites" in result.summary["note"]
+    assert suggest(region, coverage, k=2).summary["note"] is None
