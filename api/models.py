@@ -446,6 +446,9 @@ class SuggestSummary(BaseModel):
     status: str
     solve_seconds: float
     time_limit: float
+    note: str | None = Field(
+        None, description="Why fewer sites than asked were proposed, when that happens."
+    )
 
 
 class SuggestResponse(BaseModel):
