@@ -38,7 +38,7 @@ from bench.synthetic import SEEDS, large_network, random_points  # noqa: E402
 from planner.network import RoadNetwork, TravelGraph  # noqa: E402
 from planner.reach import nearest  # noqa: E402
 from planner.siting import CoverageProblem, SitingResult, coverage_matrix  # noqa: E402
-from planner.snap import Snapped, snap_points  # noqa: E402
+from planner.snap import snap_points  # noqa: E402
 from planner.standards import Standards  # noqa: E402
 
 NAME = "siting"
@@ -360,7 +360,9 @@ def _large_instance(
     )
     with timings.phase("snap"):
         residents = snap_points(
-            graph, random_points(network, size.residents, SEEDS["residents"]), max_distance_m=max_snap
+            graph,
+            random_points(network, size.residents, SEEDS["residents"]),
+            max_distance_m=max_snap,
         )
         candidates = snap_points(
             graph,
@@ -531,8 +533,15 @@ def _print(
                     ]
                 )
             rows.append(
-                ["ours: greedy", None, ours["greedy_s"], None, f"{ours['greedy_objective']:,.0f}"]
-                + ["greedy", "-"]
+                [
+                    "ours: greedy",
+                    None,
+                    ours["greedy_s"],
+                    None,
+                    f"{ours['greedy_objective']:,.0f}",
+                    "greedy",
+                    "-",
+                ]
             )
         print(
             table(

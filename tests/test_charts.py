@@ -17,8 +17,8 @@ from matplotlib.ft2font import FT2Font
 from matplotlib.text import Text
 
 from planner import charts
-from planner.text import CHART_LABELS
 from planner.siting import suggest
+from planner.text import CHART_LABELS
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 UNIT = re.compile(r"\((%|[^)]*(分钟|min|个|人|km/h|公里)[^)]*)\)")
