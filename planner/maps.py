@@ -503,8 +503,3 @@ def _in_town(frame: gpd.GeoDataFrame, town: str) -> np.ndarray:
             frame["code"].astype(str).to_numpy() == str(town)
         )
     return mask
-
-
-def save_map(m: folium.Map, path: str) -> None:
-    """Write a map as one self-contained HTML file."""
-    m.save(path)

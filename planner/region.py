@@ -14,7 +14,6 @@ import pandas as pd
 from planner.errors import InputError
 from planner.io import (
     REJECTED_COLUMNS,
-    WGS84,
     read_candidates,
     read_residents,
     read_sites,
@@ -222,8 +221,3 @@ def _attach_units(residents: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> gpd.G
                 blank = out[col].isna() | (out[col].astype(str).str.strip() == "")
                 out.loc[blank, col] = found[blank]
     return out
-
-
-def to_wgs84(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """A layer in WGS84 for output files and maps."""
-    return frame.to_crs(WGS84)

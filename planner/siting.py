@@ -19,7 +19,14 @@ from scipy.sparse.csgraph import dijkstra
 
 from planner.errors import InputError
 from planner.network import TravelGraph
-from planner.reach import _directed, augment, same_segment, source_legs, target_legs
+from planner.reach import (
+    _directed,
+    access_speed_mps,
+    augment,
+    same_segment,
+    source_legs,
+    target_legs,
+)
 from planner.snap import Snapped
 
 log = logging.getLogger(__name__)
@@ -54,7 +61,7 @@ def coverage_matrix(
     lengths = np.concatenate([graph.seg_length, graph.seg_length])
     finite = np.isfinite(seconds) & (seconds > 0)
     vmax = float(np.max(lengths[finite] / seconds[finite])) if finite.any() else 1.0
-    walk = access_speed(graph)
+    walk = access_speed_mps(graph)
     reach_m = vmax * limit_s + walk * limit_s  # network part plus the candidate's own access leg
 
     node_xy = graph.node_xy
@@ -101,13 +108,6 @@ def coverage_matrix(
     out = sp.csr_matrix((np.ones(len(row), bool), (row, col)), shape=(n_c, n_r))
     out.sum_duplicates()
     return out
-
-
-def access_speed(graph: TravelGraph) -> float:
-    """Walking speed of access legs, m/s."""
-    from planner.reach import access_speed_mps
-
-    return access_speed_mps(graph)
 
 
 def _block_pairs(
