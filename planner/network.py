@@ -102,6 +102,9 @@ class RoadNetwork:
     edge_speed_kph: np.ndarray
     edge_geometry: np.ndarray
     source: str = ""
+    # Raw OSM way tags per directed edge, keyed by planner.access.WAY_TAGS ("" where absent);
+    # empty when the source had none (hand-built networks, graphs without tags).
+    edge_tags: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n_nodes(self) -> int:
