@@ -18,6 +18,8 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components
 
+from planner import access
+from planner.access import WAY_TAGS
 from planner.errors import InputError
 from planner.io import error_cause
 from planner.standards import DEFAULT_SPEEDS_KMH
@@ -25,7 +27,7 @@ from planner.text import MODES
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = "4"
+CACHE_VERSION = "5"
 
 # Typical speeds (km/h) for highway types without a maxspeed tag, for Chinese roads.
 HIGHWAY_SPEEDS_KPH: dict[str, float] = {
@@ -45,43 +47,6 @@ HIGHWAY_SPEEDS_KPH: dict[str, float] = {
     "service": 15.0,
     "track": 15.0,
     "road": 25.0,
-}
-
-# Which highway types each mode may not use (the rest of the ways tagged highway=* may be used).
-_NOT_FOR: dict[str, frozenset[str]] = {
-    "walk": frozenset(
-        {"motorway", "motorway_link", "construction", "proposed", "raceway", "bus_guideway"}
-    ),
-    "bike": frozenset(
-        {
-            "motorway",
-            "motorway_link",
-            "steps",
-            "construction",
-            "proposed",
-            "raceway",
-            "bus_guideway",
-        }
-    ),
-    "drive": frozenset(
-        {
-            "footway",
-            "path",
-            "pedestrian",
-            "steps",
-            "cycleway",
-            "bridleway",
-            "corridor",
-            "elevator",
-            "escalator",
-            "platform",
-            "construction",
-            "proposed",
-            "raceway",
-            "bus_guideway",
-            "busway",
-        }
-    ),
 }
 
 
@@ -105,6 +70,9 @@ class RoadNetwork:
     # Raw OSM way tags per directed edge, keyed by planner.access.WAY_TAGS ("" where absent);
     # empty when the source had none (hand-built networks, graphs without tags).
     edge_tags: dict[str, np.ndarray] = field(default_factory=dict)
+    # Travel-time factors from slopes per directed edge (planner.dem), keys walk_fwd,
+    # walk_bwd, bike_fwd, bike_bwd (fwd: from u to v); empty without a DEM.
+    edge_slope: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n_nodes(self) -> int:
@@ -143,6 +111,7 @@ class RoadNetwork:
             edge_speed_kph=self.edge_speed_kph,
             geom_coords=coords,
             geom_index=index,
+            **{f"tag_{k}": np.asarray(v, dtype=str) for k, v in self.edge_tags.items()},
         )
         os.replace(tmp, path)
 
@@ -162,6 +131,7 @@ class RoadNetwork:
                 edge_highway=z["edge_highway"].astype(object),
                 edge_speed_kph=z["edge_speed_kph"],
                 edge_geometry=geoms,
+                edge_tags={k[4:]: z[k].astype(object) for k in z.files if k.startswith("tag_")},
             )
 
     @classmethod
@@ -207,7 +177,27 @@ class RoadNetwork:
             edge_highway=highway,
             edge_speed_kph=edges["speed_kph"].astype(float).to_numpy(),
             edge_geometry=np.asarray(geoms, dtype=object),
+            edge_tags=_edge_tags(edges),
         )
+
+
+def _edge_tags(edges: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The WAY_TAGS of every edge as strings ("" where absent); empty when the graph has none."""
+    present = [k for k in WAY_TAGS if k in edges.columns]
+    if not present:
+        return {}
+    out = {}
+    for key in WAY_TAGS:
+        if key not in edges.columns:
+            out[key] = np.full(len(edges), "", dtype=object)
+            continue
+        values = edges[key].map(_first)
+        if key == "oneway":  # osmnx turns oneway into booleans (True for oneway=yes/-1/...)
+            values = values.map(
+                lambda v: "yes" if v is True or str(v) in ("True", "yes", "1", "-1") else ""
+            )
+        out[key] = values.map(lambda v: "" if v is None or v != v else str(v)).to_numpy(object)
+    return out
 
 
 def _metric_crs(nodes: Any) -> Any:
@@ -392,9 +382,19 @@ def read_graph(path: str | Path, *, simplify: bool = True) -> Any:
         with tempfile.TemporaryDirectory(prefix="servicecircle-") as tmp:
             xml = Path(tmp) / "roads.osm"
             _roads_to_xml(path, xml)
-            graph = ox.graph_from_xml(xml, bidirectional=False, simplify=False, retain_all=True)
+            kept = ox.settings.useful_tags_way
+            # osmnx keeps only the way tags it is told of; the access rules need WAY_TAGS.
+            ox.settings.useful_tags_way = list(dict.fromkeys([*kept, *WAY_TAGS]))
+            try:
+                graph = ox.graph_from_xml(xml, bidirectional=False, simplify=False, retain_all=True)
+            finally:
+                ox.settings.useful_tags_way = kept
         if simplify:
-            graph = ox.simplification.simplify_graph(graph)
+            # A node where the highway type or any access/level tag changes stays a node, so
+            # that every simplified edge carries the tags of all its pieces.
+            graph = ox.simplification.simplify_graph(
+                graph, edge_attrs_differ=["highway", *WAY_TAGS]
+            )
         return graph
     except InputError:
         raise
@@ -508,6 +508,8 @@ class TravelGraph:
     seg_t_bwd: np.ndarray
     seg_geometry: np.ndarray
     matrix: sp.csr_matrix = field(repr=False)
+    # Segments at street level (planner.access.street_level), where points may join the roads.
+    seg_street: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_nodes(self) -> int:
@@ -531,16 +533,22 @@ class TravelGraph:
         size = np.bincount(label)
         return size[label[self.seg_u]]
 
-    def main_segment_tree(self, min_nodes: int) -> shapely.STRtree:
-        """Spatial index over the segments of pieces with at least ``min_nodes`` nodes."""
-        key = f"_main_tree_{min_nodes}"
+    def subset_tree(self, name: str, keep: np.ndarray) -> shapely.STRtree:
+        """Spatial index over the segments in mask ``keep``, cached under ``name``."""
+        key = f"_tree_{name}"
         if key not in self.__dict__:
-            keep = self.segment_component_size >= min_nodes
             self.__dict__[key] = shapely.STRtree(self.seg_geometry[keep])
         return self.__dict__[key]
 
+    def main_segment_tree(self, min_nodes: int) -> shapely.STRtree:
+        """Spatial index over the segments of pieces with at least ``min_nodes`` nodes."""
+        return self.subset_tree(f"main{min_nodes}", self.segment_component_size >= min_nodes)
+
     def __getstate__(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if not k.startswith("_main_tree_")}
+        # Indexes are rebuilt on first use after unpickling (in a Dask worker).
+        state = {
+            k: v for k, v in self.__dict__.items() if not k.startswith(("_tree_", "_snap_pieces_"))
+        }
         state.pop("segment_tree", None)
         state.pop("reverse_matrix", None)
         return state
@@ -553,10 +561,10 @@ class TravelGraph:
         cls, network: RoadNetwork, mode: str, *, speed_kmh: float | None = None
     ) -> TravelGraph:
         """Compile ``network`` for ``mode``; see :meth:`RoadNetwork.travel_graph`."""
-        if mode not in _NOT_FOR:
+        if mode not in access.NOT_FOR:
             msg = f"unknown travel mode {mode!r}; use walk, bike or drive"
             raise InputError(msg)
-        usable = ~np.isin(network.edge_highway, list(_NOT_FOR[mode]))
+        usable = access.usable(network.edge_highway, network.edge_tags, mode)
         u = network.edge_u[usable]
         v = network.edge_v[usable]
         length = network.edge_length[usable]
@@ -587,11 +595,19 @@ class TravelGraph:
         forward = u == seg_u[seg_id]
         t_fwd = np.full(n_seg, np.inf)
         t_bwd = np.full(n_seg, np.inf)
-        np.minimum.at(t_fwd, seg_id[forward], seconds[forward])
-        np.minimum.at(t_bwd, seg_id[~forward], seconds[~forward])
+        there = back = seconds  # along the edge (u to v), and the same road from v to u
+        if mode != "drive" and network.edge_slope:
+            there = seconds * network.edge_slope[f"{mode}_fwd"][usable]
+            back = seconds * network.edge_slope[f"{mode}_bwd"][usable]
+        np.minimum.at(t_fwd, seg_id[forward], there[forward])
+        np.minimum.at(t_bwd, seg_id[~forward], there[~forward])
         if mode == "walk":  # pedestrians may walk both ways along one-way streets
-            both = np.minimum(t_fwd, t_bwd)
-            t_fwd, t_bwd = both, both.copy()
+            np.minimum.at(t_fwd, seg_id[~forward], back[~forward])
+            np.minimum.at(t_bwd, seg_id[forward], back[forward])
+        street = np.zeros(n_seg, bool)
+        np.logical_or.at(
+            street, seg_id, access.street_level(network.edge_tags, len(usable))[usable]
+        )
         matrix = _matrix(seg_u, seg_v, t_fwd, t_bwd, network.n_nodes)
         return cls(
             mode=mode,
@@ -605,6 +621,7 @@ class TravelGraph:
             seg_t_bwd=t_bwd,
             seg_geometry=geoms[rep],
             matrix=matrix,
+            seg_street=street,
         )
 
 

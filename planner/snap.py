@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,6 +10,8 @@ import shapely
 from scipy.spatial import cKDTree
 
 from planner.network import TravelGraph
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -23,11 +26,15 @@ class Snapped:
         Position of the projection along the segment, 0 at ``seg_u`` and 1 at ``seg_v``.
     access_m
         Straight-line distance from the point to its projection (``inf`` when not snapped).
+    off_street
+        True where the point joined a bridge, an elevated road or a tunnel because no
+        street-level road lies within the snap limit (``None``: all at street level).
     """
 
     segment: np.ndarray
     fraction: np.ndarray
     access_m: np.ndarray
+    off_street: np.ndarray | None = None
 
     @property
     def ok(self) -> np.ndarray:
@@ -39,7 +46,8 @@ class Snapped:
 
     def subset(self, index: np.ndarray) -> Snapped:
         """The snaps of the points at ``index`` (positions or a boolean mask)."""
-        return Snapped(self.segment[index], self.fraction[index], self.access_m[index])
+        off = None if self.off_street is None else self.off_street[index]
+        return Snapped(self.segment[index], self.fraction[index], self.access_m[index], off)
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,12 +108,36 @@ class _Pieces:
         return j[rows, best], best_d, t[rows, best], complete
 
 
-def _pieces(graph: TravelGraph, min_nodes: int) -> _Pieces:
-    key = f"_snap_pieces_{min_nodes}"
+def _pieces(graph: TravelGraph, name: str, keep: np.ndarray) -> _Pieces:
+    key = f"_snap_pieces_{name}"
     if key not in graph.__dict__:  # cached with the graph, dropped when it is pickled
-        keep = np.flatnonzero(graph.segment_component_size >= min_nodes)
-        graph.__dict__[key] = _Pieces.build(graph, keep)
+        graph.__dict__[key] = _Pieces.build(graph, np.flatnonzero(keep))
     return graph.__dict__[key]
+
+
+def _tiers(graph: TravelGraph, min_nodes: int) -> list[tuple[str, np.ndarray, bool]]:
+    """Segment sets to snap onto, in order of preference: ``(name, mask, at_street_level)``.
+
+    Street-level segments of the larger networks first, then street-level fragments, then
+    bridges and tunnels (of the larger networks, then any); empty and repeated sets are left out.
+    """
+    main = graph.segment_component_size >= min_nodes
+    street = graph.seg_street if graph.seg_street is not None else np.ones(len(main), bool)
+    every = np.ones(len(main), bool)
+    wanted = [
+        (f"street_main{min_nodes}", street & main, True),
+        ("street", street, True),
+        (f"main{min_nodes}", main, False),
+        ("all", every, False),
+    ]
+    tiers: list[tuple[str, np.ndarray, bool]] = []
+    seen: list[np.ndarray] = []
+    for name, mask, level in wanted:
+        if not mask.any() or any(np.array_equal(mask, m) for m in seen):
+            continue
+        seen.append(mask)
+        tiers.append((name, mask, level))
+    return tiers
 
 
 def snap_points(
@@ -117,45 +149,55 @@ def snap_points(
 ) -> Snapped:
     """Project points (metric coordinates, shape ``(n, 2)``) onto their nearest road segment.
 
-    Segments of road fragments with fewer than ``min_component_nodes`` nodes (a footpath
-    ending on an untagged square, a cut-off piece at the edge of an extract) are used only
-    when no segment of a larger network lies within ``max_distance_m``: otherwise a house
-    beside such a fragment would be marked unreachable although a connected street is near.
-    Points farther than ``max_distance_m`` from every segment are left unsnapped.
+    Points join the roads at street level (:func:`planner.access.street_level`): a house
+    beside an elevated expressway over a street joins the street; a bridge or tunnel is used
+    only when no street-level segment lies within ``max_distance_m`` (those points are marked
+    in :attr:`Snapped.off_street`). Likewise segments of road fragments with fewer than
+    ``min_component_nodes`` nodes (a footpath ending on an untagged square, a cut-off piece at
+    the edge of an extract) are used only when no segment of a larger network lies within
+    ``max_distance_m``: otherwise a house beside such a fragment would be marked unreachable
+    although a connected street is near. Points farther than ``max_distance_m`` from every
+    segment are left unsnapped.
     """
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
     n = len(xy)
     segment = np.full(n, -1, dtype=np.int64)
     fraction = np.zeros(n)
     access = np.full(n, np.inf)
+    off_street = np.zeros(n, bool)
     if n == 0 or len(graph.seg_geometry) == 0:
-        return Snapped(segment, fraction, access)
-    main = graph.segment_component_size >= min_component_nodes
-    # Fast path: a KD-tree over short straight pieces of the roads of the larger networks.
-    pieces = _pieces(graph, min_component_nodes if main.any() else 0)
-    if len(pieces.a):
-        j, dist, t, complete = pieces.nearest(xy, max_distance_m)
+        return Snapped(segment, fraction, access, off_street)
+    todo = np.arange(n)
+    for name, keep, level in _tiers(graph, min_component_nodes):
+        if len(todo) == 0:
+            break
+        # Fast path: a KD-tree over short straight pieces of the segments of this tier.
+        pieces = _pieces(graph, name, keep)
+        j, dist, t, complete = pieces.nearest(xy[todo], max_distance_m)
         hit = complete & (dist <= max_distance_m)
-        segment[hit] = pieces.segment[j[hit]]
-        access[hit] = dist[hit]
+        rows = todo[hit]
+        segment[rows] = pieces.segment[j[hit]]
+        access[rows] = dist[hit]
         along = pieces.start_m[j[hit]] + t[hit] * np.hypot(*(pieces.b[j[hit]] - pieces.a[j[hit]]).T)
-        total = pieces.total_m[segment[hit]]
+        total = pieces.total_m[segment[rows]]
         # A point at a node is at the node exactly (one-way rules must not see 1e-12 of a road).
         along = np.where(along < 1e-6, 0.0, np.where(total - along < 1e-6, total, along))
-        fraction[hit] = along / np.maximum(total, 1e-12)
-        todo = np.flatnonzero(~complete)
-        missed = np.flatnonzero(complete & (dist > max_distance_m))
-    else:
-        todo = np.arange(n)
-        missed = np.array([], dtype=np.int64)
-    # Exact R-tree queries for the few points the fast path could not prove, then fragments.
-    _rtree_snap(
-        graph, xy, todo, segment, fraction, access, max_distance_m, main, min_component_nodes
-    )
-    if main.any() and not main.all():
-        left = np.r_[missed, todo[segment[todo] < 0]]
-        _rtree_snap(graph, xy, left, segment, fraction, access, max_distance_m, None, 0)
-    return Snapped(segment, np.clip(fraction, 0.0, 1.0), access)
+        fraction[rows] = along / np.maximum(total, 1e-12)
+        # Exact R-tree queries for the few points the fast path could not prove.
+        _rtree_snap(
+            graph, xy, todo[~complete], segment, fraction, access, max_distance_m, name, keep
+        )
+        off_street[todo] = ~level & (segment[todo] >= 0)
+        todo = todo[segment[todo] < 0]
+    if off_street.any():
+        log.info(
+            "%d of %d points join the roads on a bridge or in a tunnel: no street-level road "
+            "within %g m",
+            int(off_street.sum()),
+            n,
+            max_distance_m,
+        )
+    return Snapped(segment, np.clip(fraction, 0.0, 1.0), access, off_street)
 
 
 def _rtree_snap(
@@ -166,22 +208,21 @@ def _rtree_snap(
     fraction: np.ndarray,
     access: np.ndarray,
     max_distance_m: float,
-    main: np.ndarray | None,
-    min_nodes: int,
+    name: str,
+    keep: np.ndarray,
 ) -> None:
     if len(which) == 0:
         return
     points = shapely.points(xy[which])
-    if main is not None and main.any() and not main.all():
-        keep = np.flatnonzero(main)
-        (idx, pos), dist = graph.main_segment_tree(min_nodes).query_nearest(
-            points, max_distance=max_distance_m, return_distance=True, all_matches=False
-        )
-        seg = keep[pos]
-    else:
+    if keep.all():
         (idx, seg), dist = graph.segment_tree.query_nearest(
             points, max_distance=max_distance_m, return_distance=True, all_matches=False
         )
+    else:
+        (idx, pos), dist = graph.subset_tree(name, keep).query_nearest(
+            points, max_distance=max_distance_m, return_distance=True, all_matches=False
+        )
+        seg = np.flatnonzero(keep)[pos]
     rows = which[idx]
     segment[rows] = seg
     access[rows] = dist
