@@ -391,9 +391,10 @@ def read_graph(path: str | Path, *, simplify: bool = True) -> Any:
                 ox.settings.useful_tags_way = kept
         if simplify:
             # A node where the highway type or any access/level tag changes stays a node, so
-            # that every simplified edge carries the tags of all its pieces.
+            # that every simplified edge carries the tags of all its pieces. Isolated rings
+            # (a footway around a square) stay too: a point beside one must snap to it.
             graph = ox.simplification.simplify_graph(
-                graph, edge_attrs_differ=["highway", *WAY_TAGS]
+                graph, edge_attrs_differ=["highway", *WAY_TAGS], remove_rings=False
             )
         return graph
     except InputError:
