@@ -65,9 +65,7 @@ DETOUR = 300 / WALK_MPS / 60
             DIRECT,
             id="access=private lane of a gated compound is walked",
         ),
-        pytest.param(
-            {"highway": "cycleway"}, DIRECT, id="a cycleway is walkable unless foot=no"
-        ),
+        pytest.param({"highway": "cycleway"}, DIRECT, id="a cycleway is walkable unless foot=no"),
         pytest.param({"highway": "cycleway", "foot": "no"}, DETOUR, id="cycleway with foot=no"),
     ],
 )

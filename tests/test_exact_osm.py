@@ -8,6 +8,7 @@ segment arrays, the KD-tree snapping or the csgraph searches it checks.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from pathlib import Path
 
@@ -76,7 +77,7 @@ def walkable_pieces(path: Path) -> list[tuple[int, int, bool]]:
             continue
         street = at_street_level(tags)
         refs = [(n.ref, n.location) for n in way.nodes]
-        for (a, la), (b, lb) in zip(refs, refs[1:], strict=False):
+        for (a, la), (b, lb) in itertools.pairwise(refs):
             if la.valid() and lb.valid() and a != b:
                 pieces.append((a, b, street, (la.lon, la.lat), (lb.lon, lb.lat)))
     return pieces
@@ -131,8 +132,12 @@ class ExactModel:
                     graph.add_edge((kind, i), (kind, "at", i), weight=s[2])
         length = np.hypot(*(self.b - self.a).T)
         for k in range(len(self.u)):
-            stops = [(0.0, int(self.u[k])), *sorted(on_piece.get(k, [])), (length[k], int(self.v[k]))]
-            for (d0, n0), (d1, n1) in zip(stops, stops[1:], strict=False):
+            stops = [
+                (0.0, int(self.u[k])),
+                *sorted(on_piece.get(k, [])),
+                (length[k], int(self.v[k])),
+            ]
+            for (d0, n0), (d1, n1) in itertools.pairwise(stops):
                 w = d1 - d0
                 if n0 != n1 and (not graph.has_edge(n0, n1) or graph[n0][n1]["weight"] > w):
                     graph.add_edge(n0, n1, weight=w)
@@ -169,7 +174,7 @@ def test_walking_times_equal_an_exact_model_of_the_osm_ways(extract, tmp_path):
     rng = np.random.default_rng(8)
     residents = _random_points(network, rng, N_RESIDENTS)
     sites = _random_points(network, rng, N_SITES)
-    ours, snapped = _engine_minutes(network, residents, sites)
+    ours, _snapped = _engine_minutes(network, residents, sites)
     exact = ExactModel(path, network.crs).minutes(residents, sites)
     assert np.array_equal(np.isfinite(ours), np.isfinite(exact))
     finite = np.isfinite(exact)
