@@ -17,6 +17,17 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from planner.coords import (  # noqa: F401  (re-exported: io was their first home)
+    _COORD_ALIASES,
+    COORD_SYSTEMS,
+    bd09_to_gcj02,
+    coord_system,
+    from_wgs84,
+    gcj02_to_bd09,
+    gcj02_to_wgs84,
+    to_wgs84,
+    wgs84_to_gcj02,
+)
 from planner.errors import InputError
 from planner.text import CANDIDATE_KINDS, KIND_ALIASES, TIER_ALIASES, TIERS, normalise_token
 
@@ -72,122 +83,16 @@ _LEVEL_ALIASES: dict[str, str] = {
     "村/社区": "village",
     "村委会": "village",
     "居委会": "village",
+    "county": "county",
+    "县": "county",
+    "区县": "county",
+    "县区": "county",
+    "县级市": "county",
 }
 
-COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
-_COORD_ALIASES = {
-    "wgs84": "wgs84",
-    "wgs_84": "wgs84",
-    "epsg:4326": "wgs84",
-    "4326": "wgs84",
-    "gps": "wgs84",
-    "gcj02": "gcj02",
-    "gcj_02": "gcj02",
-    "gcj": "gcj02",
-    "火星坐标": "gcj02",
-    "amap": "gcj02",
-    "gaode": "gcj02",
-    "高德": "gcj02",
-    "tencent": "gcj02",
-    "bd09": "bd09",
-    "bd_09": "bd09",
-    "baidu": "bd09",
-    "百度": "bd09",
-}
-
-
-# --- coordinate systems ---------------------------------------------------------------------
-
-_A = 6378245.0
-_EE = 0.00669342162296594323
-
-
-def _outside_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    return (lon < 72.004) | (lon > 137.8347) | (lat < 0.8293) | (lat > 55.8271)
-
-
-def _gcj_offset(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # The published GCJ-02 obfuscation polynomial; applied to WGS84 it gives the GCJ-02 shift.
-    x, y = lon - 105.0, lat - 35.0
-    dlat = (
-        -100.0
-        + 2.0 * x
-        + 3.0 * y
-        + 0.2 * y * y
-        + 0.1 * x * y
-        + 0.2 * np.sqrt(np.abs(x))
-        + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
-        + (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
-        + (160.0 * np.sin(y / 12.0 * np.pi) + 320 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
-    )
-    dlon = (
-        300.0
-        + x
-        + 2.0 * y
-        + 0.1 * x * x
-        + 0.1 * x * y
-        + 0.1 * np.sqrt(np.abs(x))
-        + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
-        + (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
-        + (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
-    )
-    radlat = lat / 180.0 * np.pi
-    magic = 1 - _EE * np.sin(radlat) ** 2
-    sqrtmagic = np.sqrt(magic)
-    dlat = (dlat * 180.0) / ((_A * (1 - _EE)) / (magic * sqrtmagic) * np.pi)
-    dlon = (dlon * 180.0) / (_A / sqrtmagic * np.cos(radlat) * np.pi)
-    inside = ~_outside_china(lon, lat)
-    return dlon * inside, dlat * inside
-
-
-def wgs84_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Shift WGS84 longitudes/latitudes to GCJ-02 (identity outside China)."""
-    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
-    dlon, dlat = _gcj_offset(lon, lat)
-    return lon + dlon, lat + dlat
-
-
-def gcj02_to_wgs84(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Invert GCJ-02 to WGS84 by fixed-point iteration (error well below 1 cm)."""
-    glon, glat = np.asarray(lon, float), np.asarray(lat, float)
-    wlon, wlat = glon.copy(), glat.copy()
-    for _ in range(6):
-        dlon, dlat = _gcj_offset(wlon, wlat)
-        wlon, wlat = glon - dlon, glat - dlat
-    return wlon, wlat
-
-
-def bd09_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Convert Baidu BD-09 coordinates to GCJ-02."""
-    x = np.asarray(lon, float) - 0.0065
-    y = np.asarray(lat, float) - 0.006
-    z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * np.pi * 3000.0 / 180.0)
-    theta = np.arctan2(y, x) - 0.000003 * np.cos(x * np.pi * 3000.0 / 180.0)
-    return z * np.cos(theta), z * np.sin(theta)
-
-
-def to_wgs84(lon: np.ndarray, lat: np.ndarray, system: str) -> tuple[np.ndarray, np.ndarray]:
-    """Convert coordinates in ``system`` (``wgs84``, ``gcj02`` or ``bd09``) to WGS84."""
-    if system == "wgs84":
-        return np.asarray(lon, float), np.asarray(lat, float)
-    if system == "gcj02":
-        return gcj02_to_wgs84(lon, lat)
-    if system == "bd09":
-        return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
-    msg = f"unknown coordinate system {system!r}; use one of {', '.join(COORD_SYSTEMS)}"
-    raise InputError(msg)
-
-
-def coord_system(value: str | None) -> str:
-    """Normalise a coordinate-system name (``"GCJ-02"``, ``"百度"`` ...) to our key."""
-    if value is None:
-        return "wgs84"
-    key = _COORD_ALIASES.get(normalise_token(value))
-    if key is None:
-        msg = f"unknown coordinate system {value!r}; use one of {', '.join(COORD_SYSTEMS)}"
-        raise InputError(msg)
-    return key
-
+# OpenStreetMap's admin_level in China: 6 county/district, 7 (sometimes) county, 8 township
+# (乡/镇/街道), 9 and 10 village or community (村/社区).
+_ADMIN_LEVELS = {"6": "county", "7": "county", "8": "town", "9": "village", "10": "village"}
 
 # --- tables ---------------------------------------------------------------------------------
 
@@ -725,12 +630,44 @@ def read_candidates(
     )
 
 
+def _osm_admin(frame: pd.DataFrame) -> pd.DataFrame:
+    """Boundaries exported from OSM: ``admin_level`` becomes ``level``, ``division_code`` or
+    ``ref`` becomes ``code`` (when the file has no ``level`` / ``code`` columns of its own)."""
+    if "level" in frame or "admin_level" not in frame:
+        return frame
+    frame = frame.copy()
+    raw = frame["admin_level"].astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
+    frame["level"] = raw.map(_ADMIN_LEVELS).fillna("admin_level=" + raw)
+    if "code" not in frame:
+        for column in ("division_code", "ref"):
+            if column in frame:
+                frame["code"] = frame[column]
+                break
+    return frame
+
+
+def _town_of_villages(frame: gpd.GeoDataFrame, ok: np.ndarray) -> None:
+    """Fill ``town`` of villages from the township polygon around them (OSM has no such tag)."""
+    towns = frame.loc[ok & (frame["level"] == "town").to_numpy(), ["name", "geometry"]]
+    villages = ok & (frame["level"] == "village").to_numpy()
+    if towns.empty or not villages.any():
+        return
+    inside = gpd.GeoDataFrame(
+        geometry=frame.geometry[villages].representative_point(), crs=frame.crs
+    )
+    joined = gpd.sjoin(inside, towns, predicate="within", how="left")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    frame.loc[villages, "town"] = joined["name"].reindex(inside.index).fillna("").to_numpy()
+
+
 def read_units(path: str | Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read town and village boundaries.
 
     Needs polygons with ``name`` and ``level`` (``town``/``乡镇``/``街道`` or
-    ``village``/``村``/``社区``); ``code`` and, for villages, ``town`` (or ``town_code``) are
-    used when present. Broken polygons are repaired when possible and rejected otherwise;
+    ``village``/``村``/``社区``, or ``county``/``县`` for the whole county); ``code`` and, for
+    villages, ``town`` (or ``town_code``) are used when present. Boundaries exported from
+    OpenStreetMap work as they are: ``admin_level`` 6 or 7 is the county, 8 a township, 9 or 10
+    a village, and ``division_code`` (or ``ref``) the code; other admin levels are rejected. Broken polygons are repaired when possible and rejected otherwise;
     with a ``code`` column, a code used twice on one level is rejected.
 
     Returns
@@ -743,6 +680,7 @@ def read_units(path: str | Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     if not isinstance(frame, gpd.GeoDataFrame):
         msg = f"{path}: boundaries need polygons; use GeoJSON, GeoPackage or Shapefile"
         raise InputError(msg)
+    frame = _osm_admin(frame)
     _require(frame, path, "boundaries", ["name", "level"])
     frame = frame.reset_index(drop=True)
     name = frame["name"].astype(str).str.strip()
@@ -759,8 +697,8 @@ def read_units(path: str | Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     )
     rows.reject(
         level.isna(),
-        "level " + _quoted(frame["level"]) + " is neither town nor village; "
-        "use town (乡镇/街道) or village (村/社区)",
+        "level " + _quoted(frame["level"]) + " is neither county, town nor village; "
+        "use county (县), town (乡镇/街道) or village (村/社区), or OSM admin_level 6-10",
     )
     frame["level"] = level
     geom = np.asarray(frame.geometry.array, dtype=object)
@@ -796,6 +734,7 @@ def read_units(path: str | Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
         )
     if "town" not in frame:
         frame["town"] = np.where(frame["level"] == "town", frame["name"], "")
+        _town_of_villages(frame, rows.ok.to_numpy())
     ok = rows.ok.to_numpy()
     out = frame.loc[ok].drop(columns=["id"]).rename(columns={"_row": "source_row"})
     rejected = rows.rejected()

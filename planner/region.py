@@ -10,7 +10,16 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
+from planner.coords import (
+    AUTO,
+    SYSTEM_NAMES,
+    coord_system,
+    from_wgs84,
+    likely_system,
+    road_distances,
+)
 from planner.errors import InputError
 from planner.io import (
     REJECTED_COLUMNS,
@@ -40,6 +49,7 @@ class RegionFiles:
     standards: str | Path | None = None
     coord_sys: str | None = None
     name: str | None = None
+    dem: str | Path | None = None
 
     @classmethod
     def sample(cls) -> RegionFiles:
@@ -75,6 +85,7 @@ class Region:
     rejected: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECTED_COLUMNS))
     standards: Standards = field(default_factory=Standards)
     files: RegionFiles | None = None
+    coord_sys: str = "wgs84"
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -163,31 +174,48 @@ class Region:
         elif standards is None:
             standards = Standards.from_toml(files.standards) if files.standards else Standards()
         network = load_network(files.network, cache_dir=cache_dir)
+        if files.dem:
+            from planner.dem import with_slopes
+
+            network = with_slopes(network, files.dem, cache_dir=cache_dir)
+        system = coord_system(files.coord_sys)
         sites, rej_sites = read_sites(files.sites, coord_sys=files.coord_sys)
         residents, rej_res = read_residents(files.residents, coord_sys=files.coord_sys)
+        if files.coord_sys is None or system == AUTO:
+            found = _detect_coord_sys(network, sites, residents, files)
+            if found != "wgs84":  # only with --coord-sys auto; otherwise detection raised
+                sites, rej_sites = read_sites(files.sites, coord_sys=found)
+                residents, rej_res = read_residents(files.residents, coord_sys=found)
+            system = found
         rejected = [rej_sites, rej_res]
-        units = candidates = None
+        units = candidates = county_name = None
         if files.units:
             units, rej = read_units(files.units)
             rejected.append(rej)
-            units = units.to_crs(network.crs)
+            # The county outline names the region; coverage is counted by town and village.
+            county = units.loc[units["level"] == "county", "name"]
+            county_name = str(county.iloc[0]) if len(county) == 1 else None
+            units = units.loc[units["level"] != "county"].reset_index(drop=True).to_crs(network.crs)
         if files.candidates and str(files.candidates).lower().endswith(
             (".osm", ".osm.bz2", ".pbf")
         ):
             from planner.osm_candidates import candidates_from_osm
 
-            candidates = candidates_from_osm(files.candidates).to_crs(network.crs)
+            candidates = candidates_from_osm(files.candidates)
+            candidates = _input_coords(candidates, system).to_crs(network.crs)
         elif files.candidates:
-            candidates, rej = read_candidates(files.candidates, coord_sys=files.coord_sys)
+            candidates, rej = read_candidates(files.candidates, coord_sys=system)
             rejected.append(rej)
-            candidates = candidates.to_crs(network.crs)
+            candidates = _input_coords(candidates, system).to_crs(network.crs)
+        sites = _input_coords(sites, system)
+        residents = _input_coords(residents, system)
         residents = residents.to_crs(network.crs)
         if units is not None:
             residents = _attach_units(residents, units)
             if candidates is not None:
                 candidates = _attach_units(candidates, units)
             sites = _attach_units(sites.to_crs(network.crs), units)
-        name = files.name or Path(str(files.network)).name.split(".")[0]
+        name = files.name or county_name or Path(str(files.network)).name.split(".")[0]
         return cls(
             name=name,
             network=network,
@@ -198,7 +226,57 @@ class Region:
             rejected=pd.concat([r for r in rejected if len(r)] or [rejected[0]], ignore_index=True),
             standards=standards,
             files=files,
+            coord_sys=system,
         )
+
+
+def _detect_coord_sys(
+    network: RoadNetwork, sites: gpd.GeoDataFrame, residents: gpd.GeoDataFrame, files: RegionFiles
+) -> str:
+    """The points' coordinate system judged from the roads (see :mod:`planner.coords`).
+
+    Without ``--coord-sys`` a clear mismatch stops with the system to give; with
+    ``--coord-sys auto`` the detected system is used and logged.
+    """
+    lon = np.r_[residents["lon"].to_numpy(float), sites["lon"].to_numpy(float)]
+    lat = np.r_[residents["lat"].to_numpy(float), sites["lat"].to_numpy(float)]
+    tree = shapely.STRtree(network.edge_geometry)
+    medians = road_distances(lon, lat, roads=tree, crs=network.crs)
+    found = likely_system(medians)
+    auto = files.coord_sys is not None
+    if found is None:
+        if auto:
+            log.warning("--coord-sys auto: the points look like WGS84 (%s)", _medians(medians))
+        return "wgs84"
+    if auto:
+        log.warning(
+            "--coord-sys auto: the points look like %s (%s); converting them to WGS84",
+            SYSTEM_NAMES[found],
+            _medians(medians),
+        )
+        return found
+    msg = (
+        f"{files.residents}: the points look like {SYSTEM_NAMES[found]} coordinates, not WGS84 "
+        f"(median distance to the nearest road {_medians(medians)}); give --coord-sys {found} "
+        "(or --coord-sys auto, or coord_sys in the regions config)"
+    )
+    raise InputError(msg)
+
+
+def _medians(medians: dict[str, float]) -> str:
+    return ", ".join(f"{v:.0f} m as {k.upper()}" for k, v in medians.items())
+
+
+def _input_coords(frame: gpd.GeoDataFrame, system: str) -> gpd.GeoDataFrame:
+    """Add ``lon_<system>, lat_<system>`` (6 decimals) so results paste back where they came from."""
+    if system in ("wgs84", AUTO) or frame.empty:
+        return frame
+    wgs = frame.geometry.to_crs("EPSG:4326")
+    lon, lat = from_wgs84(wgs.x.to_numpy(), wgs.y.to_numpy(), system)
+    out = frame.copy()
+    out[f"lon_{system}"] = np.round(lon, 6)
+    out[f"lat_{system}"] = np.round(lat, 6)
+    return out
 
 
 def _attach_units(residents: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

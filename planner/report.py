@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from planner.coords import COORD_SYSTEMS
 from planner.coverage import Coverage
 from planner.maps import coverage_map
 from planner.region import Region
@@ -47,6 +48,11 @@ def write_geojson(frame: gpd.GeoDataFrame, path: Path) -> None:
     frame.to_crs(4326).to_file(path, driver="GeoJSON", COORDINATE_PRECISION=6)
 
 
+def _input_coords(frame: pd.DataFrame) -> list[str]:
+    # lon_gcj02, lat_gcj02 (or _bd09) beside WGS84 when the points came in another system.
+    return [c for c in frame.columns if c.startswith(("lon_", "lat_")) and c[4:] in COORD_SYSTEMS]
+
+
 def residents_table(coverage: Coverage) -> pd.DataFrame:
     """The per-resident table of ``residents.csv``: the headline columns first."""
     res = coverage.residents
@@ -64,7 +70,7 @@ def residents_table(coverage: Coverage) -> pd.DataFrame:
         "lat",
     ]
     tiers = [c for t in TIERS for c in (f"minutes_{t}", f"site_{t}")]
-    cols = [c for c in head if c in res.columns] + tiers
+    cols = [c for c in head if c in res.columns] + _input_coords(res) + tiers
     table = pd.DataFrame(res[cols])
     minutes = [c for c in table.columns if c == "minutes" or c.startswith("minutes_")]
     table[minutes] = table[minutes].round(2)
@@ -133,7 +139,7 @@ def write_suggestion(
         "lon",
         "lat",
     ]
-    table = pd.DataFrame(props[[c for c in cols if c in props.columns]])
+    table = pd.DataFrame(props[[c for c in cols if c in props.columns] + _input_coords(props)])
     table.to_csv(paths["proposals_csv"], index=False, encoding="utf-8-sig")
     write_geojson(
         props[[*table.columns, "geometry"]] if len(props) else props, paths["proposals_geojson"]

@@ -1,0 +1,233 @@
+"""Chinese coordinate systems (WGS84, GCJ-02, BD-09): conversions and detection from the roads."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import shapely
+
+from planner.errors import InputError
+from planner.text import normalise_token
+
+log = logging.getLogger(__name__)
+
+COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
+AUTO = "auto"
+
+# How each system is named to people (errors, column notes).
+SYSTEM_NAMES = {
+    "wgs84": "WGS84 (GPS, OpenStreetMap)",
+    "gcj02": "GCJ-02 (Amap/高德, Tencent)",
+    "bd09": "BD-09 (Baidu/百度)",
+}
+
+
+_COORD_ALIASES = {
+    "wgs84": "wgs84",
+    "wgs_84": "wgs84",
+    "epsg:4326": "wgs84",
+    "4326": "wgs84",
+    "gps": "wgs84",
+    "gcj02": "gcj02",
+    "gcj_02": "gcj02",
+    "gcj": "gcj02",
+    "火星坐标": "gcj02",
+    "amap": "gcj02",
+    "gaode": "gcj02",
+    "高德": "gcj02",
+    "tencent": "gcj02",
+    "bd09": "bd09",
+    "bd_09": "bd09",
+    "baidu": "bd09",
+    "百度": "bd09",
+}
+
+
+# --- coordinate systems ---------------------------------------------------------------------
+
+_A = 6378245.0
+_EE = 0.00669342162296594323
+
+
+def _outside_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    return (lon < 72.004) | (lon > 137.8347) | (lat < 0.8293) | (lat > 55.8271)
+
+
+def _gcj_offset(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # The published GCJ-02 obfuscation polynomial; applied to WGS84 it gives the GCJ-02 shift.
+    x, y = lon - 105.0, lat - 35.0
+    dlat = (
+        -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * np.sqrt(np.abs(x))
+        + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+        + (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
+        + (160.0 * np.sin(y / 12.0 * np.pi) + 320 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
+    )
+    dlon = (
+        300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * np.sqrt(np.abs(x))
+        + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+        + (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
+        + (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
+    )
+    radlat = lat / 180.0 * np.pi
+    magic = 1 - _EE * np.sin(radlat) ** 2
+    sqrtmagic = np.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_A * (1 - _EE)) / (magic * sqrtmagic) * np.pi)
+    dlon = (dlon * 180.0) / (_A / sqrtmagic * np.cos(radlat) * np.pi)
+    inside = ~_outside_china(lon, lat)
+    return dlon * inside, dlat * inside
+
+
+def wgs84_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shift WGS84 longitudes/latitudes to GCJ-02 (identity outside China)."""
+    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
+    dlon, dlat = _gcj_offset(lon, lat)
+    return lon + dlon, lat + dlat
+
+
+def gcj02_to_wgs84(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Invert GCJ-02 to WGS84 by fixed-point iteration (error well below 1 cm)."""
+    glon, glat = np.asarray(lon, float), np.asarray(lat, float)
+    wlon, wlat = glon.copy(), glat.copy()
+    for _ in range(6):
+        dlon, dlat = _gcj_offset(wlon, wlat)
+        wlon, wlat = glon - dlon, glat - dlat
+    return wlon, wlat
+
+
+def bd09_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Convert Baidu BD-09 coordinates to GCJ-02."""
+    x = np.asarray(lon, float) - 0.0065
+    y = np.asarray(lat, float) - 0.006
+    z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * np.pi * 3000.0 / 180.0)
+    theta = np.arctan2(y, x) - 0.000003 * np.cos(x * np.pi * 3000.0 / 180.0)
+    return z * np.cos(theta), z * np.sin(theta)
+
+
+def to_wgs84(lon: np.ndarray, lat: np.ndarray, system: str) -> tuple[np.ndarray, np.ndarray]:
+    """Convert coordinates in ``system`` (``wgs84``, ``gcj02`` or ``bd09``) to WGS84."""
+    if system == "wgs84":
+        return np.asarray(lon, float), np.asarray(lat, float)
+    if system == "gcj02":
+        return gcj02_to_wgs84(lon, lat)
+    if system == "bd09":
+        return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
+    msg = f"unknown coordinate system {system!r}; use one of {', '.join(COORD_SYSTEMS)}"
+    raise InputError(msg)
+
+
+def coord_system(value: str | None) -> str:
+    """Normalise a coordinate-system name (``"GCJ-02"``, ``"百度"`` ...) to our key.
+
+    ``None`` is WGS84; ``"auto"`` stays ``"auto"`` (read as WGS84, then detected from the roads).
+    """
+    if value is None:
+        return "wgs84"
+    if normalise_token(value) == AUTO:
+        return AUTO
+    key = _COORD_ALIASES.get(normalise_token(value))
+    if key is None:
+        msg = f"unknown coordinate system {value!r}; use one of {', '.join(COORD_SYSTEMS)} or auto"
+        raise InputError(msg)
+    return key
+
+
+def gcj02_to_bd09(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Convert GCJ-02 coordinates to Baidu BD-09 (the inverse of :func:`bd09_to_gcj02`)."""
+    x, y = np.asarray(lon, float), np.asarray(lat, float)
+    z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * np.pi * 3000.0 / 180.0)
+    theta = np.arctan2(y, x) + 0.000003 * np.cos(x * np.pi * 3000.0 / 180.0)
+    return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
+
+
+def from_wgs84(lon: np.ndarray, lat: np.ndarray, system: str) -> tuple[np.ndarray, np.ndarray]:
+    """Convert WGS84 coordinates to ``system`` (to paste results back into Amap or Baidu)."""
+    if system == "wgs84":
+        return np.asarray(lon, float), np.asarray(lat, float)
+    if system == "gcj02":
+        return wgs84_to_gcj02(lon, lat)
+    if system == "bd09":
+        return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
+    msg = f"unknown coordinate system {system!r}; use one of {', '.join(COORD_SYSTEMS)}"
+    raise InputError(msg)
+
+
+# --- detection -------------------------------------------------------------------------------
+
+# A system is "clearly better" when its median distance to the roads is at most this share of
+# the WGS84 one and at least DETECT_MIN_GAIN_M shorter (GCJ-02 moves points 300-700 m in China;
+# right and wrong guesses then differ by far more than either margin).
+DETECT_RATIO = 0.5
+DETECT_MIN_GAIN_M = 25.0
+DETECT_SAMPLE = 500
+DETECT_MIN_POINTS = 10
+
+
+def road_distances(
+    lon: np.ndarray,
+    lat: np.ndarray,
+    *,
+    roads: shapely.STRtree,
+    crs: str,
+    sample: int = DETECT_SAMPLE,
+) -> dict[str, float]:
+    """Median distance (m) from the points to the nearest road, read as each coordinate system.
+
+    Parameters
+    ----------
+    lon, lat
+        The points as given (degrees), in an unknown system.
+    roads
+        Spatial index over the road lines, in the metric ``crs``.
+    sample
+        At most this many points (a fixed random sample, so the answer is repeatable).
+
+    Returns
+    -------
+    dict
+        ``{system: median metres}``; empty when fewer than 10 points lie in China (elsewhere
+        the three systems coincide).
+    """
+    from pyproj import Transformer
+
+    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
+    keep = np.isfinite(lon) & np.isfinite(lat)
+    keep &= ~_outside_china(np.where(keep, lon, 0.0), np.where(keep, lat, 0.0))
+    index = np.flatnonzero(keep)
+    if len(index) < DETECT_MIN_POINTS:
+        return {}
+    if len(index) > sample:
+        index = np.sort(np.random.default_rng(0).choice(index, sample, replace=False))
+    to_metric = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    out = {}
+    for system in COORD_SYSTEMS:
+        wlon, wlat = to_wgs84(lon[index], lat[index], system)
+        points = shapely.points(np.column_stack(to_metric.transform(wlon, wlat)))
+        (_, _), dist = roads.query_nearest(points, return_distance=True, all_matches=False)
+        out[system] = float(np.median(dist))
+    return out
+
+
+def likely_system(medians: dict[str, float]) -> str | None:
+    """The system clearly closer to the roads than WGS84 (see :func:`road_distances`), or None."""
+    if not medians:
+        return None
+    best = min(medians, key=medians.__getitem__)
+    wgs = medians["wgs84"]
+    if (
+        best != "wgs84"
+        and medians[best] <= DETECT_RATIO * wgs
+        and wgs - medians[best] >= (DETECT_MIN_GAIN_M)
+    ):
+        return best
+    return None
