@@ -85,7 +85,7 @@ def gcj_region(tmp_path_factory):
 
 
 def test_auto_uses_the_detected_system_and_lands_on_the_original_points(gcj_region):
-    region, files = gcj_region
+    region, _ = gcj_region
     assert region.coord_sys == "gcj02"
     original = pd.read_csv(SAMPLE / "residents.csv")
     got = region.residents.set_index("id").loc[original["id"]]
