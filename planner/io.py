@@ -692,13 +692,20 @@ def read_units(path: str | Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     frame["id"] = frame["code"]
     rows = _Rows(frame, path, "boundaries")
     rows.reject(_blank(frame["name"]), "missing name")
+    if "admin_level" in frame:
+        raw = frame["level"].astype(str)
+        rows.reject(
+            raw.str.startswith("admin_level="),
+            raw.str.replace("=", " ", regex=False)
+            + " is no county (6/7), township (8) or village (9/10) boundary; left out",
+        )
     level = frame["level"].map(
         lambda v: _LEVEL_ALIASES.get(normalise_token(v)) if not pd.isna(v) else None
     )
     rows.reject(
         level.isna(),
-        "level " + _quoted(frame["level"]) + " is neither county, town nor village; "
-        "use county (县), town (乡镇/街道) or village (村/社区), or OSM admin_level 6-10",
+        "level " + _quoted(frame["level"]) + " is neither town nor village; "
+        "use town (乡镇/街道) or village (村/社区)",
     )
     frame["level"] = level
     geom = np.asarray(frame.geometry.array, dtype=object)

@@ -113,8 +113,9 @@ def test_on_the_real_guixi_network_only_the_true_system_fits():
     along = shapely.line_interpolate_point(roads, rng.uniform(0, 1, 400), normalized=True)
     angle = rng.uniform(0, 2 * np.pi, 400)
     offset = rng.uniform(5, 40, 400)
-    xy = shapely.get_coordinates(along) + np.column_stack([np.cos(angle), np.sin(angle)]) * (
-        offset[:, None]
+    xy = (
+        shapely.get_coordinates(along)
+        + np.column_stack([np.cos(angle), np.sin(angle)]) * (offset[:, None])
     )
     lon, lat = Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True).transform(*xy.T)
     tree = shapely.STRtree(network.edge_geometry)
