@@ -73,7 +73,19 @@ SnapOpt = Annotated[
 CoordOpt = Annotated[
     str | None,
     typer.Option(
-        "--coord-sys", help="Coordinates of point files: wgs84, gcj02 or bd09 (default wgs84)."
+        "--coord-sys",
+        help="Coordinates of point files: wgs84, gcj02, bd09, or auto (detect from the roads). "
+        "Without it, points that fit the roads clearly better as GCJ-02/BD-09 stop with an error.",
+    ),
+]
+NameOpt = Annotated[
+    str | None,
+    typer.Option("--name", help="Region name for titles and summaries, e.g. 贵溪市."),
+]
+DemOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--dem", help="Elevation GeoTIFF (any CRS): slower walking/cycling uphill (Tobler)."
     ),
 ]
 CacheOpt = Annotated[
@@ -130,6 +142,8 @@ def analyze(
     speed_kmh: SpeedOpt = None,
     max_snap_m: SnapOpt = None,
     coord_sys: CoordOpt = None,
+    name: NameOpt = None,
+    dem: DemOpt = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output"),
     cache_dir: CacheOpt = None,
     verbose: VerboseOpt = False,
@@ -152,6 +166,8 @@ def analyze(
             speed_kmh=speed_kmh,
             max_snap_m=max_snap_m,
             coord_sys=coord_sys,
+            name=name,
+            dem=dem,
         )
         coverage = run(region, progress=say)
         say("writing outputs")
@@ -241,6 +257,8 @@ def suggest(
     speed_kmh: SpeedOpt = None,
     max_snap_m: SnapOpt = None,
     coord_sys: CoordOpt = None,
+    name: NameOpt = None,
+    dem: DemOpt = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output/suggest"),
     cache_dir: CacheOpt = None,
     verbose: VerboseOpt = False,
@@ -272,6 +290,8 @@ def suggest(
             speed_kmh=speed_kmh,
             max_snap_m=max_snap_m,
             coord_sys=coord_sys,
+            name=name,
+            dem=dem,
         )
         coverage = run(region, progress=say)
         result = propose(

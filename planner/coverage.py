@@ -104,6 +104,7 @@ def analyze(
     best_tier = np.full(len(out), None, dtype=object)
     covered_any = np.zeros(len(out), bool)
     far = np.zeros(len(out), bool)
+    off_street = np.zeros(len(out), bool)  # joined a bridge or tunnel: no street within reach
     for tier in TIERS:
         ts = std.for_tier(tier)
         speed = std.speed_of(ts)
@@ -112,6 +113,8 @@ def analyze(
         site_snap = region.snap("sites", ts.mode, speed)
         res_snap = region.snap("residents", ts.mode, speed)
         far |= ~res_snap.ok
+        if res_snap.off_street is not None:
+            off_street |= res_snap.off_street
         mask = site_tier == tier
         lost = mask & ~site_snap.ok
         if lost.any():
@@ -153,6 +156,7 @@ def analyze(
         f"farther than {std.max_snap_m:g} m from a road",
         np.where(np.isinf(best), "no site reachable", "ok"),
     )
+    out["joins_road_at"] = np.where(far, "", np.where(off_street, "bridge_or_tunnel", "street"))
 
     say("coverage by tier, town and village")
     by_tier = _by_tier(out, sites, std)
@@ -572,6 +576,9 @@ def _summary(
             "residents_rejected": int((rej == "residents").sum()),
             "residents_far_from_road": int(far.sum()),
             "population_far_from_road": int(pop[far].sum()),
+            "residents_joining_bridge_or_tunnel": int(
+                (res["joins_road_at"] == "bridge_or_tunnel").sum()
+            ),
             "sites_total": len(region.sites),
             "sites_rejected": int((rej == "sites").sum()),
             "gaps": len(gaps),

@@ -264,7 +264,8 @@ def _detect_coord_sys(
 
 
 def _medians(medians: dict[str, float]) -> str:
-    return ", ".join(f"{v:.0f} m as {k.upper()}" for k, v in medians.items())
+    short = {"wgs84": "WGS84", "gcj02": "GCJ-02", "bd09": "BD-09"}
+    return ", ".join(f"{v:.0f} m as {short[k]}" for k, v in medians.items())
 
 
 def _input_coords(frame: gpd.GeoDataFrame, system: str) -> gpd.GeoDataFrame:

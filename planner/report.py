@@ -66,6 +66,7 @@ def residents_table(coverage: Coverage) -> pd.DataFrame:
         "nearest_tier",
         "covered",
         "status",
+        "joins_road_at",
         "lon",
         "lat",
     ]
