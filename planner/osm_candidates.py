@@ -8,10 +8,11 @@ kind                      OSM tags
 ``idle_school``           ``disused:amenity=school`` / ``abandoned:amenity=school`` /
                           ``was:amenity=school``; or ``amenity=school`` or ``building=school``
                           together with ``disused=yes``, ``abandoned=yes`` or ``vacant=yes``
-``idle_factory``          ``building=industrial|factory|warehouse|manufacture``,
-                          ``landuse=industrial``, ``man_made=works`` (in use or not: each is a
-                          building to inspect), and ``disused:landuse=industrial``; not
-                          structures (``man_made=cooling_tower|chimney|silo|storage_tank`` ...)
+``idle_factory``          ``building=industrial|factory|warehouse|manufacture`` and
+                          ``landuse=industrial`` (each is a building to inspect, unless it is
+                          run: see below), ``disused:landuse=industrial``,
+                          ``disused:man_made=works``, and ``man_made=works`` only when idle;
+                          not structures (``man_made=cooling_tower|chimney|silo`` ...)
 ``idle_house``            ``building=house|residential|detached|semidetached_house|farm``
                           with ``disused=yes``, ``abandoned=yes`` or ``vacant=yes``
 ``public_venue``          ``amenity=community_centre|social_facility`` and
@@ -19,6 +20,21 @@ kind                      OSM tags
 ``other``                 any other ``building=*`` with ``disused=yes``, ``abandoned=yes`` or
                           ``vacant=yes``
 ========================  =====================================================================
+
+A feature is *idle* with ``disused=yes``, ``abandoned=yes`` or ``vacant=yes``, or an
+``operational_status`` of ``closed``, ``abandoned``, ``disused``, ``idle``, ``vacant``,
+``inactive`` or ``out_of_service``. Features in use are never proposed; those matching a kind's
+tags but left out are returned (:func:`read_osm_candidates`) with their reason:
+
+- operating power infrastructure: ``power=plant|generator|substation`` (not idle);
+- operating works: ``man_made=works`` (a factory at work, by definition) not idle;
+- operator-run industry: industrial buildings or land with an ``operator`` or an
+  ``operational_status`` that is not idle;
+- schools in use: ``amenity=school`` or ``building=school`` without ``disused:`` /
+  ``abandoned:`` / ``was:`` prefixes or an idle tag;
+- structures tagged as buildings (chimneys, cooling towers, silos, tanks ...);
+- anything whose point lies inside an operating site of the first three rules (a workshop
+  inside a running power plant is no idle building).
 
 A feature's point is a point inside it (``representative_point``). Function rooms are
 estimated for buildings as floor area (footprint times ``building:levels``, default 1)
@@ -35,6 +51,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from planner.errors import InputError
 
@@ -44,10 +61,22 @@ SQM_PER_ROOM = 30.0
 MAX_ROOMS = 40
 
 _IDLE = ("disused", "abandoned", "vacant")
+_IDLE_STATUS = ("closed", "abandoned", "disused", "idle", "vacant", "inactive", "out_of_service")
+_STRUCTURES = (
+    "cooling_tower",
+    "chimney",
+    "silo",
+    "storage_tank",
+    "water_tower",
+    "tower",
+    "reservoir_covered",
+)
 _QUERY: dict[str, bool | list[str]] = {
     "building": True,
     "landuse": ["industrial"],
     "man_made": ["works"],
+    "power": ["plant", "generator", "substation"],
+    "disused:man_made": True,
     "amenity": ["school", "community_centre", "social_facility"],
     "disused:amenity": True,
     "abandoned:amenity": True,
@@ -66,6 +95,22 @@ def candidates_from_osm(path: str | Path) -> gpd.GeoDataFrame:
         ``rooms_source``, ``lon``, ``lat`` and the OSM tags used, in the layout of
         :func:`planner.io.read_candidates`.
     """
+    return read_osm_candidates(path)[0]
+
+
+def read_osm_candidates(path: str | Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Candidate buildings and the features left out, from an OSM file.
+
+    Returns
+    -------
+    candidates, excluded
+        As :func:`candidates_from_osm`; and ``id, name, reason`` of every feature that matched
+        a kind's tags but is in use (see the module docstring).
+    """
+    return _classify(_features(path))
+
+
+def _features(path: str | Path) -> gpd.GeoDataFrame:
     import osmnx as ox
 
     path = Path(path)
@@ -85,35 +130,47 @@ def candidates_from_osm(path: str | Path) -> gpd.GeoDataFrame:
     except Exception as exc:  # parser errors of many kinds; the user needs file and cause
         msg = f"{path}: cannot read OSM features ({type(exc).__name__}: {exc})"
         raise InputError(msg) from None
-    return classify(features)
+    return features
 
 
 def classify(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Apply the extraction rules of this module to osmnx features (WGS84)."""
+    return _classify(features)[0]
+
+
+EXCLUDED_COLUMNS = ["id", "name", "reason"]
+
+
+def _classify(features: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     columns = ["id", "name", "kind", "rooms", "rooms_source", "lon", "lat", "osm_tags"]
+    nothing = pd.DataFrame(columns=EXCLUDED_COLUMNS)
     if features.empty:
-        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326)
+        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326), nothing
 
     def tag(key: str) -> pd.Series:
         if key in features:
             return features[key].astype(object).where(features[key].notna(), "").astype(str)
         return pd.Series("", index=features.index)
 
-    idle = np.zeros(len(features), bool)
+    idle = tag("operational_status").str.lower().isin(_IDLE_STATUS).to_numpy().copy()
     for key in _IDLE:
         idle |= tag(key).isin(["yes", "true", "1"]).to_numpy()
     building = tag("building")
     amenity = tag("amenity")
+    industrial = (
+        building.isin(["industrial", "factory", "warehouse", "manufacture"]).to_numpy()
+        | tag("landuse").eq("industrial").to_numpy()
+        | tag("man_made").eq("works").to_numpy()
+    )
     kind = np.select(
         [
             tag("disused:amenity").eq("school").to_numpy()
             | tag("abandoned:amenity").eq("school").to_numpy()
             | tag("was:amenity").eq("school").to_numpy()
             | ((amenity.eq("school") | building.eq("school")).to_numpy() & idle),
-            building.isin(["industrial", "factory", "warehouse", "manufacture"]).to_numpy()
-            | tag("landuse").eq("industrial").to_numpy()
-            | tag("man_made").eq("works").to_numpy()
-            | tag("disused:landuse").eq("industrial").to_numpy(),
+            industrial
+            | tag("disused:landuse").eq("industrial").to_numpy()
+            | tag("disused:man_made").eq("works").to_numpy(),
             building.isin(
                 ["house", "residential", "detached", "semidetached_house", "farm"]
             ).to_numpy()
@@ -125,26 +182,60 @@ def classify(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         ["idle_school", "idle_factory", "idle_house", "public_venue", "other"],
         default="",
     )
-    # Structures tagged as buildings that no one can use as rooms.
-    structure = (
-        tag("man_made")
-        .isin(
-            [
-                "cooling_tower",
-                "chimney",
-                "silo",
-                "storage_tank",
-                "water_tower",
-                "tower",
-                "reservoir_covered",
-            ]
-        )
-        .to_numpy()
+    # Features in use, each with the first reason that applies (see the module docstring).
+    power = tag("power")
+    operated = (tag("operator") != "").to_numpy() | (tag("operational_status") != "").to_numpy()
+    site_reason = np.select(
+        [
+            (power != "").to_numpy() & ~idle,
+            tag("man_made").eq("works").to_numpy() & ~idle,
+            industrial & operated & ~idle,
+        ],
+        [
+            "operating power infrastructure (power=" + power + ")",
+            pd.Series(
+                "operating works (man_made=works) without disused/abandoned tags", index=power.index
+            ),
+            "operator-run industry (operator=" + tag("operator") + ") not tagged idle",
+        ],
+        default="",
     )
-    keep = (kind != "") & ~structure
+    school = (amenity.eq("school") | building.eq("school")).to_numpy()
+    reason = np.select(
+        [
+            tag("man_made").isin(_STRUCTURES).to_numpy(),
+            site_reason != "",
+            school & (kind == ""),
+        ],
+        [
+            "a structure (man_made=" + tag("man_made") + "), not rooms",
+            site_reason,
+            pd.Series(
+                "school in use (no disused:/abandoned: prefix or idle tag)", index=power.index
+            ),
+        ],
+        default="",
+    )
+    reason = _inside_sites(features, site_reason, reason, kind != "")
+    ids_all = np.array(
+        [
+            f"osm:{t}/{i}"
+            for t, i in zip(
+                features.index.get_level_values(0), features.index.get_level_values(1), strict=True
+            )
+        ]
+    )
+    shown = reason != ""
+    excluded = pd.DataFrame(
+        {"id": ids_all[shown], "name": tag("name").to_numpy()[shown], "reason": reason[shown]},
+        columns=EXCLUDED_COLUMNS,
+    )
+    if len(excluded):
+        log.info("%d OSM features in use left out of the candidates", len(excluded))
+    keep = (kind != "") & (reason == "")
     chosen = features.loc[keep]
     if chosen.empty:
-        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326)
+        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326), excluded
     metric = chosen.to_crs(chosen.estimate_utm_crs())
     area = metric.geometry.area.to_numpy()
     levels = (
@@ -191,7 +282,33 @@ def classify(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         crs=4326,
     )
     log.info("%d candidate features from OSM (%s)", len(out), out["kind"].value_counts().to_dict())
-    return out.reset_index(drop=True)
+    return out.reset_index(drop=True), excluded
+
+
+def _inside_sites(
+    features: gpd.GeoDataFrame, site: np.ndarray, reason: np.ndarray, candidate: np.ndarray
+) -> np.ndarray:
+    """``reason``, plus "inside <site> (...)" for would-be candidates within an operating site."""
+    polygons = np.flatnonzero(
+        (site != "") & features.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    )
+    if len(polygons) == 0:
+        return reason
+    points = features.geometry.representative_point().to_numpy()
+    tree = shapely.STRtree(features.geometry.to_numpy()[polygons])
+    inner, outer = tree.query(points, predicate="within")
+    different = inner != polygons[outer]
+    inner, site_of = inner[different], polygons[outer][different]
+    inner, first = np.unique(inner, return_index=True)  # the first site around each feature
+    site_of = site_of[first]
+    names = features["name"] if "name" in features else pd.Series("", index=features.index)
+    label = names.fillna("").astype(str).to_numpy()[site_of]
+    label = np.where(label == "", "an operating site", label)
+    out = reason.astype(object).copy()
+    free = (out[inner] == "") & candidate[inner]
+    text = pd.Series(label).radd("inside ") + " (" + pd.Series(site[site_of]) + ")"
+    out[inner[free]] = text.to_numpy()[free]
+    return out
 
 
 _KIND_ZH = {

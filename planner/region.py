@@ -199,9 +199,21 @@ class Region:
         if files.candidates and str(files.candidates).lower().endswith(
             (".osm", ".osm.bz2", ".pbf")
         ):
-            from planner.osm_candidates import candidates_from_osm
+            from planner.osm_candidates import read_osm_candidates
 
-            candidates = candidates_from_osm(files.candidates)
+            candidates, in_use = read_osm_candidates(files.candidates)
+            rejected.append(
+                pd.DataFrame(
+                    {
+                        "layer": "candidates",
+                        "file": str(files.candidates),
+                        "row": 0,  # OSM features have ids, not rows
+                        "id": in_use["id"],
+                        "reason": in_use["reason"],
+                    },
+                    columns=REJECTED_COLUMNS,
+                )
+            )
             candidates = _input_coords(candidates, system).to_crs(network.crs)
         elif files.candidates:
             candidates, rej = read_candidates(files.candidates, coord_sys=system)
