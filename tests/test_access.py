@@ -191,3 +191,15 @@ def test_a_hand_built_network_without_tags_behaves_as_before():
     assert graph.seg_length.tolist() == [100.0]  # the motorway is left out, as before
     assert graph.seg_street.all()
     assert graph.seg_t_fwd[0] == graph.seg_t_bwd[0] == pytest.approx(90.0)
+
+
+def test_graphml_attributes_carry_the_tags(write_osm, cache_dir, tmp_path):
+    import osmnx as ox
+
+    from planner.network import read_graph
+
+    path = write_osm(*_shortcut_and_detour({"foot": "no"}))
+    graphml = tmp_path / "roads.graphml"
+    ox.save_graphml(read_graph(path), graphml)
+    minutes, _, _ = _minutes(graphml, cache_dir, (0, 0), (100, 0))
+    assert minutes == pytest.approx(DETOUR, rel=0.01)
