@@ -7,6 +7,8 @@ import itertools
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -382,13 +384,8 @@ def read_graph(path: str | Path, *, simplify: bool = True) -> Any:
         with tempfile.TemporaryDirectory(prefix="servicecircle-") as tmp:
             xml = Path(tmp) / "roads.osm"
             _roads_to_xml(path, xml)
-            kept = ox.settings.useful_tags_way
-            # osmnx keeps only the way tags it is told of; the access rules need WAY_TAGS.
-            ox.settings.useful_tags_way = list(dict.fromkeys([*kept, *WAY_TAGS]))
-            try:
+            with _osmnx_way_tags(ox):
                 graph = ox.graph_from_xml(xml, bidirectional=False, simplify=False, retain_all=True)
-            finally:
-                ox.settings.useful_tags_way = kept
         if simplify:
             # A node where the highway type or any access/level tag changes stays a node, so
             # that every simplified edge carries the tags of all its pieces. Isolated rings
@@ -402,6 +399,18 @@ def read_graph(path: str | Path, *, simplify: bool = True) -> Any:
     except Exception as exc:  # parsers raise many types; the user needs the file and the cause
         msg = f"{path}: cannot read road network ({error_cause(exc)}); {_REEXPORT}"
         raise InputError(msg) from None
+
+
+@contextmanager
+def _osmnx_way_tags(ox: Any) -> Iterator[None]:
+    # osmnx keeps only the way tags it is told of; the access rules need WAY_TAGS. Its
+    # settings are module state, so they are put back as found.
+    kept = ox.settings.useful_tags_way
+    ox.settings.useful_tags_way = list(dict.fromkeys([*kept, *WAY_TAGS]))
+    try:
+        yield
+    finally:
+        ox.settings.useful_tags_way = kept
 
 
 def _load_graphml(ox: Any, path: Path) -> Any:
@@ -475,9 +484,10 @@ def _download(spec: str) -> Any:
             raise InputError(msg) from None
         bbox = (west, south, east, north)
     try:
-        if bbox is None:
-            return ox.graph_from_place(spec[6:], network_type="all", retain_all=True)
-        return ox.graph_from_bbox(bbox, network_type="all", retain_all=True)
+        with _osmnx_way_tags(ox):
+            if bbox is None:
+                return ox.graph_from_place(spec[6:], network_type="all", retain_all=True)
+            return ox.graph_from_bbox(bbox, network_type="all", retain_all=True)
     except Exception as exc:  # network errors from requests, "nothing found" from osmnx
         msg = (
             f"cannot download {spec!r} through osmnx ({error_cause(exc)}); "
