@@ -124,3 +124,18 @@ def test_on_the_real_guixi_network_only_the_true_system_fits():
     assert likely_system(road_distances(*gcj, roads=tree, crs=network.crs)) == "gcj02"
     bd = gcj02_to_bd09(*gcj)
     assert likely_system(road_distances(*bd, roads=tree, crs=network.crs)) == "bd09"
+
+
+def test_the_command_line_stops_with_one_error_line_naming_the_flag(tmp_path):
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+
+    files = _shifted_sample(tmp_path, "gcj02")
+    args = ["analyze", "--network", str(files.network), "--sites", str(files.sites)]
+    args += ["--residents", str(files.residents), "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in result.output
+    assert "GCJ-02" in errors[0] and errors[0].count("--coord-sys gcj02") == 1
