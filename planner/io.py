@@ -221,6 +221,10 @@ def error_cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+MAX_POPULATION = 1e9
+"""More people than this at one resident point is impossible: such rows are rejected."""
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV (UTF-8, GBK or UTF-16), XLSX, GeoJSON, GeoPackage or Shapefile into a frame.
 
@@ -697,7 +701,13 @@ def read_residents(
     """
 
     def validate(rows: _Rows) -> None:
-        rows.frame["population"] = _numeric(rows, "population", required=True)
+        pop = _numeric(rows, "population", required=True)
+        rows.reject(
+            pop > MAX_POPULATION,
+            "population " + pop.map("{:.6g}".format) + f" is more than {MAX_POPULATION:,.0f} "
+            "people at one point; check the population column",
+        )
+        rows.frame["population"] = pop
 
     return _read_points(
         path, "residents", ["id", "population"], validate, ["id", "population"], coord_sys
