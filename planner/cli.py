@@ -80,6 +80,19 @@ CacheOpt = Annotated[
     Path | None, typer.Option("--cache-dir", help="Where compiled road networks are cached.")
 ]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show library log messages.")]
+SheetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sheet", help="Sheet of XLSX inputs to read (default: every sheet with the columns)."
+    ),
+]
+MaxPopOpt = Annotated[
+    float,
+    typer.Option(
+        "--max-population",
+        help="Warn about resident points with more people than this (default 100,000).",
+    ),
+]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -125,13 +138,20 @@ def _progress(verbose: bool) -> Iterator[Callable[[str], None]]:
 
 
 def _load_region(say: Callable[[str], None], *, cache_dir: Path | None, **kwargs: Any) -> Any:
+    from planner.checks import warn_population
     from planner.region import Region
     from planner.standards import Standards
 
     standards_path = kwargs.pop("standards")
+    max_population = kwargs.pop("max_population")
+    if not max_population > 0:
+        msg = f"--max-population must be a positive number of people, got {max_population:g}"
+        raise InputError(msg)
     override = {k: kwargs.pop(k) for k in ("mode", "minutes", "speed_kmh", "max_snap_m")}
     say("reading road network and points")
     region = Region.from_files(cache_dir=cache_dir, **kwargs)
+    source = str(region.files.residents) if region.files else "residents"
+    warn_population(region.residents, bound=max_population, source=source)
     std = Standards.from_toml(standards_path) if standards_path else region.standards
     return region.with_standards(std.override(**override))
 
@@ -148,6 +168,8 @@ def analyze(
     speed_kmh: SpeedOpt = None,
     max_snap_m: SnapOpt = None,
     coord_sys: CoordOpt = None,
+    sheet: SheetOpt = None,
+    max_population: MaxPopOpt = 100_000.0,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output"),
     cache_dir: CacheOpt = None,
     verbose: VerboseOpt = False,
@@ -162,6 +184,8 @@ def analyze(
         "speed_kmh": speed_kmh,
         "max_snap_m": max_snap_m,
         "coord_sys": coord_sys,
+        "sheet": sheet,
+        "max_population": max_population,
     }
     with _user_errors(out), _progress(verbose) as say:
         check_output_folder(out)  # before any work: a bad --out fails in a second
@@ -178,6 +202,8 @@ def analyze(
             speed_kmh=speed_kmh,
             max_snap_m=max_snap_m,
             coord_sys=coord_sys,
+            sheet=sheet,
+            max_population=max_population,
         )
         coverage = run(region, progress=say)
         say("writing outputs")
@@ -271,6 +297,8 @@ def suggest(
     speed_kmh: SpeedOpt = None,
     max_snap_m: SnapOpt = None,
     coord_sys: CoordOpt = None,
+    sheet: SheetOpt = None,
+    max_population: MaxPopOpt = 100_000.0,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output/suggest"),
     cache_dir: CacheOpt = None,
     verbose: VerboseOpt = False,
@@ -311,6 +339,8 @@ def suggest(
             speed_kmh=speed_kmh,
             max_snap_m=max_snap_m,
             coord_sys=coord_sys,
+            sheet=sheet,
+            max_population=max_population,
         )
         coverage = run(region, progress=say)
         result = propose(
@@ -345,6 +375,8 @@ def suggest(
             "speed_kmh": speed_kmh,
             "max_snap_m": max_snap_m,
             "coord_sys": coord_sys,
+            "sheet": sheet,
+            "max_population": max_population,
         }
         inputs = region_inputs(region, standards=standards)
         write_suggestion(

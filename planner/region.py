@@ -40,6 +40,8 @@ class RegionFiles:
     standards: str | Path | None = None
     coord_sys: str | None = None
     name: str | None = None
+    sheet: str | None = None
+    """Sheet of every XLSX input to read (default: every sheet with the expected columns)."""
 
     @classmethod
     def sample(cls) -> RegionFiles:
@@ -163,8 +165,9 @@ class Region:
         elif standards is None:
             standards = Standards.from_toml(files.standards) if files.standards else Standards()
         network = load_network(files.network, cache_dir=cache_dir)
-        sites, rej_sites = read_sites(files.sites, coord_sys=files.coord_sys)
-        residents, rej_res = read_residents(files.residents, coord_sys=files.coord_sys)
+        sheet = files.sheet
+        sites, rej_sites = read_sites(files.sites, coord_sys=files.coord_sys, sheet=sheet)
+        residents, rej_res = read_residents(files.residents, coord_sys=files.coord_sys, sheet=sheet)
         rejected = [rej_sites, rej_res]
         units = candidates = None
         if files.units:
@@ -178,7 +181,9 @@ class Region:
 
             candidates = candidates_from_osm(files.candidates).to_crs(network.crs)
         elif files.candidates:
-            candidates, rej = read_candidates(files.candidates, coord_sys=files.coord_sys)
+            candidates, rej = read_candidates(
+                files.candidates, coord_sys=files.coord_sys, sheet=files.sheet
+            )
             rejected.append(rej)
             candidates = candidates.to_crs(network.crs)
         residents = residents.to_crs(network.crs)
