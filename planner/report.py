@@ -74,6 +74,11 @@ def check_output_folder(out: str | Path) -> Path:
         if not os.access(folder, os.W_OK | os.X_OK):
             msg = f"--out {out}: {folder} is not writable; choose another output folder"
             raise InputError(msg)
+    try:  # the real test (root passes os.access on read-only file systems)
+        os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=parent))
+    except OSError as exc:
+        msg = f"--out {out}: cannot write in {parent} ({exc.strerror}); choose another folder"
+        raise InputError(msg) from None
     return out
 
 
