@@ -212,7 +212,8 @@ def load_settings(path: str | Path | None = None) -> Settings:
             for err in exc.errors()
         )
         where = path or "settings"
-        msg = f"{where}: {problems} (see the example config in api/config.py)"
+        # The first line says it all (the CLI shows only it); the example follows for logs.
+        msg = f"{where}: {problems} (see the example in api/config.py)\nexample config:\n{EXAMPLE}"
         raise InputError(msg) from None
 
 
