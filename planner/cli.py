@@ -457,5 +457,23 @@ def serve(
     uvicorn.run(app_, host=host, port=port, workers=1)
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+def main() -> None:
+    """The console entry point: a wrong flag or value is one ``error:`` line, exit 2, too."""
+    import sys
+
+    try:  # typer >= 0.20 carries its own copy of click
+        from typer._click import exceptions as cx
+    except ImportError:  # pragma: no cover - older typer
+        from click import exceptions as cx
+
+    try:
+        code = app(prog_name="servicecircle", standalone_mode=False)
+    except cx.NoArgsIsHelpError as exc:  # no command: the help, as typer shows it
+        if exc.ctx is not None:
+            print(exc.ctx.get_help(), file=sys.stderr)
+        sys.exit(2)
+    except cx.UsageError as exc:  # a wrong flag or value
+        raise SystemExit(_fail(exc.format_message()).exit_code) from None
+    except KeyboardInterrupt:  # Ctrl-C outside a run
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

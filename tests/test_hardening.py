@@ -437,6 +437,29 @@ def test_time_limit_is_checked_as_the_api_checks_it(value: str, town: dict[str, 
     one_error_line(result, "time limit must be a positive number of seconds")
 
 
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["suggest", "--k", "abc"], ["--k"]),
+        (["analyze", "--no-such-flag"], ["--no-such-flag"]),
+        (["analyze", "--out"], ["--out"]),
+    ],
+    ids=["bad-value", "unknown-flag", "missing-value"],
+)
+def test_a_wrong_flag_is_one_line_too(args: list[str], words: list[str]) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "planner", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), done.stderr
+    for word in words:
+        assert word in lines[0]
+
+
 # --- 4. serve: every config error is one line -----------------------------------------------
 
 
