@@ -45,6 +45,7 @@ def _json_default(value: Any) -> Any:
 
 _PARTIAL = ".partial-"
 _OLD = ".previous-"
+_CARRIED = ".carried-over"  # names of entries being moved from the old into the new folder
 
 
 def check_output_folder(out: str | Path) -> Path:
@@ -139,25 +140,53 @@ def _swap(tmp: Path, out: Path, owns: set[str]) -> None:
     if not out.exists():
         os.rename(tmp, out)
         return
-    for entry in out.iterdir():
-        if entry.name not in owns and not (tmp / entry.name).exists():
+    journal = tmp / _CARRIED
+    moved: list[str] = []
+    old: Path | None = None
+    try:
+        for entry in sorted(out.iterdir()):
+            if entry.name in owns or (tmp / entry.name).exists():
+                continue
+            # Journal first: a run killed now leaves the entry findable by _recover.
+            with journal.open("a", encoding="utf-8") as f:
+                f.write(entry.name + "\n")
             os.rename(entry, tmp / entry.name)  # carried over, same file system: cheap
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}{_OLD}", dir=out.parent))
-    os.rename(out, old / "out")
-    os.rename(tmp, out)
+            moved.append(entry.name)
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}{_OLD}", dir=out.parent))
+        os.rename(out, old / "out")
+        os.rename(tmp, out)
+    except BaseException:
+        # Put everything back as it was: the previous folder and the entries carried over.
+        if old is not None and (old / "out").is_dir() and not out.exists():
+            os.rename(old / "out", out)
+        for name in moved:
+            if (tmp / name).exists() and not (out / name).exists():
+                os.rename(tmp / name, out / name)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        raise
+    journal_done = out / _CARRIED
+    journal_done.unlink(missing_ok=True)
     shutil.rmtree(old, ignore_errors=True)
 
 
 def _recover(out: Path) -> None:
-    # What a killed run left beside ``out``: partial folders go; a previous complete folder
-    # caught between the two renames of _swap goes back into place.
+    # What a killed run left beside ``out``: a previous complete folder caught between the
+    # two renames of _swap goes back into place, entries being carried over go back into
+    # ``out``, then the partial folders go.
     for leftover in sorted(out.parent.glob(f".{out.name}{_OLD}*")):
         previous = leftover / "out"
         if previous.is_dir() and not out.exists():
             os.rename(previous, out)
             log.warning("restored %s from an interrupted run", out)
         shutil.rmtree(leftover, ignore_errors=True)
+    (out / _CARRIED).unlink(missing_ok=True)
     for leftover in out.parent.glob(f".{out.name}{_PARTIAL}*"):
+        journal = leftover / _CARRIED
+        if journal.exists() and out.is_dir():
+            for name in journal.read_text(encoding="utf-8").split("\n"):
+                if name and (leftover / name).exists() and not (out / name).exists():
+                    os.rename(leftover / name, out / name)
         log.warning("removing %s left by an interrupted run", leftover)
         shutil.rmtree(leftover, ignore_errors=True)
 

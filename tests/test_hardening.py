@@ -376,6 +376,24 @@ def test_a_folder_caught_between_the_two_renames_is_restored(tmp_path: Path) -> 
     assert leftovers(out) == []
 
 
+def test_files_being_carried_over_when_killed_are_put_back(tmp_path: Path) -> None:
+    # Killed while moving the user's own files into the new folder: the next run puts them
+    # back before removing the partial folder.
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text("{}", "utf-8")
+    partial = tmp_path / ".out.partial-xyz"
+    (partial / "suggest").mkdir(parents=True)
+    (partial / "suggest" / "map.html").write_text("suggest map", "utf-8")
+    (partial / "summary.json").write_text("new", "utf-8")
+    (partial / ".carried-over").write_text("suggest\n", "utf-8")
+    with pytest.raises(RuntimeError), output_folder(out):
+        raise RuntimeError
+    assert (out / "suggest" / "map.html").read_text("utf-8") == "suggest map"
+    assert (out / "summary.json").read_text("utf-8") == "{}"
+    assert leftovers(out) == []
+
+
 def test_other_files_in_the_folder_are_kept(tmp_path: Path) -> None:
     out = tmp_path / "output"
     (out / "suggest").mkdir(parents=True)
