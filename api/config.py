@@ -119,6 +119,25 @@ class Limits(_Strict):
         le=64,
         description="Suggestions solved at once; more get 429 (retry later).",
     )
+    max_body_bytes: int = Field(
+        default=1_000_000,
+        ge=1024,
+        le=100_000_000,
+        description="Largest request body; a larger one is refused with 413 before it is read.",
+    )
+    max_isochrone_work: float = Field(
+        default=2e7,
+        gt=0,
+        description="Most work one isochrone request may ask for: points x minutes x road "
+        "edges of the region's graph (2e7 allows 20 points x 60 minutes on 16,000 edges).",
+    )
+    suggest_node_limit: int = Field(
+        default=2000,
+        ge=1,
+        le=10_000_000,
+        description="Most branch-and-bound nodes of the exact solver per request: a work limit "
+        "that gives the same answer to the same request (the time limit is a backstop).",
+    )
     max_map_residents: int = Field(
         default=5000, ge=0, le=200_000, description="Most uncovered residents drawn on one map."
     )
@@ -126,7 +145,11 @@ class Limits(_Strict):
 
 
 class SecurityConfig(_Strict):
-    """An optional shared key that POST endpoints require in the ``X-API-Key`` header."""
+    """An optional shared key for every endpoint that computes on request.
+
+    POST /suggest, GET and POST /isochrone and maps with proposals (``k`` > 0) then need it in
+    the ``X-API-Key`` header (or, for a map opened in a browser, ``?key=``).
+    """
 
     api_key: str | None = Field(default=None, min_length=8)
 
@@ -189,7 +212,8 @@ def load_settings(path: str | Path | None = None) -> Settings:
             for err in exc.errors()
         )
         where = path or "settings"
-        msg = f"{where}: {problems}\nexample config:\n{EXAMPLE}"
+        # The first line says it all (the CLI shows only it); the example follows for logs.
+        msg = f"{where}: {problems} (see the example in api/config.py)\nexample config:\n{EXAMPLE}"
         raise InputError(msg) from None
 
 

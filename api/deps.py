@@ -20,7 +20,8 @@ API_KEY_HEADER = "X-API-Key"
 _api_key = APIKeyHeader(
     name=API_KEY_HEADER,
     auto_error=False,
-    description="Needed by POST endpoints when the server is configured with an API key.",
+    description="Needed by every endpoint that computes on request (suggest, isochrone, maps "
+    "with proposals) when the server is configured with an API key.",
 )
 
 
@@ -133,24 +134,57 @@ async def gap_query(
     return {"tier": tier_key(tier, ["query", "tier"]), "mode": mode, "minutes": minutes}
 
 
+def key_matches(settings: Settings, key: str | None) -> bool:
+    """True when the server has no API key, or ``key`` is it (compared in constant time)."""
+    expected = settings.security.api_key
+    if expected is None:
+        return True
+    return key is not None and hmac.compare_digest(key.encode(), expected.encode())
+
+
+def unauthorized() -> ApiError:
+    """401 in the common shape, naming the header to send."""
+    return ApiError(
+        401,
+        "unauthorized",
+        MESSAGES["unauthorized"],
+        {"header": API_KEY_HEADER},
+        headers={"WWW-Authenticate": API_KEY_HEADER},
+    )
+
+
 async def require_api_key(
     settings: Annotated[Settings, Depends(get_settings)],
     key: Annotated[str | None, Security(_api_key)] = None,
 ) -> None:
-    """When the server has an API key, the request must carry it in ``X-API-Key``."""
-    expected = settings.security.api_key
-    if expected is None:
-        return
-    if key is None or not hmac.compare_digest(key.encode(), expected.encode()):
-        raise ApiError(
-            401,
-            "unauthorized",
-            MESSAGES["unauthorized"],
-            {"header": API_KEY_HEADER},
-            headers={"WWW-Authenticate": API_KEY_HEADER},
-        )
+    """When the server has an API key, the request must carry it in ``X-API-Key``.
+
+    The one rule for every endpoint that computes on request: suggestions, isochrones and
+    maps with proposals.
+    """
+    if not key_matches(settings, key):
+        raise unauthorized()
 
 
+async def map_api_key(
+    settings: Annotated[Settings, Depends(get_settings)],
+    header: Annotated[str | None, Security(_api_key)] = None,
+    key: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="The API key, for a map opened in a browser (instead of X-API-Key).",
+        ),
+    ] = None,
+) -> bool:
+    """Whether a map request carries the key (header or ``?key=``); a wrong key is a 401."""
+    given = header if header is not None else key
+    if given is not None and not key_matches(settings, given):
+        raise unauthorized()
+    return key_matches(settings, given)
+
+
+MapKey = Annotated[bool, Depends(map_api_key)]
 Region = Annotated[LoadedRegion, Depends(get_region)]
 Town = Annotated[pd.Series, Depends(get_town)]
 GapQuery = Annotated[dict[str, Any], Depends(gap_query)]

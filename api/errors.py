@@ -39,8 +39,11 @@ MESSAGES: dict[str, str] = {
     "limit": "{field} = {value:g} is more than the limit {limit} = {maximum:g}",
     "validation": "invalid request: {summary}",
     "unauthorized": "this endpoint needs a valid API key in the X-API-Key header",
-    "busy": "{running} suggestions are being solved already (limit {limit} = {maximum}); "
-    "retry in a few seconds",
+    "busy": "{running} suggestions or isochrones are being computed already (limit {limit} = "
+    "{maximum}); retry in a few seconds",
+    "work": "this isochrone asks for {work:,.0f} units of work ({points} points x {minutes:g} "
+    "minutes x {edges:,} road edges), more than the limit max_isochrone_work = {maximum:,.0f}; "
+    "ask for fewer points or minutes",
     "internal": "internal error; the server log has the details",
     "unreachable": "no road usable {mode} within {max_snap_m:g} m of ({lon:.6f}, {lat:.6f})",
     "outside": "({lon:.6f}, {lat:.6f}) is outside region {region!r} (lon {w:.4f}..{e:.4f}, "

@@ -10,14 +10,17 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.config import load_settings
 from api.deps import API_KEY_HEADER
 from api.models import ErrorResponse
 from api.routers import gaps, isochrone, maps, meta, regions, sites, suggest, towns
+from api.security import BodyLimit, HtmlPolicy, JsonCORSMiddleware
 from api.state import RegionStore
 from planner import __version__
 
@@ -36,8 +39,13 @@ curl -X POST http://127.0.0.1:8000/regions/sample/suggest \\
      -H 'Content-Type: application/json' -d '{"k": 5, "town": "青山乡"}'
 ```
 
-Every error has the shape `{"error": {"code", "message", "detail"}}`.
+Every error has the shape `{"error": {"code", "message", "detail"}}`. When the server has
+an API key, every endpoint that computes on request (`/suggest`, `/isochrone`, maps with
+proposals) needs it in the `X-API-Key` header.
 """
+
+STATIC = Path(__file__).resolve().parent / "static"
+"""Swagger UI and ReDoc files served by the app itself, so /docs works with no network."""
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -53,7 +61,9 @@ TAGS = [
 ]
 
 
-def create_app(config_path: str | Path | None = None) -> FastAPI:
+def create_app(
+    config_path: str | Path | None = None, *, store: RegionStore | None = None
+) -> FastAPI:
     """Build the app; regions load when it starts (uvicorn's lifespan), not here.
 
     Parameters
@@ -61,6 +71,9 @@ def create_app(config_path: str | Path | None = None) -> FastAPI:
     config_path
         TOML settings (see :mod:`api.config`); default ``$SERVICECIRCLE_CONFIG``, else the
         bundled sample county with default limits.
+    store
+        Regions loaded already (``servicecircle serve`` loads them first, so a bad region
+        is one error line rather than a failed start-up).
     """
     settings = load_settings(config_path)
     if not logging.getLogger().handlers:
@@ -68,7 +81,7 @@ def create_app(config_path: str | Path | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.store = await run_in_threadpool(RegionStore.load, settings)
+        app.state.store = store or await run_in_threadpool(RegionStore.load, settings)
         yield
 
     app = FastAPI(
@@ -78,21 +91,51 @@ def create_app(config_path: str | Path | None = None) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     errors.install(app)
+    app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=5)
+    app.add_middleware(HtmlPolicy)
     if settings.cors.origins:
         app.add_middleware(
-            CORSMiddleware,
+            JsonCORSMiddleware,
             allow_origins=settings.cors.origins,
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type", API_KEY_HEADER],
         )
-    app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=5)
+    app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     for module in (meta, regions, towns, gaps, sites, isochrone, suggest, maps):
         app.include_router(module.router)
+    _local_docs(app)
     _document_errors(app)
     return app
+
+
+def _local_docs(app: FastAPI) -> None:
+    # FastAPI's /docs and /redoc load their scripts from a CDN: blank pages offline.
+    app.mount("/static-docs", StaticFiles(directory=STATIC), name="static-docs")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} — API",
+            swagger_js_url="/static-docs/swagger-ui-bundle.js",
+            swagger_css_url="/static-docs/swagger-ui.css",
+            swagger_favicon_url="/static-docs/favicon-32x32.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} — API",
+            redoc_js_url="/static-docs/redoc.standalone.js",
+            redoc_favicon_url="/static-docs/favicon-32x32.png",
+            with_google_fonts=False,
+        )
 
 
 def _document_errors(app: FastAPI) -> None:

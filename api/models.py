@@ -446,6 +446,11 @@ class SuggestSummary(BaseModel):
     status: str
     solve_seconds: float
     time_limit: float
+    node_limit: int | None = Field(
+        None,
+        description="Most branch-and-bound nodes the solver may explore (a deterministic work "
+        "limit: the same request gets the same answer); status `node_limit` when reached.",
+    )
     note: str | None = Field(
         None, description="Why fewer sites than asked were proposed, when that happens."
     )

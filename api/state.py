@@ -12,7 +12,8 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -24,6 +25,7 @@ import shapely
 from api import geojson
 from api.config import Limits, RegionConfig, Settings
 from api.errors import MESSAGES, ApiError, not_found
+from api.security import content_security_policy
 from planner.areas import isochrone
 from planner.coverage import Coverage, analyze, gap_areas, residents_for_tier
 from planner.errors import InputError
@@ -136,10 +138,11 @@ class Memo:
 
 @dataclass(frozen=True)
 class Page:
-    """A map page, plain and gzip-compressed once (it can weigh megabytes)."""
+    """A map page, plain and gzip-compressed once (it can weigh megabytes), and its CSP."""
 
     html: bytes
     gz: bytes
+    csp: str = ""
 
 
 @dataclass(eq=False)
@@ -383,15 +386,27 @@ class LoadedRegion:
         cached = self.pages.peek(key)
         if cached is not None:
             return cached
+        with self.work_slot():
+            return self.pages.get(key, lambda: propose(self.region, self.coverage, **request))
+
+    @contextmanager
+    def work_slot(self) -> Iterator[None]:
+        """Hold one of the ``max_concurrent_suggest`` slots shared by suggestions and
+        isochrones (the work a request computes); none free is a 429."""
         if not self._suggest_slots.acquire(blocking=False):
             n = self.limits.max_concurrent_suggest
             text = MESSAGES["busy"].format(running=n, limit="max_concurrent_suggest", maximum=n)
             detail = {"limit": "max_concurrent_suggest", "maximum": n}
             raise ApiError(429, "busy", text, detail, headers={"Retry-After": "2"})
         try:
-            return self.pages.get(key, lambda: propose(self.region, self.coverage, **request))
+            yield
         finally:
             self._suggest_slots.release()
+
+    @property
+    def graph_edges(self) -> int:
+        """Directed road edges of the region's network (the size in the isochrone budget)."""
+        return len(self.region.network.edge_u)
 
     def suggestion_json(self, request: dict[str, Any]) -> dict[str, Any]:
         """A suggestion as JSON: summary (before/after), proposals and added areas (GeoJSON)."""
@@ -431,6 +446,7 @@ class LoadedRegion:
                     "k": k,
                     "town": None if town is None else town["name"],
                     "time_limit": min(5.0, self.limits.suggest_time_limit),
+                    "node_limit": self.limits.suggest_node_limit,
                 }
                 try:
                     result = self.suggestion(request)
@@ -449,7 +465,7 @@ class LoadedRegion:
                 note=note,
             )
             html = m.get_root().render().encode("utf-8")
-            return Page(html, gzip.compress(html, compresslevel=6))
+            return Page(html, gzip.compress(html, compresslevel=6), content_security_policy(html))
 
         return self.pages.get(self.map_key(town, k=k), compute)
 

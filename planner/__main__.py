@@ -1,5 +1,5 @@
 """Allow ``python -m planner`` as the ``servicecircle`` command."""
 
-from planner.cli import app
+from planner.cli import main
 
-app(prog_name="servicecircle")
+main()

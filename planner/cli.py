@@ -92,15 +92,46 @@ CacheOpt = Annotated[
     Path | None, typer.Option("--cache-dir", help="Where compiled road networks are cached.")
 ]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show library log messages.")]
+SheetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sheet", help="Sheet of XLSX inputs to read (default: every sheet with the columns)."
+    ),
+]
+MaxPopOpt = Annotated[
+    float,
+    typer.Option(
+        "--max-population",
+        help="Warn about resident points with more people than this (default 100,000).",
+    ),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    # One line whatever the message: the first line of a multi-line message says it all.
+    line = " ".join(str(message).split("\n", 1)[0].split()) or "failed"
+    console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    return typer.Exit(2)
 
 
 @contextmanager
-def _user_errors() -> Iterator[None]:
+def _user_errors(out: Path | None = None) -> Iterator[None]:
     try:
         yield
     except InputError as exc:
-        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise _fail(str(exc)) from None
+    except OSError as exc:  # a full disk, a folder made read-only during the run ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise _fail(f"{where}{exc.strerror or exc}") from None
+    except KeyboardInterrupt:
+        kept = f"; {out} keeps its previous outputs" if out is not None and out.exists() else ""
+        console.print(f"interrupted: no outputs written{kept}", highlight=False, soft_wrap=True)
+        raise typer.Exit(130) from None
+
+
+def _count(value: Any, spec: str = ",") -> str:
+    # Summary figures are None when not finite (e.g. a sum that overflowed): show n/a.
+    return "n/a" if value is None else format(value, spec)
 
 
 @contextmanager
@@ -119,13 +150,20 @@ def _progress(verbose: bool) -> Iterator[Callable[[str], None]]:
 
 
 def _load_region(say: Callable[[str], None], *, cache_dir: Path | None, **kwargs: Any) -> Any:
+    from planner.checks import warn_population
     from planner.region import Region
     from planner.standards import Standards
 
     standards_path = kwargs.pop("standards")
+    max_population = kwargs.pop("max_population")
+    if not max_population > 0:
+        msg = f"--max-population must be a positive number of people, got {max_population:g}"
+        raise InputError(msg)
     override = {k: kwargs.pop(k) for k in ("mode", "minutes", "speed_kmh", "max_snap_m")}
     say("reading road network and points")
     region = Region.from_files(cache_dir=cache_dir, **kwargs)
+    source = str(region.files.residents) if region.files else "residents"
+    warn_population(region.residents, bound=max_population, source=source)
     std = Standards.from_toml(standards_path) if standards_path else region.standards
     return region.with_standards(std.override(**override))
 
@@ -144,15 +182,28 @@ def analyze(
     coord_sys: CoordOpt = None,
     name: NameOpt = None,
     dem: DemOpt = None,
+    sheet: SheetOpt = None,
+    max_population: MaxPopOpt = 100_000.0,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output"),
     cache_dir: CacheOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Coverage of every resident by each tier of sites; gaps; maps and tables in --out."""
     from planner.coverage import analyze as run
-    from planner.report import write_analysis
+    from planner.report import check_output_folder, region_inputs, run_record, write_analysis
 
-    with _user_errors(), _progress(verbose) as say:
+    options = {
+        "mode": mode,
+        "minutes": minutes,
+        "speed_kmh": speed_kmh,
+        "max_snap_m": max_snap_m,
+        "coord_sys": coord_sys,
+        "name": name,
+        "sheet": sheet,
+        "max_population": max_population,
+    }
+    with _user_errors(out), _progress(verbose) as say:
+        check_output_folder(out)  # before any work: a bad --out fails in a second
         region = _load_region(
             say,
             cache_dir=cache_dir,
@@ -168,24 +219,30 @@ def analyze(
             coord_sys=coord_sys,
             name=name,
             dem=dem,
+            sheet=sheet,
+            max_population=max_population,
         )
         coverage = run(region, progress=say)
         say("writing outputs")
-        paths = write_analysis(coverage, region, out)
+        record = run_record(
+            "analyze", inputs=region_inputs(region, standards=standards), options=options
+        )
+        paths = write_analysis(coverage, region, out, run=record)
     s = coverage.summary
     print(
-        f"region {s['region']}: {s['residents_total']:,} resident points, {s['sites_total']} sites"
+        f"region {s['region']}: {s['residents_total']:,} resident points, "
+        f"{s['sites_used']} sites used ({s['sites_rejected']} rejected)"
     )
     for row in s["by_tier"].values():
         print(
-            f"  {row['label']:<34} {row['sites']:>4} sites  coverage {row['coverage']:6.1%}  ({row['mode']}, {row['minutes']:g} min)"
+            f"  {row['label']:<34} {row['sites']:>4} sites  coverage {_count(row['coverage'], '6.1%')}  ({row['mode']}, {row['minutes']:g} min)"
         )
     print(f"rejected input rows: {len(coverage.rejected)} (see {paths['rejected']})")
     print(
-        f"gap areas: {s['gaps']} with {s['population_in_gaps']:,} people; Gini of minutes {s['equity']['gini_minutes']:.3f}"
+        f"gap areas: {s['gaps']} with {_count(s['population_in_gaps'])} people; Gini of minutes {_count(s['equity']['gini_minutes'], '.3f')}"
     )
     print(
-        f"population covered: {s['population_covered']:,} of {s['population_total']:,} = {s['coverage']:.1%}"
+        f"population covered: {_count(s['population_covered'])} of {_count(s['population_total'])} = {_count(s['coverage'], '.1%')}"
     )
     print(f"outputs in {Path(out).resolve()} (open map.html)")
 
@@ -259,23 +316,34 @@ def suggest(
     coord_sys: CoordOpt = None,
     name: NameOpt = None,
     dem: DemOpt = None,
+    sheet: SheetOpt = None,
+    max_population: MaxPopOpt = 100_000.0,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output/suggest"),
     cache_dir: CacheOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Choose new sites among idle schools, houses, factories and venues (exact, with HiGHS)."""
     from planner.coverage import analyze as run
-    from planner.report import write_suggestion
+    from planner.report import check_output_folder, region_inputs, run_record, write_suggestion
     from planner.siting import check_request
     from planner.siting import suggest as propose
     from planner.text import TIER_ALIASES, normalise_token
 
-    with _user_errors(), _progress(verbose) as say:
+    with _user_errors(out), _progress(verbose) as say:
         if k is None and target is None:
             k = 5
         tier_key = None if tier is None else TIER_ALIASES.get(normalise_token(tier), tier)
         method = "greedy" if greedy else "exact"
-        check_request(k=k, target=target, tier=tier_key, method=method, max_per_town=max_per_town)
+        check_request(
+            k=k,
+            target=target,
+            tier=tier_key,
+            method=method,
+            max_per_town=max_per_town,
+            time_limit=time_limit,
+            min_rooms=min_rooms,
+        )
+        check_output_folder(out)
         region = _load_region(
             say,
             cache_dir=cache_dir,
@@ -292,6 +360,8 @@ def suggest(
             coord_sys=coord_sys,
             name=name,
             dem=dem,
+            sheet=sheet,
+            max_population=max_population,
         )
         coverage = run(region, progress=say)
         result = propose(
@@ -310,7 +380,29 @@ def suggest(
             progress=say,
         )
         say("writing outputs")
-        write_suggestion(result, coverage, region, out)
+        options = {
+            "k": k,
+            "target": target,
+            "tier": tier_key,
+            "kinds": kinds,
+            "min_rooms": min_rooms,
+            "max_per_town": max_per_town,
+            "town": town,
+            "weight_column": weight_column,
+            "method": method,
+            "time_limit": time_limit,
+            "mode": mode,
+            "minutes": minutes,
+            "speed_kmh": speed_kmh,
+            "max_snap_m": max_snap_m,
+            "coord_sys": coord_sys,
+            "sheet": sheet,
+            "max_population": max_population,
+        }
+        inputs = region_inputs(region, standards=standards)
+        write_suggestion(
+            result, coverage, region, out, run=run_record("suggest", inputs=inputs, options=options)
+        )
     s = result.summary
     for row in result.proposals.itertuples():
         print(
@@ -350,17 +442,59 @@ def serve(
     workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
 ) -> None:
     """Start the HTTP API and map server (uvicorn)."""
-    import os
+    import socket
 
     import uvicorn
 
-    if config is not None:
-        if not config.exists():
-            console.print(f"[bold red]error:[/] {escape(str(config))}: config file not found")
-            raise typer.Exit(2)
-        os.environ["SERVICECIRCLE_CONFIG"] = str(config.resolve())
-    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers)
+    from api.config import load_settings
+    from api.main import create_app
+    from api.state import RegionStore
+
+    with _user_errors():
+        if workers != 1:
+            # Each worker would load every region again and multiply the suggest cap.
+            msg = (
+                f"--workers {workers}: one worker process serves every request (regions are "
+                "loaded once, limits hold server-wide); run several servers behind a proxy to "
+                "scale out"
+            )
+            raise InputError(msg)
+        if not 0 < port < 65536:
+            msg = f"--port {port}: give a port between 1 and 65535"
+            raise InputError(msg)
+        if config is not None and not config.exists():
+            msg = f"{config}: config file not found"
+            raise InputError(msg)
+        settings = load_settings(config)
+        try:
+            with socket.create_server((host, port)):
+                pass
+        except OSError as exc:
+            msg = f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc})"
+            raise InputError(msg) from None
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        store = RegionStore.load(settings)  # a bad region is an error line here, not a crash
+        app_ = create_app(config, store=store)
+    uvicorn.run(app_, host=host, port=port, workers=1)
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+def main() -> None:
+    """The console entry point: a wrong flag or value is one ``error:`` line, exit 2, too."""
+    import sys
+
+    try:  # typer >= 0.20 carries its own copy of click
+        from typer._click import exceptions as cx
+    except ImportError:  # pragma: no cover - older typer
+        from click import exceptions as cx
+
+    try:
+        code = app(prog_name="servicecircle", standalone_mode=False)
+    except cx.NoArgsIsHelpError as exc:  # no command: the help, as typer shows it
+        if exc.ctx is not None:
+            print(exc.ctx.get_help(), file=sys.stderr)
+        sys.exit(2)
+    except cx.UsageError as exc:  # a wrong flag or value
+        raise SystemExit(_fail(exc.format_message()).exit_code) from None
+    except KeyboardInterrupt:  # Ctrl-C outside a run
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

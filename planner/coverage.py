@@ -105,6 +105,7 @@ def analyze(
     covered_any = np.zeros(len(out), bool)
     far = np.zeros(len(out), bool)
     off_street = np.zeros(len(out), bool)  # joined a bridge or tunnel: no street within reach
+    site_far = np.zeros(len(sites), bool)
     for tier in TIERS:
         ts = std.for_tier(tier)
         speed = std.speed_of(ts)
@@ -117,6 +118,7 @@ def analyze(
             off_street |= res_snap.off_street
         mask = site_tier == tier
         lost = mask & ~site_snap.ok
+        site_far |= lost
         if lost.any():
             rejected.append(
                 pd.DataFrame(
@@ -147,6 +149,7 @@ def analyze(
         best_tier = np.where(closer, tier, best_tier)
         covered_any |= covered
 
+    _check_layers(region, far, site_far)
     out["minutes"] = _finite(best)
     out["nearest_site"] = best_site
     out["nearest_tier"] = best_tier
@@ -159,7 +162,7 @@ def analyze(
     out["joins_road_at"] = np.where(far, "", np.where(off_street, "bridge_or_tunnel", "street"))
 
     say("coverage by tier, town and village")
-    by_tier = _by_tier(out, sites, std)
+    by_tier = _by_tier(out, sites.loc[~site_far], std)
     by_unit = unit_table(out, region.units, std)
     equity = equity_figures(out, by_unit)
     say("gap areas")
@@ -533,6 +536,29 @@ def _service_areas(region: Region, node_times: dict[str, NodeTimes]) -> gpd.GeoD
     return pd.concat(frames, ignore_index=True)
 
 
+def _check_layers(region: Region, res_far: np.ndarray, site_far: np.ndarray) -> None:
+    from planner.checks import check_reachable, warn_units_outside
+
+    files = region.files
+    net = region.network
+    snap_m = region.standards.max_snap_m
+    for layer, points, far, source in (
+        ("sites", region.sites, site_far, files.sites if files else "sites"),
+        ("resident points", region.residents, res_far, files.residents if files else "residents"),
+    ):
+        check_reachable(
+            layer,
+            points,
+            far,
+            node_xy=net.node_xy,
+            crs=net.crs,
+            max_snap_m=snap_m,
+            source=str(source),
+        )
+    if region.units is not None:
+        warn_units_outside(region.units, net.node_xy, source=str(files.units if files else "units"))
+
+
 def _summary(
     region: Region,
     res: pd.DataFrame,
@@ -580,6 +606,7 @@ def _summary(
                 (res["joins_road_at"] == "bridge_or_tunnel").sum()
             ),
             "sites_total": len(region.sites),
+            "sites_used": int(by_tier.loc[by_tier["tier"] == "any", "sites"].iloc[0]),
             "sites_rejected": int((rej == "sites").sum()),
             "gaps": len(gaps),
             "population_in_gaps": int(gaps["population"].sum()) if len(gaps) else 0,

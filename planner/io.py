@@ -7,7 +7,7 @@ import csv
 import logging
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -126,8 +126,19 @@ def error_cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+MAX_POPULATION = 1e9
+"""More people than this at one resident point is impossible: such rows are rejected."""
+
+
+def read_table(
+    path: str | Path, *, sheet: str | None = None, required: Sequence[str] = ()
+) -> pd.DataFrame:
     """Read a CSV (UTF-8, GBK or UTF-16), XLSX, GeoJSON, GeoPackage or Shapefile into a frame.
+
+    An XLSX workbook is read whole: every sheet that has the ``required`` columns is read
+    (a ``sheet`` column says which; a warning lists them when there are several), a sheet
+    with data but without those columns is named in a warning, never skipped silently.
+    ``sheet`` reads that one sheet only.
 
     Returns a plain DataFrame of strings for tabular files and a GeoDataFrame in WGS84 for
     spatial ones, with our column names (``经度`` becomes ``lon`` ...). A ``_row`` column
@@ -162,7 +173,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if kind == "csv":
             frame = _read_csv(path)
         elif kind == "excel":
-            frame = pd.read_excel(path, dtype=str)
+            frame = _read_excel(path, sheet=sheet, required=required)
         else:
             frame = _read_spatial(path)
     except InputError:
@@ -171,13 +182,55 @@ def read_table(path: str | Path) -> pd.DataFrame:
         msg = f"{path}: cannot read file ({error_cause(exc)}); {_RESAVE[kind]}"
         raise InputError(msg) from None
     frame = frame.rename(columns=_canonical_columns(frame.columns, path))
-    frame["_row"] = np.arange(len(frame)) + (1 if kind == "spatial" else 2)
+    if "_row" not in frame:
+        frame["_row"] = np.arange(len(frame)) + (1 if kind == "spatial" else 2)
     if kind != "spatial":  # a feature is a record even when blank; a blank line is not
         frame = frame.loc[~_blank_rows(frame)].reset_index(drop=True)
     if frame.empty:
         msg = f"{path}: file has no data rows; add one row per record below the header"
         raise InputError(msg)
     return frame
+
+
+def _read_excel(path: Path, *, sheet: str | None, required: Sequence[str]) -> pd.DataFrame:
+    book = pd.read_excel(path, dtype=str, sheet_name=None)
+    if sheet is not None:
+        if sheet not in book:
+            msg = f"{path}: no sheet {sheet!r}; the sheets are {', '.join(map(repr, book))}"
+            raise InputError(msg)
+        book = {sheet: book[sheet]}
+    frames = {}
+    for name, frame in book.items():
+        frame = frame.rename(columns=_canonical_columns(frame.columns, path))
+        frame["_row"] = np.arange(len(frame)) + 2
+        frame = frame.loc[~_blank_rows(frame)]
+        if len(frame) or sheet is not None:
+            frames[name] = frame
+    if not frames:
+        return next(iter(book.values())).iloc[0:0]
+    if len(frames) == 1:
+        return next(iter(frames.values()))
+    usable = {n: f for n, f in frames.items() if all(c in f.columns for c in required)}
+    other = [n for n in frames if n not in usable]
+    if not usable:
+        return next(iter(frames.values()))  # the caller names the missing columns
+    if other:
+        log.warning(
+            "%s: sheets %s have data but not the columns %s; they are not read "
+            "(give --sheet to choose one sheet)",
+            path,
+            ", ".join(map(repr, other)),
+            ", ".join(required),
+        )
+    if len(usable) > 1:
+        log.warning(
+            "%s: read %d sheets: %s",
+            path,
+            len(usable),
+            ", ".join(f"{n!r} ({len(f)} rows)" for n, f in usable.items()),
+        )
+    parts = [f.assign(sheet=n) for n, f in usable.items()]
+    return pd.concat(parts, ignore_index=True)
 
 
 def _read_spatial(path: Path) -> gpd.GeoDataFrame:
@@ -544,10 +597,11 @@ def _read_points(
     validate: Callable[[_Rows], None],
     columns: list[str],
     coord_sys: str | None,
+    sheet: str | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     path = Path(path)
     system = coord_system(coord_sys)  # a wrong flag fails before the file is read
-    frame = read_table(path)
+    frame = read_table(path, sheet=sheet, required=required)
     _require(frame, path, kind, required)
     rows = _Rows(frame.reset_index(drop=True), path, kind)
     _missing_ids(rows)
@@ -558,7 +612,7 @@ def _read_points(
 
 
 def read_sites(
-    path: str | Path, *, coord_sys: str | None = None
+    path: str | Path, *, coord_sys: str | None = None, sheet: str | None = None
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read existing service sites.
 
@@ -588,12 +642,12 @@ def read_sites(
                 rows.frame[col] = _numeric(rows, col, required=False)
 
     return _read_points(
-        path, "sites", ["id", "name", "tier"], validate, ["id", "name", "tier"], coord_sys
+        path, "sites", ["id", "name", "tier"], validate, ["id", "name", "tier"], coord_sys, sheet
     )
 
 
 def read_residents(
-    path: str | Path, *, coord_sys: str | None = None
+    path: str | Path, *, coord_sys: str | None = None, sheet: str | None = None
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read resident points (buildings, households or village centroids) with population.
 
@@ -602,15 +656,21 @@ def read_residents(
     """
 
     def validate(rows: _Rows) -> None:
-        rows.frame["population"] = _numeric(rows, "population", required=True)
+        pop = _numeric(rows, "population", required=True)
+        rows.reject(
+            pop > MAX_POPULATION,
+            "population " + pop.map("{:.6g}".format) + f" is more than {MAX_POPULATION:,.0f} "
+            "people at one point; check the population column",
+        )
+        rows.frame["population"] = pop
 
     return _read_points(
-        path, "residents", ["id", "population"], validate, ["id", "population"], coord_sys
+        path, "residents", ["id", "population"], validate, ["id", "population"], coord_sys, sheet
     )
 
 
 def read_candidates(
-    path: str | Path, *, coord_sys: str | None = None
+    path: str | Path, *, coord_sys: str | None = None, sheet: str | None = None
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read candidate buildings for new sites (idle schools, houses, factories, venues).
 
@@ -626,7 +686,13 @@ def read_candidates(
             rows.frame["rooms"] = _numeric(rows, "rooms", required=False)
 
     return _read_points(
-        path, "candidates", ["id", "name", "kind"], validate, ["id", "name", "kind"], coord_sys
+        path,
+        "candidates",
+        ["id", "name", "kind"],
+        validate,
+        ["id", "name", "kind"],
+        coord_sys,
+        sheet,
     )
 
 

@@ -92,28 +92,45 @@ def _js_string(text: str) -> str:
 
 
 def _legend(extra: list[tuple[str, str]]) -> str:
-    rows = [f"<b>{LABELS['legend_title']}</b>"]
+    rows = [f"<b>{esc(LABELS['legend_title'])}</b>"]
     for key, info in TIERS.items():
         rows.append(
             f"<div><span class='sc-swatch' style='background:{info['color']}'></span>"
-            f"{html.escape(tier_label(key))}</div>"
+            f"{esc(tier_label(key))}</div>"
         )
     for color, label in extra:
         rows.append(
             f"<div><span class='sc-swatch' style='background:{color};border-radius:0'></span>"
-            f"{html.escape(label)}</div>"
+            f"{esc(label)}</div>"
         )
-    rows.append(f"<div style='color:#666;font-size:11px'>{LABELS['no_tiles']}</div>")
+    rows.append(f"<div style='color:#666;font-size:11px'>{esc(LABELS['no_tiles'])}</div>")
     return "".join(rows)
 
 
+def esc(value: Any) -> Any:
+    """``value`` made safe to place in HTML: text is escaped (``<`` -> ``&lt;``, quotes too).
+
+    Every user-supplied string shown on a map (site, village and candidate names, towns,
+    titles, notes) goes through this, so a name such as ``<img src=x onerror=...>`` is shown
+    as text and never runs. Numbers, ``None`` and other non-text values are returned as they
+    are; anything else is turned into escaped text.
+    """
+    if value is None or isinstance(value, bool | int | float | np.integer | np.floating):
+        return value
+    return html.escape(str(value), quote=True)
+
+
 def _geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:
+    # Tooltips and popups insert property values as HTML (folium's innerHTML): escape text.
     keep = [c for c in columns if c in frame.columns]
     out = frame[[*keep, "geometry"]].to_crs(4326).copy()
     for c in keep:
         if out[c].dtype.kind == "f":
             out[c] = out[c].round(2)
-        out[c] = out[c].astype(object).where(out[c].notna(), None)
+        values = out[c].astype(object).where(out[c].notna(), None)
+        if out[c].dtype.kind in "OSU" or str(out[c].dtype) in ("string", "category"):
+            values = values.map(esc)
+        out[c] = values
     return out.__geo_interface__
 
 
@@ -427,15 +444,39 @@ def coverage_map(
             mode=_mode_zh(std.default.mode), minutes=std.default.minutes
         )
         sub += f" · {LABELS['standard']} {rule}"
-    lines = f"<div style='font-size:13px;font-weight:normal'>{html.escape(sub)}</div>"
+    lines = f"<div style='font-size:13px;font-weight:normal'>{esc(sub)}</div>"
     if note:
         style = "font-size:12px;font-weight:normal;color:#8c510a"
-        lines += f"<div style='{style}'>{html.escape(note)}</div>"
-    _corner_box(m, f"{html.escape(heading)}{lines}", "topleft", "sc-title")
+        lines += f"<div style='{style}'>{esc(note)}</div>"
+    _corner_box(m, f"{esc(heading)}{lines}", "topleft", "sc-title")
     _corner_box(m, _legend(extra), "bottomright", "sc-legend")
     folium.LayerControl(collapsed=False).add_to(m)
     if bounds is not None:
         m.fit_bounds(bounds)
+    stable_ids(m)
+    return m
+
+
+def stable_ids(m: folium.Map) -> folium.Map:
+    """Give every element of ``m`` an id from its place in the page instead of a random one.
+
+    folium names each element (``map_<32 hex>``, ``geo_json_<32 hex>`` ...) from random bytes,
+    so the same map rendered twice differed; numbering the elements in document order makes
+    the HTML a function of the map's content (rerun outputs compare byte for byte). Call it
+    again after adding elements.
+    """
+    root = m.get_root()
+    seen: set[int] = set()
+    stack: list[Any] = [root]
+    n = 0
+    while stack:
+        element = stack.pop(0)
+        if id(element) in seen:
+            continue
+        seen.add(id(element))
+        element._id = f"{n:032x}"
+        n += 1
+        stack.extend(getattr(element, "_children", {}).values())
     return m
 
 
@@ -457,14 +498,8 @@ def _tile_fallback(m: folium.Map, osm: folium.TileLayer, plain: folium.TileLayer
         """
         {% macro script(this, kwargs) %}
         (function(){
-          var map = """
-        + m.get_name()
-        + """, osm = """
-        + osm.get_name()
-        + """,
-              plain = """
-        + plain.get_name()
-        + """, failed = 0, loaded = 0;
+          var map = {{ this._parent.get_name() }}, osm = {{ this.osm.get_name() }},
+              plain = {{ this.plain.get_name() }}, failed = 0, loaded = 0;
           osm.on('tileload', function () { loaded += 1; });
           osm.on('tileerror', function () {
             failed += 1;
@@ -479,6 +514,8 @@ def _tile_fallback(m: folium.Map, osm: folium.TileLayer, plain: folium.TileLayer
     )
     macro = MacroElement()
     macro._template = template
+    macro.osm = osm
+    macro.plain = plain
     m.add_child(macro)
 
 

@@ -50,6 +50,8 @@ class RegionFiles:
     coord_sys: str | None = None
     name: str | None = None
     dem: str | Path | None = None
+    sheet: str | None = None
+    """Sheet of every XLSX input to read (default: every sheet with the expected columns)."""
 
     @classmethod
     def sample(cls) -> RegionFiles:
@@ -179,13 +181,17 @@ class Region:
 
             network = with_slopes(network, files.dem, cache_dir=cache_dir)
         system = coord_system(files.coord_sys)
-        sites, rej_sites = read_sites(files.sites, coord_sys=files.coord_sys)
-        residents, rej_res = read_residents(files.residents, coord_sys=files.coord_sys)
+        sites, rej_sites = read_sites(files.sites, coord_sys=files.coord_sys, sheet=files.sheet)
+        residents, rej_res = read_residents(
+            files.residents, coord_sys=files.coord_sys, sheet=files.sheet
+        )
         if files.coord_sys is None or system == AUTO:
             found = _detect_coord_sys(network, sites, residents, files)
             if found != "wgs84":  # only with --coord-sys auto; otherwise detection raised
-                sites, rej_sites = read_sites(files.sites, coord_sys=found)
-                residents, rej_res = read_residents(files.residents, coord_sys=found)
+                sites, rej_sites = read_sites(files.sites, coord_sys=found, sheet=files.sheet)
+                residents, rej_res = read_residents(
+                    files.residents, coord_sys=found, sheet=files.sheet
+                )
             system = found
         rejected = [rej_sites, rej_res]
         units = candidates = county_name = None
@@ -216,7 +222,7 @@ class Region:
             )
             candidates = _input_coords(candidates, system).to_crs(network.crs)
         elif files.candidates:
-            candidates, rej = read_candidates(files.candidates, coord_sys=system)
+            candidates, rej = read_candidates(files.candidates, coord_sys=system, sheet=files.sheet)
             rejected.append(rej)
             candidates = _input_coords(candidates, system).to_crs(network.crs)
         sites = _input_coords(sites, system)

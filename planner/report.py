@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +21,7 @@ import pandas as pd
 
 from planner.coords import COORD_SYSTEMS
 from planner.coverage import Coverage
+from planner.errors import InputError
 from planner.maps import coverage_map
 from planner.region import Region
 from planner.text import TIERS
@@ -31,6 +40,281 @@ def _json_default(value: Any) -> Any:
         return str(value)
     msg = f"not JSON serialisable: {type(value).__name__}"
     raise TypeError(msg)
+
+
+# --- complete outputs or none ---------------------------------------------------------------
+
+_PARTIAL = ".partial-"
+_OLD = ".previous-"
+_CARRIED = ".carried-over"  # names of entries being moved from the old into the new folder
+
+
+def check_output_folder(out: str | Path) -> Path:
+    """Check that ``out`` can become an output folder, before any work is done.
+
+    Returns
+    -------
+    Path
+        ``out`` made absolute.
+
+    Raises
+    ------
+    InputError
+        When ``out`` is a file, lies under a file, or its folder cannot be written.
+    """
+    out = Path(out).expanduser().absolute()
+    if out.exists() and not out.is_dir():
+        msg = f"--out {out}: is a file, not a folder; give a folder for the outputs"
+        raise InputError(msg)
+    parent = out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        msg = f"--out {out}: {parent} is a file, so no folder can be made under it"
+        raise InputError(msg)
+    for folder in (parent, out) if out.exists() else (parent,):
+        if not os.access(folder, os.W_OK | os.X_OK):
+            msg = f"--out {out}: {folder} is not writable; choose another output folder"
+            raise InputError(msg)
+    try:  # the real test (root passes os.access on read-only file systems)
+        os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=parent))
+    except OSError as exc:
+        msg = f"--out {out}: cannot write in {parent} ({exc.strerror}); choose another folder"
+        raise InputError(msg) from None
+    return out
+
+
+@contextmanager
+def output_folder(out: str | Path, *, owns: Iterable[str] = ()) -> Iterator[Path]:
+    """A temporary folder beside ``out`` that replaces ``out`` only when the block completes.
+
+    Write every output into the yielded folder. When the block ends normally the folder is
+    moved into place (previous outputs in ``out`` go at the same moment); when it raises or
+    the process is interrupted (Ctrl-C, SIGTERM, SIGKILL) ``out`` keeps its previous complete
+    outputs, or stays absent, and the temporary folder is removed (after SIGKILL: by the
+    next run into the same ``out``, which also restores a previous folder caught mid-swap).
+
+    Parameters
+    ----------
+    out
+        The output folder.
+    owns
+        Names this command writes: stale copies in ``out`` are dropped; any other entry of
+        ``out`` (e.g. the ``suggest/`` folder inside ``output/``, a user's own file) is
+        carried over into the new folder.
+
+    Raises
+    ------
+    InputError
+        As :func:`check_output_folder`, before the block runs.
+    """
+    out = check_output_folder(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _recover(out)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}{_PARTIAL}", dir=out.parent))
+    except OSError as exc:
+        msg = f"--out {out}: cannot create a folder beside it ({exc.strerror})"
+        raise InputError(msg) from None
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; outputs are for people
+    try:
+        yield tmp
+        # Ctrl-C or SIGTERM between the renames would leave neither folder in place.
+        blocked = {signal.SIGINT, signal.SIGTERM}
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+        try:
+            _swap(tmp, out, set(owns))
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _swap(tmp: Path, out: Path, owns: set[str]) -> None:
+    if not out.exists():
+        os.rename(tmp, out)
+        return
+    journal = tmp / _CARRIED
+    moved: list[str] = []
+    old: Path | None = None
+    try:
+        for entry in sorted(out.iterdir()):
+            if entry.name in owns or (tmp / entry.name).exists():
+                continue
+            # Journal first: a run killed now leaves the entry findable by _recover.
+            with journal.open("a", encoding="utf-8") as f:
+                f.write(entry.name + "\n")
+            os.rename(entry, tmp / entry.name)  # carried over, same file system: cheap
+            moved.append(entry.name)
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}{_OLD}", dir=out.parent))
+        os.rename(out, old / "out")
+        os.rename(tmp, out)
+    except BaseException:
+        # Put everything back as it was: the previous folder and the entries carried over.
+        if old is not None and (old / "out").is_dir() and not out.exists():
+            os.rename(old / "out", out)
+        for name in moved:
+            if (tmp / name).exists() and not (out / name).exists():
+                os.rename(tmp / name, out / name)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        raise
+    journal_done = out / _CARRIED
+    journal_done.unlink(missing_ok=True)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover(out: Path) -> None:
+    # What a killed run left beside ``out``: a previous complete folder caught between the
+    # two renames of _swap goes back into place, entries being carried over go back into
+    # ``out``, then the partial folders go.
+    for leftover in sorted(out.parent.glob(f".{out.name}{_OLD}*")):
+        previous = leftover / "out"
+        if previous.is_dir() and not out.exists():
+            os.rename(previous, out)
+            log.warning("restored %s from an interrupted run", out)
+        shutil.rmtree(leftover, ignore_errors=True)
+    (out / _CARRIED).unlink(missing_ok=True)
+    for leftover in out.parent.glob(f".{out.name}{_PARTIAL}*"):
+        journal = leftover / _CARRIED
+        if journal.exists() and out.is_dir():
+            for name in journal.read_text(encoding="utf-8").split("\n"):
+                if name and (leftover / name).exists() and not (out / name).exists():
+                    os.rename(leftover / name, out / name)
+        log.warning("removing %s left by an interrupted run", leftover)
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+# --- provenance -------------------------------------------------------------------------------
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's content (hex)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_record(command: str, *, inputs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """What ``summary.json`` records of a run so its folder can be traced back to it.
+
+    Parameters
+    ----------
+    command
+        ``analyze``, ``suggest`` ...
+    inputs
+        Input files by role (``None`` for absent ones): each is recorded with its path, size
+        and SHA-256 of its content.
+    options
+        The command's options as given (paths are written as text).
+
+    Returns
+    -------
+    dict
+        ``command``, ``version``, ``created`` (UTC time: the one field that differs between
+        two runs on the same input), ``inputs`` and ``options``.
+    """
+    from planner import __version__
+
+    files: dict[str, Any] = {}
+    for role, path in inputs.items():
+        if path is None:
+            continue
+        p = Path(path)
+        if p.is_file():
+            files[role] = {"path": str(p), "bytes": p.stat().st_size, "sha256": file_sha256(p)}
+        else:  # e.g. place:<name> for an online download
+            files[role] = {"path": str(path)}
+    return {
+        "command": command,
+        "version": __version__,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "inputs": files,
+        "options": {k: str(v) if isinstance(v, Path) else v for k, v in options.items()},
+    }
+
+
+def region_inputs(region: Region, **extra: Any) -> dict[str, Any]:
+    """The input files of ``region`` by role, plus ``extra`` ones (e.g. ``standards``)."""
+    files = region.files
+    roles = ("network", "sites", "residents", "units", "candidates", "standards", "dem")
+    found = {r: getattr(files, r, None) for r in roles} if files is not None else {}
+    found.update({k: v for k, v in extra.items() if v is not None})
+    return found
+
+
+# --- spreadsheets that never run user text ----------------------------------------------------
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with text cells that a spreadsheet would run made inert (OWASP CSV rule).
+
+    A text cell starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return gets a
+    leading ``'``: Excel and LibreOffice then show it as text instead of evaluating it (a
+    village named ``=HYPERLINK(...)`` stays a name). Numbers are left as they are.
+    """
+    out = frame.copy()
+    for c in out.columns:
+        if out[c].dtype.kind != "O" and str(out[c].dtype) != "string":
+            continue
+        values = out[c]
+        text = values.map(lambda v: isinstance(v, str) and v.startswith(_FORMULA_START))
+        if text.any():
+            out[c] = values.where(~text, "'" + values[text].astype(str))
+    return out
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write ``frame`` as UTF-8 CSV with a BOM (Excel reads Chinese) and formulas neutralised."""
+    neutralise(pd.DataFrame(frame)).to_csv(path, index=False, encoding="utf-8-sig")
+
+
+def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | Path) -> None:
+    """Write one sheet per table; every text cell is stored as text, never as a formula."""
+    with pd.ExcelWriter(path, engine="openpyxl") as xl:
+        for name, frame in sheets.items():
+            pd.DataFrame(frame).to_excel(xl, sheet_name=name, index=False)
+        for sheet in xl.book.worksheets:
+            for row in sheet.iter_rows():
+                for cell in row:
+                    if cell.data_type == "f":  # openpyxl takes text starting with "=" as one
+                        cell.data_type = "s"
+    _without_times(Path(path))
+
+
+_FIXED_TIME = "2000-01-01T00:00:00Z"
+
+
+def _without_times(path: Path) -> None:
+    # A workbook records when it was made (docProps/core.xml and every zip entry): replace
+    # those by a fixed time so the same tables give the same bytes.
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        entries = [(info.filename, z.read(info)) for info in z.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries:
+            if name == "docProps/core.xml":
+                data = re.sub(
+                    rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)",
+                    rb"\g<1>" + _FIXED_TIME.encode() + rb"\g<2>",
+                    data,
+                )
+            z.writestr(
+                zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0)), data, zipfile.ZIP_DEFLATED
+            )
 
 
 def write_json(data: dict[str, Any], path: Path) -> None:
@@ -78,55 +362,80 @@ def residents_table(coverage: Coverage) -> pd.DataFrame:
     return table
 
 
+ANALYSIS_FILES = {
+    "summary": "summary.json",
+    "residents": "residents.csv",
+    "by_unit_csv": "coverage_by_unit.csv",
+    "by_unit_xlsx": "coverage_by_unit.xlsx",
+    "gaps": "gaps.geojson",
+    "service_areas": "service_areas.geojson",
+    "rejected": "rejected.csv",
+    "map": "map.html",
+}
+"""The files ``analyze`` writes, by name."""
+
+SUGGESTION_FILES = {
+    "proposals_csv": "proposals.csv",
+    "proposals_geojson": "proposals.geojson",
+    "summary": "summary.json",
+    "excluded": "excluded_candidates.csv",
+    "added_areas": "added_service_areas.geojson",
+    "map": "map.html",
+}
+"""The files ``suggest`` writes, by name."""
+
+
 def write_analysis(
-    coverage: Coverage, region: Region, out: str | Path, *, map_html: bool = True
+    coverage: Coverage,
+    region: Region,
+    out: str | Path,
+    *,
+    map_html: bool = True,
+    run: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
-    """Write every output of ``analyze`` into ``out``; return the paths written by name."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "summary": out / "summary.json",
-        "residents": out / "residents.csv",
-        "by_unit_csv": out / "coverage_by_unit.csv",
-        "by_unit_xlsx": out / "coverage_by_unit.xlsx",
-        "gaps": out / "gaps.geojson",
-        "service_areas": out / "service_areas.geojson",
-        "rejected": out / "rejected.csv",
-    }
-    write_json(coverage.summary, paths["summary"])
-    residents_table(coverage).to_csv(paths["residents"], index=False, encoding="utf-8-sig")
-    coverage.by_unit.to_csv(paths["by_unit_csv"], index=False, encoding="utf-8-sig")
-    with pd.ExcelWriter(paths["by_unit_xlsx"], engine="openpyxl") as xl:
-        coverage.by_unit.to_excel(xl, sheet_name="by_unit 分单元", index=False)
-        coverage.by_tier.to_excel(xl, sheet_name="by_tier 分层级", index=False)
-        pd.DataFrame(coverage.gaps.drop(columns="geometry")).to_excel(
-            xl, sheet_name="gaps 空白区", index=False
+    """Write every output of ``analyze`` into ``out``; return the paths written by name.
+
+    The files appear together or not at all (see :func:`output_folder`); ``run`` (from
+    :func:`run_record`) is stored in ``summary.json`` under ``"run"``.
+    """
+    names = {k: v for k, v in ANALYSIS_FILES.items() if map_html or k != "map"}
+    with output_folder(out, owns=ANALYSIS_FILES.values()) as tmp:
+        paths = {k: tmp / v for k, v in names.items()}
+        summary = dict(coverage.summary)
+        if run is not None:
+            summary["run"] = run
+        write_json(summary, paths["summary"])
+        write_csv(residents_table(coverage), paths["residents"])
+        write_csv(coverage.by_unit, paths["by_unit_csv"])
+        write_xlsx(
+            {
+                "by_unit 分单元": coverage.by_unit,
+                "by_tier 分层级": coverage.by_tier,
+                "gaps 空白区": pd.DataFrame(coverage.gaps.drop(columns="geometry")),
+                "worst 最差单元": pd.DataFrame(coverage.equity["worst_units"]),
+            },
+            paths["by_unit_xlsx"],
         )
-        pd.DataFrame(coverage.equity["worst_units"]).to_excel(
-            xl, sheet_name="worst 最差单元", index=False
-        )
-    write_geojson(coverage.gaps, paths["gaps"])
-    write_geojson(coverage.service_areas, paths["service_areas"])
-    coverage.rejected.to_csv(paths["rejected"], index=False, encoding="utf-8-sig")
-    if map_html:
-        paths["map"] = out / "map.html"
-        coverage_map(coverage, sites=region.sites, units=region.units).save(str(paths["map"]))
-    return paths
+        write_geojson(coverage.gaps, paths["gaps"])
+        write_geojson(coverage.service_areas, paths["service_areas"])
+        write_csv(coverage.rejected, paths["rejected"])
+        if map_html:
+            coverage_map(coverage, sites=region.sites, units=region.units).save(str(paths["map"]))
+    final = check_output_folder(out)
+    return {k: final / v for k, v in names.items()}
 
 
 def write_suggestion(
-    suggestion: Any, coverage: Coverage, region: Region, out: str | Path, *, map_html: bool = True
+    suggestion: Any,
+    coverage: Coverage,
+    region: Region,
+    out: str | Path,
+    *,
+    map_html: bool = True,
+    run: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
-    """Write the outputs of ``suggest`` into ``out``; return the paths written by name."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "proposals_csv": out / "proposals.csv",
-        "proposals_geojson": out / "proposals.geojson",
-        "summary": out / "summary.json",
-        "excluded": out / "excluded_candidates.csv",
-        "added_areas": out / "added_service_areas.geojson",
-    }
+    """Write the outputs of ``suggest`` into ``out`` (all or none); return the paths by name."""
+    names = {k: v for k, v in SUGGESTION_FILES.items() if map_html or k != "map"}
     props = suggestion.proposals
     cols = [
         "rank",
@@ -141,23 +450,29 @@ def write_suggestion(
         "lat",
     ]
     table = pd.DataFrame(props[[c for c in cols if c in props.columns] + _input_coords(props)])
-    table.to_csv(paths["proposals_csv"], index=False, encoding="utf-8-sig")
-    write_geojson(
-        props[[*table.columns, "geometry"]] if len(props) else props, paths["proposals_geojson"]
-    )
-    write_json(suggestion.summary, paths["summary"])
-    suggestion.excluded.to_csv(paths["excluded"], index=False, encoding="utf-8-sig")
-    write_geojson(suggestion.added_areas, paths["added_areas"])
-    if map_html:
-        paths["map"] = out / "map.html"
-        coverage_map(
-            coverage,
-            sites=region.sites,
-            units=region.units,
-            proposals=props,
-            added_areas=suggestion.added_areas,
-        ).save(str(paths["map"]))
-    return paths
+    with output_folder(out, owns=SUGGESTION_FILES.values()) as tmp:
+        paths = {k: tmp / v for k, v in names.items()}
+        write_csv(table, paths["proposals_csv"])
+        write_geojson(
+            props[[*table.columns, "geometry"]] if len(props) else props,
+            paths["proposals_geojson"],
+        )
+        summary = dict(suggestion.summary)
+        if run is not None:
+            summary["run"] = run
+        write_json(summary, paths["summary"])
+        write_csv(suggestion.excluded, paths["excluded"])
+        write_geojson(suggestion.added_areas, paths["added_areas"])
+        if map_html:
+            coverage_map(
+                coverage,
+                sites=region.sites,
+                units=region.units,
+                proposals=props,
+                added_areas=suggestion.added_areas,
+            ).save(str(paths["map"]))
+    final = check_output_folder(out)
+    return {k: final / v for k, v in names.items()}
 
 
 def write_geopackage(coverage: Coverage, region: Region, path: str | Path) -> Path:

@@ -274,7 +274,12 @@ class CoverageProblem:
         )
 
     def mclp(
-        self, k: int, *, time_limit: float = 60.0, progress: Callable[[str], None] | None = None
+        self,
+        k: int,
+        *,
+        time_limit: float = 60.0,
+        node_limit: int | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> SitingResult:
         """Choose ``k`` candidates maximising newly covered weight, exactly (HiGHS MILP)."""
         t0 = time.perf_counter()
@@ -290,6 +295,7 @@ class CoverageProblem:
             # Trust pseudo-costs at once and keep more solutions: about 2x on hard MCLPs
             # (2,000 x 300, p = 30: 17 s -> 8 s); no gain for target cover.
             options={"mip_pscost_minreliable": 0, "mip_pool_soft_limit": 1000},
+            node_limit=node_limit,
         )
         chosen = np.flatnonzero(sol[:n_c] > 0.5)
         sel, gains = self.order_by_gain(chosen)
@@ -300,7 +306,9 @@ class CoverageProblem:
             sel, gains, obj, bound, gap, info["status"], "highs", time.perf_counter() - t0
         )
 
-    def target_cover(self, needed: float, *, time_limit: float = 60.0) -> SitingResult:
+    def target_cover(
+        self, needed: float, *, time_limit: float = 60.0, node_limit: int | None = None
+    ) -> SitingResult:
         """Fewest candidates whose newly covered weight reaches ``needed``, exactly.
 
         When ``needed`` exceeds what all candidates together reach, the result has status
@@ -332,6 +340,7 @@ class CoverageProblem:
             sense=highspy.ObjSense.kMinimize,
             warm=greedy_sel,
             time_limit=time_limit,
+            node_limit=node_limit,
         )
         if info["status"] == "infeasible":
             return SitingResult(
@@ -389,7 +398,11 @@ class CoverageProblem:
         warm: np.ndarray,
         time_limit: float,
         options: dict[str, Any] | None = None,
+        node_limit: int | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
+        # A node limit is deterministic (same request, same answer); time is a backstop.
+        if node_limit is not None:
+            options = {**(options or {}), "mip_max_nodes": int(node_limit)}
         # Variables: x_j (open candidate j, binary), then y_i (demand group i covered, [0, 1]).
         n = self.n_candidates + len(self.weight)
         return _solve(
@@ -502,6 +515,7 @@ def _solve(
     names = {
         highspy.HighsModelStatus.kOptimal: "optimal",
         highspy.HighsModelStatus.kTimeLimit: "time_limit",
+        highspy.HighsModelStatus.kSolutionLimit: "node_limit",
         highspy.HighsModelStatus.kInfeasible: "infeasible",
     }
     label = names.get(status, h.modelStatusToString(status).lower().replace(" ", "_"))
@@ -651,6 +665,7 @@ def suggest(
     weight_column: str | None = None,
     method: str = "exact",
     time_limit: float = 60.0,
+    node_limit: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Suggestion:
     """Propose new sites among the region's candidates.
@@ -681,13 +696,25 @@ def suggest(
         ``exact`` (HiGHS MILP warm-started by greedy) or ``greedy``.
     time_limit
         Seconds for the solver; the best solution found and its proven gap are reported.
+    node_limit
+        Most branch-and-bound nodes: a work limit that, unlike time, gives the same answer to
+        the same request on any machine (status ``node_limit`` when reached).
     """
     from planner.areas import area_polygons, reached_pieces
     from planner.coverage import analyze, json_ready
     from planner.reach import search
 
     say = progress or (lambda msg: log.info(msg))
-    check_request(k=k, target=target, tier=tier, method=method, max_per_town=max_per_town)
+    check_request(
+        k=k,
+        target=target,
+        tier=tier,
+        method=method,
+        max_per_town=max_per_town,
+        time_limit=time_limit,
+        min_rooms=min_rooms,
+        node_limit=node_limit,
+    )
     cands = region.candidates
     if cands is None or len(cands) == 0:
         msg = "no candidate buildings: give a candidates file (id, name, kind, lon, lat, rooms)"
@@ -777,9 +804,11 @@ def suggest(
     if method == "exact":
         say(f"exact model with HiGHS (time limit {time_limit:g} s)")
         result = (
-            problem.mclp(k, time_limit=time_limit)
+            problem.mclp(k, time_limit=time_limit, node_limit=node_limit)
             if k is not None
-            else problem.target_cover(max(needed, 0.0), time_limit=time_limit)
+            else problem.target_cover(
+                max(needed, 0.0), time_limit=time_limit, node_limit=node_limit
+            )
         )
     # Population newly covered by each pick, in selection order (the objective may weigh otherwise).
     picked = usable[result.selected]
@@ -838,6 +867,7 @@ def suggest(
             "candidates_usable": len(usable),
             "candidates_excluded": excluded["reason"].value_counts().to_dict(),
             "time_limit": time_limit,
+            "node_limit": node_limit,
             "note": _shortfall_note(k, len(picked), max_per_town),
         }
     )
@@ -863,9 +893,28 @@ def check_request(
     tier: str | None = None,
     method: str = "exact",
     max_per_town: int | None = None,
+    time_limit: float | None = None,
+    min_rooms: float | None = None,
+    node_limit: int | None = None,
 ) -> None:
-    """Reject impossible requests before any work is done."""
+    """Reject impossible requests before any work is done.
+
+    The one validation of a suggestion's parameters: the CLI and the API both call it, so a
+    value one refuses the other refuses too, with the same words.
+    """
+    import math
+
     from planner.text import TIERS
+
+    if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
+        msg = f"time limit must be a positive number of seconds (e.g. 60), got {time_limit:g}"
+        raise InputError(msg)
+    if min_rooms is not None and not (math.isfinite(min_rooms) and min_rooms >= 0):
+        msg = f"min rooms must be 0 or more, got {min_rooms:g}"
+        raise InputError(msg)
+    if node_limit is not None and node_limit < 1:
+        msg = f"node limit must be at least 1, got {node_limit}"
+        raise InputError(msg)
 
     if (k is None) == (target is None):
         msg = (

@@ -27,6 +27,7 @@ from planner.text import TIERS
 pytestmark = pytest.mark.slow
 
 API_KEY = "test-key-0123456789"
+KEY = {"X-API-Key": API_KEY}  # every endpoint that computes on request needs it
 QINGSHAN = ("青山乡", "360699201000")  # the under-served township of the sample county
 ORIGIN = "https://dashboard.example.org"
 CENTRE = (117.247640, 28.264903)  # the county centre 示范县新时代文明实践中心 (S0001)
@@ -335,7 +336,7 @@ def test_sites_filter_by_tier_and_town(client: httpx.Client, sample: Any) -> Non
 def test_isochrone_equals_the_library_area(client: httpx.Client, sample: Any) -> None:
     region, _ = sample
     params = {"lon": CENTRE[0], "lat": CENTRE[1], "minutes": 10, "mode": "walk"}
-    data = client.get("/regions/sample/isochrone", params=params).json()
+    data = client.get("/regions/sample/isochrone", params=params, headers=KEY).json()
     (geom,) = assert_feature_collection(data, {"Polygon", "MultiPolygon"})
     assert geom.contains(shapely.Point(CENTRE))
     xy = gpd.GeoSeries(gpd.points_from_xy([CENTRE[0]], [CENTRE[1]]), crs=4326).to_crs(region.crs)
@@ -348,30 +349,30 @@ def test_isochrone_equals_the_library_area(client: httpx.Client, sample: Any) ->
     assert metric.area == pytest.approx(expected.area, rel=1e-3)
     glon, glat = wgs84_to_gcj02(np.array([CENTRE[0]]), np.array([CENTRE[1]]))
     params |= {"lon": float(glon[0]), "lat": float(glat[0]), "coord_sys": "gcj02"}
-    shifted = client.get("/regions/sample/isochrone", params=params).json()
+    shifted = client.get("/regions/sample/isochrone", params=params, headers=KEY).json()
     assert shifted["features"][0]["properties"]["area_km2"] == props["area_km2"]
 
 
 def test_isochrone_refuses_points_it_cannot_serve(client: httpx.Client, sample: Any) -> None:
     region, _ = sample
     err = error_of(
-        client.get("/regions/sample/isochrone", params={"lon": 116.0, "lat": 28.2}),
+        client.get("/regions/sample/isochrone", params={"lon": 116.0, "lat": 28.2}, headers=KEY),
         422, "outside_region",
     )  # fmt: skip
     assert "outside" in err["message"]
     remote = region.residents.to_crs(4326).iloc[-1].geometry  # 1.3-2.3 km from any road
     err = error_of(
-        client.get("/regions/sample/isochrone", params={"lon": remote.x, "lat": remote.y}),
+        client.get("/regions/sample/isochrone", params={"lon": remote.x, "lat": remote.y}, headers=KEY),
         422, "unreachable_point",
     )  # fmt: skip
     assert "500 m" in err["message"]
     err = error_of(
-        client.get("/regions/sample/isochrone", params={**AT_CENTRE, "minutes": 90}),
+        client.get("/regions/sample/isochrone", params={**AT_CENTRE, "minutes": 90}, headers=KEY),
         422, "limit_exceeded",
     )  # fmt: skip
     assert err["detail"]["limit"] == "max_minutes"
     err = error_of(
-        client.get("/regions/sample/isochrone", params={"lon": CENTRE[0], "mode": "boat"}),
+        client.get("/regions/sample/isochrone", params={"lon": CENTRE[0], "mode": "boat"}, headers=KEY),
         422, "validation_error",
     )  # fmt: skip
     assert {e["field"] for e in err["detail"]} == {"lat", "mode"}
@@ -476,7 +477,7 @@ def test_suggest_is_guarded_and_bounded(client: httpx.Client) -> None:
 
 
 def test_map_pages_are_self_contained_html(client: httpx.Client) -> None:
-    page = client.get("/regions/sample/map")
+    page = client.get("/regions/sample/map", headers=KEY)
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     html = page.text
@@ -494,7 +495,9 @@ def test_map_pages_are_self_contained_html(client: httpx.Client) -> None:
     assert "示范县 新时代文明实践 15分钟服务圈 · 青山乡" in town
     assert "建议新建站点 Proposed sites" not in town
     error_of(client.get("/regions/sample/towns/青山/map"), 404, "not_found")
-    error_of(client.get("/regions/sample/map", params={"k": 21}), 422, "limit_exceeded")
+    error_of(
+        client.get("/regions/sample/map", params={"k": 21}, headers=KEY), 422, "limit_exceeded"
+    )
 
 
 def test_docs_and_openapi_list_every_endpoint(client: httpx.Client) -> None:

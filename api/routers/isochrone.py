@@ -8,10 +8,12 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from api import geojson
+from api.config import Limits
 from api.deps import LimitsDep, Region, check_minutes, require_api_key
-from api.errors import ApiError, limit_exceeded
+from api.errors import MESSAGES, ApiError, limit_exceeded
 from api.models import CoordSys, IsochroneCollection, IsochroneRequest, Mode, error_responses
 from api.responses import GeoJSONResponse
+from api.state import LoadedRegion
 
 router = APIRouter(
     tags=["isochrone"],
@@ -20,9 +22,32 @@ router = APIRouter(
             404: "Unknown region",
             422: "Invalid parameter, limit exceeded, point outside the region or too far "
             "from a usable road",
+            401: "Missing or wrong API key",
+            429: "Too many suggestions or isochrones being computed",
         }
     ),
+    dependencies=[Depends(require_api_key)],
 )
+
+
+def check_work(loaded: LoadedRegion, limits: Limits, points: int, minutes: float) -> None:
+    """Refuse an isochrone request whose points x minutes x graph size is over the budget."""
+    edges = loaded.graph_edges
+    work = points * minutes * edges
+    if work > limits.max_isochrone_work:
+        text = MESSAGES["work"].format(
+            work=work, points=points, minutes=minutes, edges=edges,
+            maximum=limits.max_isochrone_work,
+        )  # fmt: skip
+        detail = {
+            "limit": "max_isochrone_work",
+            "maximum": limits.max_isochrone_work,
+            "value": work,
+            "points": points,
+            "minutes": minutes,
+            "edges": edges,
+        }
+        raise ApiError(422, "limit_exceeded", text, detail)
 
 
 @router.get(
@@ -49,7 +74,11 @@ def isochrone(
     road pieces actually reached, with a walkable strip beside them; blocks enclosed by
     reached roads are filled, large unreachable areas (a lake, a hill) stay open."""
     check_minutes(minutes, limits, ["query", "minutes"])
-    feature = loaded.isochrone_feature(lon, lat, minutes=minutes, mode=mode, coord_sys=coord_sys)
+    check_work(loaded, limits, 1, minutes)
+    with loaded.work_slot():
+        feature = loaded.isochrone_feature(
+            lon, lat, minutes=minutes, mode=mode, coord_sys=coord_sys
+        )
     return GeoJSONResponse(geojson.feature_collection([feature]))
 
 
@@ -58,8 +87,6 @@ def isochrone(
     summary="Service areas of several points (GeoJSON)",
     response_model=IsochroneCollection,
     response_class=GeoJSONResponse,
-    dependencies=[Depends(require_api_key)],
-    responses=error_responses({401: "Missing or wrong API key"}),
 )
 def isochrones(loaded: Region, limits: LimitsDep, body: IsochroneRequest) -> Response:
     """One service area per point, in request order (at most `max_points` points)."""
@@ -68,15 +95,22 @@ def isochrones(loaded: Region, limits: LimitsDep, body: IsochroneRequest) -> Res
             ["body", "locations"], len(body.locations), "max_points", limits.max_points
         )
     check_minutes(body.minutes, limits, ["body", "minutes"])
+    check_work(loaded, limits, len(body.locations), body.minutes)
     items = []
-    for i, (lon, lat) in enumerate(body.locations):
-        try:
-            feature = loaded.isochrone_feature(
-                lon, lat, minutes=body.minutes, mode=body.mode, coord_sys=body.coord_sys, index=i
-            )
-        except ApiError as exc:
-            if isinstance(exc.detail, dict) and "loc" in exc.detail:
-                exc.detail = {**exc.detail, "loc": ["body", "locations", i]}
-            raise
-        items.append(feature)
+    with loaded.work_slot():
+        for i, (lon, lat) in enumerate(body.locations):
+            try:
+                feature = loaded.isochrone_feature(
+                    lon,
+                    lat,
+                    minutes=body.minutes,
+                    mode=body.mode,
+                    coord_sys=body.coord_sys,
+                    index=i,
+                )
+            except ApiError as exc:
+                if isinstance(exc.detail, dict) and "loc" in exc.detail:
+                    exc.detail = {**exc.detail, "loc": ["body", "locations", i]}
+                raise
+            items.append(feature)
     return GeoJSONResponse(geojson.feature_collection(items))

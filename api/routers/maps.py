@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from api.deps import LimitsDep, Region, Town
+from api.deps import LimitsDep, MapKey, Region, Town, unauthorized
 from api.errors import limit_exceeded
 from api.models import error_responses
 from api.responses import MapResponse
@@ -18,6 +18,7 @@ router = APIRouter(
     tags=["maps"],
     responses=error_responses(
         {
+            401: "Proposals (k > 0) asked for without the API key the server requires",
             404: "Unknown region or town",
             422: "Invalid parameter or limit exceeded",
             429: "Too many suggestions being solved",
@@ -26,13 +27,23 @@ router = APIRouter(
 )
 
 KQuery = Annotated[
-    int,
+    int | None,
     Query(
         ge=0,
         le=1000,
-        description="Proposed new sites to show (0 for none; capped at `max_k`).",
+        description="Proposed new sites to show (0 for none; capped at `max_k`). Proposals "
+        "run the solver: when the server has an API key they need it (header or `?key=`); "
+        "without it the default is 0.",
     ),
 ]
+
+
+def _proposals(k: int | None, default: int, authorised: bool) -> int:
+    if k is None:
+        return default if authorised else 0
+    if k > 0 and not authorised:
+        raise unauthorized()
+    return k
 
 
 @router.get(
@@ -42,11 +53,12 @@ KQuery = Annotated[
     responses={200: {"content": {"text/html": {}}, "description": "The map page"}},
 )
 async def region_map(
-    request: Request, loaded: Region, limits: LimitsDep, k: KQuery = 5
+    request: Request, loaded: Region, limits: LimitsDep, authorised: MapKey, k: KQuery = None
 ) -> Response:
     """A Leaflet map with Chinese labels: sites coloured by tier, service areas, gap areas,
     uncovered residents and `k` proposed sites, with a legend and layer control. It loads
     nothing from the network except optional background tiles."""
+    k = _proposals(k, 5, authorised)
     if k > limits.max_k:
         raise limit_exceeded(["query", "k"], k, "max_k", limits.max_k)
     page: Page | None = loaded.pages.peek(loaded.map_key(None, k=k))
@@ -62,9 +74,15 @@ async def region_map(
     responses={200: {"content": {"text/html": {}}, "description": "The map page"}},
 )
 async def town_map(
-    request: Request, loaded: Region, town: Town, limits: LimitsDep, k: KQuery = 3
+    request: Request,
+    loaded: Region,
+    town: Town,
+    limits: LimitsDep,
+    authorised: MapKey,
+    k: KQuery = None,
 ) -> Response:
     """The map of one town: its sites, villages, gap areas and `k` proposed sites."""
+    k = _proposals(k, 3, authorised)
     if k > limits.max_k:
         raise limit_exceeded(["query", "k"], k, "max_k", limits.max_k)
     page: Page | None = loaded.pages.peek(loaded.map_key(town, k=k))
@@ -75,7 +93,8 @@ async def town_map(
 
 def _send(request: Request, page: Page) -> Response:
     # Compressed once when built; the gzip middleware passes encoded bodies through.
+    policy = {"Content-Security-Policy": page.csp} if page.csp else {}
     if "gzip" in request.headers.get("accept-encoding", ""):
-        headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding", **policy}
         return MapResponse(page.gz, headers=headers)
-    return MapResponse(page.html, headers={"Vary": "Accept-Encoding"})
+    return MapResponse(page.html, headers={"Vary": "Accept-Encoding", **policy})
