@@ -1227,13 +1227,21 @@ class AuditFiles:
         """The bundled sample county's ledgers."""
         from planner.region import SAMPLE_DIR
 
-        return cls(
-            teams=SAMPLE_DIR / "teams.csv",
-            activities=SAMPLE_DIR / "activities.csv",
-            projects=SAMPLE_DIR / "projects.csv",
-            unit_stats=SAMPLE_DIR / "unit_stats.csv",
-            venues=SAMPLE_DIR / "venues.csv",
-        )
+        return cls.beside(SAMPLE_DIR / "sites.csv")
+
+    @classmethod
+    def beside(cls, sites: str | Path, **given: str | Path | None) -> AuditFiles:
+        """Ledgers named ``teams``, ``activities``, ``projects``, ``unit_stats`` and ``venues``
+        (``.csv`` or ``.xlsx``) in the folder of the sites file, where not ``given``."""
+        folder = Path(sites).parent
+        found: dict[str, Path | str | None] = {}
+        for name in ("teams", "activities", "projects", "unit_stats", "venues"):
+            if given.get(name) is not None:
+                found[name] = given[name]
+                continue
+            hits = [folder / f"{name}{ext}" for ext in (".csv", ".xlsx")]
+            found[name] = next((h for h in hits if h.exists()), None)
+        return cls(**found)
 
 
 def audit_region(

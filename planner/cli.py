@@ -133,6 +133,7 @@ def analyze(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output"),
     cache_dir: CacheOpt = None,
     verbose: VerboseOpt = False,
+    compliant_only: CompliantOpt = False,
 ) -> None:
     """Coverage of every resident by each tier of sites; gaps; maps and tables in --out."""
     from planner.coverage import analyze as run
@@ -153,6 +154,8 @@ def analyze(
             max_snap_m=max_snap_m,
             coord_sys=coord_sys,
         )
+        if compliant_only:
+            region = _compliant_only(region, say)
         coverage = run(region, progress=say)
         say("writing outputs")
         paths = write_analysis(coverage, region, out)
@@ -244,6 +247,7 @@ def suggest(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output/suggest"),
     cache_dir: CacheOpt = None,
     verbose: VerboseOpt = False,
+    compliant_only: CompliantOpt = False,
 ) -> None:
     """Choose new sites among idle schools, houses, factories and venues (exact, with HiGHS)."""
     from planner.coverage import analyze as run
@@ -273,6 +277,8 @@ def suggest(
             max_snap_m=max_snap_m,
             coord_sys=coord_sys,
         )
+        if compliant_only:
+            region = _compliant_only(region, say)
         coverage = run(region, progress=say)
         result = propose(
             region,
@@ -340,6 +346,139 @@ def serve(
             raise typer.Exit(2)
         os.environ["SERVICECIRCLE_CONFIG"] = str(config.resolve())
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+CompliantOpt = Annotated[
+    bool,
+    typer.Option(
+        "--compliant-only",
+        help="Only sites that pass every site rule of the standards audit count as serving "
+        "(ledgers named teams/activities/projects.csv beside the sites file).",
+    ),
+]
+
+
+def _compliant_only(region: Any, say: Callable[[str], None]) -> Any:
+    from planner.audit import AuditFiles, audit_region, compliant_sites
+
+    say("auditing sites against the plan (--compliant-only)")
+    files = AuditFiles.beside(region.files.sites) if region.files else AuditFiles()
+    result = audit_region(region, files=files)
+    kept = compliant_sites(region.sites, result)
+    say(f"{len(kept)} of {len(region.sites)} sites count as serving")
+    return region.with_sites(kept)
+
+
+@app.command()
+def audit(
+    teams: Annotated[
+        Path | None, typer.Option("--teams", help="Team rosters: site_id, team, members.")
+    ] = None,
+    activities: Annotated[
+        Path | None,
+        typer.Option(
+            "--activities",
+            help="Activity ledger (活动台账): date, site_id, team, type, title, participants, volunteer_hours.",
+        ),
+    ] = None,
+    projects: Annotated[
+        Path | None,
+        typer.Option("--projects", help="Brand projects: name, level, site_id or unit_code."),
+    ] = None,
+    unit_stats: Annotated[
+        Path | None,
+        typer.Option(
+            "--unit-stats",
+            help="Village figures by code: population, registered_population, volunteers, volunteers_with_hours, kind.",
+        ),
+    ] = None,
+    venues: Annotated[
+        Path | None,
+        typer.Option("--venues", help="Public cultural venues (name, kind, lon, lat) or an OSM file."),
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option("--year", help="Year audited (default: latest in the ledger).")
+    ] = None,
+    rules: Annotated[
+        Path | None, typer.Option("--rules", help="TOML file replacing the plan's numbers.")
+    ] = None,
+    spot_check: Annotated[
+        int | None, typer.Option("--spot-check", help="Draw N sites for inspectors (抽查).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the spot-check draw.")] = 0,
+    network: NetworkOpt = None,
+    sites: SitesOpt = None,
+    residents: ResidentsOpt = None,
+    units: UnitsOpt = None,
+    standards: StandardsOpt = None,
+    mode: ModeOpt = None,
+    minutes: MinutesOpt = None,
+    speed_kmh: SpeedOpt = None,
+    max_snap_m: SnapOpt = None,
+    coord_sys: CoordOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output/audit"),
+    cache_dir: CacheOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Standards audit (五有, rooms, staff, teams, activities, projects ...): audit.xlsx in --out.
+
+    Ledgers default to files named teams, activities, projects, unit_stats and venues
+    (.csv/.xlsx) beside the sites file (the bundled sample has them all).
+    """
+    from planner.audit import AuditFiles, AuditRules, audit_region, spot_check as draw
+    from planner.audit_report import write_audit
+    from planner.coverage import analyze as run
+    from planner.audit_map import compliance_map
+
+    with _user_errors(), _progress(verbose) as say:
+        rule_set = AuditRules.from_toml(rules)  # a wrong rules file fails before any reading
+        region = _load_region(
+            say,
+            cache_dir=cache_dir,
+            network=network,
+            sites=sites,
+            residents=residents,
+            units=units,
+            standards=standards,
+            mode=mode,
+            minutes=minutes,
+            speed_kmh=speed_kmh,
+            max_snap_m=max_snap_m,
+            coord_sys=coord_sys,
+        )
+        files = AuditFiles.beside(
+            region.files.sites,
+            teams=teams,
+            activities=activities,
+            projects=projects,
+            unit_stats=unit_stats,
+            venues=venues,
+        )
+        coverage = run(region, progress=say)
+        say("reading ledgers and checking every rule")
+        result = audit_region(region, coverage, files=files, rules=rule_set, year=year)
+        spot = None if spot_check is None else draw(result, spot_check, seed=seed)
+        say("writing outputs")
+        paths = write_audit(result, out, spot=spot)
+        compliance_map(coverage, result, sites=region.sites, units=region.units).save(
+            str(Path(out) / "map.html")
+        )
+    s = result.summary
+    v = s["sites"]
+    print(
+        f"region {s['region']}, year {s['year']}: {s['sites_audited']} sites audited: "
+        f"{v['pass']} pass, {v['fail']} fail, {v['no_data']} no data"
+    )
+    print(f"  {'rule':<34} {'pass':>6} {'fail':>6} {'no data':>8}")
+    for key, row in s["by_rule"].items():
+        label = f"{key} {row['label']}"
+        print(f"  {label:<34} {row['pass']:>6} {row['fail']:>6} {row['no_data']:>8}")
+    print(f"villages meeting the five haves: {s['villages_five_haves']} of {s['villages']}")
+    print(f"issues: {s['issues']} failed checks (sheet 问题清单 of {paths['xlsx']})")
+    print(f"rejected ledger rows: {len(result.rejected)} (see {paths['rejected']})")
+    if spot is not None:
+        print(f"spot check: {len(spot)} sites drawn with seed {seed} (sheet 抽查名单)")
+    print(f"outputs in {Path(out).resolve()} (open audit.xlsx, map.html)")
 
 
 def main() -> None:  # pragma: no cover - console entry point
