@@ -338,7 +338,9 @@ def split_functions(values: pd.Series) -> pd.Series:
     parts = text.str.split(r"[;；、,，/|]", regex=True).explode().str.strip()
     canon = parts.map(lambda v: FUNCTION_ALIASES.get(normalise_token(v)))
     grouped = canon.dropna().groupby(level=0).agg(frozenset)
-    return grouped.reindex(values.index).map(lambda s: s if isinstance(s, frozenset) else frozenset())
+    return grouped.reindex(values.index).map(
+        lambda s: s if isinstance(s, frozenset) else frozenset()
+    )
 
 
 def rule_functions(ctx: AuditContext) -> pd.DataFrame:
@@ -349,9 +351,7 @@ def rule_functions(ctx: AuditContext) -> pd.DataFrame:
     raw = _col(sites, "functions")
     have = split_functions(raw)
     missing = have.map(lambda s: [f for f in required if f not in s])
-    found = np.where(
-        missing.map(len) == 0, "齐全", "缺少：" + missing.map("、".join)
-    )
+    found = np.where(missing.map(len) == 0, "齐全", "缺少：" + missing.map("、".join))
     found = np.where(raw.isna(), "", found)
     return _findings(
         "site",
@@ -458,14 +458,11 @@ def rule_teams(ctx: AuditContext) -> pd.DataFrame:
         required = required.where(~centre, f"{len(named)} 支指定队伍")
         for idx in sites.index[centre]:
             names = teams.loc[teams["site_id"] == str(sites.at[idx, "id"]), "team"]
-            matched = {
-                match_team(n, named, score=float(cfg.get("match_score", 80))) for n in names
-            }
+            matched = {match_team(n, named, score=float(cfg.get("match_score", 80))) for n in names}
             missing = [n for n in named if n not in matched]
             ok.at[idx] = not missing
-            found.at[idx] = (
-                f"{len(named) - len(missing)}/{len(named)} 支指定队伍"
-                + (f"；缺少：{'、'.join(missing)}" if missing else "")
+            found.at[idx] = f"{len(named) - len(missing)}/{len(named)} 支指定队伍" + (
+                f"；缺少：{'、'.join(missing)}" if missing else ""
             )
     return _findings(
         "site",
@@ -549,10 +546,16 @@ def unit_kind(ctx: AuditContext, codes: pd.Series, names: pd.Series) -> pd.Serie
     stats = ctx.inputs.unit_stats
     if stats is not None and "kind" in stats:
         kind = codes.astype(str).map(stats.set_index("code")["kind"].dropna()).astype(object)
-    by_name = names.fillna("").astype(str).map(
-        lambda n: "community" if n.endswith("社区") else "rural" if n.endswith("村") else np.nan
+    by_name = (
+        names.fillna("")
+        .astype(str)
+        .map(
+            lambda n: "community" if n.endswith("社区") else "rural" if n.endswith("村") else np.nan
+        )
     )
-    return kind.fillna(by_name).map(lambda v: UNIT_KIND_ALIASES.get(v, np.nan) if isinstance(v, str) else np.nan)
+    return kind.fillna(by_name).map(
+        lambda v: UNIT_KIND_ALIASES.get(v, np.nan) if isinstance(v, str) else np.nan
+    )
 
 
 def _village_names(ctx: AuditContext, codes: pd.Series) -> pd.Series:
@@ -780,8 +783,10 @@ def volunteer_figures(ctx: AuditContext) -> pd.DataFrame:
     villages = _villages(ctx)
     if stats is None or villages.empty:
         return pd.DataFrame(columns=["town", "population", "volunteers", "volunteers_with_hours"])
-    merged = villages.merge(stats, left_on="where_id", right_on="code", how="left")
     cols = ["population", "volunteers", "volunteers_with_hours"]
+    stats = stats.reindex(columns=list(dict.fromkeys(["code", *cols, *stats.columns])))
+    stats = stats.astype({"code": str, **dict.fromkeys(cols, float)})
+    merged = villages.merge(stats, left_on="where_id", right_on="code", how="left")
     # A column counts only when every village reports it (a partial sum would mislead).
     towns = merged.groupby("town")[cols].sum(min_count=1)
     complete = merged.groupby("town")[cols].apply(lambda f: f.notna().all())
@@ -802,7 +807,9 @@ def rule_volunteers(ctx: AuditContext) -> pd.DataFrame:
     if row.empty:
         pop = vol = hrs = np.nan
     else:
-        pop, vol, hrs = (float(row.iloc[0][c]) for c in ("population", "volunteers", "volunteers_with_hours"))
+        pop, vol, hrs = (
+            float(row.iloc[0][c]) for c in ("population", "volunteers", "volunteers_with_hours")
+        )
     share = vol / pop if pop and not np.isnan(pop) else np.nan
     hours = hrs / vol if vol and not np.isnan(vol) else np.nan
     value = np.nan if np.isnan(share) or np.isnan(hours) else share
@@ -1050,8 +1057,10 @@ def _site_table(ctx: AuditContext, findings: pd.DataFrame) -> pd.DataFrame:
         index="site_id", columns="rule", values="status", aggfunc=_verdict
     ).reindex(columns=[r for r in SITE_RULES if r in set(f["rule"])])
     verdict = f.groupby("site_id")["status"].agg(_verdict)
-    failed = f[f["status"] == "fail"].groupby("site_id")["rule"].agg(
-        lambda r: ",".join(dict.fromkeys(r))
+    failed = (
+        f[f["status"] == "fail"]
+        .groupby("site_id")["rule"]
+        .agg(lambda r: ",".join(dict.fromkeys(r)))
     )
     keep = [
         c
@@ -1062,12 +1071,15 @@ def _site_table(ctx: AuditContext, findings: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame(sites[keep]).reset_index(drop=True)
     table = table.join(status.add_suffix("_status"), on="id")
     table["verdict"] = table["id"].map(verdict).fillna("no_data")
-    table["failed_rules"] = table["id"].map(failed).fillna("")
+    table["failed_rules"] = table["id"].map(failed).astype(object).fillna("")
     table["activities"] = _count(ctx.inputs.activities, table)
     table["teams"] = _count(ctx.inputs.teams, table)
     order = table["tier"].map(_TIER_ORDER).fillna(9)
-    return table.assign(_o=order).sort_values(["_o", "town", "id"]).drop(columns="_o").reset_index(
-        drop=True
+    return (
+        table.assign(_o=order)
+        .sort_values(["_o", "town", "id"])
+        .drop(columns="_o")
+        .reset_index(drop=True)
     )
 
 
@@ -1087,9 +1099,7 @@ def _village_table(ctx: AuditContext, findings: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["town", "code"]).reset_index(drop=True)
 
 
-def _town_table(
-    ctx: AuditContext, findings: pd.DataFrame, sites: pd.DataFrame
-) -> pd.DataFrame:
+def _town_table(ctx: AuditContext, findings: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
     towns = sorted(set(sites["town"].fillna("").astype(str)) - {""})
     if ctx.units is not None:
         towns = sorted(set(towns) | set(ctx.units.loc[ctx.units["level"] == "town", "name"]))
@@ -1100,12 +1110,12 @@ def _town_table(
     out["sites"] = out[[f"sites_{v}" for v in STATUSES]].sum(axis=1)
     vill = findings[(findings["level"] == "village") & (findings["rule"] == "five_haves")]
     out["villages"] = out["town"].map(vill.groupby("town").size()).fillna(0)
-    out["five_haves"] = out["town"].map(
-        vill[vill["status"] == "pass"].groupby("town").size()
-    ).fillna(0)
-    out["issues"] = out["town"].map(
-        findings[findings["status"] == "fail"].groupby("town").size()
-    ).fillna(0)
+    out["five_haves"] = (
+        out["town"].map(vill[vill["status"] == "pass"].groupby("town").size()).fillna(0)
+    )
+    out["issues"] = (
+        out["town"].map(findings[findings["status"] == "fail"].groupby("town").size()).fillna(0)
+    )
     figures = volunteer_figures(ctx).set_index("town")
     for col in ("population", "volunteers", "volunteers_with_hours"):
         out[col] = out["town"].map(figures[col]) if col in figures else np.nan
@@ -1133,7 +1143,10 @@ def _summary(
     by_rule = {
         r: {
             "label": AUDIT_RULES[r]["zh"],
-            **{s: int(counts.at[r, s]) if r in counts.index and s in counts else 0 for s in STATUSES},
+            **{
+                s: int(counts.at[r, s]) if r in counts.index and s in counts else 0
+                for s in STATUSES
+            },
         }
         for r in RULES
     }
@@ -1174,13 +1187,17 @@ def spot_check(result: Audit, n: int, *, seed: int = 0) -> pd.DataFrame:
         msg = f"--spot-check {n}: choose between 1 and {len(sites)} sites"
         raise InputError(msg)
     rng = np.random.default_rng(seed)
-    frame = sites.assign(_key=rng.random(len(sites)), _stratum=sites["tier"] + "|" + sites["town"].fillna(""))
+    frame = sites.assign(
+        _key=rng.random(len(sites)), _stratum=sites["tier"] + "|" + sites["town"].fillna("")
+    )
     size = frame.groupby("_stratum").size()
     quota = size / size.sum() * n
     take = np.floor(quota).astype(int)
     rest = n - int(take.sum())
     tiebreak = pd.Series(rng.random(len(quota)), index=quota.index)
-    order = pd.DataFrame({"r": quota - take, "t": tiebreak}).sort_values(["r", "t"], ascending=False)
+    order = pd.DataFrame({"r": quota - take, "t": tiebreak}).sort_values(
+        ["r", "t"], ascending=False
+    )
     take[order.index[:rest]] += 1
     frame = frame.sort_values(["_stratum", "_key"])
     frame["_rank"] = frame.groupby("_stratum").cumcount()

@@ -57,9 +57,11 @@ def compliance_layer(result: Audit, sites: gpd.GeoDataFrame) -> folium.FeatureGr
         crs=4326,
     )
     counts = verdict.value_counts()
-    label = "达标情况 Compliance (" + " / ".join(
-        f"{AUDIT_STATUS[s]['zh']} {int(counts.get(s, 0))}" for s in AUDIT_STATUS
-    ) + ")"
+    label = (
+        "达标情况 Compliance ("
+        + " / ".join(f"{AUDIT_STATUS[s]['zh']} {int(counts.get(s, 0))}" for s in AUDIT_STATUS)
+        + ")"
+    )
     layer = folium.FeatureGroup(name=label, show=True)
     folium.GeoJson(
         frame.__geo_interface__,

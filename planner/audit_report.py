@@ -23,7 +23,7 @@ from planner.text import (
 
 log = logging.getLogger(__name__)
 
-_STATUS_FILL = {v["zh"]: v["color"].lstrip("#") for v in AUDIT_STATUS.values()}
+_STATUS_FILL = {v["zh"]: v["color"].lstrip("#").upper() for v in AUDIT_STATUS.values()}
 _PERCENT_COLUMNS = {"volunteer_share", "with_hours_share", "coverage"}
 _MAX_WIDTH = 60
 
@@ -179,7 +179,9 @@ def _style(ws: Any, table: pd.DataFrame | None, frames: list[pd.DataFrame], fill
     del table
     percent_names = {AUDIT_HEADERS.get(c, c) for c in _PERCENT_COLUMNS}
     percent_cols = {cell.column for cell in ws[1] if cell.value in percent_names}
-    fills = {k: fill(start_color=v, end_color=v, fill_type="solid") for k, v in _STATUS_FILL.items()}
+    fills = {
+        k: fill(start_color=v, end_color=v, fill_type="solid") for k, v in _STATUS_FILL.items()
+    }
     for row in ws.iter_rows(min_row=2):
         for cell in row:
             value = cell.value

@@ -394,7 +394,9 @@ def audit(
     ] = None,
     venues: Annotated[
         Path | None,
-        typer.Option("--venues", help="Public cultural venues (name, kind, lon, lat) or an OSM file."),
+        typer.Option(
+            "--venues", help="Public cultural venues (name, kind, lon, lat) or an OSM file."
+        ),
     ] = None,
     year: Annotated[
         int | None, typer.Option("--year", help="Year audited (default: latest in the ledger).")
@@ -425,10 +427,11 @@ def audit(
     Ledgers default to files named teams, activities, projects, unit_stats and venues
     (.csv/.xlsx) beside the sites file (the bundled sample has them all).
     """
-    from planner.audit import AuditFiles, AuditRules, audit_region, spot_check as draw
+    from planner.audit import AuditFiles, AuditInputs, AuditRules, audit_region
+    from planner.audit import spot_check as draw
+    from planner.audit_map import compliance_map
     from planner.audit_report import write_audit
     from planner.coverage import analyze as run
-    from planner.audit_map import compliance_map
 
     with _user_errors(), _progress(verbose) as say:
         rule_set = AuditRules.from_toml(rules)  # a wrong rules file fails before any reading
@@ -454,9 +457,13 @@ def audit(
             unit_stats=unit_stats,
             venues=venues,
         )
+        say("reading ledgers")  # before the analysis: a bad ledger fails fast
+        inputs = AuditInputs.from_files(
+            region.sites, units=region.units, year=year, coord_sys=coord_sys, **files.__dict__
+        )
         coverage = run(region, progress=say)
-        say("reading ledgers and checking every rule")
-        result = audit_region(region, coverage, files=files, rules=rule_set, year=year)
+        say("checking every rule")
+        result = audit_region(region, coverage, inputs=inputs, rules=rule_set)
         spot = None if spot_check is None else draw(result, spot_check, seed=seed)
         say("writing outputs")
         paths = write_audit(result, out, spot=spot)
@@ -472,7 +479,8 @@ def audit(
     print(f"  {'rule':<34} {'pass':>6} {'fail':>6} {'no data':>8}")
     for key, row in s["by_rule"].items():
         label = f"{key} {row['label']}"
-        print(f"  {label:<34} {row['pass']:>6} {row['fail']:>6} {row['no_data']:>8}")
+        pad = 34 - sum(2 if ord(ch) > 0x2E80 else 1 for ch in label)
+        print(f"  {label}{' ' * max(pad, 1)} {row['pass']:>6} {row['fail']:>6} {row['no_data']:>8}")
     print(f"villages meeting the five haves: {s['villages_five_haves']} of {s['villages']}")
     print(f"issues: {s['issues']} failed checks (sheet 问题清单 of {paths['xlsx']})")
     print(f"rejected ledger rows: {len(result.rejected)} (see {paths['rejected']})")

@@ -414,7 +414,9 @@ def _unit_stats(rows: _Rows) -> tuple[pd.DataFrame, pd.DataFrame]:
         kind = frame["kind"].map(lambda v: UNIT_KIND_ALIASES.get(normalise_token(v)) if v else None)
         rows.reject(
             frame["kind"].notna() & kind.isna(),
-            "kind " + _quoted(frame["kind"].fillna("")) + " is neither community (社区) nor rural (村)",
+            "kind "
+            + _quoted(frame["kind"].fillna(""))
+            + " is neither community (社区) nor rural (村)",
         )
         frame["kind"] = kind
     else:
