@@ -73,6 +73,7 @@ FINDING_COLUMNS = [
     "found",
     "section",
     "decided_by",
+    "site_id",
 ]
 SITE_RULES = (
     "rooms",
@@ -226,6 +227,7 @@ class AuditContext:
     county_coverage: float | None = None
     county_population: float | None = None
     region_name: str = ""
+    tallies: dict[str, pd.Series | None] = field(default_factory=dict)
 
     def audited(self, tiers: list[str] | tuple[str, ...]) -> pd.DataFrame:
         """Sites of ``tiers`` (the objects of a site rule)."""
@@ -263,6 +265,11 @@ def _findings(
             "found": _as_text(found, n),
             "section": section,
             "decided_by": np.where(status == "no_data", decided_by, ""),
+            "site_id": objects["site_id"].astype(str).to_numpy()
+            if "site_id" in objects and n
+            else objects["where_id"].astype(str).to_numpy()
+            if level == "site" and n
+            else "",
         },
         index=range(n),
         columns=FINDING_COLUMNS,
@@ -287,17 +294,45 @@ def _site_objects(sites: pd.DataFrame) -> pd.DataFrame:
     return sites.assign(where_id=sites["id"].astype(str), where=sites["name"].astype(str))
 
 
-def _count(ledger: pd.DataFrame | None, sites: pd.DataFrame, mask: Any = None) -> pd.Series:
-    """Rows of a ledger per site (0 for a site absent from it); NaN without the ledger."""
-    if ledger is None:
+def tally(ctx: AuditContext) -> dict[str, pd.Series | None]:
+    """Ledger rows per site id, counted once per audit: ``teams``, ``activities``, ``theory``
+    (theory talks), ``training`` and ``projects`` (``None`` without the ledger)."""
+    acts, teams = ctx.inputs.activities, ctx.inputs.teams
+    out: dict[str, pd.Series | None] = dict.fromkeys(
+        ("teams", "activities", "theory", "training", "projects")
+    )
+    if teams is not None:
+        out["teams"] = teams["site_id"].value_counts()
+    if acts is not None:
+        out["activities"] = acts["site_id"].value_counts()
+        by_type = acts.groupby(["type", "site_id"]).size()
+        for key in ("theory", "training"):
+            out[key] = (
+                by_type[key] if key in by_type.index.get_level_values(0) else by_type.iloc[:0]
+            )
+    if ctx.inputs.projects is not None:
+        out["project_sites"] = project_sites(ctx)
+        out["projects"] = out["project_sites"].value_counts()
+    return out
+
+
+def _count(ctx: AuditContext, what: str, sites: pd.DataFrame) -> pd.Series:
+    """Ledger rows of ``what`` per site (0 for a site absent from it); NaN without the ledger."""
+    counts = ctx.tallies[what]
+    if counts is None:
         return pd.Series(np.nan, index=sites.index)
-    rows = ledger if mask is None else ledger[mask]
-    counts = rows["site_id"].value_counts()
     return sites["id"].astype(str).map(counts).fillna(0).astype(float)
 
 
+def _lookup(series: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
+    """``fn`` of each value, computed once per distinct value (free text repeats a lot)."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    table = np.array([fn(u) for u in uniques] + [np.nan], dtype=object)
+    return pd.Series(table[codes], index=series.index, dtype=object)
+
+
 def _fmt(value: pd.Series, unit: str = "") -> pd.Series:
-    return value.map(lambda v: "" if pd.isna(v) else f"{v:g}{unit}")
+    return _lookup(value, lambda v: f"{v:g}{unit}").fillna("")
 
 
 def _col(sites: pd.DataFrame, name: str) -> pd.Series:
@@ -332,15 +367,14 @@ def rule_rooms(ctx: AuditContext) -> pd.DataFrame:
     )
 
 
-def split_functions(values: pd.Series) -> pd.Series:
-    """The set of recognised functions of each site (``;``, ``、``, ``,``, ``/`` separate)."""
+def function_table(values: pd.Series, required: list[str]) -> pd.DataFrame:
+    """Whether each site's ``functions`` text names each required function (``;``, ``、``,
+    ``,``, ``/`` separate; Chinese or English names, see ``planner.text.FUNCTION_ALIASES``)."""
     text = values.fillna("").astype(str).str.normalize("NFKC")
     parts = text.str.split(r"[;；、,，/|]", regex=True).explode().str.strip()
-    canon = parts.map(lambda v: FUNCTION_ALIASES.get(normalise_token(v)))
-    grouped = canon.dropna().groupby(level=0).agg(frozenset)
-    return grouped.reindex(values.index).map(
-        lambda s: s if isinstance(s, frozenset) else frozenset()
-    )
+    canon = _lookup(parts, lambda v: FUNCTION_ALIASES.get(normalise_token(v)))
+    has = pd.DataFrame({f: (canon == f) for f in required})
+    return has.groupby(level=0).any().reindex(values.index, fill_value=False)
 
 
 def rule_functions(ctx: AuditContext) -> pd.DataFrame:
@@ -349,15 +383,16 @@ def rule_functions(ctx: AuditContext) -> pd.DataFrame:
     sites = _site_objects(ctx.audited(cfg["tiers"]))
     required = list(cfg["required"])
     raw = _col(sites, "functions")
-    have = split_functions(raw)
-    missing = have.map(lambda s: [f for f in required if f not in s])
-    found = np.where(missing.map(len) == 0, "齐全", "缺少：" + missing.map("、".join))
+    has = function_table(raw, required)
+    missing = _joined(~has, "、")
+    complete = has.all(axis=1)
+    found = np.where(complete, "齐全", "缺少：" + missing)
     found = np.where(raw.isna(), "", found)
     return _findings(
         "site",
         sites,
         "functions",
-        decide(raw, missing.map(len) == 0),
+        decide(raw, complete),
         "、".join(required),
         found,
         cfg["section"],
@@ -365,9 +400,17 @@ def rule_functions(ctx: AuditContext) -> pd.DataFrame:
     )
 
 
+def _joined(flags: pd.DataFrame, sep: str) -> pd.Series:
+    """The names of the columns that are true in each row, joined by ``sep``."""
+    text = pd.Series("", index=flags.index, dtype=object)
+    for col in flags.columns:
+        text = text + np.where(flags[col].to_numpy(), f"{col}{sep}", "")
+    return text.str.removesuffix(sep)
+
+
 def yes_no(values: pd.Series) -> pd.Series:
     """``True``/``False`` for yes/no, 是/否, 有/无 ...; NaN for anything else."""
-    return values.map(lambda v: YES_NO.get(normalise_token(v)) if not pd.isna(v) else np.nan)
+    return _lookup(values, lambda v: YES_NO.get(normalise_token(v), np.nan))
 
 
 def rule_desk(ctx: AuditContext) -> pd.DataFrame:
@@ -447,7 +490,7 @@ def rule_teams(ctx: AuditContext) -> pd.DataFrame:
     cfg = ctx.rules["teams"]
     sites = _site_objects(ctx.audited(["centre", *cfg["min"]]))
     teams = ctx.inputs.teams
-    count = _count(teams, sites)
+    count = _count(ctx, "teams", sites)
     need = _per_tier(ctx, "teams", sites)
     ok = count >= need
     required = ">= " + _fmt(need, " 支")
@@ -526,7 +569,7 @@ def rule_activities(ctx: AuditContext) -> pd.DataFrame:
     cfg = ctx.rules["activities"]
     sites = _site_objects(ctx.audited(cfg["tiers"]))
     need = ctx.rules.number("activities", "min")
-    count = _count(ctx.inputs.activities, sites)
+    count = _count(ctx, "activities", sites)
     return _findings(
         "site",
         sites,
@@ -573,8 +616,7 @@ def rule_theory_talks(ctx: AuditContext) -> pd.DataFrame:
     codes = _col(sites, "village_code").fillna("").astype(str)
     kind = unit_kind(ctx, codes, _village_names(ctx, codes))
     need = kind.map({k: ctx.rules.number("theory_talks", "min", k) for k in cfg["min"]})
-    acts = ctx.inputs.activities
-    count = _count(acts, sites, None if acts is None else acts["type"] == "theory")
+    count = _count(ctx, "theory", sites)
     value = count.where(need.notna())
     kind_zh = kind.map({"community": "社区", "rural": "村"}).fillna("")
     return _findings(
@@ -637,12 +679,7 @@ def rule_brand_projects(ctx: AuditContext) -> pd.DataFrame:
         need = need.where(
             sites["tier"] != "centre", centre_projects_required(ctx.county_population, ctx.rules)
         )
-    projects = ctx.inputs.projects
-    if projects is None:
-        count = pd.Series(np.nan, index=sites.index)
-    else:
-        counts = project_sites(ctx).value_counts()
-        count = sites["id"].astype(str).map(counts).fillna(0).astype(float)
+    count = _count(ctx, "projects", sites)
     return _findings(
         "site",
         sites,
@@ -660,8 +697,7 @@ def rule_training(ctx: AuditContext) -> pd.DataFrame:
     cfg = ctx.rules["training"]
     sites = _site_objects(ctx.audited(["centre"]))
     need = ctx.rules.number("training", "min")
-    acts = ctx.inputs.activities
-    count = _count(acts, sites, None if acts is None else acts["type"] == "training")
+    count = _count(ctx, "training", sites)
     return _findings(
         "site",
         sites,
@@ -699,26 +735,20 @@ def rule_five_haves(ctx: AuditContext) -> pd.DataFrame:
         stations = stations.assign(village_code=stations["village_code"].astype(str))
     else:
         stations = stations.assign(village_code="")
-    st = stations.groupby("village_code")
     code = villages["where_id"]
     has_site = code.isin(stations["village_code"]).astype(float)
 
     def per_village(series: pd.Series) -> pd.Series:
         return code.map(series.groupby(stations["village_code"]).max()).astype(float)
 
-    teams = _count(ctx.inputs.teams, stations)
-    acts = _count(ctx.inputs.activities, stations)
-    if ctx.inputs.projects is None:
-        projects = pd.Series(np.nan, index=stations.index)
-    else:
-        counts = project_sites(ctx).value_counts()
-        projects = stations["id"].astype(str).map(counts).fillna(0).astype(float)
+    teams = _count(ctx, "teams", stations)
+    acts = _count(ctx, "activities", stations)
+    projects = _count(ctx, "projects", stations)
     open_hours = _col(stations, "open_hours").notna()
     manager = _col(stations, "manager").notna()
     mechanism = (open_hours & manager).astype(float)
     if "open_hours" not in stations and "manager" not in stations:
         mechanism[:] = np.nan
-    del st
     items = {
         "有场所": has_site,
         "有队伍": per_village((teams >= 1).astype(float).where(teams.notna())),
@@ -732,7 +762,7 @@ def rule_five_haves(ctx: AuditContext) -> pd.DataFrame:
     failed = (table == 0).any(axis=1)
     unknown = table.isna().any(axis=1)
     status = np.where(failed, "fail", np.where(unknown, "no_data", "pass"))
-    lacking = table.apply(lambda r: "、".join(k for k, v in r.items() if v == 0), axis=1)
+    lacking = _joined(table == 0, "、")
     found = np.where(failed, "缺少：" + lacking.astype(str), np.where(unknown, "", "五有齐全"))
     return _findings(
         "village",
@@ -789,7 +819,7 @@ def volunteer_figures(ctx: AuditContext) -> pd.DataFrame:
     merged = villages.merge(stats, left_on="where_id", right_on="code", how="left")
     # A column counts only when every village reports it (a partial sum would mislead).
     towns = merged.groupby("town")[cols].sum(min_count=1)
-    complete = merged.groupby("town")[cols].apply(lambda f: f.notna().all())
+    complete = merged[cols].notna().groupby(merged["town"]).all()
     towns = towns.where(complete)
     county = merged[cols].sum(min_count=1).where(merged[cols].notna().all())
     return pd.concat([towns, county.to_frame("county").T]).rename_axis("town").reset_index()
@@ -995,6 +1025,7 @@ def audit(
         county = figures.loc[figures["town"] == "county", "population"]
         population = None if county.empty or pd.isna(county.iloc[0]) else float(county.iloc[0])
     ctx = AuditContext(**{**ctx.__dict__, "county_population": population})
+    ctx = AuditContext(**{**ctx.__dict__, "tallies": tally(ctx)})
     unknown = sorted(set(RULES) - set(rules.tables))
     if unknown:
         msg = f"{rules.path}: rules file lacks [{'], ['.join(unknown)}]"
@@ -1008,7 +1039,7 @@ def audit(
     project_table = (
         pd.DataFrame()
         if inputs.projects is None
-        else inputs.projects.assign(counted_for=project_sites(ctx).to_numpy())
+        else inputs.projects.assign(counted_for=ctx.tallies["project_sites"].to_numpy())
     )
     summary = _summary(region_name, inputs.year, rules, findings, site_table, villages, population)
     return Audit(
@@ -1041,27 +1072,30 @@ def _ordered(findings: pd.DataFrame) -> pd.DataFrame:
     return findings.loc[order].reset_index(drop=True)
 
 
-def _verdict(statuses: pd.Series) -> str:
-    if (statuses == "fail").any():
-        return "fail"
-    if (statuses == "no_data").any():
-        return "no_data"
-    return "pass"
+_SEVERITY = {"pass": 0, "no_data": 1, "fail": 2}
+_BY_SEVERITY = {v: k for k, v in _SEVERITY.items()}
 
 
 def _site_table(ctx: AuditContext, findings: pd.DataFrame) -> pd.DataFrame:
     sites = ctx.audited(AUDITED_TIERS)
-    f = findings[findings["level"].isin(["site", "team"])].copy()
-    f["site_id"] = f["where_id"].str.split("/", n=1).str[0]
-    status = f.pivot_table(
-        index="site_id", columns="rule", values="status", aggfunc=_verdict
-    ).reindex(columns=[r for r in SITE_RULES if r in set(f["rule"])])
-    verdict = f.groupby("site_id")["status"].agg(_verdict)
-    failed = (
-        f[f["status"] == "fail"]
-        .groupby("site_id")["rule"]
-        .agg(lambda r: ",".join(dict.fromkeys(r)))
+    f = findings[findings["level"].isin(["site", "team"])]
+    # The worst status wins: any fail fails, else any no data is no data, else pass.
+    f = pd.DataFrame(
+        {
+            "site_id": f["site_id"],
+            "rule": f["rule"],
+            "severity": f["status"].map(_SEVERITY),
+        }
     )
+    worst = f.groupby(["site_id", "rule"], sort=False)["severity"].max()
+    present = set(f["rule"].unique())
+    status = worst.unstack("rule").reindex(columns=[r for r in SITE_RULES if r in present])
+    status = status.apply(lambda col: col.map(_BY_SEVERITY))
+    verdict = f.groupby("site_id")["severity"].max().map(_BY_SEVERITY)
+    failing = worst[worst == 2].reset_index()
+    rank = failing["rule"].map({r: i for i, r in enumerate(RULES)})
+    failing = failing.assign(_r=rank).sort_values(["site_id", "_r"])
+    failed = failing.groupby("site_id")["rule"].agg(",".join)
     keep = [
         c
         for c in ("id", "name", "tier", "town", "village_code", "rooms", "staff", "functions",
@@ -1072,8 +1106,8 @@ def _site_table(ctx: AuditContext, findings: pd.DataFrame) -> pd.DataFrame:
     table = table.join(status.add_suffix("_status"), on="id")
     table["verdict"] = table["id"].map(verdict).fillna("no_data")
     table["failed_rules"] = table["id"].map(failed).astype(object).fillna("")
-    table["activities"] = _count(ctx.inputs.activities, table)
-    table["teams"] = _count(ctx.inputs.teams, table)
+    table["activities"] = _count(ctx, "activities", table)
+    table["teams"] = _count(ctx, "teams", table)
     order = table["tier"].map(_TIER_ORDER).fillna(9)
     return (
         table.assign(_o=order)

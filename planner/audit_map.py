@@ -25,7 +25,7 @@ def compliance_layer(result: Audit, sites: gpd.GeoDataFrame) -> folium.FeatureGr
         result.findings["status"].isin(["fail", "no_data"])
         & result.findings["level"].isin(["site", "team"])
     ]
-    issues = issues.assign(site=issues["where_id"].str.split("/", n=1).str[0])
+    issues = issues.assign(site=issues["site_id"])
     line = (
         "<li>"
         + issues["status"].map(lambda s: AUDIT_STATUS[s]["zh"])
