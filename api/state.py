@@ -25,6 +25,7 @@ from api import geojson
 from api.config import Limits, RegionConfig, Settings
 from api.errors import MESSAGES, ApiError, not_found
 from planner.areas import isochrone
+from planner.audit import Audit, AuditFiles, audit_region
 from planner.coverage import Coverage, analyze, gap_areas, residents_for_tier
 from planner.errors import InputError
 from planner.io import to_wgs84
@@ -308,7 +309,10 @@ class LoadedRegion:
             served = None
             if "population_served" in areas:
                 served = areas.drop_duplicates("site_id").set_index("site_id")["population_served"]
+            verdict = self.audit_result().sites.set_index("id")
             chosen = chosen.assign(
+                compliance=chosen["id"].astype(str).map(verdict["verdict"]),
+                failed_rules=chosen["id"].astype(str).map(verdict["failed_rules"]),
                 tier_zh=chosen["tier"].map(lambda t: TIERS.get(t, {}).get("zh", t)),
                 mode=chosen["tier"].map(lambda t: std.for_tier(t).mode),
                 minutes=chosen["tier"].map(lambda t: std.for_tier(t).minutes),
@@ -320,6 +324,19 @@ class LoadedRegion:
 
         key = ("sites", tier, None if town is None else str(town["code"]))
         return self.memo.get(key, compute)
+
+    # --- standards audit ----------------------------------------------------------------------
+
+    def audit_result(self) -> Audit:
+        """The standards audit of the region (ledgers named teams/activities/projects/
+        unit_stats/venues beside its sites file; rules missing a ledger are no data)."""
+
+        def compute() -> Audit:
+            files = self.region.files
+            ledgers = AuditFiles.beside(files.sites) if files is not None else AuditFiles()
+            return audit_region(self.region, self.coverage, files=ledgers)
+
+        return self.memo.get(("audit",), compute)
 
     # --- isochrones ---------------------------------------------------------------------------
 
