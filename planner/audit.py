@@ -549,9 +549,10 @@ def rule_team_activity(ctx: AuditContext) -> pd.DataFrame:
     if acts is None:
         count = pd.Series(np.nan, index=objects.index)
     else:
-        per_team = acts.groupby(["site_id", "team"]).size()
-        key = pd.MultiIndex.from_frame(objects[["site_id", "team"]])
-        count = pd.Series(per_team.reindex(key).fillna(0).to_numpy(float), index=objects.index)
+        # One key per (site, team); a separator no name contains keeps pairs apart.
+        per_team = (acts["site_id"] + "\x1f" + acts["team"]).value_counts()
+        key = objects["site_id"] + "\x1f" + objects["team"]
+        count = key.map(per_team).fillna(0).astype(float)
     return _findings(
         "team",
         objects,
