@@ -593,3 +593,48 @@ def test_the_cli_shows_a_bad_ledger_as_one_error_line(tmp_path):
     lines = [ln for ln in done.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and "sheets with data" in lines[0]
     assert "Traceback" not in done.stderr
+
+
+def test_map_popups_escape_every_user_string():
+    import folium
+
+    from planner.audit_map import compliance_layer
+
+    sites = sites_frame([{"name": "<script>alert(1)</script>站", "rooms": 1}])
+    sites = sites.to_crs(4326).to_crs(UTM)
+    layer = compliance_layer(audit(sites), sites)
+    m = folium.Map()
+    layer.add_to(m)
+    page = m.get_root().render()
+    assert "<script>alert(1)" not in page
+    (geo,) = [c for c in layer._children.values() if isinstance(c, folium.GeoJson)]
+    popup = geo.data["features"][0]["properties"]["popup"]
+    assert "<b>&lt;script&gt;alert(1)&lt;/script&gt;站</b>" in popup
+    assert "功能室数量" in popup  # the failed rule is in the popup
+
+
+def test_venues_come_from_osm_tags(tmp_path):
+    from planner.ledgers import read_venues
+
+    osm = tmp_path / "venues.osm"
+    osm.write_text(
+        """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6">
+  <node id="1" lat="28.26" lon="117.24" version="1"><tag k="amenity" v="library"/><tag k="name" v="县图书馆"/></node>
+  <node id="2" lat="28.27" lon="117.25" version="1"><tag k="tourism" v="museum"/><tag k="name" v="县博物馆"/></node>
+  <node id="3" lat="28.28" lon="117.26" version="1"><tag k="leisure" v="sports_centre"/></node>
+  <node id="4" lat="28.29" lon="117.27" version="1"><tag k="amenity" v="arts_centre"/></node>
+  <node id="5" lat="28.30" lon="117.28" version="1"><tag k="amenity" v="school"/></node>
+</osm>
+""",
+        encoding="utf-8",
+    )
+    venues, rejected = read_venues(osm)
+    kinds = dict(zip(venues["id"], venues["kind"], strict=True))
+    assert kinds == {
+        "osm:node/1": "library",
+        "osm:node/2": "museum",
+        "osm:node/3": "stadium",
+        "osm:node/4": "cultural_centre",
+    }
+    assert rejected.empty
