@@ -646,6 +646,43 @@ def city_projects_required(registered_population: float, rules: AuditRules) -> i
     return math.ceil(round(registered_population * per / 1_000_000, 9))
 
 
+def city_findings(
+    counties: list[Audit],
+    *,
+    registered_population: float,
+    city_projects: int,
+    rules: AuditRules | None = None,
+    name: str = "",
+) -> pd.DataFrame:
+    """The city-level brand-project rule when several counties are audited together (五.4):
+    ``city_per_million`` projects per million registered people, rounded up.
+
+    Parameters
+    ----------
+    counties
+        The audits of the city's counties (their county findings are listed with the city's).
+    registered_population
+        The city's registered (户籍) population.
+    city_projects
+        Brand projects at city level (``level = city`` in the project lists).
+    """
+    rules = rules or AuditRules.from_toml()
+    need = city_projects_required(registered_population, rules)
+    city = pd.DataFrame({"where_id": ["city"], "where": [name]})
+    own = _findings(
+        "city",
+        city,
+        "brand_projects",
+        decide(pd.Series([float(city_projects)]), pd.Series([city_projects >= need])),
+        f">= {need} 个（每百万户籍人口 {rules.number('brand_projects', 'city_per_million'):g} 个）",
+        f"{city_projects} 个",
+        rules["brand_projects"]["section"],
+        "city-level projects (level city) and the registered population",
+    )
+    county = [a.findings[a.findings["level"] == "county"] for a in counties]
+    return pd.concat([own, *county], ignore_index=True)
+
+
 def project_sites(ctx: AuditContext) -> pd.Series:
     """The site id of each brand project: its ``site_id``, else the site of its tier in the
     unit named by ``unit_code`` (a station by village code, an institute by town code, the

@@ -638,3 +638,55 @@ def test_venues_come_from_osm_tags(tmp_path):
         "osm:node/4": "cultural_centre",
     }
     assert rejected.empty
+
+
+def test_the_city_needs_five_projects_per_million_registered_people():
+    from planner.audit import city_findings
+
+    county = audit(sites_frame([{}]), region_name="甲县")
+    ok = city_findings([county], registered_population=1_000_001, city_projects=6, name="某市")
+    assert ok.iloc[0]["status"] == "pass" and ok.iloc[0]["required"].startswith(">= 6 个")
+    short = city_findings([county], registered_population=1_000_001, city_projects=5)
+    assert short.iloc[0]["status"] == "fail"
+    assert set(short["level"]) == {"city", "county"}
+
+
+def test_sites_with_chinese_headers_are_audited(write_table):
+    from planner.io import read_sites
+
+    path = write_table(
+        "站点.csv",
+        [
+            "编号",
+            "名称",
+            "层级",
+            "经度",
+            "纬度",
+            "功能室",
+            "专职人员",
+            "功能",
+            "志愿服务站",
+            "开放时间",
+            "负责人",
+        ],
+        [
+            [
+                "S1",
+                "李家村站",
+                "站",
+                "117.2",
+                "28.2",
+                "3",
+                "1",
+                "宣讲、教育、文化、健身、科普",
+                "有",
+                "9-17",
+                "王",
+            ]
+        ],
+    )
+    sites, rejected = read_sites(path)
+    r = audit(sites.to_crs(UTM))
+    assert rejected.empty
+    for rule in ("rooms", "staff", "functions", "desk"):
+        assert status(r, "S1", rule) == "pass", rule
