@@ -309,7 +309,11 @@ class LoadedRegion:
             served = None
             if "population_served" in areas:
                 served = areas.drop_duplicates("site_id").set_index("site_id")["population_served"]
-            verdict = self.audit_result().sites.set_index("id")
+            try:
+                verdict = self.audit_result().sites.set_index("id")
+            except InputError as exc:  # a broken ledger must not take the sites down
+                log.warning("region %s: no compliance on sites: %s", self.id, exc)
+                verdict = pd.DataFrame(columns=["verdict", "failed_rules"])
             chosen = chosen.assign(
                 compliance=chosen["id"].astype(str).map(verdict["verdict"]),
                 failed_rules=chosen["id"].astype(str).map(verdict["failed_rules"]),

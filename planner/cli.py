@@ -461,7 +461,7 @@ def audit(
         inputs = AuditInputs.from_files(
             region.sites, units=region.units, year=year, coord_sys=coord_sys, **files.__dict__
         )
-        coverage = run(region, progress=say)
+        coverage = run(region, service_areas=False, progress=say)  # the circle needs numbers
         say("checking every rule")
         result = audit_region(region, coverage, inputs=inputs, rules=rule_set)
         spot = None if spot_check is None else draw(result, spot_check, seed=seed)

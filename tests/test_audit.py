@@ -690,3 +690,17 @@ def test_sites_with_chinese_headers_are_audited(write_table):
     assert rejected.empty
     for rule in ("rooms", "staff", "functions", "desk"):
         assert status(r, "S1", rule) == "pass", rule
+
+
+def test_compliant_only_analysis_counts_only_passing_sites(sample_audit):
+    from planner.coverage import analyze
+
+    region, coverage, r = sample_audit
+    kept = compliant_sites(region.sites, r)
+    real = analyze(region.with_sites(kept), service_areas=False)
+    assert real.summary["sites_total"] == len(kept) < len(region.sites)
+    covered_now = real.residents.set_index("id")["covered"]
+    covered_all = coverage.residents.set_index("id")["covered"]
+    assert not (covered_now & ~covered_all).any()  # fewer sites never cover anyone new
+    assert real.summary["coverage"] < coverage.summary["coverage"]
+    assert set(real.residents["nearest_site"].dropna()) <= set(kept["id"])
