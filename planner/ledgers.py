@@ -248,13 +248,20 @@ def read_teams(
 
 def parse_dates(values: pd.Series) -> pd.Series:
     """Dates as people write them (``2025-03-14``, ``2025/3/14``, ``2025年3月14日``,
-    ``20250314``, an Excel timestamp) to ``datetime64``; ``NaT`` where it is no date."""
+    ``20250314``, an Excel timestamp or serial number such as ``45730``) to ``datetime64``;
+    ``NaT`` where it is no date."""
     text = _text(values)
+    # A date cell Excel exports as its serial number (days since 1899-12-30).
+    serial = text.str.fullmatch(r"[3-6]\d{4}(\.0+)?")
     text = text.str.split(r"[ T]", n=1, regex=True).str[0]
     text = text.str.replace(r"[年月./]", "-", regex=True).str.replace("日", "", regex=False)
     compact = text.str.fullmatch(r"\d{8}")
     text = text.where(~compact, text.str[:4] + "-" + text.str[4:6] + "-" + text.str[6:])
-    return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    dates = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    if serial.any():
+        days = pd.to_numeric(text.where(serial), errors="coerce")
+        dates = dates.where(~serial, pd.Timestamp("1899-12-30") + pd.to_timedelta(days, unit="D"))
+    return dates
 
 
 def read_activities(
@@ -296,6 +303,14 @@ def read_activities(
             msg = f"{rows.path}: no row of the activity ledger has a valid date; write dates as 2025-03-14"
             raise InputError(msg)
         year = int(valid.dt.year.max())
+    in_year = rows.ok & (date.dt.year == year)
+    if not in_year.any():
+        years = sorted(set(date[rows.ok].dt.year.dropna().astype(int)))
+        msg = (
+            f"{rows.path}: no activity in the audited year {year}; the ledger has "
+            f"{', '.join(map(str, years)) or 'no valid dates'}; give --year with one of them"
+        )
+        raise InputError(msg)
     rows.reject(
         date.dt.year != year,
         "date " + date.dt.strftime("%Y-%m-%d").fillna("") + f" is outside the audited year {year}",

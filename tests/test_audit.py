@@ -704,3 +704,15 @@ def test_compliant_only_analysis_counts_only_passing_sites(sample_audit):
     assert not (covered_now & ~covered_all).any()  # fewer sites never cover anyone new
     assert real.summary["coverage"] < coverage.summary["coverage"]
     assert set(real.residents["nearest_site"].dropna()) <= set(kept["id"])
+
+
+def test_excel_dates_and_a_year_without_activities(write_table):
+    from planner.ledgers import parse_dates
+
+    got = parse_dates(pd.Series(["45731", "2025-03-15 00:00:00", "20250315", "2025.3.15", "x"]))
+    assert got.iloc[:4].tolist() == [pd.Timestamp("2025-03-15")] * 4 and pd.isna(got.iloc[4])
+    path = write_table("a.csv", ["date", "site_id"], [["2025-03-01", "S1"], ["2024-05-01", "S1"]])
+    with pytest.raises(
+        InputError, match="no activity in the audited year 2023; the ledger has 2024, 2025"
+    ):
+        read_activities(path, year=2023)
