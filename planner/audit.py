@@ -497,8 +497,8 @@ def rule_teams(ctx: AuditContext) -> pd.DataFrame:
     found = _fmt(count, " 支")
     named = list(cfg["centre_named"])
     centre = (sites["tier"] == "centre").to_numpy()
+    required = required.where(~centre, f"{len(named)} 支指定队伍")
     if teams is not None and centre.any():
-        required = required.where(~centre, f"{len(named)} 支指定队伍")
         for idx in sites.index[centre]:
             names = teams.loc[teams["site_id"] == str(sites.at[idx, "id"]), "team"]
             matched = {match_team(n, named, score=float(cfg.get("match_score", 80))) for n in names}
