@@ -363,6 +363,13 @@ def _compliant_only(region: Any, say: Callable[[str], None]) -> Any:
 
     say("auditing sites against the plan (--compliant-only)")
     files = AuditFiles.beside(region.files.sites) if region.files else AuditFiles()
+    if not any(files.__dict__.values()):
+        folder = Path(str(region.files.sites)).parent if region.files else Path()
+        msg = (
+            f"--compliant-only needs the audit ledgers (teams, activities, projects, unit_stats, "
+            f"venues as .csv or .xlsx) beside the sites file; none found in {folder}"
+        )
+        raise InputError(msg)
     result = audit_region(region, files=files)
     kept = compliant_sites(region.sites, result)
     say(f"{len(kept)} of {len(region.sites)} sites count as serving")
