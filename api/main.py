@@ -19,6 +19,7 @@ from api import errors
 from api.config import load_settings
 from api.deps import API_KEY_HEADER
 from api.models import ErrorResponse
+from api.routers import audit as audit_router
 from api.routers import gaps, isochrone, maps, meta, regions, sites, suggest, towns
 from api.security import BodyLimit, HtmlPolicy, JsonCORSMiddleware
 from api.state import RegionStore
@@ -108,6 +109,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     for module in (meta, regions, towns, gaps, sites, isochrone, suggest, maps):
         app.include_router(module.router)
+    app.include_router(audit_router.router)
     _local_docs(app)
     _document_errors(app)
     return app

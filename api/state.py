@@ -27,6 +27,7 @@ from api.config import Limits, RegionConfig, Settings
 from api.errors import MESSAGES, ApiError, not_found
 from api.security import content_security_policy
 from planner.areas import isochrone
+from planner.audit import Audit, AuditFiles, audit_region
 from planner.coverage import Coverage, analyze, gap_areas, residents_for_tier
 from planner.errors import InputError
 from planner.io import to_wgs84
@@ -311,7 +312,14 @@ class LoadedRegion:
             served = None
             if "population_served" in areas:
                 served = areas.drop_duplicates("site_id").set_index("site_id")["population_served"]
+            try:
+                verdict = self.audit_result().sites.set_index("id")
+            except InputError as exc:  # a broken ledger must not take the sites down
+                log.warning("region %s: no compliance on sites: %s", self.id, exc)
+                verdict = pd.DataFrame(columns=["verdict", "failed_rules"])
             chosen = chosen.assign(
+                compliance=chosen["id"].astype(str).map(verdict["verdict"]),
+                failed_rules=chosen["id"].astype(str).map(verdict["failed_rules"]),
                 tier_zh=chosen["tier"].map(lambda t: TIERS.get(t, {}).get("zh", t)),
                 mode=chosen["tier"].map(lambda t: std.for_tier(t).mode),
                 minutes=chosen["tier"].map(lambda t: std.for_tier(t).minutes),
@@ -323,6 +331,19 @@ class LoadedRegion:
 
         key = ("sites", tier, None if town is None else str(town["code"]))
         return self.memo.get(key, compute)
+
+    # --- standards audit ----------------------------------------------------------------------
+
+    def audit_result(self) -> Audit:
+        """The standards audit of the region (ledgers named teams/activities/projects/
+        unit_stats/venues beside its sites file; rules missing a ledger are no data)."""
+
+        def compute() -> Audit:
+            files = self.region.files
+            ledgers = AuditFiles.beside(files.sites) if files is not None else AuditFiles()
+            return audit_region(self.region, self.coverage, files=ledgers)
+
+        return self.memo.get(("audit",), compute)
 
     # --- isochrones ---------------------------------------------------------------------------
 

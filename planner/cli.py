@@ -155,7 +155,7 @@ def _load_region(say: Callable[[str], None], *, cache_dir: Path | None, **kwargs
     from planner.standards import Standards
 
     standards_path = kwargs.pop("standards")
-    max_population = kwargs.pop("max_population")
+    max_population = kwargs.pop("max_population", 100_000.0)
     if not max_population > 0:
         msg = f"--max-population must be a positive number of people, got {max_population:g}"
         raise InputError(msg)
@@ -187,6 +187,7 @@ def analyze(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output"),
     cache_dir: CacheOpt = None,
     verbose: VerboseOpt = False,
+    compliant_only: CompliantOpt = False,
 ) -> None:
     """Coverage of every resident by each tier of sites; gaps; maps and tables in --out."""
     from planner.coverage import analyze as run
@@ -222,6 +223,8 @@ def analyze(
             sheet=sheet,
             max_population=max_population,
         )
+        if compliant_only:
+            region = _compliant_only(region, say)
         coverage = run(region, progress=say)
         say("writing outputs")
         record = run_record(
@@ -321,6 +324,7 @@ def suggest(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output/suggest"),
     cache_dir: CacheOpt = None,
     verbose: VerboseOpt = False,
+    compliant_only: CompliantOpt = False,
 ) -> None:
     """Choose new sites among idle schools, houses, factories and venues (exact, with HiGHS)."""
     from planner.coverage import analyze as run
@@ -363,6 +367,8 @@ def suggest(
             sheet=sheet,
             max_population=max_population,
         )
+        if compliant_only:
+            region = _compliant_only(region, say)
         coverage = run(region, progress=say)
         result = propose(
             region,
@@ -476,6 +482,160 @@ def serve(
         store = RegionStore.load(settings)  # a bad region is an error line here, not a crash
         app_ = create_app(config, store=store)
     uvicorn.run(app_, host=host, port=port, workers=1)
+
+
+CompliantOpt = Annotated[
+    bool,
+    typer.Option(
+        "--compliant-only",
+        help="Only sites that pass every site rule of the standards audit count as serving "
+        "(ledgers named teams/activities/projects.csv beside the sites file).",
+    ),
+]
+
+
+def _compliant_only(region: Any, say: Callable[[str], None]) -> Any:
+    from planner.audit import AuditFiles, audit_region, compliant_sites
+
+    say("auditing sites against the plan (--compliant-only)")
+    files = AuditFiles.beside(region.files.sites) if region.files else AuditFiles()
+    if not any(files.__dict__.values()):
+        folder = Path(str(region.files.sites)).parent if region.files else Path()
+        msg = (
+            f"--compliant-only needs the audit ledgers (teams, activities, projects, unit_stats, "
+            f"venues as .csv or .xlsx) beside the sites file; none found in {folder}"
+        )
+        raise InputError(msg)
+    result = audit_region(region, files=files)
+    kept = compliant_sites(region.sites, result)
+    say(f"{len(kept)} of {len(region.sites)} sites count as serving")
+    return region.with_sites(kept)
+
+
+@app.command()
+def audit(
+    teams: Annotated[
+        Path | None, typer.Option("--teams", help="Team rosters: site_id, team, members.")
+    ] = None,
+    activities: Annotated[
+        Path | None,
+        typer.Option(
+            "--activities",
+            help="Activity ledger (活动台账): date, site_id, team, type, title, participants, volunteer_hours.",
+        ),
+    ] = None,
+    projects: Annotated[
+        Path | None,
+        typer.Option("--projects", help="Brand projects: name, level, site_id or unit_code."),
+    ] = None,
+    unit_stats: Annotated[
+        Path | None,
+        typer.Option(
+            "--unit-stats",
+            help="Village figures by code: population, registered_population, volunteers, volunteers_with_hours, kind.",
+        ),
+    ] = None,
+    venues: Annotated[
+        Path | None,
+        typer.Option(
+            "--venues", help="Public cultural venues (name, kind, lon, lat) or an OSM file."
+        ),
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option("--year", help="Year audited (default: latest in the ledger).")
+    ] = None,
+    rules: Annotated[
+        Path | None, typer.Option("--rules", help="TOML file replacing the plan's numbers.")
+    ] = None,
+    spot_check: Annotated[
+        int | None, typer.Option("--spot-check", help="Draw N sites for inspectors (抽查).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the spot-check draw.")] = 0,
+    network: NetworkOpt = None,
+    sites: SitesOpt = None,
+    residents: ResidentsOpt = None,
+    units: UnitsOpt = None,
+    standards: StandardsOpt = None,
+    mode: ModeOpt = None,
+    minutes: MinutesOpt = None,
+    speed_kmh: SpeedOpt = None,
+    max_snap_m: SnapOpt = None,
+    coord_sys: CoordOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output/audit"),
+    cache_dir: CacheOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Standards audit (五有, rooms, staff, teams, activities, projects ...): audit.xlsx in --out.
+
+    Ledgers default to files named teams, activities, projects, unit_stats and venues
+    (.csv/.xlsx) beside the sites file (the bundled sample has them all).
+    """
+    from planner.audit import AuditFiles, AuditInputs, AuditRules, audit_region
+    from planner.audit import spot_check as draw
+    from planner.audit_map import compliance_map
+    from planner.audit_report import write_audit
+    from planner.coverage import analyze as run
+    from planner.report import check_output_folder, output_folder
+
+    with _user_errors(out), _progress(verbose) as say:
+        check_output_folder(out)  # before any work
+        rule_set = AuditRules.from_toml(rules)  # a wrong rules file fails before any reading
+        region = _load_region(
+            say,
+            cache_dir=cache_dir,
+            network=network,
+            sites=sites,
+            residents=residents,
+            units=units,
+            standards=standards,
+            mode=mode,
+            minutes=minutes,
+            speed_kmh=speed_kmh,
+            max_snap_m=max_snap_m,
+            coord_sys=coord_sys,
+        )
+        files = AuditFiles.beside(
+            region.files.sites,
+            teams=teams,
+            activities=activities,
+            projects=projects,
+            unit_stats=unit_stats,
+            venues=venues,
+        )
+        say("reading ledgers")  # before the analysis: a bad ledger fails fast
+        inputs = AuditInputs.from_files(
+            region.sites, units=region.units, year=year, coord_sys=coord_sys, **files.__dict__
+        )
+        coverage = run(region, service_areas=False, progress=say)  # the circle needs numbers
+        say("checking every rule")
+        result = audit_region(region, coverage, inputs=inputs, rules=rule_set)
+        spot = None if spot_check is None else draw(result, spot_check, seed=seed)
+        say("writing outputs")
+        written: list[str] = ["map.html"]
+        with output_folder(out, owns=written) as tmp:
+            paths = write_audit(result, tmp, spot=spot)
+            compliance_map(coverage, result, sites=region.sites, units=region.units).save(
+                str(tmp / "map.html")
+            )
+            written += [p.name for p in paths.values()]
+        paths = {k: Path(out) / p.name for k, p in paths.items()}
+    s = result.summary
+    v = s["sites"]
+    print(
+        f"region {s['region']}, year {s['year']}: {s['sites_audited']} sites audited: "
+        f"{v['pass']} pass, {v['fail']} fail, {v['no_data']} no data"
+    )
+    print(f"  {'rule':<34} {'pass':>6} {'fail':>6} {'no data':>8}")
+    for key, row in s["by_rule"].items():
+        label = f"{key} {row['label']}"
+        pad = 34 - sum(2 if ord(ch) > 0x2E80 else 1 for ch in label)
+        print(f"  {label}{' ' * max(pad, 1)} {row['pass']:>6} {row['fail']:>6} {row['no_data']:>8}")
+    print(f"villages meeting the five haves: {s['villages_five_haves']} of {s['villages']}")
+    print(f"issues: {s['issues']} failed checks (sheet 问题清单 of {paths['xlsx']})")
+    print(f"rejected ledger rows: {len(result.rejected)} (see {paths['rejected']})")
+    if spot is not None:
+        print(f"spot check: {len(spot)} sites drawn with seed {seed} (sheet 抽查名单)")
+    print(f"outputs in {Path(out).resolve()} (open audit.xlsx, map.html)")
 
 
 def main() -> None:

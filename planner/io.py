@@ -64,6 +64,17 @@ _COLUMN_ALIASES: dict[str, str] = {
     "coord_sys": "crs",
     "coordinate_system": "crs",
     "坐标系": "crs",
+    # site attributes read by the standards audit (planner.audit)
+    "专职人员": "staff",
+    "专职人员数": "staff",
+    "功能": "functions",
+    "功能室功能": "functions",
+    "志愿服务站": "desk",
+    "开放时间": "open_hours",
+    "负责人": "manager",
+    "管理员": "manager",
+    "联系电话": "phone",
+    "电话": "phone",
 }
 
 # Words for the level of a boundary (compared after normalise_token).

@@ -285,12 +285,17 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | Path) -> None:
     with pd.ExcelWriter(path, engine="openpyxl") as xl:
         for name, frame in sheets.items():
             pd.DataFrame(frame).to_excel(xl, sheet_name=name, index=False)
-        for sheet in xl.book.worksheets:
-            for row in sheet.iter_rows():
-                for cell in row:
-                    if cell.data_type == "f":  # openpyxl takes text starting with "=" as one
-                        cell.data_type = "s"
+        inert_formulas(xl.book)
     _without_times(Path(path))
+
+
+def inert_formulas(book: Any) -> None:
+    """Store every cell of an openpyxl workbook that would run as a formula as text instead."""
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":  # openpyxl takes text starting with "=" as one
+                    cell.data_type = "s"
 
 
 _FIXED_TIME = "2000-01-01T00:00:00Z"

@@ -168,3 +168,246 @@ UNIT_LEVELS: dict[str, dict[str, str]] = {
     "town": {"zh": "乡镇", "en": "town", "axis": "乡镇 Town"},
     "village": {"zh": "村（社区）", "en": "village", "axis": "村（社区） Village / community"},
 }
+
+
+# --- standards audit (planner.audit) --------------------------------------------------------
+
+# Kinds of activity in the ledger (活动台账); the audit counts theory talks and trainings.
+ACTIVITY_TYPES: dict[str, dict[str, str]] = {
+    "theory": {"zh": "理论宣讲", "en": "Theory/policy talk"},
+    "training": {"zh": "培训", "en": "Training"},
+    "education": {"zh": "教育服务", "en": "Education"},
+    "culture": {"zh": "文化活动", "en": "Culture"},
+    "sport": {"zh": "体育健身", "en": "Sport/fitness"},
+    "science": {"zh": "科学普及", "en": "Science"},
+    "other": {"zh": "其他", "en": "Other"},
+}
+ACTIVITY_TYPE_ALIASES: dict[str, str] = {
+    **{key: key for key in ACTIVITY_TYPES},
+    **{v["zh"]: k for k, v in ACTIVITY_TYPES.items()},
+    "理论政策宣讲": "theory",
+    "政策宣讲": "theory",
+    "宣讲": "theory",
+    "理论学习": "theory",
+    "talk": "theory",
+    "theory_talk": "theory",
+    "policy_talk": "theory",
+    "集中培训": "training",
+    "业务培训": "training",
+    "志愿者培训": "training",
+    "教育": "education",
+    "助学支教": "education",
+    "文化": "culture",
+    "文艺": "culture",
+    "文艺演出": "culture",
+    "体育": "sport",
+    "健身": "sport",
+    "fitness": "sport",
+    "科普": "science",
+    "科普宣传": "science",
+}
+
+# The five functions the rooms of a site must cover (二.7), in Chinese and English.
+FUNCTION_ALIASES: dict[str, str] = {
+    "理论宣讲": "理论宣讲",
+    "理论": "理论宣讲",
+    "宣讲": "理论宣讲",
+    "theory": "理论宣讲",
+    "theory_talks": "理论宣讲",
+    "教育服务": "教育服务",
+    "教育": "教育服务",
+    "education": "教育服务",
+    "文化活动": "文化活动",
+    "文化": "文化活动",
+    "culture": "文化活动",
+    "体育健身": "体育健身",
+    "体育": "体育健身",
+    "健身": "体育健身",
+    "sport": "体育健身",
+    "sports": "体育健身",
+    "fitness": "体育健身",
+    "科学普及": "科学普及",
+    "科普": "科学普及",
+    "science": "科学普及",
+}
+
+YES_NO: dict[str, bool] = {
+    **dict.fromkeys(["yes", "y", "true", "1", "是", "有", "已设", "运行", "正常"], True),
+    **dict.fromkeys(["no", "n", "false", "0", "否", "无", "没有", "未设", "停用"], False),
+}
+
+# Unit kinds for theory talks: communities (社区) need more than rural villages (村).
+UNIT_KIND_ALIASES: dict[str, str] = {
+    **dict.fromkeys(["community", "urban", "社区", "城市", "城镇", "居委会"], "community"),
+    **dict.fromkeys(["rural", "village", "村", "农村", "行政村", "村委会"], "rural"),
+}
+
+# Brand-project levels: a tier, or the city when several counties are audited together.
+PROJECT_LEVEL_ALIASES: dict[str, str] = {
+    "city": "city",
+    "市": "city",
+    "市级": "city",
+    "县": "centre",
+    "县级": "centre",
+    "乡镇": "institute",
+    "乡镇级": "institute",
+    "村": "station",
+    "村级": "station",
+    "社区": "station",
+}
+
+# Public cultural venues that need a volunteer service point nearby (二.5).
+VENUE_KINDS: dict[str, dict[str, str]] = {
+    "library": {"zh": "图书馆", "en": "Library"},
+    "museum": {"zh": "博物馆", "en": "Museum"},
+    "cultural_centre": {"zh": "文化馆", "en": "Cultural centre"},
+    "stadium": {"zh": "体育场馆", "en": "Stadium / sports centre"},
+}
+VENUE_KIND_ALIASES: dict[str, str] = {
+    **{key: key for key in VENUE_KINDS},
+    "图书馆": "library",
+    "博物馆": "museum",
+    "纪念馆": "museum",
+    "文化馆": "cultural_centre",
+    "文化中心": "cultural_centre",
+    "文化站": "cultural_centre",
+    "arts_centre": "cultural_centre",
+    "community_centre": "cultural_centre",
+    "cultural_center": "cultural_centre",
+    "体育馆": "stadium",
+    "体育场": "stadium",
+    "体育中心": "stadium",
+    "sports_centre": "stadium",
+    "sports_center": "stadium",
+}
+
+# Team names people write for the 17 named teams of the county centre (after normalise_token).
+TEAM_ALIASES: dict[str, str] = {
+    "理论宣讲": "理论政策宣讲",
+    "政策宣讲": "理论政策宣讲",
+    "文艺服务": "文化文艺服务",
+    "文化服务": "文化文艺服务",
+    "社科普及": "社科普及惠民",
+    "支教助学": "助学支教",
+    "医疗卫生": "医疗健身",
+    "健康义诊": "医疗健身",
+    "科普": "科学普及",
+    "法律援助": "法律服务",
+    "普法": "法律服务",
+    "环保": "卫生环保",
+    "环境卫生": "卫生环保",
+    "扶贫济困": "扶难解困",
+    "帮困": "扶难解困",
+    "文明劝导": "文明倡导",
+    "心理咨询": "心理关爱",
+    "心理健康": "心理关爱",
+    "应急": "应急救援",
+    "救援": "应急救援",
+    "便民": "便民服务",
+    "敬老": "敬老爱老",
+    "助老": "敬老爱老",
+    "关爱青少年": "关爱未成年人",
+    "未成年人": "关爱未成年人",
+    "健康生活": "美德健康生活方式",
+    "移风易俗倡导": "移风易俗",
+}
+
+AUDIT_STATUS: dict[str, dict[str, str]] = {
+    "pass": {"zh": "达标", "en": "pass", "color": "#1a9850"},
+    "fail": {"zh": "不达标", "en": "fail", "color": "#d73027"},
+    "no_data": {"zh": "缺少数据", "en": "no data", "color": "#9e9e9e"},
+}
+
+AUDIT_RULES: dict[str, dict[str, str]] = {
+    "rooms": {"zh": "功能室数量", "en": "Function rooms"},
+    "functions": {"zh": "功能室功能", "en": "Room functions"},
+    "desk": {"zh": "志愿服务站", "en": "Volunteer service desk"},
+    "staff": {"zh": "专职人员", "en": "Full-time staff"},
+    "teams": {"zh": "志愿服务队伍", "en": "Volunteer teams"},
+    "team_activity": {"zh": "队伍年活动次数", "en": "Activities per team"},
+    "activities": {"zh": "年活动次数", "en": "Activities a year"},
+    "theory_talks": {"zh": "理论宣讲次数", "en": "Theory talks"},
+    "volunteers": {"zh": "注册志愿者", "en": "Registered volunteers"},
+    "brand_projects": {"zh": "品牌项目", "en": "Brand projects"},
+    "training": {"zh": "集中培训", "en": "Trainings"},
+    "five_haves": {"zh": "五有", "en": "Five haves"},
+    "circle": {"zh": "15分钟服务圈覆盖", "en": "15-minute circle"},
+    "venue_points": {"zh": "场馆志愿服务点", "en": "Service point at venue"},
+}
+
+AUDIT_LEVELS: dict[str, str] = {
+    "county": "县",
+    "town": "乡镇",
+    "village": "村社区",
+    "site": "站点",
+    "team": "队伍",
+    "venue": "场馆",
+    "city": "市",
+}
+
+# Sheet names and column headers of audit.xlsx (officials read Chinese).
+AUDIT_SHEETS: dict[str, str] = {
+    "county": "县汇总",
+    "town": "乡镇",
+    "village": "村社区",
+    "site": "站点",
+    "team": "队伍",
+    "projects": "品牌项目",
+    "issues": "问题清单",
+    "spot_check": "抽查名单",
+}
+AUDIT_HEADERS: dict[str, str] = {
+    "level": "层级",
+    "where_id": "编号",
+    "where": "对象",
+    "tier": "站点层级",
+    "town": "乡镇",
+    "village": "村社区",
+    "rule": "规则",
+    "rule_zh": "检查项",
+    "status": "结果",
+    "required": "标准要求",
+    "found": "实际情况",
+    "section": "方案条款",
+    "decided_by": "所需数据",
+    "site_id": "站点编号",
+    "name": "名称",
+    "team": "队伍",
+    "members": "人数",
+    "activities": "年活动次数",
+    "verdict": "综合结果",
+    "failed_rules": "未达标项",
+    "reason": "抽取原因",
+    "share": "比例",
+    "population": "人口",
+    "volunteers": "注册志愿者",
+    "volunteers_with_hours": "有时长志愿者",
+    "coverage": "服务圈覆盖率",
+    "five_haves": "五有",
+    "sites": "站点数",
+    "passed": "达标数",
+    "failed": "不达标数",
+    "no_data": "缺少数据数",
+    "level_zh": "项目级别",
+    "code": "代码",
+    "volunteer_share": "注册志愿者占比",
+    "with_hours_share": "有时长志愿者占比",
+    "issues": "问题数",
+    "teams": "队伍数",
+    "five_haves_detail": "五有情况",
+    "counted_for": "计入站点",
+    "unit_code": "单位代码",
+    "participants": "参与人数",
+    "id": "编号",
+    "village_code": "村社区代码",
+    "rooms": "功能室(间)",
+    "staff": "专职人员(人)",
+    "functions": "功能",
+    "desk": "志愿服务站(有/无)",
+    "open_hours": "开放时间",
+    "manager": "负责人",
+    "villages": "村社区数",
+    "circle": "服务圈",
+    "source_row": "原表行号",
+    "phone": "电话",
+}

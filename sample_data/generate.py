@@ -936,6 +936,258 @@ def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
         w.writerows(rows)
 
 
+AUDIT_YEAR = 2025
+NAMED_TEAMS = [  # the county centre's 17 named teams (the plan, 三.2)
+    "理论政策宣讲", "文化文艺服务", "社科普及惠民", "助学支教", "医疗健身", "科学普及",
+    "法律服务", "卫生环保", "扶难解困", "文明倡导", "心理关爱", "应急救援", "便民服务",
+    "敬老爱老", "关爱未成年人", "美德健康生活方式", "移风易俗",
+]
+# How the centre's roster writes them: some by an alias, one by a near-miss spelling.
+CENTRE_ROSTER = {"法律服务": "普法", "心理关爱": "心理健康", "医疗健身": "医疗卫生健身"}
+CENTRE_MISSING = "应急救援"  # planted: the centre has no emergency-rescue team
+CENTRE_EXTRA = ["巾帼", "青年", "退役军人"]
+FUNCTION_STYLES = [
+    "理论宣讲、教育服务、文化活动、体育健身、科学普及",
+    "理论宣讲;教育服务;文化活动;体育健身;科学普及",
+    "theory, education, culture, sport, science",
+    "宣讲、教育、文化、健身、科普",
+]
+STATION_TYPES = ["文化活动", "教育服务", "体育健身", "科学普及", "其他"]
+
+
+def is_audited(tier: str) -> bool:
+    return tier in ("中心", "所", "institute", "站", "station")
+
+
+def audit_data(rng: np.random.Generator, world: dict, extra: dict) -> dict:
+    """Site attributes, team rosters, the 2025 activity ledger, brand projects, unit figures
+    and venues, with planted failures of every audit rule (a second random stream, so the
+    original files do not change)."""
+    sites = extra["sites"]
+    ids = [f"S{k + 1:04d}" for k in range(len(sites))]
+    tier_of = {sid: s["tier"] for sid, s in zip(ids, sites, strict=True)}
+    centre = [sid for sid in ids if tier_of[sid] == "中心"]
+    institutes = [sid for sid in ids if tier_of[sid] in ("所", "institute")]
+    stations = [sid for sid in ids if tier_of[sid] in ("站", "station")]
+    by_id = dict(zip(ids, sites, strict=True))
+    weak = [sid for sid in stations if by_id[sid]["acts"] <= 6]  # the 6 stations below standard
+    healthy = [sid for sid in stations if sid not in weak and by_id[sid]["rooms"] >= 3
+               and by_id[sid]["staff"] >= 1]
+    picks = [healthy[int(i)] for i in rng.choice(len(healthy), size=14, replace=False)]
+    no_function, no_desk, blank_desk = picks[0:3], picks[3:5], picks[5]
+    no_manager, two_teams, no_teams = picks[6], picks[7:10], picks[10]
+    no_project, acts_11, acts_12 = picks[11], picks[12], picks[13]
+    community = [sid for sid in healthy if by_id[sid]["unit"]["kind"] == "community"
+                 and sid not in picks]
+    rural = [sid for sid in healthy if by_id[sid]["unit"]["kind"] == "village" and sid not in picks]
+    talks_3, talks_4 = community[0], community[1]
+    talks_1, talks_2 = rural[0], rural[1]
+    inst_few_teams, inst_few_projects = institutes[3], institutes[5]
+    huanggang = next(sid for sid in institutes if by_id[sid]["name"].startswith("黄岗镇"))
+    inst_lazy_team = institutes[1]
+    planted: list[tuple[str, str, str, str]] = []  # level, where_id, rule, status
+
+    def person() -> str:
+        return SURNAMES[int(rng.integers(len(SURNAMES)))] + GIVEN[int(rng.integers(len(GIVEN)))]
+
+    # ---- site attributes
+    attrs = {}
+    for sid in ids:
+        s = by_id[sid]
+        functions = FUNCTION_STYLES[int(rng.integers(len(FUNCTION_STYLES)))]
+        if sid in no_function:
+            functions = "理论宣讲、教育服务、文化活动、体育健身"
+        desk = ["是", "有", "yes"][int(rng.integers(3))]
+        desk = "否" if sid in no_desk else "" if sid == blank_desk else desk
+        manager = "" if sid == no_manager else person()
+        attrs[sid] = {"functions": functions, "desk": desk,
+                      "open_hours": "周二至周日 9:00-17:00", "manager": manager,
+                      "phone": f"0793-{int(rng.integers(5200000, 5299999))}"}
+        if not is_audited(s["tier"]):
+            continue
+        if s["rooms"] < 3:
+            planted.append(("site", sid, "rooms", "fail"))
+        need_staff = {"中心": 5, "所": 2, "institute": 2}.get(s["tier"], 1)
+        if s["staff"] < need_staff:
+            planted.append(("site", sid, "staff", "fail"))
+        if sid in no_function:
+            planted.append(("site", sid, "functions", "fail"))
+        if sid in no_desk:
+            planted.append(("site", sid, "desk", "fail"))
+        if sid == blank_desk:
+            planted.append(("site", sid, "desk", "no_data"))
+
+    # ---- team rosters
+    teams: list[list] = []
+    team_of: dict[str, list[str]] = {}
+    for sid in ids:
+        s = by_id[sid]
+        town = s["unit"]["town"]["name"]
+        if s["tier"] == "中心":
+            names = [f"{COUNTY_NAME}{CENTRE_ROSTER.get(n, n)}志愿服务队"
+                     for n in NAMED_TEAMS if n != CENTRE_MISSING]
+            names += [f"{COUNTY_NAME}{x}志愿服务队" for x in CENTRE_EXTRA]
+            planted.append(("site", sid, "teams", "fail"))
+        elif s["tier"] in ("所", "institute"):
+            n = 4 if sid == inst_few_teams else int(rng.integers(5, 9))
+            names = [f"{town}{NAMED_TEAMS[(k * 3) % 17]}志愿服务队" for k in range(n)]
+            if n < 5:
+                planted.append(("site", sid, "teams", "fail"))
+        elif s["tier"] in ("站", "station"):
+            n = 1 if sid in weak else 2 if sid in two_teams else 0 if sid == no_teams \
+                else int(rng.integers(3, 6))
+            stem = s["unit"]["name"]
+            names = [f"{stem}{['文明实践', '巾帼', '青年', '党员', '老年'][k]}志愿服务队"
+                     for k in range(n)]
+            if n < 3:
+                planted.append(("site", sid, "teams", "fail"))
+        else:
+            names = [f"{s['name'][:4]}志愿服务队"]
+        team_of[sid] = names
+        for name in names:
+            teams.append([sid, name, int(rng.integers(8, 61))])
+
+    # ---- activity ledger
+    days = np.arange(np.datetime64(f"{AUDIT_YEAR}-01-01"), np.datetime64(f"{AUDIT_YEAR + 1}-01-01"))
+    acts: list[list] = []
+
+    def log(sid: str, team: str, kind: str, k: int) -> None:
+        day = str(days[int(rng.integers(len(days)))])
+        title = f"{by_id[sid]['name'].split('新时代文明实践')[0]}{kind}第{k}期"
+        people = int(rng.integers(8, 160))
+        acts.append([day, sid, team, kind, title, people,
+                     f"{people * float(rng.uniform(0.5, 3.0)) / 4:.1f}"])
+
+    for sid in ids:
+        s = by_id[sid]
+        names = team_of[sid]
+        if s["tier"] in ("中心", "所", "institute"):
+            total = 0
+            for ti, team in enumerate(names):
+                n = int(rng.integers(13, 21))
+                if sid == huanggang:
+                    n = 2
+                elif sid == inst_lazy_team and ti == 0:
+                    n = 11
+                elif s["tier"] == "中心" and ti == 9:
+                    n = 12  # exactly the minimum: passes
+                for k in range(n):
+                    kind = "理论宣讲" if k % 4 == 0 else STATION_TYPES[k % 5]
+                    if s["tier"] == "中心" and ti == 0 and k == 0:
+                        kind = "培训"  # the centre's only training: one short of the plan
+                    log(sid, team, kind, k + 1)
+                if n < 12:
+                    planted.append(("team", f"{sid}/{team}", "team_activity", "fail"))
+                total += n
+            if total < 12:
+                planted.append(("site", sid, "activities", "fail"))
+            if s["tier"] == "中心":
+                planted.append(("site", sid, "training", "fail"))
+            continue
+        if s["tier"] in ("站", "station"):
+            kind_u = s["unit"]["kind"]
+            theory = int(rng.integers(5, 13)) if kind_u == "community" else int(rng.integers(3, 9))
+            total = int(rng.integers(60, 420))
+            if sid in weak:
+                total = s["acts"]
+                theory = 4 if kind_u == "community" else 2
+            elif sid == acts_11:
+                total, theory = 11, min(theory, 5)
+            elif sid == acts_12:
+                total, theory = 12, min(theory, 5)
+            theory = {talks_3: 3, talks_4: 4, talks_1: 1, talks_2: 2}.get(sid, theory)
+            if total < 12:
+                planted.append(("site", sid, "activities", "fail"))
+            if theory < (4 if kind_u == "community" else 2):
+                planted.append(("site", sid, "theory_talks", "fail"))
+        else:
+            theory, total = 0, int(rng.integers(30, 150))
+        for k in range(total):
+            team = names[k % len(names)] if names else ""
+            kind = ["理论宣讲", "理论政策宣讲"][k % 2] if k < theory else \
+                STATION_TYPES[int(rng.integers(len(STATION_TYPES)))]
+            log(sid, team, kind, k + 1)
+    acts.sort(key=lambda r: (r[0], r[1], r[2], r[4]))
+    # planted bad rows: every one is rejected with its reason and counts for nothing
+    first = acts[100]
+    bad = [
+        [f"{AUDIT_YEAR - 1}-12-31", first[1], first[2], "文化活动", "跨年晚会", 120, "60.0"],
+        [first[0], "S9999", "", "文化活动", "不存在站点的活动", 30, "10.0"],
+        [first[0], first[1], first[2], "文化活动", "人数写错的活动", -5, "2.0"],
+        [f"{AUDIT_YEAR}-13-01", first[1], first[2], "文化活动", "日期写错的活动", 30, "10.0"],
+        list(first),  # a duplicated row
+    ]
+    acts[200:200] = bad
+
+    # ---- brand projects
+    projects: list[list] = []
+    for sid in ids:
+        s = by_id[sid]
+        if s["tier"] == "中心":
+            n, level = 4, "县级"  # the county has < 500,000 people: needs 5
+            planted.append(("site", sid, "brand_projects", "fail"))
+        elif s["tier"] in ("所", "institute"):
+            n, level = (2 if sid == inst_few_projects else int(rng.integers(3, 5))), "乡镇级"
+            if n < 3:
+                planted.append(("site", sid, "brand_projects", "fail"))
+        elif s["tier"] in ("站", "station"):
+            n, level = (0 if sid == no_project else int(rng.integers(1, 3))), "村级"
+            if n < 1:
+                planted.append(("site", sid, "brand_projects", "fail"))
+        else:
+            continue
+        for k in range(n):
+            where = [sid, ""]
+            if level == "村级" and k == 1:  # some projects name the village, not the site
+                where = ["", s["unit"]["code"]]
+            projects.append([f"{s['name'].split('新时代文明实践')[0]}{['红色宣讲', '邻里守望', '书香', '好家风'][k % 4]}"
+                             f"{'工程' if k % 2 else '行动'}", level, *where])
+
+    # ---- five haves: every village and community
+    station_at: dict[str, list[str]] = {}
+    for sid in stations:
+        station_at.setdefault(by_id[sid]["unit"]["code"], []).append(sid)
+    for u in world["units"]:
+        here = station_at.get(u["code"], [])
+        lacks = (not here or all(sid in (no_teams, no_project, no_manager) for sid in here))
+        if lacks:
+            planted.append(("village", u["code"], "five_haves", "fail"))
+
+    # ---- unit figures: population from the residents; volunteers; community or rural
+    pop: dict[str, int] = {}
+    for _, p, u in extra["residents"]:
+        pop[u["code"]] = pop.get(u["code"], 0) + p
+    stats = []
+    for u in world["units"]:
+        p = pop.get(u["code"], 0)
+        vol = int(round(p * float(rng.uniform(0.16, 0.19))))
+        hours = int(round(vol * float(rng.uniform(0.44, 0.52))))
+        stats.append([u["code"], u["name"], p, int(round(p * float(rng.uniform(1.02, 1.2)))),
+                      vol, hours, "社区" if u["kind"] == "community" else "村"])
+    tot_p = sum(r[2] for r in stats)
+    tot_v = sum(r[4] for r in stats)
+    tot_h = sum(r[5] for r in stats)
+    assert tot_v >= 0.15 * tot_p and tot_h <= 0.5 * tot_v, (tot_p, tot_v, tot_h)
+    planted.append(("county", "county", "volunteers", "fail"))
+
+    # ---- venues: three with a service point nearby, the stadium far from every one
+    points = {s["name"][:-6]: s["p"] for s in sites if s["tier"] == "志愿服务站点"}
+    venues = []
+    for name, kind, near, off in (("示范县图书馆", "图书馆", "人民广场", (90.0, 40.0)),
+                                  ("示范县博物馆", "museum", "城关农贸市场", (-60.0, 100.0)),
+                                  ("示范县文化馆", "文化馆", "县人民医院", (120.0, -30.0))):
+        venues.append((name, kind, points[near] + np.array(off)))
+    sc = world["towns"][0]["centre"]
+    stadium = sc + grid_rot(8.0) @ np.array([1300.0, -900.0])
+    gap = min(float(np.hypot(*(stadium - q))) for q in points.values())
+    assert gap > 450, gap
+    venues.append(("示范县体育馆", "体育馆", stadium))
+    planted.append(("venue", "V4", "venue_points", "fail"))
+    return {"attrs": attrs, "teams": teams, "activities": acts, "projects": projects,
+            "unit_stats": stats, "venues": venues, "planted": sorted(set(planted)),
+            "rejected_rows": len(bad)}
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
@@ -952,6 +1204,7 @@ def main(argv: list[str] | None = None) -> None:
     polys = write_units(out / "units.geojson", world["towns"], world["units"])
     assert all(p.is_valid for p in polys)
 
+    ledgers = audit_data(np.random.default_rng(SEED + 11), world, extra)
     res = extra["residents"]
     rll = lonlat(np.array([r[0] for r in res]))
     write_csv(out / "residents.csv",
@@ -963,10 +1216,12 @@ def main(argv: list[str] | None = None) -> None:
     sll = lonlat(np.array([s["p"] for s in sites]))
     write_csv(out / "sites.csv",
               ["id", "name", "tier", "lon", "lat", "town", "town_code", "village_code", "rooms",
-               "staff", "volunteer_teams", "activities_per_year"],
+               "staff", "volunteer_teams", "activities_per_year", "functions", "desk",
+               "open_hours", "manager", "phone"],
               [[f"S{k + 1:04d}", s["name"], s["tier"], f"{lo:.6f}", f"{la:.6f}",
                 s["unit"]["town"]["name"], s["unit"]["town"]["code"], s["unit"]["code"],
-                s["rooms"], s["staff"], s["teams"], s["acts"]]
+                s["rooms"], s["staff"], s["teams"], s["acts"],
+                *ledgers["attrs"][f"S{k + 1:04d}"].values()]
                for k, (s, (lo, la)) in enumerate(zip(sites, sll, strict=True))])
     cands = extra["cands"]
     cll = lonlat(np.array([c["p"] for c in cands]))
@@ -975,6 +1230,22 @@ def main(argv: list[str] | None = None) -> None:
                 c["town"]["name"]]
                for k, (c, (lo, la)) in enumerate(zip(cands, cll, strict=True))])
     (out / "standards.toml").write_text(STANDARDS_TOML, encoding="utf-8")
+    write_csv(out / "teams.csv", ["site_id", "team", "members"], ledgers["teams"])
+    write_csv(out / "activities.csv",
+              ["date", "site_id", "team", "type", "title", "participants", "volunteer_hours"],
+              ledgers["activities"])
+    write_csv(out / "projects.csv", ["name", "level", "site_id", "unit_code"],
+              ledgers["projects"])
+    write_csv(out / "unit_stats.csv",
+              ["code", "name", "population", "registered_population", "volunteers",
+               "volunteers_with_hours", "kind"], ledgers["unit_stats"])
+    vll = lonlat(np.array([v[2] for v in ledgers["venues"]]))
+    write_csv(out / "venues.csv", ["id", "name", "kind", "lon", "lat"],
+              [[f"V{k + 1}", nm, kind, f"{lo:.6f}", f"{la:.6f}"]
+               for k, ((nm, kind, _), (lo, la)) in enumerate(zip(ledgers["venues"], vll,
+                                                                  strict=True))])
+    write_csv(out / "audit_planted.csv", ["level", "where_id", "rule", "status"],
+              ledgers["planted"])
 
     n_vill = sum(u["kind"] == "village" for u in world["units"])
     n_comm = sum(u["kind"] == "community" for u in world["units"])
@@ -986,6 +1257,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"residents: {len(res)} points, population {sum(r[1] for r in res)}")
     print(f"sites: {len(sites)} {tiers}")
     print(f"candidates: {len(cands)}")
+    print(f"audit: {len(ledgers['teams'])} teams, {len(ledgers['activities'])} ledger rows "
+          f"({ledgers['rejected_rows']} planted bad rows), {len(ledgers['projects'])} projects, "
+          f"{len(ledgers['planted'])} planted findings")
 
 
 if __name__ == "__main__":

@@ -542,3 +542,45 @@ def test_a_body_that_is_not_json_is_a_422_in_the_common_shape(client):
     )
     assert r.status_code == 422
     assert r.json()["error"]["code"] == "validation_error"
+
+
+# --- standards audit --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample_audit(sample: Any) -> Any:
+    from planner.audit import AuditFiles, audit_region
+
+    region, cov = sample
+    return audit_region(region, cov, files=AuditFiles.sample())
+
+
+def test_region_audit_equals_the_library(client: httpx.Client, sample_audit: Any) -> None:
+    data = client.get("/regions/sample/audit").json()
+    assert data["summary"]["sites"] == sample_audit.summary["sites"]
+    assert data["summary"]["villages_five_haves"] == sample_audit.summary["villages_five_haves"]
+    assert len(data["issues"]) == len(sample_audit.issues)
+    county = {f["rule"]: f["status"] for f in data["county"]}
+    assert county == {"volunteers": "fail", "circle": "fail"}
+    assert "/regions/{region}/audit" in client.get("/openapi.json").json()["paths"]
+
+
+def test_town_audit_lists_its_sites_and_issues(client: httpx.Client, sample_audit: Any) -> None:
+    data = client.get(f"/regions/sample/towns/{QINGSHAN[1]}/audit").json()
+    mine = sample_audit.sites[sample_audit.sites["town"] == QINGSHAN[0]]
+    assert {s["id"] for s in data["sites"]} == set(mine["id"])
+    assert data["town"]["town"] == QINGSHAN[0]
+    assert all(i["town"] == QINGSHAN[0] and i["status"] == "fail" for i in data["issues"])
+    assert len(data["issues"]) == int((sample_audit.issues["town"] == QINGSHAN[0]).sum())
+    error_of(client.get("/regions/sample/towns/nowhere/audit"), 404, "not_found")
+
+
+def test_sites_carry_their_compliance(client: httpx.Client, sample_audit: Any) -> None:
+    data = client.get("/regions/sample/sites").json()
+    verdict = sample_audit.site_verdict()
+    for feature in data["features"]:
+        props = feature["properties"]
+        if props["tier"] in ("centre", "institute", "station"):
+            assert props["compliance"] == verdict[props["id"]]
+        else:
+            assert props["compliance"] is None

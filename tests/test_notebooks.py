@@ -41,6 +41,7 @@ EXPECTED = {
         "coverage_by_village.png",
         "coverage.gpkg",
     ],
+    "04_standards_audit": ["audit.xlsx", "audit.json", "audit_issues.csv", "map.html"],
 }
 
 
