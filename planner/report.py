@@ -13,6 +13,7 @@ import pandas as pd
 
 from planner.coverage import Coverage
 from planner.maps import coverage_map
+from planner.outputs import people_outputs
 from planner.region import Region
 from planner.text import TIERS
 
@@ -101,6 +102,7 @@ def write_analysis(
     write_geojson(coverage.gaps, paths["gaps"])
     write_geojson(coverage.service_areas, paths["service_areas"])
     coverage.rejected.to_csv(paths["rejected"], index=False, encoding="utf-8-sig")
+    paths.update(people_outputs(coverage, region, out))  # planner.tables, planner.gpkg
     if map_html:
         paths["map"] = out / "map.html"
         coverage_map(coverage, sites=region.sites, units=region.units).save(str(paths["map"]))
@@ -126,6 +128,7 @@ def write_suggestion(
         "candidate_id",
         "name",
         "kind",
+        "kind_input",
         "town",
         "rooms",
         "population_newly_covered",
@@ -141,6 +144,7 @@ def write_suggestion(
     write_json(suggestion.summary, paths["summary"])
     suggestion.excluded.to_csv(paths["excluded"], index=False, encoding="utf-8-sig")
     write_geojson(suggestion.added_areas, paths["added_areas"])
+    paths.update(people_outputs(coverage, region, out, suggestion=suggestion))
     if map_html:
         paths["map"] = out / "map.html"
         coverage_map(
