@@ -342,5 +342,82 @@ def serve(
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers)
 
 
+@app.command()
+def compare(
+    close: Annotated[
+        str | None, typer.Option("--close", help="Sites that close, e.g. S0012,S0040.")
+    ] = None,
+    add: Annotated[
+        Path | None,
+        typer.Option("--add", help="New sites (suggest's proposals.csv works as it is)."),
+    ] = None,
+    retier: Annotated[
+        str | None,
+        typer.Option("--retier", help="Sites given another tier, e.g. S0033=institute,S0034=所."),
+    ] = None,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(
+            "--scenario", help="A table of changes: action (close/add/retier), id, tier, lon, lat."
+        ),
+    ] = None,
+    add_tier: Annotated[
+        str, typer.Option("--add-tier", help="Tier of added sites whose file has none.")
+    ] = "station",
+    network: NetworkOpt = None,
+    sites: SitesOpt = None,
+    residents: ResidentsOpt = None,
+    units: UnitsOpt = None,
+    standards: StandardsOpt = None,
+    mode: ModeOpt = None,
+    minutes: MinutesOpt = None,
+    speed_kmh: SpeedOpt = None,
+    max_snap_m: SnapOpt = None,
+    coord_sys: CoordOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output/compare"),
+    cache_dir: CacheOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """What changes if sites close, proposals are built or sites change tier (before / after)."""
+    from planner.scenario import Scenario
+    from planner.scenario import compare as run
+    from planner.scenario_report import write_comparison
+
+    with _user_errors(), _progress(verbose) as say:
+        if scenario is not None:
+            plan = Scenario.from_table(scenario, coord_sys=coord_sys)
+        else:
+            plan = Scenario.from_options(
+                close=close, add=add, retier=retier, add_tier=add_tier, coord_sys=coord_sys
+            )
+        region = _load_region(
+            say,
+            cache_dir=cache_dir,
+            network=network,
+            sites=sites,
+            residents=residents,
+            units=units,
+            standards=standards,
+            mode=mode,
+            minutes=minutes,
+            speed_kmh=speed_kmh,
+            max_snap_m=max_snap_m,
+            coord_sys=coord_sys,
+        )
+        result = run(region, plan, service_areas=True, progress=say)
+        say("writing outputs")
+        write_comparison(result, region, out)
+    s = result.summary
+    for row in result.by_tier.itertuples():
+        print(f"  {row.tier:<14} {row.before:6.1%} -> {row.after:6.1%}  ({row.change:+.1%})")
+    print(
+        f"population covered {s['population_covered_before']:,} -> {s['population_covered_after']:,}: "
+        f"{s['population_lost']:,} people lose coverage, {s['population_gained']:,} gain it"
+    )
+    if len(plan.rejected):
+        print(f"rejected rows of the added sites: {len(plan.rejected)}")
+    print(f"outputs in {Path(out).resolve()} (open map.html, comparison.xlsx)")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()

@@ -325,6 +325,18 @@ COLUMNS: dict[str, dict[str, str]] = {
         "fmt": "int",
         "note": "情景实施后新被覆盖的人口",
     },
+    "sites_before": {
+        "zh": "变化前站点数",
+        "en": "Sites before",
+        "fmt": "int",
+        "note": "情景实施前该层级站点个数",
+    },
+    "sites_after": {
+        "zh": "变化后站点数",
+        "en": "Sites after",
+        "fmt": "int",
+        "note": "情景实施后该层级站点个数",
+    },
     "id": {"zh": "编号", "en": "Id", "fmt": "text", "note": "居民点编号"},
     "change_kind": {"zh": "变化", "en": "Change", "fmt": "text", "note": "失去覆盖或新获覆盖"},
     "site_before": {
@@ -378,4 +390,29 @@ TABLE_WORDS: dict[str, str] = {
     "any_tier": "任一层级",
     "town_level": "乡镇",
     "village_level": "村（社区）",
+}
+
+# Words of a scenario table's action column (compared after normalise_token).
+SCENARIO_ACTIONS: dict[str, str] = {
+    "close": "close",
+    "关闭": "close",
+    "撤销": "close",
+    "撤并": "close",
+    "add": "add",
+    "新增": "add",
+    "新建": "add",
+    "retier": "retier",
+    "调整层级": "retier",
+    "改层级": "retier",
+    "升级": "retier",
+}
+
+# Words of the comparison (planner.scenario_report).
+COMPARE_WORDS: dict[str, str] = {
+    "title": "{region} 情景对比：覆盖率 {before:.1%} → {after:.1%}",
+    "sub": "失去覆盖 {lost:,} 人 · 新获覆盖 {gained:,} 人",
+    "lost": "失去覆盖的居民 Losing coverage",
+    "gained": "新获覆盖的居民 Gaining coverage",
+    "closed": "关闭的站点 Closed sites",
+    "added": "新增的站点 Added sites",
 }
