@@ -105,7 +105,9 @@ def write_analysis(
     paths.update(people_outputs(coverage, region, out))  # planner.tables, planner.gpkg
     if map_html:
         paths["map"] = out / "map.html"
-        coverage_map(coverage, sites=region.sites, units=region.units).save(str(paths["map"]))
+        coverage_map(coverage, sites=region.sites, units=region.units, network=region.network).save(
+            str(paths["map"])
+        )
     return paths
 
 
@@ -153,6 +155,9 @@ def write_suggestion(
             units=region.units,
             proposals=props,
             added_areas=suggestion.added_areas,
+            network=region.network,
+            candidates=region.candidates,
+            proposal_summary=suggestion.summary,
         ).save(str(paths["map"]))
     return paths
 

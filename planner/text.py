@@ -416,3 +416,16 @@ COMPARE_WORDS: dict[str, str] = {
     "closed": "关闭的站点 Closed sites",
     "added": "新增的站点 Added sites",
 }
+
+# Words of the map additions (planner.map_layers).
+MAP_WORDS: dict[str, str] = {
+    "roads": "道路 Roads",
+    "search": "搜索站点、村、候选点",
+    "no_match": "未找到",
+    "town": "乡镇",
+    "village": "村/社区",
+    "candidate": "候选点",
+    "proposals_table": "建议新建站点 Proposals",
+    "before_after": "覆盖率 {before:.1%} → {after:.1%}",
+    "remaining": "建成后仍有空白区 {n} 处，{people:,} 人",
+}
