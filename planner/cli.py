@@ -419,5 +419,73 @@ def compare(
     print(f"outputs in {Path(out).resolve()} (open map.html, comparison.xlsx)")
 
 
+@app.command()
+def report(
+    town: Annotated[
+        str | None, typer.Option("--town", help="The town (name or code) to report on.")
+    ] = None,
+    all_towns: Annotated[
+        bool, typer.Option("--all-towns", help="A report for every town.")
+    ] = False,
+    k: Annotated[int, typer.Option("--k", help="New sites to propose in the town (0: none).")] = 3,
+    pdf: Annotated[
+        bool, typer.Option("--pdf/--no-pdf", help="Also print a PDF with headless Chromium.")
+    ] = True,
+    network: NetworkOpt = None,
+    sites: SitesOpt = None,
+    residents: ResidentsOpt = None,
+    units: UnitsOpt = None,
+    candidates: Annotated[
+        Path | None, typer.Option("--candidates", help="Candidate buildings for proposals.")
+    ] = None,
+    standards: StandardsOpt = None,
+    mode: ModeOpt = None,
+    minutes: MinutesOpt = None,
+    speed_kmh: SpeedOpt = None,
+    max_snap_m: SnapOpt = None,
+    coord_sys: CoordOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output/report"),
+    cache_dir: CacheOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """A printable A4 report of one town (or every town): HTML and PDF."""
+    from planner.coverage import analyze as run
+    from planner.town_report import find_town, town_figures, write_town_report
+
+    with _user_errors(), _progress(verbose) as say:
+        if (town is None) == (not all_towns):
+            msg = "give --town NAME or --all-towns"
+            raise InputError(msg)
+        region = _load_region(
+            say,
+            cache_dir=cache_dir,
+            network=network,
+            sites=sites,
+            residents=residents,
+            units=units,
+            candidates=candidates,
+            standards=standards,
+            mode=mode,
+            minutes=minutes,
+            speed_kmh=speed_kmh,
+            max_snap_m=max_snap_m,
+            coord_sys=coord_sys,
+        )
+        names = (
+            sorted(region.residents["town"].dropna().astype(str).unique())
+            if all_towns
+            else [find_town(region, str(town))[0]]
+        )
+        coverage = run(region, progress=say)
+        written = []
+        for name in names:
+            say(f"report of {name}")
+            written.append((name, write_town_report(region, coverage, name, out, k=k, pdf=pdf)))
+    for name, paths in written:
+        share = town_figures(coverage, name)["coverage"]
+        print(f"  {name}: coverage {share:.1%}  {paths.get('pdf', paths['html'])}")
+    print(f"outputs in {Path(out).resolve()}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()

@@ -54,6 +54,16 @@ def _script(parent: Any, body: str) -> MacroElement:
     return macro
 
 
+def road_classes(highway: np.ndarray) -> np.ndarray:
+    """The drawing class (``major``, ``medium``, ``minor``) of each OSM highway type."""
+    highway = np.asarray(highway).astype(str)
+    out = np.full(len(highway), "minor", dtype=object)
+    for name, (types, _color, _weight) in ROAD_CLASSES.items():
+        if types:
+            out[np.isin(highway, list(types))] = name
+    return out
+
+
 def road_lines(
     network: Any, *, bounds: tuple[float, float, float, float] | None = None
 ) -> dict[str, dict[str, Any]]:
@@ -77,15 +87,12 @@ def road_lines(
     if bounds is not None:
         box = shapely.box(*bounds)
         keep &= shapely.intersects(geoms, box)
-    highway = network.edge_highway.astype(str)
+    classes = road_classes(network.edge_highway)[keep]
     lines = gpd.GeoSeries(shapely.simplify(geoms[keep], 3.0), crs=network.crs).to_crs(4326)
     lines = np.asarray(lines.array)
-    highway = highway[keep]
     out = {}
-    taken = np.zeros(len(lines), bool)
-    for name, (types, _color, _weight) in ROAD_CLASSES.items():
-        mask = ~taken if not types else np.isin(highway, list(types)) & ~taken
-        taken |= mask
+    for name in ROAD_CLASSES:
+        mask = classes == name
         if not mask.any():
             continue
         multi = shapely.multilinestrings(lines[mask])

@@ -429,3 +429,32 @@ MAP_WORDS: dict[str, str] = {
     "before_after": "覆盖率 {before:.1%} → {after:.1%}",
     "remaining": "建成后仍有空白区 {n} 处，{people:,} 人",
 }
+
+# Words of the printable town report (planner.town_report).
+REPORT_WORDS: dict[str, str] = {
+    "title": "{region} {town} 新时代文明实践 15分钟服务圈报告",
+    "meta": "乡镇代码 {code} · 标准 {rule} · 生成日期 {day}",
+    "coverage": "覆盖率",
+    "population": "人口",
+    "covered": "已覆盖人口",
+    "uncovered": "未覆盖人口",
+    "gaps": "服务空白区",
+    "by_tier": "各层级覆盖情况",
+    "tier": "层级",
+    "rule": "标准",
+    "villages": "各村（社区）未覆盖人口排名",
+    "village": "村/社区",
+    "mean_minutes": "平均用时（分钟）",
+    "gap_list": "服务空白区（人口最多的前 15 个）",
+    "gap": "空白区",
+    "nearest": "最近站点",
+    "minutes": "最短用时（分钟）",
+    "proposals": "建议新建站点（覆盖率 {before:.1%} → {after:.1%}）",
+    "rank": "序号",
+    "name": "名称",
+    "kind": "类型",
+    "newly": "新增覆盖人口",
+    "proposed": "建议新建",
+    "no_proposals": "未提出新建站点",
+    "footer": "由 servicecircle 按实际道路网络计算；覆盖指在标准时间内可到达站点。",
+}
