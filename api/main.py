@@ -17,6 +17,7 @@ from api import errors
 from api.config import load_settings
 from api.deps import API_KEY_HEADER
 from api.models import ErrorResponse
+from api.routers import compare as scenarios
 from api.routers import gaps, isochrone, maps, meta, regions, sites, suggest, towns
 from api.state import RegionStore
 from planner import __version__
@@ -91,6 +92,7 @@ def create_app(config_path: str | Path | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=5)
     for module in (meta, regions, towns, gaps, sites, isochrone, suggest, maps):
         app.include_router(module.router)
+    app.include_router(scenarios.router)  # compare and the town report
     _document_errors(app)
     return app
 
