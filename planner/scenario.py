@@ -176,6 +176,10 @@ def apply_scenario(region: Region, scenario: Scenario) -> Region:
         out["tier"] = new.fillna(out["tier"])
     if scenario.add is not None and len(scenario.add):
         add = scenario.add.to_crs(region.crs)
+        twice = sorted(set(add.loc[add["id"].astype(str).duplicated(), "id"].astype(str)))
+        if twice:
+            msg = f"--add: site id {', '.join(twice)} is given more than once; give each new site its own id"
+            raise InputError(msg)
         clash = sorted(set(add["id"].astype(str)) & set(out["id"].astype(str)))
         if clash:
             msg = f"--add: site id {', '.join(clash)} already exists; give the new sites other ids"
