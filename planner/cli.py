@@ -364,6 +364,14 @@ def compare(
     add_tier: Annotated[
         str, typer.Option("--add-tier", help="Tier of added sites whose file has none.")
     ] = "station",
+    tianditu_key: Annotated[
+        str | None,
+        typer.Option(
+            "--tianditu-key",
+            envvar="TIANDITU_KEY",
+            help="Key for 天地图 vector and imagery backgrounds on the map.",
+        ),
+    ] = None,
     network: NetworkOpt = None,
     sites: SitesOpt = None,
     residents: ResidentsOpt = None,
@@ -406,7 +414,7 @@ def compare(
         )
         result = run(region, plan, service_areas=True, progress=say)
         say("writing outputs")
-        write_comparison(result, region, out)
+        write_comparison(result, region, out, tianditu_key=tianditu_key)
     s = result.summary
     for row in result.by_tier.itertuples():
         print(f"  {row.tier:<14} {row.before:6.1%} -> {row.after:6.1%}  ({row.change:+.1%})")

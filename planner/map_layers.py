@@ -220,7 +220,7 @@ def search_index(
 def add_search(m: folium.Map, index: list[dict[str, Any]]) -> None:
     """A search box (top left) over ``index``; ``#q=name`` in the address searches on load."""
     body = (
-        f"var index = {_js(index)}, words = {_js(MAP_WORDS)};\n"
+        f"var index = {_js(index)}, words = {_js({k: MAP_WORDS[k] for k in ('search', 'no_match')})};\n"
         "var box = L.control({position: 'topleft'});\n"
         "box.onAdd = function () {\n"
         "  var div = L.DomUtil.create('div', 'sc-search');\n"
@@ -416,3 +416,55 @@ def add_reference_layers(
     add_labels(m, places, sites)
     add_search(m, search_index(sites, places, candidates))
     add_phone_layout(m)
+
+
+# 天地图 (Tianditu) web-mercator WMTS: CGCS2000 coordinates agree with WGS84 to centimetres, so
+# our WGS84 layers sit right on them (unlike GCJ-02 tiles of commercial maps, never used here).
+_TIANDITU = (
+    "https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+    "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
+    "&TILECOL={x}&tk={key}"
+)
+TIANDITU_LAYERS = (("vec", "cva", "tianditu_vector"), ("img", "cia", "tianditu_imagery"))
+
+
+def tianditu_key(given: str | None = None) -> str | None:
+    """The Tianditu key: ``given``, else the ``TIANDITU_KEY`` environment variable, else none."""
+    import os
+    import re
+
+    from planner.errors import InputError
+
+    key = given if given is not None else os.environ.get("TIANDITU_KEY")
+    if not key:
+        return None
+    key = key.strip()
+    if not re.fullmatch(r"[0-9A-Za-z]{8,64}", key):
+        msg = "Tianditu key must be 8-64 letters and digits (as issued on console.tianditu.gov.cn); check --tianditu-key or TIANDITU_KEY"
+        raise InputError(msg)
+    return key
+
+
+def add_tianditu(m: folium.Map, key: str) -> None:
+    """Tianditu vector and imagery backgrounds, each with its annotation (place names) layer."""
+    for base, notes, label in TIANDITU_LAYERS:
+        layer = folium.TileLayer(
+            tiles=_TIANDITU.format(s="{s}", layer=base, z="{z}", y="{y}", x="{x}", key=key),
+            attr="© 天地图 Tianditu (GS(2024)0568号)",
+            name=MAP_WORDS[label],
+            overlay=False,
+            show=False,
+            subdomains="01234567",
+            max_zoom=18,
+        )
+        layer.add_to(m)
+        url = _TIANDITU.format(s="{s}", layer=notes, z="{z}", y="{y}", x="{x}", key=key)
+        m.add_child(
+            _script(
+                m,
+                f"var base = {layer.get_name()};\n"
+                f"var notes = L.tileLayer({_js(url)}, {{subdomains: '01234567', maxZoom: 18}});\n"
+                "base.on('add', function () { notes.addTo(map); });\n"
+                "base.on('remove', function () { map.removeLayer(notes); });",
+            )
+        )

@@ -141,6 +141,7 @@ def coverage_map(
     candidates: gpd.GeoDataFrame | None = None,
     proposal_summary: dict[str, Any] | None = None,
     remaining_gaps: gpd.GeoDataFrame | None = None,
+    tianditu_key: str | None = None,
 ) -> folium.Map:
     """Build the interactive map of a coverage result.
 
@@ -171,6 +172,8 @@ def coverage_map(
     proposal_summary, remaining_gaps
         ``suggest``'s summary (the header says coverage before -> after) and the gaps that
         remain after the proposals (counted under the proposals table).
+    tianditu_key
+        Adds 天地图 vector and imagery backgrounds (default: the ``TIANDITU_KEY`` variable).
 
     Returns
     -------
@@ -226,6 +229,8 @@ def coverage_map(
     )
     plain.add_to(m)
     _tile_fallback(m, osm, plain)
+    if (key := map_layers.tianditu_key(tianditu_key)) is not None:
+        map_layers.add_tianditu(m, key)
     std = coverage.standards
 
     if units is not None and len(units):

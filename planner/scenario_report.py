@@ -21,7 +21,12 @@ GAINED_COLOR = "#1a9850"
 
 
 def write_comparison(
-    comparison: Comparison, region: Any, out: str | Path, *, map_html: bool = True
+    comparison: Comparison,
+    region: Any,
+    out: str | Path,
+    *,
+    map_html: bool = True,
+    tianditu_key: str | None = None,
 ) -> dict[str, Path]:
     """Write every output of ``compare`` into ``out``; return the paths written by name."""
     out = Path(out)
@@ -67,11 +72,13 @@ def write_comparison(
     )
     if map_html:
         paths["map"] = out / "map.html"
-        comparison_map(comparison, region).save(str(paths["map"]))
+        comparison_map(comparison, region, tianditu_key=tianditu_key).save(str(paths["map"]))
     return paths
 
 
-def comparison_map(comparison: Comparison, region: Any) -> folium.Map:
+def comparison_map(
+    comparison: Comparison, region: Any, *, tianditu_key: str | None = None
+) -> folium.Map:
     """The coverage after the scenario, with lost residents in red and gained in green."""
     s = comparison.summary
     note = COMPARE_WORDS["sub"].format(lost=s["population_lost"], gained=s["population_gained"])
@@ -85,6 +92,8 @@ def comparison_map(comparison: Comparison, region: Any) -> folium.Map:
             after=s["coverage_after"],
         ),
         note=note,
+        network=region.network,
+        tianditu_key=tianditu_key,
     )
     for kind, color in (("lost", LOST_COLOR), ("gained", GAINED_COLOR)):
         rows = comparison.changed[comparison.changed["change_kind"] == kind]

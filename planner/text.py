@@ -420,6 +420,8 @@ COMPARE_WORDS: dict[str, str] = {
 # Words of the map additions (planner.map_layers).
 MAP_WORDS: dict[str, str] = {
     "roads": "道路 Roads",
+    "tianditu_vector": "天地图 矢量 Tianditu map",
+    "tianditu_imagery": "天地图 影像 Tianditu imagery",
     "search": "搜索站点、村、候选点",
     "no_match": "未找到",
     "town": "乡镇",
