@@ -13,7 +13,7 @@ import pandas as pd
 
 from planner.coverage import Coverage
 from planner.maps import coverage_map
-from planner.outputs import people_outputs
+from planner.outputs import after_proposals, people_outputs
 from planner.region import Region
 from planner.text import TIERS
 
@@ -146,7 +146,8 @@ def write_suggestion(
     write_json(suggestion.summary, paths["summary"])
     suggestion.excluded.to_csv(paths["excluded"], index=False, encoding="utf-8-sig")
     write_geojson(suggestion.added_areas, paths["added_areas"])
-    paths.update(people_outputs(coverage, region, out, suggestion=suggestion))
+    after = after_proposals(suggestion, coverage, region)  # the gaps that remain
+    paths.update(people_outputs(coverage, region, out, suggestion=suggestion, after=after))
     if map_html:
         paths["map"] = out / "map.html"
         coverage_map(
@@ -158,6 +159,7 @@ def write_suggestion(
             network=region.network,
             candidates=region.candidates,
             proposal_summary=suggestion.summary,
+            remaining_gaps=after.gaps,
         ).save(str(paths["map"]))
     return paths
 

@@ -106,7 +106,7 @@ def test_desktop_map_draws_roads_and_names_and_finds_a_village(browser, map_file
         browser.find_element(By.CLASS_NAME, "sc-title").text
     )
     table = browser.find_element(By.CLASS_NAME, "sc-proposals").text
-    assert "新增覆盖人口" in table
+    assert "新增覆盖人口" in table and "建成后仍有空白区" in table
     browser.save_screenshot(str(tmp_path / "desktop-county.png"))
 
     box = browser.find_element(By.CLASS_NAME, "sc-search-input")

@@ -184,3 +184,15 @@ def test_the_suggestion_geopackage_adds_the_proposals(chinese_kinds):
     with sqlite3.connect(paths["gpkg"]) as db:
         names = [r[0] for r in db.execute("SELECT f_table_name FROM layer_styles")]
     assert sorted(names) == sorted(layers - {"layer_styles"})
+
+
+def test_the_gaps_that_remain_after_the_proposals_are_listed(sample, chinese_kinds):  # noqa: F811
+    _, coverage = sample
+    result, paths, _ = chinese_kinds
+    book = openpyxl.load_workbook(paths["proposals_xlsx"])
+    rows = sheet_rows(book["剩余空白区 Remaining gaps"])
+    assert rows[0][:2] == ["空白区编号", "人口"]
+    res = coverage.residents
+    covered = int(res.loc[res["covered"], "population"].sum())
+    left = int(res["population"].sum()) - covered - result.summary["population_newly_covered"]
+    assert sum(r[1] for r in rows[2:]) == left
