@@ -247,11 +247,23 @@ def analysis_layers(coverage: Any, region: Any) -> dict[str, gpd.GeoDataFrame]:
     layers["residents"] = res
     if region.units is not None and len(region.units):
         stats = coverage.by_unit.drop(columns=["name", "town"], errors="ignore")
-        units = region.units.merge(stats, on=["level", "code"], how="left")
+        stats = stats.assign(code=stats["code"].astype(str))
+        units = region.units.assign(code=region.units["code"].astype(str))
+        units = units.merge(stats, on=["level", "code"], how="left")
         layers["units"] = gpd.GeoDataFrame(units, geometry="geometry", crs=region.units.crs)
     layers["gaps"] = coverage.gaps
     layers["service_areas"] = coverage.service_areas
     return layers
+
+
+def _plain_value(value: Any) -> Any:
+    # Object columns hold Python values of one kind per column in our layers; anything
+    # else (ids that are numbers in one row and text in another) is written as text.
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
 
 
 def write_styled_geopackage(layers: dict[str, gpd.GeoDataFrame | None], path: str | Path) -> Path:
@@ -278,15 +290,9 @@ def write_styled_geopackage(layers: dict[str, gpd.GeoDataFrame | None], path: st
         frame = frame.drop(columns=[c for c in ("source_row",) if c in frame]).to_crs(4326)
         for col in frame.columns:
             if col != frame.geometry.name and frame[col].dtype == object:
-                frame[col] = frame[col].map(
-                    lambda v: (
-                        None
-                        if v is None or v is pd.NA
-                        else str(v)
-                        if not isinstance(v, bool | int | float)
-                        else v
-                    )
-                )
+                frame[col] = frame[col].map(_plain_value)
+                if frame[col].isna().all():  # no type to infer: store as text
+                    frame[col] = frame[col].astype("string")
         frame.to_file(path, layer=name, driver="GPKG")
         written.append(name)
     with sqlite3.connect(path) as db:
