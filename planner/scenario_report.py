@@ -10,7 +10,7 @@ import folium
 import geopandas as gpd
 import pandas as pd
 
-from planner.maps import coverage_map
+from planner.maps import _corner_box, coverage_map
 from planner.report import write_json
 from planner.scenario import Comparison
 from planner.tables import analysis_options, for_people, write_workbook
@@ -18,6 +18,7 @@ from planner.text import COMPARE_WORDS, LABELS, TABLE_WORDS, TIERS
 
 LOST_COLOR = "#d73027"
 GAINED_COLOR = "#1a9850"
+STROKES = {"lost": "#67000d", "gained": "#00441b"}
 
 
 def write_comparison(
@@ -95,6 +96,10 @@ def comparison_map(
         network=region.network,
         tianditu_key=tianditu_key,
     )
+    # Our layers go before the layer control, which refers to every layer by name.
+    controls = [(k, c) for k, c in m._children.items() if isinstance(c, folium.LayerControl)]
+    for key, _control in controls:
+        del m._children[key]
     for kind, color in (("lost", LOST_COLOR), ("gained", GAINED_COLOR)):
         rows = comparison.changed[comparison.changed["change_kind"] == kind]
         if rows.empty:
@@ -105,7 +110,12 @@ def comparison_map(
         folium.GeoJson(
             _safe_geojson(rows, ["id", "population", "village", "site_before", "site_after"]),
             marker=folium.CircleMarker(
-                radius=4, color=color, fill=True, fill_color=color, fill_opacity=0.9, weight=1
+                radius=4,
+                color=STROKES[kind],
+                fill=True,
+                fill_color=color,
+                fill_opacity=0.95,
+                weight=1.5,
             ),
             tooltip=folium.GeoJsonTooltip(
                 ["population", "village", "site_before", "site_after"],
@@ -136,6 +146,21 @@ def comparison_map(
             ),
         ).add_to(group)
         group.add_to(m)
+    rows = "".join(
+        f"<div><span class='sc-swatch' style='background:{color}'></span>"
+        f"{html.escape(COMPARE_WORDS[key])}</div>"
+        for key, color in (
+            ("lost", LOST_COLOR),
+            ("gained", GAINED_COLOR),
+            ("closed", "#444444"),
+            ("added", "#ff7f00"),
+        )
+    )
+    _corner_box(
+        m, f"<b>{html.escape(COMPARE_WORDS['legend'])}</b>{rows}", "bottomleft", "sc-legend"
+    )
+    for _key, control in controls:
+        m.add_child(control)
     return m
 
 

@@ -415,6 +415,7 @@ COMPARE_WORDS: dict[str, str] = {
     "gained": "新获覆盖的居民 Gaining coverage",
     "closed": "关闭的站点 Closed sites",
     "added": "新增的站点 Added sites",
+    "legend": "情景变化 Changes",
 }
 
 # Words of the map additions (planner.map_layers).

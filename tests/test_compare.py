@@ -105,6 +105,8 @@ def test_a_scenario_table_runs_from_the_command_line(sample, busiest_station, tm
     page = (out / "map.html").read_text(encoding="utf-8")
     for layer in ("失去覆盖的居民", "新增的站点", "关闭的站点"):
         assert json.dumps(layer)[1:-1] in page  # folium writes layer names as JSON escapes
+    # the layer control comes after every layer it lists (else the page stops at an error)
+    assert page.rindex("= L.featureGroup(") < page.index("L.control.layers(")
     name = json.dumps({"name": "新建&lt;b&gt;站&lt;/b&gt;"})[1:-1].replace("&", "\\u0026")
     assert name in page  # the name is escaped text in the data, never markup
 
