@@ -139,11 +139,10 @@ def write_workbook(
         for i, row in enumerate(values, start=_HEADER_ROWS + 1):
             for j, value in enumerate(row, start=1):
                 _set(sheet.cell(row=i, column=j), value, infos[j - 1]["fmt"])
-        for j, (key, info) in enumerate(zip(keys, infos, strict=True), start=1):
+        for j, info in enumerate(infos, start=1):
             letter = sheet.cell(row=1, column=j).column_letter
             shown = [info["zh"], info["en"], *(_shown(v, info["fmt"]) for v in values[:500, j - 1])]
             sheet.column_dimensions[letter].width = min(max(_width(s) for s in shown) + 2, 42)
-            del key
         sheet.freeze_panes = sheet.cell(row=_HEADER_ROWS + 1, column=1)
         if len(values):
             sheet.auto_filter.ref = (

@@ -19,6 +19,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from planner.errors import InputError
 from planner.text import CANDIDATE_KINDS, MODES, REPORT_WORDS, TIERS
@@ -102,10 +103,7 @@ def town_map_svg(
     proposals: gpd.GeoDataFrame | None = None,
 ) -> str:
     """A static map of the town (SVG, text drawn as outlines so no font is needed to show it)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
 
     from planner.charts import cjk_font
     from planner.map_layers import ROAD_CLASSES, road_classes
@@ -114,7 +112,8 @@ def town_map_svg(
     res = coverage.residents
     mine = res[res["town"].astype(str) == town]
     units = region.units
-    fig, ax = plt.subplots(figsize=(7.0, 5.2), dpi=100)
+    fig = Figure(figsize=(7.0, 5.2), dpi=100)
+    ax = fig.subplots()
     outline = None
     if units is not None and len(units):
         town_poly = units[(units["level"] == "town") & (units["name"].astype(str) == town)]
@@ -128,8 +127,6 @@ def town_map_svg(
     box = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
     net = region.network
     geoms = net.edge_geometry
-    import shapely
-
     inside = shapely.intersects(geoms, shapely.box(*box))
     classes = road_classes(net.edge_highway)
     for name in ("minor", "medium", "major"):
@@ -207,7 +204,6 @@ def town_map_svg(
     fig.tight_layout(pad=0.2)
     buf = io.StringIO()
     fig.savefig(buf, format="svg")
-    plt.close(fig)
     svg = buf.getvalue()
     return svg[svg.index("<svg") :]
 
