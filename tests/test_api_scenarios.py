@@ -14,6 +14,7 @@ from api.local import LocalServer
 from planner.scenario import Scenario, compare
 from planner.town_report import chromium_path
 
+pytestmark = pytest.mark.slow
 TOWN = "青山乡"
 
 

@@ -14,7 +14,10 @@ from planner.cli import app
 from planner.town_report import chromium_path, write_town_report
 
 pypdf = pytest.importorskip("pypdf")
-pytestmark = pytest.mark.skipif(chromium_path() is None, reason="Chromium is not installed")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(chromium_path() is None, reason="Chromium is not installed"),
+]
 TOWN = "青山乡"
 
 
