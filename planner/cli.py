@@ -423,7 +423,9 @@ def compare(
         f"{s['population_lost']:,} people lose coverage, {s['population_gained']:,} gain it"
     )
     if len(plan.rejected):
-        print(f"rejected rows of the added sites: {len(plan.rejected)}")
+        rejected = Path(out) / "rejected_added_sites.csv"
+        plan.rejected.to_csv(rejected, index=False, encoding="utf-8-sig")
+        print(f"rejected rows of the added sites: {len(plan.rejected)} (see {rejected})")
     print(f"outputs in {Path(out).resolve()} (open map.html, comparison.xlsx)")
 
 
