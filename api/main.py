@@ -20,6 +20,7 @@ from api.config import load_settings
 from api.deps import API_KEY_HEADER
 from api.models import ErrorResponse
 from api.routers import audit as audit_router
+from api.routers import compare as scenarios
 from api.routers import gaps, isochrone, maps, meta, regions, sites, suggest, towns
 from api.security import BodyLimit, HtmlPolicy, JsonCORSMiddleware
 from api.state import RegionStore
@@ -110,6 +111,7 @@ def create_app(
     for module in (meta, regions, towns, gaps, sites, isochrone, suggest, maps):
         app.include_router(module.router)
     app.include_router(audit_router.router)
+    app.include_router(scenarios.router)  # compare and the town report
     _local_docs(app)
     _document_errors(app)
     return app

@@ -484,6 +484,8 @@ class LoadedRegion:
                 gaps=None if town is None else self.gap_frame(town),
                 max_residents=self.limits.max_map_residents,
                 note=note,
+                network=self.region.network,  # roads and names on the plain background
+                candidates=self.region.candidates,
             )
             html = m.get_root().render().encode("utf-8")
             return Page(html, gzip.compress(html, compresslevel=6), content_security_policy(html))

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from planner.audit import Audit
-from planner.report import inert_formulas, write_csv, write_json
+from planner.report import write_csv, write_json
+from planner.tables import inert_formulas
 from planner.text import (
     AUDIT_HEADERS,
     AUDIT_LEVELS,

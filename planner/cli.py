@@ -638,6 +638,173 @@ def audit(
     print(f"outputs in {Path(out).resolve()} (open audit.xlsx, map.html)")
 
 
+@app.command()
+def compare(
+    close: Annotated[
+        str | None, typer.Option("--close", help="Sites that close, e.g. S0012,S0040.")
+    ] = None,
+    add: Annotated[
+        Path | None,
+        typer.Option("--add", help="New sites (suggest's proposals.csv works as it is)."),
+    ] = None,
+    retier: Annotated[
+        str | None,
+        typer.Option("--retier", help="Sites given another tier, e.g. S0033=institute,S0034=所."),
+    ] = None,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(
+            "--scenario", help="A table of changes: action (close/add/retier), id, tier, lon, lat."
+        ),
+    ] = None,
+    add_tier: Annotated[
+        str, typer.Option("--add-tier", help="Tier of added sites whose file has none.")
+    ] = "station",
+    tianditu_key: Annotated[
+        str | None,
+        typer.Option(
+            "--tianditu-key",
+            envvar="TIANDITU_KEY",
+            help="Key for 天地图 vector and imagery backgrounds on the map.",
+        ),
+    ] = None,
+    network: NetworkOpt = None,
+    sites: SitesOpt = None,
+    residents: ResidentsOpt = None,
+    units: UnitsOpt = None,
+    standards: StandardsOpt = None,
+    mode: ModeOpt = None,
+    minutes: MinutesOpt = None,
+    speed_kmh: SpeedOpt = None,
+    max_snap_m: SnapOpt = None,
+    coord_sys: CoordOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output/compare"),
+    cache_dir: CacheOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """What changes if sites close, proposals are built or sites change tier (before / after)."""
+    from planner.scenario import Scenario
+    from planner.scenario import compare as run
+    from planner.report import check_output_folder, output_folder, write_csv
+    from planner.scenario_report import write_comparison
+
+    with _user_errors(out), _progress(verbose) as say:
+        check_output_folder(out)  # before any work
+        if scenario is not None:
+            plan = Scenario.from_table(scenario, coord_sys=coord_sys)
+        else:
+            plan = Scenario.from_options(
+                close=close, add=add, retier=retier, add_tier=add_tier, coord_sys=coord_sys
+            )
+        region = _load_region(
+            say,
+            cache_dir=cache_dir,
+            network=network,
+            sites=sites,
+            residents=residents,
+            units=units,
+            standards=standards,
+            mode=mode,
+            minutes=minutes,
+            speed_kmh=speed_kmh,
+            max_snap_m=max_snap_m,
+            coord_sys=coord_sys,
+        )
+        result = run(region, plan, service_areas=True, progress=say)
+        say("writing outputs")
+        written: list[str] = ["rejected_added_sites.csv"]
+        with output_folder(out, owns=written) as tmp:
+            paths = write_comparison(result, region, tmp, tianditu_key=tianditu_key)
+            written += [Path(p).name for p in (paths or {}).values()]
+            if len(plan.rejected):
+                write_csv(plan.rejected, tmp / "rejected_added_sites.csv")
+    s = result.summary
+    for row in result.by_tier.itertuples():
+        print(f"  {row.tier:<14} {row.before:6.1%} -> {row.after:6.1%}  ({row.change:+.1%})")
+    print(
+        f"population covered {s['population_covered_before']:,} -> {s['population_covered_after']:,}: "
+        f"{s['population_lost']:,} people lose coverage, {s['population_gained']:,} gain it"
+    )
+    if len(plan.rejected):
+        rejected = Path(out) / "rejected_added_sites.csv"
+        print(f"rejected rows of the added sites: {len(plan.rejected)} (see {rejected})")
+    print(f"outputs in {Path(out).resolve()} (open map.html, comparison.xlsx)")
+
+
+@app.command()
+def report(
+    town: Annotated[
+        str | None, typer.Option("--town", help="The town (name or code) to report on.")
+    ] = None,
+    all_towns: Annotated[
+        bool, typer.Option("--all-towns", help="A report for every town.")
+    ] = False,
+    k: Annotated[int, typer.Option("--k", help="New sites to propose in the town (0: none).")] = 3,
+    pdf: Annotated[
+        bool, typer.Option("--pdf/--no-pdf", help="Also print a PDF with headless Chromium.")
+    ] = True,
+    network: NetworkOpt = None,
+    sites: SitesOpt = None,
+    residents: ResidentsOpt = None,
+    units: UnitsOpt = None,
+    candidates: Annotated[
+        Path | None, typer.Option("--candidates", help="Candidate buildings for proposals.")
+    ] = None,
+    standards: StandardsOpt = None,
+    mode: ModeOpt = None,
+    minutes: MinutesOpt = None,
+    speed_kmh: SpeedOpt = None,
+    max_snap_m: SnapOpt = None,
+    coord_sys: CoordOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output/report"),
+    cache_dir: CacheOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """A printable A4 report of one town (or every town): HTML and PDF."""
+    from planner.coverage import analyze as run
+    from planner.report import check_output_folder, output_folder
+    from planner.town_report import find_town, town_figures, write_town_report
+
+    with _user_errors(out), _progress(verbose) as say:
+        if (town is None) == (not all_towns):
+            msg = "give --town NAME or --all-towns"
+            raise InputError(msg)
+        check_output_folder(out)  # before any work
+        region = _load_region(
+            say,
+            cache_dir=cache_dir,
+            network=network,
+            sites=sites,
+            residents=residents,
+            units=units,
+            candidates=candidates,
+            standards=standards,
+            mode=mode,
+            minutes=minutes,
+            speed_kmh=speed_kmh,
+            max_snap_m=max_snap_m,
+            coord_sys=coord_sys,
+        )
+        names = (
+            sorted(region.residents["town"].dropna().astype(str).unique())
+            if all_towns
+            else [find_town(region, str(town))[0]]
+        )
+        coverage = run(region, progress=say)
+        written = []
+        owns: list[str] = []
+        with output_folder(out, owns=owns) as tmp:
+            for name in names:
+                say(f"report of {name}")
+                paths = write_town_report(region, coverage, name, tmp, k=k, pdf=pdf)
+                owns += [Path(p).name for p in paths.values()]
+                written.append((name, {k_: Path(out) / Path(p).name for k_, p in paths.items()}))
+    for name, paths in written:
+        share = town_figures(coverage, name)["coverage"]
+        print(f"  {name}: coverage {share:.1%}  {paths.get('pdf', paths['html'])}")
+    print(f"outputs in {Path(out).resolve()}")
+
+
 def main() -> None:
     """The console entry point: a wrong flag or value is one ``error:`` line, exit 2, too."""
     import sys

@@ -691,6 +691,7 @@ def read_candidates(
     """
 
     def validate(rows: _Rows) -> None:
+        rows.frame["kind_input"] = rows.frame["kind"].astype("string").str.strip()  # as given
         rows.frame["kind"] = _categorical(rows, "kind", KIND_ALIASES, CANDIDATE_KINDS)
         rows.frame["name"] = rows.frame["name"].fillna("").astype(str).str.strip()
         if "rooms" in rows.frame:

@@ -12,6 +12,7 @@ import geopandas as gpd
 import numpy as np
 from branca.element import Element, Figure, MacroElement, Template
 
+from planner import map_layers
 from planner.text import LABELS, TIERS, tier_label
 
 _GAP_COLOR = "#d7301f"
@@ -91,9 +92,11 @@ def _js_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _legend(extra: list[tuple[str, str]]) -> str:
+def _legend(extra: list[tuple[str, str]], present: set[str] | None = None) -> str:
     rows = [f"<b>{esc(LABELS['legend_title'])}</b>"]
     for key, info in TIERS.items():
+        if present is not None and key not in present:
+            continue
         rows.append(
             f"<div><span class='sc-swatch' style='background:{info['color']}'></span>"
             f"{esc(tier_label(key))}</div>"
@@ -151,6 +154,11 @@ def coverage_map(
     gaps: gpd.GeoDataFrame | None = None,
     note: str | None = None,
     prefer_canvas: bool | None = None,
+    network: Any = None,
+    candidates: gpd.GeoDataFrame | None = None,
+    proposal_summary: dict[str, Any] | None = None,
+    remaining_gaps: gpd.GeoDataFrame | None = None,
+    tianditu_key: str | None = None,
 ) -> folium.Map:
     """Build the interactive map of a coverage result.
 
@@ -175,6 +183,14 @@ def coverage_map(
     prefer_canvas
         Draw vectors on a canvas (fast for many points) rather than as SVG elements; by
         default SVG unless more than 3,000 uncovered residents are drawn.
+    network, candidates
+        The road network, drawn on the background, and candidates the search box finds
+        (see :mod:`planner.map_layers`).
+    proposal_summary, remaining_gaps
+        ``suggest``'s summary (the header says coverage before -> after) and the gaps that
+        remain after the proposals (counted under the proposals table).
+    tianditu_key
+        Adds 天地图 vector and imagery backgrounds (default: the ``TIANDITU_KEY`` variable).
 
     Returns
     -------
@@ -230,6 +246,8 @@ def coverage_map(
     )
     plain.add_to(m)
     _tile_fallback(m, osm, plain)
+    if (key := map_layers.tianditu_key(tianditu_key)) is not None:
+        map_layers.add_tianditu(m, key)
     std = coverage.standards
 
     if units is not None and len(units):
@@ -439,6 +457,8 @@ def coverage_map(
         else f"覆盖率 {_share(res):.1%} · 人口 {int(res['population'].sum()):,} · 未覆盖 "
         f"{int(res.loc[~res['covered'], 'population'].sum()):,}"
     )
+    if proposals is not None and len(proposals):
+        sub = _proposal_headline(sub, res, proposals, proposal_summary, town)
     if std is not None:
         rule = LABELS["mode_minutes"].format(
             mode=_mode_zh(std.default.mode), minutes=std.default.minutes
@@ -449,7 +469,12 @@ def coverage_map(
         style = "font-size:12px;font-weight:normal;color:#8c510a"
         lines += f"<div style='{style}'>{esc(note)}</div>"
     _corner_box(m, f"{esc(heading)}{lines}", "topleft", "sc-title")
-    _corner_box(m, _legend(extra), "bottomright", "sc-legend")
+    _corner_box(m, _legend(extra, set(sites["tier"])), "bottomright", "sc-legend")
+    if proposals is not None and len(proposals):
+        map_layers.proposals_box(m, proposals, remaining_gaps=remaining_gaps)
+    map_layers.add_reference_layers(
+        m, sites=sites, units=units, residents=res, network=network, candidates=candidates
+    )
     folium.LayerControl(collapsed=False).add_to(m)
     if bounds is not None:
         m.fit_bounds(bounds)
@@ -540,3 +565,23 @@ def _in_town(frame: gpd.GeoDataFrame, town: str) -> np.ndarray:
             frame["code"].astype(str).to_numpy() == str(town)
         )
     return mask
+
+
+def _proposal_headline(
+    sub: str,
+    res: gpd.GeoDataFrame,
+    proposals: gpd.GeoDataFrame,
+    summary: dict[str, Any] | None,
+    town: str | None,
+) -> str:
+    # The proposals map says what they change: coverage before -> after.
+    if summary is not None and town is None:
+        before, after = summary["coverage_before"], summary["coverage_after"]
+    else:
+        pop = float(res["population"].sum())
+        covered = float(res.loc[res["covered"], "population"].sum())
+        newly = float(proposals["population_newly_covered"].sum())
+        before = covered / pop if pop else 0.0
+        after = min(covered + newly, pop) / pop if pop else 0.0
+    head = map_layers.proposals_headline(before, after)
+    return head + sub[sub.index(" · ") :] if " · " in sub else head

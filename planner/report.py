@@ -23,7 +23,9 @@ from planner.coords import COORD_SYSTEMS
 from planner.coverage import Coverage
 from planner.errors import InputError
 from planner.maps import coverage_map
+from planner.outputs import after_proposals, people_outputs
 from planner.region import Region
+from planner.tables import fix_workbook_times, inert_formulas
 from planner.text import TIERS
 
 log = logging.getLogger(__name__)
@@ -286,40 +288,7 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | Path) -> None:
         for name, frame in sheets.items():
             pd.DataFrame(frame).to_excel(xl, sheet_name=name, index=False)
         inert_formulas(xl.book)
-    _without_times(Path(path))
-
-
-def inert_formulas(book: Any) -> None:
-    """Store every cell of an openpyxl workbook that would run as a formula as text instead."""
-    for sheet in book.worksheets:
-        for row in sheet.iter_rows():
-            for cell in row:
-                if cell.data_type == "f":  # openpyxl takes text starting with "=" as one
-                    cell.data_type = "s"
-
-
-_FIXED_TIME = "2000-01-01T00:00:00Z"
-
-
-def _without_times(path: Path) -> None:
-    # A workbook records when it was made (docProps/core.xml and every zip entry): replace
-    # those by a fixed time so the same tables give the same bytes.
-    import re
-    import zipfile
-
-    with zipfile.ZipFile(path) as z:
-        entries = [(info.filename, z.read(info)) for info in z.infolist()]
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in entries:
-            if name == "docProps/core.xml":
-                data = re.sub(
-                    rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)",
-                    rb"\g<1>" + _FIXED_TIME.encode() + rb"\g<2>",
-                    data,
-                )
-            z.writestr(
-                zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0)), data, zipfile.ZIP_DEFLATED
-            )
+    fix_workbook_times(Path(path))
 
 
 def write_json(data: dict[str, Any], path: Path) -> None:
@@ -389,6 +358,15 @@ SUGGESTION_FILES = {
 }
 """The files ``suggest`` writes, by name."""
 
+PEOPLE_FILES = (
+    "coverage_by_unit.xlsx",
+    "coverage_by_unit_zh.csv",
+    "proposals.xlsx",
+    "proposals_zh.csv",
+    "servicecircle.gpkg",
+)
+"""The files for people (planner.tables, planner.gpkg) either command may write."""
+
 
 def write_analysis(
     coverage: Coverage,
@@ -404,7 +382,7 @@ def write_analysis(
     :func:`run_record`) is stored in ``summary.json`` under ``"run"``.
     """
     names = {k: v for k, v in ANALYSIS_FILES.items() if map_html or k != "map"}
-    with output_folder(out, owns=ANALYSIS_FILES.values()) as tmp:
+    with output_folder(out, owns=[*ANALYSIS_FILES.values(), *PEOPLE_FILES]) as tmp:
         paths = {k: tmp / v for k, v in names.items()}
         summary = dict(coverage.summary)
         if run is not None:
@@ -412,22 +390,16 @@ def write_analysis(
         write_json(summary, paths["summary"])
         write_csv(residents_table(coverage), paths["residents"])
         write_csv(coverage.by_unit, paths["by_unit_csv"])
-        write_xlsx(
-            {
-                "by_unit 分单元": coverage.by_unit,
-                "by_tier 分层级": coverage.by_tier,
-                "gaps 空白区": pd.DataFrame(coverage.gaps.drop(columns="geometry")),
-                "worst 最差单元": pd.DataFrame(coverage.equity["worst_units"]),
-            },
-            paths["by_unit_xlsx"],
-        )
         write_geojson(coverage.gaps, paths["gaps"])
         write_geojson(coverage.service_areas, paths["service_areas"])
         write_csv(coverage.rejected, paths["rejected"])
+        extra = people_outputs(coverage, region, tmp)  # planner.tables, planner.gpkg
         if map_html:
-            coverage_map(coverage, sites=region.sites, units=region.units).save(str(paths["map"]))
+            coverage_map(
+                coverage, sites=region.sites, units=region.units, network=region.network
+            ).save(str(paths["map"]))
     final = check_output_folder(out)
-    return {k: final / v for k, v in names.items()}
+    return {k: final / v for k, v in names.items()} | {k: final / p.name for k, p in extra.items()}
 
 
 def write_suggestion(
@@ -447,6 +419,7 @@ def write_suggestion(
         "candidate_id",
         "name",
         "kind",
+        "kind_input",
         "town",
         "rooms",
         "population_newly_covered",
@@ -455,7 +428,8 @@ def write_suggestion(
         "lat",
     ]
     table = pd.DataFrame(props[[c for c in cols if c in props.columns] + _input_coords(props)])
-    with output_folder(out, owns=SUGGESTION_FILES.values()) as tmp:
+    after = after_proposals(suggestion, coverage, region)  # the gaps that remain
+    with output_folder(out, owns=[*SUGGESTION_FILES.values(), *PEOPLE_FILES]) as tmp:
         paths = {k: tmp / v for k, v in names.items()}
         write_csv(table, paths["proposals_csv"])
         write_geojson(
@@ -468,6 +442,7 @@ def write_suggestion(
         write_json(summary, paths["summary"])
         write_csv(suggestion.excluded, paths["excluded"])
         write_geojson(suggestion.added_areas, paths["added_areas"])
+        extra = people_outputs(coverage, region, tmp, suggestion=suggestion, after=after)
         if map_html:
             coverage_map(
                 coverage,
@@ -475,9 +450,13 @@ def write_suggestion(
                 units=region.units,
                 proposals=props,
                 added_areas=suggestion.added_areas,
+                network=region.network,
+                candidates=region.candidates,
+                proposal_summary=suggestion.summary,
+                remaining_gaps=after.gaps,
             ).save(str(paths["map"]))
     final = check_output_folder(out)
-    return {k: final / v for k, v in names.items()}
+    return {k: final / v for k, v in names.items()} | {k: final / p.name for k, p in extra.items()}
 
 
 def write_geopackage(coverage: Coverage, region: Region, path: str | Path) -> Path:

@@ -1,0 +1,72 @@
+"""The HTTP API answers scenarios and serves the town report, as the library computes them."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import httpx
+import pytest
+from _sample import sample  # noqa: F401  (session fixture)
+
+from api.local import LocalServer
+from planner.scenario import Scenario, compare
+from planner.town_report import chromium_path
+
+pytestmark = pytest.mark.slow
+TOWN = "青山乡"
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory) -> Iterator[httpx.Client]:
+    cache = tmp_path_factory.mktemp("api-cache")
+    with (
+        LocalServer(cache_dir=cache) as running,
+        httpx.Client(base_url=running.url, timeout=120) as c,
+    ):
+        yield c
+
+
+def test_closing_a_site_over_http_equals_the_library(client, sample):  # noqa: F811
+    region, coverage = sample
+    site = str(region.sites.loc[region.sites["tier"] == "station", "id"].iloc[3])
+    response = client.post("/regions/sample/compare", json={"close": [site]})
+    assert response.status_code == 200, response.text
+    data = response.json()
+    expected = compare(region, Scenario(close=(site,)), before=coverage)
+    for key in ("coverage_before", "coverage_after", "population_lost", "population_gained"):
+        assert data["summary"][key] == expected.summary[key], key
+    lost = {f["id"] for f in data["changed"]["features"]}
+    assert lost == set(expected.changed["id"])
+    assert {t["tier"] for t in data["by_tier"]} == {*expected.by_tier["tier"]}
+    assert sum(t["population_lost"] for t in data["towns"]) == expected.summary["population_lost"]
+
+
+def test_a_scenario_is_bounded_and_checked(client):
+    add = [{"id": f"N{i}", "lon": 117.3, "lat": 28.2} for i in range(51)]
+    response = client.post("/regions/sample/compare", json={"add": add})
+    assert response.status_code == 422
+    assert response.json()["error"]["detail"]["limit"] == "max_k"
+    response = client.post("/regions/sample/compare", json={"close": ["S9999"]})
+    assert response.status_code == 422 and "S9999" in response.json()["error"]["message"]
+    response = client.post("/regions/sample/compare", json={"retier": {"S0001": "城堡"}})
+    assert response.status_code == 422
+
+
+def test_the_town_report_is_served_as_html_and_pdf(client, sample):  # noqa: F811
+    _, coverage = sample
+    res = coverage.residents
+    mine = res[res["town"] == TOWN]
+    share = f"{mine.loc[mine['covered'], 'population'].sum() / mine['population'].sum():.1%}"
+    page = client.get(f"/regions/sample/towns/{quote(TOWN)}/report", params={"k": 2})
+    assert page.status_code == 200, page.text
+    assert page.headers["content-type"].startswith("text/html")
+    assert TOWN in page.text and share in page.text
+    if chromium_path() is None:
+        pytest.skip("Chromium is not installed: no PDF")
+    pypdf = pytest.importorskip("pypdf")
+    pdf = client.get(f"/regions/sample/towns/{quote(TOWN)}/report", params={"format": "pdf"})
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
+    assert TOWN in text and share in text

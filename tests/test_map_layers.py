@@ -1,0 +1,67 @@
+"""Map additions without a browser: the roads drawn, Tianditu backgrounds, escaped names."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from _sample import sample  # noqa: F401  (session fixture)
+
+from planner.errors import InputError
+from planner.map_layers import road_classes, road_lines
+from planner.maps import coverage_map
+
+
+def test_every_road_is_drawn_once_in_its_class(sample):  # noqa: F811
+    region, _ = sample
+    net = region.network
+    lines = road_lines(net)
+    # each two-way road once: the drawn length is the length of the undirected edges
+    pairs = {
+        (min(u, v), max(u, v), round(length, 1))
+        for u, v, length in zip(net.edge_u, net.edge_v, net.edge_length, strict=True)
+    }
+    expected = sum(p[2] for p in pairs)
+    drawn = 0.0
+    for feature in lines.values():
+        geom = shapely.from_geojson(json.dumps(feature["geometry"]))
+        drawn += gpd.GeoSeries([geom], crs=4326).to_crs(net.crs).length.iloc[0]
+    assert drawn == pytest.approx(expected, rel=0.01)
+    classes = road_classes(net.edge_highway)
+    assert set(lines) == set(classes)
+    assert (classes[np.isin(net.edge_highway, ["primary", "trunk"])] == "major").all()
+    assert (classes[net.edge_highway == "residential"] == "minor").all()
+
+
+def test_tianditu_backgrounds_come_with_a_key_only(sample, monkeypatch):  # noqa: F811
+    region, coverage = sample
+    monkeypatch.delenv("TIANDITU_KEY", raising=False)
+    page = coverage_map(coverage, sites=region.sites).get_root().render()
+    assert "tianditu.gov.cn" not in page
+    page = (
+        coverage_map(coverage, sites=region.sites, tianditu_key="0123abcd4567ef")
+        .get_root()
+        .render()
+    )
+    for layer in ("vec", "cva", "img", "cia"):
+        assert re.search(rf"{layer}_w/wmts\?[^\"']*LAYER={layer}[^\"']*tk=0123abcd4567ef", page)
+    assert "TILEMATRIXSET=w" in page  # web mercator, like the other layers
+    monkeypatch.setenv("TIANDITU_KEY", "fromtheenvironment1")
+    assert (
+        "tk=fromtheenvironment1" in coverage_map(coverage, sites=region.sites).get_root().render()
+    )
+    with pytest.raises(InputError, match="Tianditu key"):
+        coverage_map(coverage, sites=region.sites, tianditu_key="a'b<script>")
+
+
+def test_names_reach_the_page_as_data_never_as_markup(sample):  # noqa: F811
+    region, coverage = sample
+    sites = region.sites.copy()
+    sites.loc[0, "name"] = "</script><script>alert(1)</script>"
+    page = coverage_map(coverage, sites=sites, units=region.units).get_root().render()
+    assert "</script><script>alert(1)" not in page
+    assert "\\u003c/script\\u003e\\u003cscript\\u003ealert(1)" in page
