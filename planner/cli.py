@@ -683,9 +683,9 @@ def compare(
     verbose: VerboseOpt = False,
 ) -> None:
     """What changes if sites close, proposals are built or sites change tier (before / after)."""
+    from planner.report import check_output_folder, output_folder, write_csv
     from planner.scenario import Scenario
     from planner.scenario import compare as run
-    from planner.report import check_output_folder, output_folder, write_csv
     from planner.scenario_report import write_comparison
 
     with _user_errors(out), _progress(verbose) as say:
