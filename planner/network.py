@@ -241,6 +241,8 @@ def _with_speeds(graph: Any) -> Any:
 # --- reading ---------------------------------------------------------------------------------
 
 NETWORK_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf", ".graphml", ".xml")
+# Read by planner.osm_reader; the others (.graphml, .xml) through osmnx.
+OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf")
 
 # Highway values that are no road to travel on (not yet, or not any more). Like osmnx's
 # network_type="all", these and closed highway areas (squares, car parks) are left out;
@@ -325,6 +327,41 @@ def load_network(
             return replace(network, source=str(path))
         except Exception as exc:  # a damaged cache file is only a slower start
             log.warning("ignoring unreadable cache %s (%s)", cache, error_cause(exc))
+    if text.lower().endswith(OSM_SUFFIXES):
+        network = _read_osm(path, simplify=simplify)
+    else:
+        network = _compile_graph(path, simplify=simplify)
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            network.to_npz(cache)
+        except OSError as exc:
+            log.warning("cannot write network cache %s (%s); continuing without it", cache, exc)
+    return network
+
+
+def _read_osm(path: Path, *, simplify: bool) -> RoadNetwork:
+    # Straight into arrays (planner.osm_reader); equal to read_graph + from_graph, faster.
+    from planner.osm_reader import read_osm_network
+
+    try:
+        arrays = read_osm_network(
+            path,
+            simplify=simplify,
+            not_roads=NOT_ROADS,
+            fallback_kph=25.0,
+            highway_speeds=HIGHWAY_SPEEDS_KPH,
+            reexport=_REEXPORT,
+        )
+    except InputError:
+        raise
+    except Exception as exc:  # osmium raises many types; the user needs the file and the cause
+        msg = f"{path}: cannot read road network ({error_cause(exc)}); {_REEXPORT}"
+        raise InputError(msg) from None
+    return RoadNetwork(source=str(path), **arrays)  # type: ignore[arg-type]
+
+
+def _compile_graph(path: Path, *, simplify: bool) -> RoadNetwork:
     graph = read_graph(path, simplify=simplify)
     try:
         network = RoadNetwork.from_graph(graph, source=str(path))
@@ -337,12 +374,6 @@ def load_network(
             f"osmnx.save_graphml or {_REEXPORT}"
         )
         raise InputError(msg) from None
-    if cache is not None:
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            network.to_npz(cache)
-        except OSError as exc:
-            log.warning("cannot write network cache %s (%s); continuing without it", cache, exc)
     return network
 
 
