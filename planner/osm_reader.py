@@ -98,7 +98,9 @@ def read_osm_network(
 
 def _collect_ways(
     path: Path, not_roads: frozenset[str]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple[str, ...]]] | None:
+) -> (
+    tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple[str, ...]]] | None
+):
     """Node ids and fixed-point coordinates of every road way, one tag signature per way."""
     import osmium
 
@@ -169,7 +171,7 @@ def _directed_edges(
     valid = (np.abs(xs.astype(np.int64)) <= _MAX_X) & (np.abs(ys.astype(np.int64)) <= _MAX_Y)
     clipped = int(np.count_nonzero(np.bincount(way_of[~valid], minlength=n_ways)))
     # A piece is a run of nodes with locations; a missing node ends one and starts the next.
-    start = np.r_[True, way_of[1:] != way_of[:-1]]
+    start = _opens(way_of)
     piece = np.cumsum(start | ~valid)  # each missing node opens a new (empty) run
     refs_v, way_v, piece_v = refs[valid], way_of[valid], piece[valid]
     # Every located node of a road way is a graph node, in order of first appearance.
@@ -203,8 +205,9 @@ def _directed_edges(
     twin = ~oneway[sig]
     u = np.r_[fwd_u, fwd_v[twin]]
     v = np.r_[fwd_v, fwd_u[twin]]
-    sort = np.lexsort((np.r_[pos, pos[twin]], np.r_[np.zeros(len(a)), np.ones(twin.sum())],
-                       np.r_[p, p[twin]]))
+    sort = np.lexsort(
+        (np.r_[pos, pos[twin]], np.r_[np.zeros(len(a)), np.ones(twin.sum())], np.r_[p, p[twin]])
+    )
     return _Graph(
         node_osmid=ids[order].astype(np.int64),
         node_lonlat=xy / _PRECISION,
@@ -231,9 +234,7 @@ def _endpoints(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
     return loop | (out_deg == 0) | (in_deg == 0) | ~chain
 
 
-def _simplify(
-    u: np.ndarray, v: np.ndarray, n: int
-) -> tuple[np.ndarray, ...]:
+def _simplify(u: np.ndarray, v: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
     """Merge chains of interstitial nodes as ``osmnx.simplification.simplify_graph``.
 
     Returns
@@ -282,11 +283,16 @@ def _simplify(
     on_path = (prev[root] < 0) & start[root]
     pairs = np.flatnonzero(on_path)
     pairs = pairs[np.lexsort((step[pairs], root[pairs]))]
-    path_id = np.cumsum(np.r_[True, root[pairs][1:] != root[pairs][:-1]]) - 1
+    path_id = np.cumsum(_opens(root[pairs])) - 1
     removed = np.zeros(n, dtype=bool)
     removed[pv[pairs[nxt[pairs] >= 0]]] = True
     kept = np.flatnonzero(~removed[u] & ~removed[v])
     return kept, pairs, path_id, pu, pv, pair_edge, removed
+
+
+def _opens(label: np.ndarray) -> np.ndarray:
+    """Mask of the elements that start a run of equal labels."""
+    return np.r_[True, label[1:] != label[:-1]][: len(label)]
 
 
 def _drop_rings(u: np.ndarray, v: np.ndarray, alive: np.ndarray) -> np.ndarray:
@@ -318,8 +324,8 @@ def _compile(
     if simplify and len(u):
         kept, pairs, path_id, pu, pv, pair_edge, removed = _simplify(u, v, n)
         n_paths = int(path_id[-1]) + 1 if len(pairs) else 0
-        firsts = np.flatnonzero(np.r_[True, path_id[1:] != path_id[:-1]]) if n_paths else pairs
-        lasts = np.r_[firsts[1:] - 1, len(pairs) - 1] if n_paths else pairs
+        firsts = np.flatnonzero(_opens(path_id))
+        lasts = np.r_[firsts[1:] - 1, len(pairs) - 1][: len(firsts)]
         new_u, new_v = pu[pairs[firsts]], pv[pairs[lasts]]
         edge_u = np.r_[u[kept], new_u]
         edge_v = np.r_[v[kept], new_v]
@@ -340,7 +346,7 @@ def _compile(
     crs, node_xy = _project(graph.node_lonlat, alive)
     # Geometry: each edge's first node, then the far node of every piece, in order.
     n_edges = len(edge_u)
-    first_piece = np.flatnonzero(np.r_[True, piece_edge[1:] != piece_edge[:-1]])
+    first_piece = np.flatnonzero(_opens(piece_edge))
     vert_node = np.r_[piece_a[first_piece], piece_b]
     vert_edge = np.r_[piece_edge[first_piece], piece_edge]
     order = np.argsort(vert_edge, kind="stable")
@@ -392,11 +398,12 @@ def _edge_values(
     n_edges: int,
 ) -> dict[str, np.ndarray]:
     """Per key, each edge's tag value ("" when absent): on a merged edge, the longest stretch's."""
-    first_piece = np.flatnonzero(np.r_[True, piece_edge[1:] != piece_edge[:-1]])
+    first_piece = np.flatnonzero(_opens(piece_edge))
     out: dict[str, np.ndarray] = {}
     for k, key in enumerate(_KEYS):
-        labels, code_of_sig = np.unique(np.array([s[k] for s in sigs], dtype=object),
-                                        return_inverse=True)
+        labels, code_of_sig = np.unique(
+            np.array([s[k] for s in sigs], dtype=object), return_inverse=True
+        )
         if len(labels) == 1:
             out[key] = np.full(n_edges, labels[0], dtype=object)
             continue
