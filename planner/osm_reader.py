@@ -323,7 +323,6 @@ def _compile(
     # Every final edge as a run of vertices (node indices) and the tag signatures of its pieces.
     if simplify and len(u):
         kept, pairs, path_id, pu, pv, pair_edge, removed = _simplify(u, v, n)
-        n_paths = int(path_id[-1]) + 1 if len(pairs) else 0
         firsts = np.flatnonzero(_opens(path_id))
         lasts = np.r_[firsts[1:] - 1, len(pairs) - 1][: len(firsts)]
         new_u, new_v = pu[pairs[firsts]], pv[pairs[lasts]]

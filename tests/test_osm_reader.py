@@ -211,7 +211,9 @@ def test_one_way_streets_follow_their_tag_and_roundabouts_are_one_way(write_osm)
     )
     network = load_network(path, cache_dir=False)
     ends = zip(
-        network.node_osmid[network.edge_u].tolist(), network.node_osmid[network.edge_v].tolist()
+        network.node_osmid[network.edge_u].tolist(),
+        network.node_osmid[network.edge_v].tolist(),
+        strict=True,
     )
     # 2 -> 1 only (oneway=-1), 2 <-> 3, the roundabout 3 -> 4 -> 5 -> 3 merged into a loop at 3.
     assert Counter(ends) == Counter({(2, 1): 1, (2, 3): 1, (3, 2): 1, (3, 3): 1, (6, 1): 1})
