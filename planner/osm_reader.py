@@ -116,16 +116,18 @@ def _collect_ways(
         .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
         .with_filter(osmium.filter.KeyFilter("highway"))
     )
-    keys = _KEYS
+    sigs: list[tuple[str, ...]] = []
+    by_tags: dict[tuple[tuple[str, str], ...], int] = {}  # a way's tags -> signature, -1: no road
     for way in processor:  # the one Python loop: pyosmium hands over ways one by one
         tags = way.tags
-        get = tags.get
-        if get("highway") in not_roads or get("area") == "yes":
-            continue
-        sig = tuple([get(k, "") for k in keys])
-        code = codes.get(sig)
+        # Sized, not iterated to its end: a StopIteration per way costs more than the tags.
+        step = iter(tags)
+        pairs = tuple([next(step) for _ in range(len(tags))])
+        code = by_tags.get(pairs)
         if code is None:
-            code = codes[sig] = len(codes)
+            code = by_tags[pairs] = _signature(dict(pairs), not_roads, codes, sigs)
+        if code < 0:
+            continue
         nodes = way.nodes
         for ref in nodes:
             location = ref.location
@@ -142,8 +144,24 @@ def _collect_ways(
         np.frombuffer(ys, dtype=np.int32),
         np.frombuffer(way_len, dtype=np.int64),
         np.frombuffer(way_sig, dtype=np.int64),
-        list(codes),
+        sigs,
     )
+
+
+def _signature(
+    tags: dict[str, str],
+    not_roads: frozenset[str],
+    codes: dict[tuple[str, ...], int],
+    sigs: list[tuple[str, ...]],
+) -> int:
+    """The number of a road way's values of ``_KEYS`` (registered on first sight), -1 if no road."""
+    if tags.get("highway") in not_roads or tags.get("area") == "yes":
+        return -1
+    sig = tuple([tags.get(k, "") for k in _KEYS])
+    if sig not in codes:
+        codes[sig] = len(sigs)
+        sigs.append(sig)
+    return codes[sig]
 
 
 @dataclass(frozen=True)
@@ -221,13 +239,19 @@ def _directed_edges(
 # --- simplification ---------------------------------------------------------------------------
 
 
+def _unique(x: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (sorting beats numpy's hash table on these large int keys)."""
+    x = np.sort(x)
+    return x[_opens(x)]
+
+
 def _endpoints(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
     """osmnx's ``_is_endpoint`` (strict mode) for every node, from its edge multiset."""
     out_deg = np.bincount(u, minlength=n)
     in_deg = np.bincount(v, minlength=n)
     loop = np.zeros(n, dtype=bool)
     loop[u[u == v]] = True
-    both = np.unique(np.r_[u, v] * np.int64(n) + np.r_[v, u])
+    both = _unique(np.r_[u, v] * np.int64(n) + np.r_[v, u])
     neighbours = np.bincount(both // n, minlength=n)
     degree = in_deg + out_deg
     chain = (neighbours == 2) & ((degree == 2) | (degree == 4))
@@ -252,7 +276,7 @@ def _simplify(u: np.ndarray, v: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
     pu, pv = u[pair_edge], v[pair_edge]
     m = len(pair_key)
     # The two neighbours of each interstitial node.
-    und = np.unique(np.r_[u, v] * np.int64(n) + np.r_[v, u])
+    und = _unique(np.r_[u, v] * np.int64(n) + np.r_[v, u])
     und_node, und_nbr = und // n, und % n
     first_nbr = np.full(n, -1, dtype=np.int64)
     last_nbr = np.full(n, -1, dtype=np.int64)
