@@ -244,6 +244,10 @@ NETWORK_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf", ".graphml
 # Read by planner.osm_reader; the others (.graphml, .xml) through osmnx.
 OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf")
 
+# How OSM road graphs are simplified, by planner.osm_reader and by read_graph through osmnx
+# (keyword arguments of osmnx.simplification.simplify_graph): one setting for both readers.
+OSM_SIMPLIFY: dict[str, Any] = {"edge_attrs_differ": (), "remove_rings": True}
+
 # Highway values that are no road to travel on (not yet, or not any more). Like osmnx's
 # network_type="all", these and closed highway areas (squares, car parks) are left out;
 # unlike it, access=private stays: people inside a gated compound use its lanes.
@@ -352,6 +356,8 @@ def _read_osm(path: Path, *, simplify: bool) -> RoadNetwork:
             fallback_kph=25.0,
             highway_speeds=HIGHWAY_SPEEDS_KPH,
             reexport=_REEXPORT,
+            edge_attrs_differ=tuple(OSM_SIMPLIFY["edge_attrs_differ"]),
+            remove_rings=OSM_SIMPLIFY["remove_rings"],
         )
     except InputError:
         raise
@@ -425,7 +431,10 @@ def read_graph(path: str | Path, *, simplify: bool = True) -> Any:
             _roads_to_xml(path, xml)
             graph = ox.graph_from_xml(xml, bidirectional=False, simplify=False, retain_all=True)
         if simplify:
-            graph = ox.simplification.simplify_graph(graph)
+            differ = list(OSM_SIMPLIFY["edge_attrs_differ"]) or None
+            graph = ox.simplification.simplify_graph(
+                graph, edge_attrs_differ=differ, remove_rings=OSM_SIMPLIFY["remove_rings"]
+            )
         return graph
     except InputError:
         raise

@@ -52,6 +52,8 @@ def read_osm_network(
     fallback_kph: float,
     highway_speeds: dict[str, float],
     reexport: str,
+    edge_attrs_differ: tuple[str, ...] = (),
+    remove_rings: bool = True,
 ) -> dict[str, object]:
     """Read the roads of an OSM file (``.osm``, ``.osm.bz2``, ``.osm.gz``, ``.osm.pbf``).
 
@@ -70,6 +72,10 @@ def read_osm_network(
         Speed imputation as ``osmnx.routing.add_edge_speeds(hwy_speeds=..., fallback=...)``.
     reexport
         What the user should do when the file has no roads (ends the error message).
+    edge_attrs_differ, remove_rings
+        As ``simplify_graph``'s: keep nodes where these tags (``highway`` or
+        :data:`planner.access.WAY_TAGS`; ``oneway`` as osmnx's flag) change; drop components
+        that are a lone ring.
 
     Returns
     -------
@@ -90,7 +96,8 @@ def read_osm_network(
     graph = _directed_edges(refs, xs, ys, way_len, way_sig, sigs)
     if graph.clipped:
         log.info("%s: %d ways cut by the edge of the extract kept in pieces", path, graph.clipped)
-    return _compile(graph, sigs, simplify, fallback_kph, highway_speeds, path)
+    differ = _differ_codes(sigs, edge_attrs_differ) if simplify else None
+    return _compile(graph, sigs, simplify, differ, remove_rings, fallback_kph, highway_speeds, path)
 
 
 # --- reading ways ------------------------------------------------------------------------------
@@ -245,8 +252,12 @@ def _unique(x: np.ndarray) -> np.ndarray:
     return x[_opens(x)]
 
 
-def _endpoints(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
-    """osmnx's ``_is_endpoint`` (strict mode) for every node, from its edge multiset."""
+def _endpoints(u: np.ndarray, v: np.ndarray, n: int, differ: np.ndarray | None) -> np.ndarray:
+    """osmnx's ``_is_endpoint`` for every node, from its edge multiset.
+
+    ``differ`` numbers each edge's values of the ``edge_attrs_differ`` tags: a node whose
+    edges differ there is an endpoint (rule 5).
+    """
     out_deg = np.bincount(u, minlength=n)
     in_deg = np.bincount(v, minlength=n)
     loop = np.zeros(n, dtype=bool)
@@ -255,10 +266,20 @@ def _endpoints(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
     neighbours = np.bincount(both // n, minlength=n)
     degree = in_deg + out_deg
     chain = (neighbours == 2) & ((degree == 2) | (degree == 4))
-    return loop | (out_deg == 0) | (in_deg == 0) | ~chain
+    endpoint = loop | (out_deg == 0) | (in_deg == 0) | ~chain
+    if differ is not None and len(u):
+        low = np.full(n, np.iinfo(np.int64).max)
+        high = np.full(n, -1)
+        for end in (u, v):
+            np.minimum.at(low, end, differ)
+            np.maximum.at(high, end, differ)
+        endpoint |= (high >= 0) & (low != high)
+    return endpoint
 
 
-def _simplify(u: np.ndarray, v: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+def _simplify(
+    u: np.ndarray, v: np.ndarray, n: int, differ: np.ndarray | None
+) -> tuple[np.ndarray, ...]:
     """Merge chains of interstitial nodes as ``osmnx.simplification.simplify_graph``.
 
     Returns
@@ -269,7 +290,7 @@ def _simplify(u: np.ndarray, v: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
         the new edges); every unique pair's ends and its first original edge; the mask of
         the interstitial nodes removed.
     """
-    endpoint = _endpoints(u, v, n)
+    endpoint = _endpoints(u, v, n, differ)
     # osmnx walks unique node pairs and takes the first of parallel edges.
     key = u * np.int64(n) + v
     pair_key, pair_edge = np.unique(key, return_index=True)
@@ -314,15 +335,36 @@ def _simplify(u: np.ndarray, v: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
     return kept, pairs, path_id, pu, pv, pair_edge, removed
 
 
+def _differ_codes(sigs: list[tuple[str, ...]], keys: tuple[str, ...]) -> np.ndarray | None:
+    """Per tag signature, a number for its values of ``keys`` as osmnx's edges hold them."""
+    if not keys:
+        return None
+    unknown = sorted(set(keys) - set(_KEYS))
+    if unknown:
+        msg = f"edge_attrs_differ: only highway and planner.access.WAY_TAGS are read, not {unknown}"
+        raise ValueError(msg)
+    oneway = _KEYS.index("oneway")
+    junction = _KEYS.index("junction")
+    numbers: dict[tuple[object, ...], int] = {}
+    out = np.empty(len(sigs), dtype=np.int64)
+    for i, sig in enumerate(sigs):
+        flag = sig[oneway] in _ONEWAY_VALUES or sig[junction] == "roundabout"
+        values = tuple(flag if k == "oneway" else sig[_KEYS.index(k)] for k in keys)
+        out[i] = numbers.setdefault(values, len(numbers))
+    return out
+
+
 def _opens(label: np.ndarray) -> np.ndarray:
     """Mask of the elements that start a run of equal labels."""
     return np.r_[True, label[1:] != label[:-1]][: len(label)]
 
 
-def _drop_rings(u: np.ndarray, v: np.ndarray, alive: np.ndarray) -> np.ndarray:
+def _drop_rings(
+    u: np.ndarray, v: np.ndarray, alive: np.ndarray, differ: np.ndarray | None
+) -> np.ndarray:
     """Nodes kept by osmnx's ``_remove_rings``: components with at least one endpoint."""
     n = len(alive)
-    endpoint = _endpoints(u, v, n)
+    endpoint = _endpoints(u, v, n, differ)
     graph = coo_matrix((np.ones(len(u)), (u, v)), shape=(n, n))
     _, label = connected_components(graph, directed=True, connection="weak")
     good = np.zeros(label.max() + 1, dtype=bool)
@@ -337,6 +379,8 @@ def _compile(
     graph: _Graph,
     sigs: list[tuple[str, ...]],
     simplify: bool,
+    differ: np.ndarray | None,
+    remove_rings: bool,
     fallback_kph: float,
     highway_speeds: dict[str, float],
     path: Path,
@@ -346,13 +390,19 @@ def _compile(
     alive = np.ones(n, dtype=bool)
     # Every final edge as a run of vertices (node indices) and the tag signatures of its pieces.
     if simplify and len(u):
-        kept, pairs, path_id, pu, pv, pair_edge, removed = _simplify(u, v, n)
+        edge_differ = None if differ is None else differ[sig]
+        kept, pairs, path_id, pu, pv, pair_edge, removed = _simplify(u, v, n, edge_differ)
         firsts = np.flatnonzero(_opens(path_id))
         lasts = np.r_[firsts[1:] - 1, len(pairs) - 1][: len(firsts)]
         new_u, new_v = pu[pairs[firsts]], pv[pairs[lasts]]
         edge_u = np.r_[u[kept], new_u]
         edge_v = np.r_[v[kept], new_v]
-        alive = _drop_rings(edge_u, edge_v, ~removed)
+        alive = ~removed
+        if remove_rings:
+            new_differ = None
+            if edge_differ is not None:
+                new_differ = np.r_[edge_differ[kept], edge_differ[pair_edge[pairs[firsts]]]]
+            alive = _drop_rings(edge_u, edge_v, alive, new_differ)
         # Pieces of each final edge: one for a kept edge, the pairs walked for a new one.
         n_kept = len(kept)
         piece_edge = np.r_[np.arange(n_kept), n_kept + path_id]
