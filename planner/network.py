@@ -25,7 +25,7 @@ from planner.text import MODES
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = "4"
+CACHE_VERSION = "5"
 
 # Typical speeds (km/h) for highway types without a maxspeed tag, for Chinese roads.
 HIGHWAY_SPEEDS_KPH: dict[str, float] = {
@@ -143,6 +143,7 @@ class RoadNetwork:
             edge_speed_kph=self.edge_speed_kph,
             geom_coords=coords,
             geom_index=index,
+            **{f"tag_{k}": np.asarray(v, dtype=str) for k, v in self.edge_tags.items()},
         )
         os.replace(tmp, path)
 
@@ -162,6 +163,7 @@ class RoadNetwork:
                 edge_highway=z["edge_highway"].astype(object),
                 edge_speed_kph=z["edge_speed_kph"],
                 edge_geometry=geoms,
+                edge_tags={k[4:]: z[k].astype(object) for k in z.files if k.startswith("tag_")},
             )
 
     @classmethod

@@ -1,8 +1,8 @@
 """The array OSM reader builds the road network osmnx builds from the same file.
 
-The reference is the osmnx path: ``read_graph`` (osmium -> XML -> ``osmnx.graph_from_xml`` ->
-``simplify_graph``) compiled by ``RoadNetwork.from_graph``, with osmnx told to keep every tag of
-``planner.access.WAY_TAGS`` on its edges.
+The reference is the osmnx path: ``read_graph`` (osmium -> XML -> ``osmnx.graph_from_xml``),
+``simplify_graph`` (with osmnx's defaults, and keeping nodes where tags change) compiled by
+``RoadNetwork.from_graph``, with osmnx told to keep every tag of ``planner.access.WAY_TAGS``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,14 @@ from conftest import SAMPLE, lonlat, shared_file
 
 from planner.access import WAY_TAGS
 from planner.errors import InputError
-from planner.network import HIGHWAY_SPEEDS_KPH, RoadNetwork, _read_osm, load_network, read_graph
+from planner.network import (
+    HIGHWAY_SPEEDS_KPH,
+    NOT_ROADS,
+    RoadNetwork,
+    load_network,
+    read_graph,
+)
+from planner.osm_reader import read_osm_network
 
 pyrosm = pytest.importorskip("pyrosm")
 
@@ -37,19 +44,64 @@ FILES = {
 }
 
 
+# osmnx's defaults, and the tag-aware setting (a node stays where a tag changes, lone rings stay).
+SETTINGS = {
+    "osmnx_default": {"edge_attrs_differ": (), "remove_rings": True},
+    "tag_aware": {"edge_attrs_differ": ("highway", *WAY_TAGS), "remove_rings": False},
+}
+
+
 @pytest.fixture(scope="module", params=sorted(FILES))
-def both(request):
-    """(new reader, osmnx graph with every shared tag, its compiled RoadNetwork) for one file."""
+def unsimplified(request):
+    """A file and osmnx's unsimplified graph of its roads, with every shared tag kept."""
     path = FILES[request.param]()
-    new = _read_osm(path, simplify=True)
     saved = ox.settings.useful_tags_way
     ox.settings.useful_tags_way = sorted({*saved, *WAY_TAGS})
     try:
-        graph = read_graph(path)
+        return path, read_graph(path, simplify=False)
     finally:
         ox.settings.useful_tags_way = saved
+
+
+@pytest.fixture(scope="module", params=sorted(SETTINGS))
+def both(request, unsimplified):
+    """(new reader, osmnx's simplified graph, its compiled RoadNetwork) for a file and setting."""
+    path, raw = unsimplified
+    setting = SETTINGS[request.param]
+    new = RoadNetwork(
+        source=str(path),
+        **read_osm_network(
+            path,
+            not_roads=NOT_ROADS,
+            fallback_kph=25.0,
+            highway_speeds=HIGHWAY_SPEEDS_KPH,
+            reexport="",
+            **setting,
+        ),
+    )
+    graph = ox.simplification.simplify_graph(
+        raw,
+        edge_attrs_differ=list(setting["edge_attrs_differ"]) or None,
+        remove_rings=setting["remove_rings"],
+    )
     old = RoadNetwork.from_graph(graph.copy(), source=str(path))
     return new, graph, old
+
+
+def test_load_network_reads_osm_files_as_read_graph_does(tmp_path):
+    # load_network takes the array reader, read_graph osmnx: one simplification setting.
+    path = SAMPLE / "county.osm"
+    new = load_network(path, cache_dir=False)
+    old = RoadNetwork.from_graph(read_graph(path), source=str(path))
+    assert set(new.node_osmid) == set(old.node_osmid)
+    assert Counter(_edge_keys(new)) == Counter(_edge_keys(old))
+    # And the cached copy keeps the tags.
+    load_network(path, cache_dir=tmp_path)
+    cached = load_network(path, cache_dir=tmp_path)
+    assert list(tmp_path.glob("network-*.npz"))
+    assert set(cached.edge_tags) == set(WAY_TAGS)
+    for key in WAY_TAGS:
+        assert list(cached.edge_tags[key]) == list(new.edge_tags[key])
 
 
 def _edge_keys(network: RoadNetwork) -> list[tuple[int, int, float]]:
