@@ -102,6 +102,8 @@ class RoadNetwork:
     edge_speed_kph: np.ndarray
     edge_geometry: np.ndarray
     source: str = ""
+    cache_file: str = ""  # the compiled copy in the cache, beside which snapping indexes live
+
     # Raw OSM way tags per directed edge, keyed by planner.access.WAY_TAGS ("" where absent);
     # empty when the source had none (hand-built networks, graphs without tags).
     edge_tags: dict[str, np.ndarray] = field(default_factory=dict)
@@ -330,7 +332,7 @@ def load_network(
             network = RoadNetwork.from_npz(cache)
             log.info("road network from cache %s", cache)
             # The cache is keyed by content: the same roads may have been read from elsewhere.
-            return replace(network, source=str(path))
+            return replace(network, source=str(path), cache_file=str(cache))
         except Exception as exc:  # a damaged cache file is only a slower start
             log.warning("ignoring unreadable cache %s (%s)", cache, error_cause(exc))
     if text.lower().endswith(OSM_SUFFIXES):
@@ -341,6 +343,7 @@ def load_network(
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
             network.to_npz(cache)
+            network = replace(network, cache_file=str(cache))
         except OSError as exc:
             log.warning("cannot write network cache %s (%s); continuing without it", cache, exc)
     return network
