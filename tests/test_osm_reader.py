@@ -293,3 +293,14 @@ def test_a_file_with_no_roads_names_the_file(write_osm):
     path = _town(write_osm, [({"building": "yes"}, [1, 2, 5, 6, 1])])
     with pytest.raises(InputError, match=r"roads\.osm: no roads found"):
         load_network(path, cache_dir=False)
+
+
+def test_unsimplified_networks_match_too():
+    path = SAMPLE / "county.osm"
+    new = load_network(path, cache_dir=False, simplify=False)
+    old = RoadNetwork.from_graph(read_graph(path, simplify=False), source=str(path))
+    assert set(new.node_osmid) == set(old.node_osmid)
+    assert Counter(_edge_keys(new)) == Counter(_edge_keys(old))
+    assert Counter(zip(_edge_keys(new), new.edge_highway, strict=True)) == Counter(
+        zip(_edge_keys(old), old.edge_highway, strict=True)
+    )
