@@ -89,11 +89,11 @@ def read_osm_network(
     """
     path = Path(path)
     ways = _collect_ways(path, not_roads)
-    if ways is None:
+    graph = None if ways is None else _directed_edges(*ways)
+    if graph is None or graph.pieces == 0:  # no road with two nodes in the extract
         msg = f"{path}: no roads found (no ways tagged highway=*); {reexport} with its roads"
         raise InputError(msg)
-    refs, xs, ys, way_len, way_sig, sigs = ways
-    graph = _directed_edges(refs, xs, ys, way_len, way_sig, sigs)
+    sigs = ways[-1]  # type: ignore[index]
     if graph.clipped:
         log.info("%s: %d ways cut by the edge of the extract kept in pieces", path, graph.clipped)
     differ = _differ_codes(sigs, edge_attrs_differ) if simplify else None
@@ -181,6 +181,7 @@ class _Graph:
     v: np.ndarray
     sig: np.ndarray
     clipped: int
+    pieces: int
 
 
 def _directed_edges(
@@ -210,7 +211,8 @@ def _directed_edges(
     run_size = np.bincount(piece_v)
     keep = run_size[piece_v] >= 2
     node, way_v, piece_v = node[keep], way_v[keep], piece_v[keep]
-    dup = np.r_[False, (node[1:] == node[:-1]) & (piece_v[1:] == piece_v[:-1])]
+    dup = np.zeros(len(node), dtype=bool)
+    dup[1:] = (node[1:] == node[:-1]) & (piece_v[1:] == piece_v[:-1])
     node, way_v, piece_v = node[~dup], way_v[~dup], piece_v[~dup]
     pair = piece_v[1:] == piece_v[:-1]
     a, b, w = node[:-1][pair], node[1:][pair], way_v[:-1][pair]
@@ -240,6 +242,7 @@ def _directed_edges(
         v=v[sort],
         sig=np.r_[sig, sig[twin]][sort],
         clipped=clipped,
+        pieces=int(np.count_nonzero(run_size >= 2)),
     )
 
 

@@ -289,10 +289,20 @@ def test_ways_cut_by_the_extract_keep_their_pieces_and_lone_rings_go(write_osm):
     _assert_as_osmnx(network, path)
 
 
-def test_a_file_with_no_roads_names_the_file(write_osm):
-    path = _town(write_osm, [({"building": "yes"}, [1, 2, 5, 6, 1])])
-    with pytest.raises(InputError, match=r"roads\.osm: no roads found"):
+@pytest.mark.parametrize(
+    ("ways", "expected"),
+    [
+        ([({"building": "yes"}, [1, 2, 5, 6, 1])], "no roads found"),
+        ([({"highway": "residential"}, [1, 98, 99])], "no roads found"),  # nodes cut away
+        ([({"highway": "residential"}, [1, 1])], "the road network has no roads"),
+    ],
+)
+def test_a_file_with_no_roads_names_the_file_as_the_osmnx_path_did(write_osm, ways, expected):
+    path = _town(write_osm, ways)
+    with pytest.raises(InputError, match=rf"roads\.osm: {expected}"):
         load_network(path, cache_dir=False)
+    with pytest.raises(InputError, match=rf"roads\.osm: {expected}"):
+        RoadNetwork.from_graph(read_graph(path), source=str(path))
 
 
 def test_unsimplified_networks_match_too():
