@@ -69,6 +69,8 @@ class RoadNetwork:
     edge_speed_kph: np.ndarray
     edge_geometry: np.ndarray
     source: str = ""
+    cache_file: str = ""  # the compiled copy in the cache, beside which snapping indexes live
+
     # Raw OSM way tags per directed edge, keyed by planner.access.WAY_TAGS ("" where absent);
     # empty when the source had none (hand-built networks, graphs without tags).
     edge_tags: dict[str, np.ndarray] = field(default_factory=dict)
@@ -233,6 +235,16 @@ def _with_speeds(graph: Any) -> Any:
 # --- reading ---------------------------------------------------------------------------------
 
 NETWORK_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf", ".graphml", ".xml")
+# Read by planner.osm_reader; the others (.graphml, .xml) through osmnx.
+OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf")
+
+# How OSM road graphs are simplified, by planner.osm_reader and by read_graph through osmnx
+# (keyword arguments of osmnx.simplification.simplify_graph): one setting for both readers.
+# A node where the highway type or any access/level tag changes stays a node, so that every
+# simplified edge carries the tags of all its pieces (a foot=no piece must not close or open
+# a whole merged edge); isolated rings (a footway around a square) stay, since a point beside
+# one must snap to it.
+OSM_SIMPLIFY: dict[str, Any] = {"edge_attrs_differ": ("highway", *WAY_TAGS), "remove_rings": False}
 
 # Highway values that are no road to travel on (not yet, or not any more). Like osmnx's
 # network_type="all", these and closed highway areas (squares, car parks) are left out;
@@ -314,9 +326,47 @@ def load_network(
             network = RoadNetwork.from_npz(cache)
             log.info("road network from cache %s", cache)
             # The cache is keyed by content: the same roads may have been read from elsewhere.
-            return replace(network, source=str(path))
+            return replace(network, source=str(path), cache_file=str(cache))
         except Exception as exc:  # a damaged cache file is only a slower start
             log.warning("ignoring unreadable cache %s (%s)", cache, error_cause(exc))
+    if text.lower().endswith(OSM_SUFFIXES):
+        network = _read_osm(path, simplify=simplify)
+    else:
+        network = _compile_graph(path, simplify=simplify)
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            network.to_npz(cache)
+            network = replace(network, cache_file=str(cache))
+        except OSError as exc:
+            log.warning("cannot write network cache %s (%s); continuing without it", cache, exc)
+    return network
+
+
+def _read_osm(path: Path, *, simplify: bool) -> RoadNetwork:
+    # Straight into arrays (planner.osm_reader); equal to read_graph + from_graph, faster.
+    from planner.osm_reader import read_osm_network
+
+    try:
+        arrays = read_osm_network(
+            path,
+            simplify=simplify,
+            not_roads=NOT_ROADS,
+            fallback_kph=25.0,
+            highway_speeds=HIGHWAY_SPEEDS_KPH,
+            reexport=_REEXPORT,
+            edge_attrs_differ=tuple(OSM_SIMPLIFY["edge_attrs_differ"]),
+            remove_rings=OSM_SIMPLIFY["remove_rings"],
+        )
+    except InputError:
+        raise
+    except Exception as exc:  # osmium raises many types; the user needs the file and the cause
+        msg = f"{path}: cannot read road network ({error_cause(exc)}); {_REEXPORT}"
+        raise InputError(msg) from None
+    return RoadNetwork(source=str(path), **arrays)  # type: ignore[arg-type]
+
+
+def _compile_graph(path: Path, *, simplify: bool) -> RoadNetwork:
     graph = read_graph(path, simplify=simplify)
     try:
         network = RoadNetwork.from_graph(graph, source=str(path))
@@ -329,12 +379,6 @@ def load_network(
             f"osmnx.save_graphml or {_REEXPORT}"
         )
         raise InputError(msg) from None
-    if cache is not None:
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            network.to_npz(cache)
-        except OSError as exc:
-            log.warning("cannot write network cache %s (%s); continuing without it", cache, exc)
     return network
 
 
@@ -387,11 +431,9 @@ def read_graph(path: str | Path, *, simplify: bool = True) -> Any:
             with _osmnx_way_tags(ox):
                 graph = ox.graph_from_xml(xml, bidirectional=False, simplify=False, retain_all=True)
         if simplify:
-            # A node where the highway type or any access/level tag changes stays a node, so
-            # that every simplified edge carries the tags of all its pieces. Isolated rings
-            # (a footway around a square) stay too: a point beside one must snap to it.
+            differ = list(OSM_SIMPLIFY["edge_attrs_differ"]) or None
             graph = ox.simplification.simplify_graph(
-                graph, edge_attrs_differ=["highway", *WAY_TAGS], remove_rings=False
+                graph, edge_attrs_differ=differ, remove_rings=OSM_SIMPLIFY["remove_rings"]
             )
         return graph
     except InputError:

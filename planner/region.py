@@ -107,7 +107,11 @@ class Region:
         """The travel graph for ``mode`` (built once per mode and speed)."""
         key = ("graph", mode, speed_kmh)
         if key not in self._cache:
-            self._cache[key] = self.network.travel_graph(mode, speed_kmh=speed_kmh)
+            from planner.snap_index import load_indexes
+
+            graph = self.network.travel_graph(mode, speed_kmh=speed_kmh)
+            load_indexes(graph, self.network)  # snapping indexes saved with the network
+            self._cache[key] = graph
         return self._cache[key]
 
     def snap(self, layer: str, mode: str, speed_kmh: float | None = None) -> Snapped:
@@ -119,6 +123,9 @@ class Region:
             self._cache[key] = snap_points(
                 self.graph(mode, speed_kmh), xy, max_distance_m=self.standards.max_snap_m
             )
+            from planner.snap_index import save_indexes
+
+            save_indexes(self.graph(mode, speed_kmh), self.network)
         return self._cache[key]
 
     def with_standards(self, standards: Standards) -> Region:
