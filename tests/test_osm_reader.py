@@ -241,14 +241,37 @@ def test_a_street_of_two_ways_takes_the_type_of_its_longer_part(write_osm):
             ({"highway": "residential", "maxspeed": "30"}, [2, 3, 4]),
         ],
     )
-    network = load_network(path, cache_dir=False)
+    # Under osmnx's default simplification (the project's setting keeps node 2, where the
+    # highway type changes, so there the question does not arise).
+    network = _read(path, SETTINGS["osmnx_default"])
     assert sorted(network.node_osmid) == [1, 4]
     assert list(network.edge_highway) == ["residential", "residential"]
     # A tag on part of a street only is kept (as osmnx keeps it), and its speed is observed.
     assert list(network.edge_tags["bridge"]) == ["yes", "yes"]
     assert list(network.edge_speed_kph) == [30.0, 30.0]
     assert np.allclose(network.edge_length, 400, rtol=2e-3)
-    _assert_as_osmnx(network, path)
+    default = ox.simplification.simplify_graph(read_graph(path, simplify=False))
+    old = RoadNetwork.from_graph(default, source=str(path))
+    assert set(network.node_osmid) == set(old.node_osmid)
+    assert Counter(_edge_keys(network)) == Counter(_edge_keys(old))
+    # The project's setting keeps the change of type as a node, as read_graph does.
+    kept = load_network(path, cache_dir=False)
+    assert sorted(kept.node_osmid) == [1, 2, 4]
+    _assert_as_osmnx(kept, path)
+
+
+def _read(path, setting):
+    return RoadNetwork(
+        source=str(path),
+        **read_osm_network(
+            path,
+            not_roads=NOT_ROADS,
+            fallback_kph=25.0,
+            highway_speeds=HIGHWAY_SPEEDS_KPH,
+            reexport="",
+            **setting,
+        ),
+    )
 
 
 def test_one_way_streets_follow_their_tag_and_roundabouts_are_one_way(write_osm):
@@ -272,20 +295,26 @@ def test_one_way_streets_follow_their_tag_and_roundabouts_are_one_way(write_osm)
     _assert_as_osmnx(network, path)
 
 
-def test_ways_cut_by_the_extract_keep_their_pieces_and_lone_rings_go(write_osm):
+def test_ways_cut_by_the_extract_keep_their_pieces_and_lone_rings_stay(write_osm):
     nodes = {1: (0, 0), 2: (100, 0), 4: (300, 0), 5: (400, 0), 7: (0, 200), 8: (100, 200)}
     nodes |= {9: (100, 300), 10: (0, 300)}
     # Node 3 is outside the extract: way 1-2-3-4-5 keeps pieces 1-2 and 4-5.
     ways = [
         ({"highway": "residential"}, [1, 2, 3, 4, 5]),
         ({"highway": "footway", "area": "yes"}, [7, 8, 9, 7]),
-        ({"highway": "service"}, [7, 8, 9, 10, 7]),  # an island ring: osmnx drops it
+        ({"highway": "service"}, [7, 8, 9, 10, 7]),  # an island ring: kept (homes snap to it)
         ({"highway": "construction"}, [1, 7]),
     ]
     path = write_osm({k: lonlat(*xy) for k, xy in nodes.items()}, ways)
     network = load_network(path, cache_dir=False)
-    assert sorted(network.node_osmid) == [1, 2, 4, 5]
-    assert len(network.edge_u) == 4
+    pieces = {1, 2, 4, 5}
+    assert pieces <= set(network.node_osmid.tolist())
+    assert set(network.node_osmid.tolist()) - pieces <= {7, 8, 9, 10}
+    assert 7 in set(network.node_osmid.tolist())  # the ring stays
+    # osmnx's default drops the ring: the two pieces alone remain.
+    default = _read(path, SETTINGS["osmnx_default"])
+    assert sorted(default.node_osmid) == [1, 2, 4, 5]
+    assert len(default.edge_u) == 4
     _assert_as_osmnx(network, path)
 
 
