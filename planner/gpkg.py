@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -12,6 +11,7 @@ from xml.sax.saxutils import escape, quoteattr
 import geopandas as gpd
 import pandas as pd
 
+from planner.tables import FIXED_TIME
 from planner.text import LABELS, TIERS, tier_label
 
 log = logging.getLogger(__name__)
@@ -304,7 +304,9 @@ def write_styled_geopackage(layers: dict[str, gpd.GeoDataFrame | None], path: st
             " useAsDefault BOOLEAN, description TEXT, owner TEXT(30), ui TEXT(30),"
             " update_time DATETIME DEFAULT CURRENT_TIMESTAMP)"
         )
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # One fixed time stamp: the same layers give the same bytes (when the run happened
+        # is in summary.json's run record).
+        now = FIXED_TIME
         db.execute(
             "INSERT OR REPLACE INTO gpkg_contents (table_name, data_type, identifier, last_change)"
             " VALUES ('layer_styles', 'attributes', 'layer_styles', ?)",
@@ -318,6 +320,7 @@ def write_styled_geopackage(layers: dict[str, gpd.GeoDataFrame | None], path: st
                 " owner, update_time) VALUES ('', '', ?, ?, ?, ?, ?, 1, ?, '', ?)",
                 (name, geom.get(name, "geom"), name, qml, sld, "servicecircle", now),
             )
+        db.execute("UPDATE gpkg_contents SET last_change = ?", (now,))
     log.info("wrote %s with layers %s", path, written)
     return path
 

@@ -42,16 +42,37 @@ def _js(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _script(parent: Any, body: str) -> MacroElement:
-    macro = MacroElement()
-    macro._template = Template(
-        "{% macro script(this, kwargs) %}(function(){var map = "
-        + parent.get_name()
-        + ";\n"
-        + body
-        + "\n})();{% endmacro %}"
+class _Script(MacroElement):
+    """A script run once the map exists; element names are looked up when the page renders.
+
+    The body is inserted as a value, never parsed as a template (names in it stay text), and
+    ``@{key}@`` stands for the name of ``refs[key]``: names change when the page's ids are
+    made stable (:func:`planner.maps.stable_ids`), so they cannot be baked in earlier.
+    """
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}(function(){var map = {{ this.name_of('map') }};\n"
+        "{{ this.code() }}\n})();{% endmacro %}"
     )
-    return macro
+
+    def __init__(self, body: str, **refs: Any) -> None:
+        super().__init__()
+        self._name = "ScScript"
+        self.body = body
+        self.refs = refs
+
+    def name_of(self, key: str) -> str:
+        return str(self.refs[key].get_name())
+
+    def code(self) -> str:
+        text = self.body
+        for key in self.refs:
+            text = text.replace(f"@{{{key}}}@", self.name_of(key))
+        return text
+
+
+def _script(parent: Any, body: str, **refs: Any) -> MacroElement:
+    return _Script(body, map=parent, **refs)
 
 
 def road_classes(highway: np.ndarray) -> np.ndarray:
@@ -122,7 +143,8 @@ def add_roads(m: folium.Map, network: Any, *, bounds: tuple[float, ...] | None =
             f"L.geoJSON({_js(order)}, {{pane: 'scRoads', interactive: false,"
             " style: function (f) { var s = styles[f.properties['class']];"
             " return {color: s.color, weight: s.weight, opacity: 0.9, lineCap: 'round'}; }})"
-            f".addTo({group.get_name()});",
+            ".addTo(@{group}@);",
+            group=group,
         )
     )
 
@@ -462,9 +484,10 @@ def add_tianditu(m: folium.Map, key: str) -> None:
         m.add_child(
             _script(
                 m,
-                f"var base = {layer.get_name()};\n"
+                "var base = @{layer}@;\n"
                 f"var notes = L.tileLayer({_js(url)}, {{subdomains: '01234567', maxZoom: 18}});\n"
                 "base.on('add', function () { notes.addTo(map); });\n"
                 "base.on('remove', function () { map.removeLayer(notes); });",
+                layer=layer,
             )
         )

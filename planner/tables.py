@@ -379,7 +379,8 @@ def inert_formulas(book: Any) -> None:
                     cell.data_type = "s"
 
 
-_FIXED_TIME = "2000-01-01T00:00:00Z"
+FIXED_TIME = "2000-01-01T00:00:00Z"
+"""The time stamp stored in the workbooks and GeoPackages we write (same tables, same bytes)."""
 
 
 def fix_workbook_times(path: Path) -> None:
@@ -396,7 +397,7 @@ def fix_workbook_times(path: Path) -> None:
             if name == "docProps/core.xml":
                 data = re.sub(
                     rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)",
-                    rb"\g<1>" + _FIXED_TIME.encode() + rb"\g<2>",
+                    rb"\g<1>" + FIXED_TIME.encode() + rb"\g<2>",
                     data,
                 )
             z.writestr(
