@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+import re
 from functools import cache
 from importlib import resources
+from types import SimpleNamespace
 from typing import Any
 
 import folium
@@ -59,21 +61,17 @@ def _lonlat_bounds(frames: list[gpd.GeoDataFrame]) -> list[list[float]] | None:
     ]
 
 
-def _corner_box(m: folium.Map, html_text: str, position: str, css_class: str) -> None:
-    template = Template(
+class _CornerBox(MacroElement):
+    """A fixed box in a corner of the map (title, legend); its HTML is a value, never a template."""
+
+    _template = Template(
         """
         {% macro script(this, kwargs) %}
         (function(){
-          var box = L.control({position: '"""
-        + position
-        + """'});
+          var box = L.control({position: {{ this.position_js }}});
           box.onAdd = function () {
-            var div = L.DomUtil.create('div', '"""
-        + css_class
-        + """');
-            div.innerHTML = """
-        + _js_string(html_text)
-        + """;
+            var div = L.DomUtil.create('div', {{ this.class_js }});
+            div.innerHTML = {{ this.html_js }};
             return div;
           };
           box.addTo({{ this._parent.get_name() }});
@@ -81,9 +79,17 @@ def _corner_box(m: folium.Map, html_text: str, position: str, css_class: str) ->
         {% endmacro %}
         """
     )
-    macro = MacroElement()
-    macro._template = template
-    m.add_child(macro)
+
+    def __init__(self, html_text: str, position: str, css_class: str) -> None:
+        super().__init__()
+        self._name = "ScCornerBox"
+        self.position_js = _js_string(position)
+        self.class_js = _js_string(css_class)
+        self.html_js = _js_string(html_text)
+
+
+def _corner_box(m: folium.Map, html_text: str, position: str, css_class: str) -> None:
+    m.add_child(_CornerBox(html_text, position, css_class))
 
 
 def _js_string(text: str) -> str:
@@ -482,13 +488,54 @@ def coverage_map(
     return m
 
 
+_JINJA_OPENERS = re.compile(r"\{[{%#]")
+
+
+def _inert(text: str) -> str:
+    """``text`` such that one more pass of Jinja over it gives ``text`` back unchanged."""
+    if not _JINJA_OPENERS.search(text):
+        return text  # nothing Jinja would read (every page we draw, unless a name has "{{")
+    return "{% raw %}" + text.replace("{%", "{% endraw %}{{ '{%' }}{% raw %}") + "{% endraw %}"
+
+
+class _Sealed:
+    """A macro template whose outputs pass branca's second rendering unchanged.
+
+    branca renders each macro (``header``, ``html``, ``script``) and then parses the output
+    *again* as a Jinja template (``Element(script(...))`` in ``MacroElement.render``): a site
+    named ``{{ ... }}`` in a tooltip or GeoJSON property would run as template code while the
+    page is made. Wrapping each output in a raw block keeps every name as text.
+    """
+
+    def __init__(self, template: Any) -> None:
+        self._inner = template
+
+    @property
+    def module(self) -> SimpleNamespace:
+        found = self._inner.module.__dict__
+        return SimpleNamespace(
+            **{k: _sealed(found[k]) for k in ("header", "html", "script") if k in found}
+        )
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        return str(self._inner.render(*args, **kwargs))
+
+
+def _sealed(macro: Any) -> Any:
+    def run(*args: Any, **kwargs: Any) -> str:
+        return _inert(str(macro(*args, **kwargs)))
+
+    return run
+
+
 def stable_ids(m: folium.Map) -> folium.Map:
     """Give every element of ``m`` an id from its place in the page instead of a random one.
 
     folium names each element (``map_<32 hex>``, ``geo_json_<32 hex>`` ...) from random bytes,
     so the same map rendered twice differed; numbering the elements in document order makes
-    the HTML a function of the map's content (rerun outputs compare byte for byte). Call it
-    again after adding elements.
+    the HTML a function of the map's content (rerun outputs compare byte for byte). It also
+    seals every macro's output against a second pass of Jinja (:class:`_Sealed`), so that no
+    name runs as template code. Call it again after adding elements.
     """
     root = m.get_root()
     seen: set[int] = set()
@@ -500,6 +547,8 @@ def stable_ids(m: folium.Map) -> folium.Map:
             continue
         seen.add(id(element))
         element._id = f"{n:032x}"
+        if isinstance(element, MacroElement) and not isinstance(element._template, _Sealed):
+            element._template = _Sealed(element._template)
         n += 1
         stack.extend(getattr(element, "_children", {}).values())
     return m

@@ -10,7 +10,7 @@ import folium
 import geopandas as gpd
 import pandas as pd
 
-from planner.maps import _corner_box, coverage_map
+from planner.maps import _corner_box, coverage_map, stable_ids
 from planner.report import write_json
 from planner.scenario import Comparison
 from planner.tables import analysis_options, for_people, write_workbook
@@ -161,7 +161,7 @@ def comparison_map(
     )
     for _key, control in controls:
         m.add_child(control)
-    return m
+    return stable_ids(m)
 
 
 def _safe_geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:

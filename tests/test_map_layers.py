@@ -65,3 +65,13 @@ def test_names_reach_the_page_as_data_never_as_markup(sample):  # noqa: F811
     page = coverage_map(coverage, sites=sites, units=region.units).get_root().render()
     assert "</script><script>alert(1)" not in page
     assert "\\u003c/script\\u003e\\u003cscript\\u003ealert(1)" in page
+
+
+def test_names_are_never_run_as_page_templates(sample):  # noqa: F811
+    # The page is rendered by Jinja: a name like "{{ 7 * 191 }}" must stay text, not compute.
+    region, coverage = sample
+    sites = region.sites.copy()
+    sites.loc[0, "name"] = "村{{ 7 * 191 }}站{% if true %}X{% endif %}"
+    page = coverage_map(coverage, sites=sites, units=region.units).get_root().render()
+    assert "村1337站" not in page and "站X" not in page
+    assert "{{ 7 * 191 }}" in page
