@@ -71,6 +71,10 @@ class RegionConfig(_Strict):
     candidates: Path | None = None
     standards: Path | None = None
     coord_sys: str | None = None
+    dem: Path | None = Field(
+        default=None, description="Elevation GeoTIFF: walking and cycling times follow slopes."
+    )
+    sheet: str | None = Field(default=None, description="Sheet of XLSX inputs to read.")
 
     @model_validator(mode="after")
     def _inputs_given(self) -> RegionConfig:
@@ -218,7 +222,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
-    files = ("network", "sites", "residents", "units", "candidates", "standards")
+    files = ("network", "sites", "residents", "units", "candidates", "standards", "dem")
     regions = data.get("regions")
     if isinstance(regions, list):
         data["regions"] = [

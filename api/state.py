@@ -634,6 +634,8 @@ def _read_region(cfg: RegionConfig, settings: Settings) -> Region:
             "standards",
             "coord_sys",
             "name",
+            "dem",
+            "sheet",
         )
         if getattr(cfg, k) is not None
     }

@@ -131,3 +131,26 @@ def test_a_missing_dem_is_a_one_line_error(straight_road, tmp_path):
     network = load_network(straight_road, cache_dir=tmp_path)
     with pytest.raises(InputError, match="DEM file not found"):
         with_slopes(network, tmp_path / "nope.tif", cache_dir=tmp_path)
+
+
+def test_a_regions_config_takes_a_dem_as_the_cli_does(straight_road, tmp_path):
+    # The API's regions file names the DEM beside the other inputs (relative to the file).
+    from api.config import load_settings
+    from api.state import _read_region
+
+    write_plane(tmp_path / "plane.tif", 0.08)
+    lon, lat = lonlat(0, 500)
+    (tmp_path / "sites.csv").write_text(f"id,name,tier,lon,lat\nS1,站,station,{lon},{lat}\n")
+    (tmp_path / "res.csv").write_text(f"id,lon,lat,population\nR1,{lon},{lat},10\n")
+    config = tmp_path / "regions.toml"
+    config.write_text(
+        f'[[regions]]\nid = "hill"\nnetwork = "{straight_road}"\nsites = "sites.csv"\n'
+        'residents = "res.csv"\ndem = "plane.tif"\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(config)
+    region = _read_region(settings.regions[0], settings)
+    assert region.files is not None and str(region.files.dem).endswith("plane.tif")
+    assert set(region.network.edge_slope) and region.network.edge_slope["walk_fwd"].size
+    flat = _read_region(settings.regions[0].model_copy(update={"dem": None}), settings)
+    assert not flat.network.edge_slope
