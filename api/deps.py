@@ -13,7 +13,8 @@ from api.config import Limits, Settings
 from api.errors import MESSAGES, ApiError, field_error, limit_exceeded
 from api.models import Mode
 from api.state import LoadedRegion, RegionStore
-from planner.text import TIER_ALIASES, TIERS, normalise_token
+from planner import vocab
+from planner.errors import InputError
 
 API_KEY_HEADER = "X-API-Key"
 
@@ -85,11 +86,10 @@ def tier_key(value: str | None, loc: list[str]) -> str | None:
     """A tier key from a key, alias or Chinese name (``站`` -> ``station``); 422 when unknown."""
     if value is None:
         return None
-    key = TIER_ALIASES.get(normalise_token(value))
-    if key is None:
-        msg = f"unknown tier {value!r}: use one of {', '.join(TIERS)} (or 中心, 所, 站 ...)"
-        raise field_error(loc, msg, "enum")
-    return key
+    try:
+        return vocab.tier_key(value, where=loc[-1])
+    except InputError as exc:
+        raise field_error(loc, str(exc), "enum") from None
 
 
 def check_minutes(minutes: float | None, limits: Limits, loc: list[str]) -> None:

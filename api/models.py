@@ -6,7 +6,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from planner.text import KIND_ALIASES, TIER_ALIASES, TIERS, normalise_token
+from planner import vocab
 
 Mode = Literal["walk", "bike", "drive"]
 CoordSys = Literal["wgs84", "gcj02", "bd09"]
@@ -347,28 +347,12 @@ class SuggestRequest(BaseModel):
     @field_validator("tier")
     @classmethod
     def _tier_key(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        key = TIER_ALIASES.get(normalise_token(value))
-        if key is None:
-            msg = f"unknown tier {value!r}: use one of {', '.join(TIERS)} (or 中心, 所, 站 ...)"
-            raise ValueError(msg)
-        return key
+        return None if value is None else vocab.tier_key(value, where="tier")
 
     @field_validator("kinds")
     @classmethod
     def _kind_keys(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return None
-        out = []
-        for kind in value:
-            key = KIND_ALIASES.get(normalise_token(kind))
-            if key is None:
-                choices = "idle_school, idle_house, idle_factory, public_venue, other"
-                msg = f"unknown candidate kind {kind!r}: use {choices}"
-                raise ValueError(msg)
-            out.append(key)
-        return out
+        return None if value is None else vocab.kind_keys(value, where="kinds")
 
     @model_validator(mode="after")
     def _k_or_target(self) -> SuggestRequest:
@@ -376,7 +360,7 @@ class SuggestRequest(BaseModel):
             msg = "give either k (number of new sites) or target (coverage share), not both"
             raise ValueError(msg)
         if self.k is None and self.target is None:
-            self.k = 5
+            self.k = vocab.DEFAULT_K
         return self
 
 

@@ -331,12 +331,13 @@ def suggest(
     from planner.report import check_output_folder, region_inputs, run_record, write_suggestion
     from planner.siting import check_request
     from planner.siting import suggest as propose
-    from planner.text import TIER_ALIASES, normalise_token
+    from planner.vocab import DEFAULT_K
+    from planner.vocab import tier_key as to_tier
 
     with _user_errors(out), _progress(verbose) as say:
         if k is None and target is None:
-            k = 5
-        tier_key = None if tier is None else TIER_ALIASES.get(normalise_token(tier), tier)
+            k = DEFAULT_K
+        tier_key = None if tier is None else to_tier(tier, where="--tier")
         method = "greedy" if greedy else "exact"
         check_request(
             k=k,

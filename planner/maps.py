@@ -16,6 +16,7 @@ from branca.element import Element, Figure, MacroElement, Template
 
 from planner import map_layers
 from planner.text import LABELS, TIERS, tier_label
+from planner.vocab import town_mask
 
 _GAP_COLOR = "#d7301f"
 _UNCOVERED_COLOR = "#e31a1c"
@@ -209,19 +210,19 @@ def coverage_map(
     if gaps is None:
         gaps = coverage.gaps
         if town is not None:  # areas whose most populous town is this one
-            inside = _in_town(res, town)
+            inside = town_mask(res, town)
             name = str(res.loc[inside, "town"].iloc[0]) if inside.any() and "town" in res else None
             gaps = gaps[gaps["town"].astype(str) == name] if name else gaps.iloc[0:0]
     if town is not None:
-        res = res[_in_town(res, town)]
-        sites = sites[_in_town(sites, town)] if "town" in sites or "town_code" in sites else sites
+        res = res[town_mask(res, town)]
+        sites = sites[town_mask(sites, town)] if "town" in sites or "town_code" in sites else sites
         areas = areas[areas["site_id"].isin(sites["id"])]
         if proposals is not None and ("town" in proposals or "town_code" in proposals):
-            proposals = proposals[_in_town(proposals, town)]
+            proposals = proposals[town_mask(proposals, town)]
         if added_areas is not None and proposals is not None and "site_id" in added_areas:
             added_areas = added_areas[added_areas["site_id"].isin(proposals["candidate_id"])]
         if units is not None:
-            units = units[_in_town(units, town)]
+            units = units[town_mask(units, town)]
     uncovered = res[~res["covered"].to_numpy()]
     uncovered = uncovered.sort_values("population", ascending=False).head(max_residents)
     if prefer_canvas is None:
@@ -602,18 +603,6 @@ def _kind_zh(kind: str) -> str:
     from planner.text import CANDIDATE_KINDS
 
     return CANDIDATE_KINDS.get(kind, {}).get("zh", kind)
-
-
-def _in_town(frame: gpd.GeoDataFrame, town: str) -> np.ndarray:
-    mask = np.zeros(len(frame), bool)
-    for col in ("town", "town_code"):
-        if col in frame:
-            mask |= frame[col].astype(str).to_numpy() == str(town)
-    if "level" in frame and "code" in frame:
-        mask |= (frame["level"] == "town").to_numpy() & (
-            frame["code"].astype(str).to_numpy() == str(town)
-        )
-    return mask
 
 
 def _proposal_headline(

@@ -17,7 +17,8 @@ from planner.coverage import Coverage, analyze, json_ready
 from planner.errors import InputError
 from planner.io import read_sites, read_table
 from planner.region import Region
-from planner.text import SCENARIO_ACTIONS, TIER_ALIASES, TIERS, normalise_token
+from planner.text import SCENARIO_ACTIONS, TIERS, normalise_token
+from planner.vocab import tier_key
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class Scenario:
         """
         ids = _split(close) if isinstance(close, str) else list(close or [])
         changes = _parse_retier(retier) if isinstance(retier, str) else dict(retier or {})
-        changes = {k: _tier_key(v, f"--retier {k}={v}") for k, v in changes.items()}
+        changes = {k: tier_key(v, where=f"--retier {k}={v}") for k, v in changes.items()}
         added, rejected = (None, pd.DataFrame())
         if add is not None:
             added, rejected = read_additions(add, default_tier=add_tier, coord_sys=coord_sys)
@@ -111,7 +112,7 @@ class Scenario:
         retier = {}
         for i in np.flatnonzero((actions == "retier").to_numpy()):
             row = frame.iloc[i]
-            retier[ids.iloc[i]] = _tier_key(row.get("tier"), f"{path}: row {row['_row']}")
+            retier[ids.iloc[i]] = tier_key(row.get("tier"), where=f"{path}: row {row['_row']}")
         added = rejected = None
         adds = frame.loc[actions == "add"].drop(columns=["action", "_row"])
         if len(adds):
@@ -387,14 +388,3 @@ def _parse_retier(text: str) -> dict[str, str]:
         site, tier = part.split("=", 1)
         out[site.strip()] = tier.strip()
     return out
-
-
-def _tier_key(value: Any, where: str) -> str:
-    key = (
-        TIER_ALIASES.get(normalise_token(value)) if value is not None and pd.notna(value) else None
-    )
-    if key is None:
-        accepted = ", ".join(f"{k} ({v['zh']})" for k, v in TIERS.items())
-        msg = f"{where}: unknown tier {value!r}; use one of {accepted}"
-        raise InputError(msg)
-    return key

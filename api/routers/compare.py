@@ -17,8 +17,8 @@ from api.deps import LimitsDep, Region, Town, require_api_key
 from api.errors import ApiError, limit_exceeded
 from api.models import error_responses
 from api.state import LoadedRegion
+from planner import vocab
 from planner.errors import InputError
-from planner.text import TIER_ALIASES, TIERS, normalise_token
 
 router = APIRouter(
     tags=["scenarios"],
@@ -37,11 +37,7 @@ MAX_CHANGES = 1000
 
 
 def _tier(value: str) -> str:
-    key = TIER_ALIASES.get(normalise_token(value))
-    if key is None:
-        msg = f"unknown tier {value!r}: use one of {', '.join(TIERS)} (or 中心, 所, 站 ...)"
-        raise ValueError(msg)
-    return key
+    return vocab.tier_key(value, where="tier")
 
 
 class NewSite(BaseModel):
