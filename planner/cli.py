@@ -623,7 +623,8 @@ def audit(
     s = result.summary
     v = s["sites"]
     print(
-        f"region {s['region']}, year {s['year']}: {s['sites_audited']} sites audited: "
+        f"region {s['region']}, year {s['year'] or 'n/a (no activity ledger)'}: "
+        f"{s['sites_audited']} sites audited: "
         f"{v['pass']} pass, {v['fail']} fail, {v['no_data']} no data"
     )
     print(f"  {'rule':<34} {'pass':>6} {'fail':>6} {'no data':>8}")
@@ -763,6 +764,8 @@ def report(
 ) -> None:
     """A printable A4 report of one town (or every town): HTML and PDF."""
     from planner.coverage import analyze as run
+    import pandas as pd
+
     from planner.report import check_output_folder, output_folder
     from planner.town_report import find_town, town_figures, write_town_report
 
@@ -786,11 +789,14 @@ def report(
             max_snap_m=max_snap_m,
             coord_sys=coord_sys,
         )
-        names = (
-            sorted(region.residents["town"].dropna().astype(str).unique())
-            if all_towns
-            else [find_town(region, str(town))[0]]
-        )
+        known = region.residents.get("town", pd.Series(dtype=object)).dropna().astype(str)
+        if all_towns and known.empty:
+            msg = (
+                "--all-towns: no towns are known; give --units with town boundaries "
+                "(level town) or a town column in the residents file"
+            )
+            raise InputError(msg)
+        names = sorted(known.unique()) if all_towns else [find_town(region, str(town))[0]]
         coverage = run(region, progress=say)
         written = []
         owns: list[str] = []

@@ -718,6 +718,18 @@ def suggest(
     cands = region.candidates
     if cands is None or len(cands) == 0:
         msg = "no candidate buildings: give a candidates file (id, name, kind, lon, lat, rooms)"
+        given = region.files.candidates if region.files is not None else None
+        if given is not None:
+            rej = region.rejected
+            rej = rej[rej["layer"] == "candidates"] if len(rej) else rej
+            reasons = rej["reason"].value_counts().head(3) if len(rej) else pd.Series(dtype=int)
+            why = "; ".join(f"{n} {r}" for r, n in reasons.items())
+            msg = (
+                f"{given}: no usable candidate buildings"
+                + (f" ({len(rej)} left out: {why})" if len(rej) else "")
+                + "; give a candidates file (id, name, kind, lon, lat, rooms) or an OSM file "
+                "with idle schools, factories or houses"
+            )
         raise InputError(msg)
     if coverage is None:
         say("coverage of existing sites")
