@@ -168,3 +168,12 @@ UNIT_LEVELS: dict[str, dict[str, str]] = {
     "town": {"zh": "乡镇", "en": "town", "axis": "乡镇 Town"},
     "village": {"zh": "村（社区）", "en": "village", "axis": "村（社区） Village / community"},
 }
+
+# A province run: spreadsheet sheets and the state of each county.
+PROVINCE: dict[str, str] = {
+    "sheet_counties": "counties 县市区",
+    "sheet_failed": "failed 失败",
+    "done": "done 已完成",
+    "skipped": "unchanged, skipped 未变化 跳过",
+    "failed": "failed 失败",
+}
