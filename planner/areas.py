@@ -139,8 +139,8 @@ def area_polygons(
     *,
     buffer_m: float = 60.0,
     fill_holes_m2: float = 40_000.0,
-    cell_m: float = 8.0,
-    tile: int = 512,
+    cell_m: float = 10.0,
+    tile: int = 256,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw reached road pieces as one polygon per label (the strip beside the roads).
 
@@ -198,7 +198,7 @@ def _raster_parts(
     x0, _, _, y1 = shapely.total_bounds(pieces)
     halo = int(np.ceil(buffer_m / cell_m)) + 2
     x0, y1 = x0 - halo * cell_m, y1 + halo * cell_m
-    reach = buffer_m / cell_m - np.sqrt(0.5)  # cell centre within buffer_m of the road
+    reach = buffer_m / cell_m - 1.0  # cell centre within buffer_m of the road
     box = shapely.bounds(pieces)
     col = ((box[:, [0, 2]] - x0) / cell_m).astype(np.int64)
     row = ((y1 - box[:, [3, 1]]) / cell_m).astype(np.int64)
