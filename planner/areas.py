@@ -148,7 +148,8 @@ def area_polygons(
     ``buffer_m`` of a burnt cell (the strip beside a road that residents reach on foot) takes
     the label of its nearest burnt cell, and the raster is polygonised. The raster is worked
     in tiles of ``tile`` x ``tile`` cells and only where pieces lie, so cost follows the
-    reached road length and memory stays bounded by one tile; the tiles' polygons are joined
+    reached roads' extent (not the county's, nor the number of labels) and the raster's
+    memory stays bounded by one tile; the tiles' polygons are joined
     by one vectorised coverage union (their seams coincide exactly). Where strips of two labels
     overlap, each cell belongs to the nearer road, so areas do not overlap. Holes smaller than
     ``fill_holes_m2`` (blocks enclosed by reached roads) are filled; larger holes, such as a
@@ -180,7 +181,8 @@ def area_polygons(
     merged = shapely.transform(
         merged, lambda xy: np.column_stack([x0 + xy[:, 0] * cell, y1 - xy[:, 1] * cell])
     )
-    # Raster edges are stairs of cells; half a cell of simplification smooths them.
+    # Raster edges are stairs of cells; a light simplification drops their collinear vertices
+    # without moving an edge by more than 1.5 m (the strip stays within buffer_m + 5 m).
     merged = shapely.simplify(merged, min(cell / 2, 1.5), preserve_topology=True)
     polygons[found] = merged
     for k in np.setdiff1d(np.arange(len(uniq)), found):
@@ -198,7 +200,9 @@ def _raster_parts(
     x0, _, _, y1 = shapely.total_bounds(pieces)
     halo = int(np.ceil(buffer_m / cell_m)) + 2
     x0, y1 = x0 - halo * cell_m, y1 + halo * cell_m
-    reach = buffer_m / cell_m - 1.0  # cell centre within buffer_m of the road
+    # A burnt cell's centre lies up to 0.7 cells off its road and a polygon's corner 0.7 cells
+    # off its cell centre: one cell less keeps the drawn strip within buffer_m + 0.4 cells.
+    reach = buffer_m / cell_m - 1.0
     box = shapely.bounds(pieces)
     col = ((box[:, [0, 2]] - x0) / cell_m).astype(np.int64)
     row = ((y1 - box[:, [3, 1]]) / cell_m).astype(np.int64)
