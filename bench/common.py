@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -56,9 +57,20 @@ class Timings:
         ]
         return min(totals)
 
+    def median(self, name: str) -> float:
+        """The median run of ``name``."""
+        return float(statistics.median(self.runs[name]))
+
+    def totals(self, names: Sequence[str]) -> list[float]:
+        """Per repetition, the sum of several phases run once each per repetition."""
+        return [sum(parts) for parts in zip(*(self.runs[n] for n in names), strict=True)]
+
     def as_dict(self) -> dict[str, dict[str, Any]]:
-        """Best and every run per phase, for JSON."""
-        return {n: {"best": min(r), "runs": r} for n, r in self.runs.items()}
+        """Best, median and every run per phase, for JSON."""
+        return {
+            n: {"best": min(r), "median": float(statistics.median(r)), "runs": r}
+            for n, r in self.runs.items()
+        }
 
 
 @contextlib.contextmanager

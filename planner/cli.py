@@ -763,9 +763,9 @@ def report(
     verbose: VerboseOpt = False,
 ) -> None:
     """A printable A4 report of one town (or every town): HTML and PDF."""
-    from planner.coverage import analyze as run
     import pandas as pd
 
+    from planner.coverage import analyze as run
     from planner.report import check_output_folder, output_folder
     from planner.town_report import find_town, town_figures, write_town_report
 
@@ -810,6 +810,84 @@ def report(
         share = town_figures(coverage, name)["coverage"]
         print(f"  {name}: coverage {share:.1%}  {paths.get('pdf', paths['html'])}")
     print(f"outputs in {Path(out).resolve()}")
+
+
+@app.command()
+def province(
+    config: Annotated[
+        Path,
+        typer.Option(
+            "--config", help="TOML file of [[regions]] (name, network, sites, residents ...)."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="Output folder (one folder per county).")
+    ] = Path("province"),
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Address of a running Dask scheduler (tcp://host:8786)."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", help="Local worker processes (default: cores; 0: one by one, no Dask)."
+        ),
+    ] = None,
+    maps: Annotated[
+        bool, typer.Option("--maps/--no-maps", help="Write each county's map.html.")
+    ] = True,
+    cache_dir: CacheOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Analyse every county of a province on Dask; unchanged counties are skipped."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from planner.province import run_province
+    from planner.text import PROVINCE
+
+    if scheduler is not None and workers is not None:
+        console.print("[bold red]error:[/] give --scheduler or --workers, not both")
+        raise typer.Exit(2)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with _user_errors(), Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("counties", total=None)
+
+        def step(row: dict[str, Any], done: int, total: int) -> None:
+            note = f"  {escape(str(row['region']))}: {PROVINCE[row['status']]}"
+            if row.get("error"):
+                note += f" — {escape(str(row['error']))}"
+            bar.console.print(note, highlight=False, soft_wrap=True)
+            bar.update(task, completed=done, total=total)
+
+        result = run_province(
+            config,
+            out,
+            scheduler=scheduler,
+            workers=workers,
+            maps=maps,
+            cache_dir=cache_dir,
+            progress=step,
+        )
+    table = result.counties
+    failed = table[table["status"] == "failed"]
+    print(
+        f"{len(table)} counties: {int((table['status'] == 'done').sum())} analysed, "
+        f"{int((table['status'] == 'skipped').sum())} unchanged, {len(failed)} failed"
+    )
+    for row in failed.itertuples():
+        print(f"  failed {row.region}: {row.error}")
+    print(f"province summary: {result.paths['xlsx']} and {result.paths['gpkg']}")
+    if len(failed):
+        raise typer.Exit(1)
 
 
 def main() -> None:

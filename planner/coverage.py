@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,7 +43,9 @@ class Coverage:
     gaps
         Contiguous groups of uncovered residents with population and nearest site.
     service_areas
-        Per site, the area reached within its tier's standard (drawn from reached roads).
+        Per site, the area reached within its tier's standard (drawn from reached roads) and
+        ``population_served``. Drawn on first access (maps and ``service_areas.geojson``),
+        never for the numbers; empty when ``analyze`` was told ``service_areas=False``.
     equity
         Share of units fully covered, worst units, population-weighted Gini of minutes.
     summary
@@ -57,11 +60,28 @@ class Coverage:
     by_tier: pd.DataFrame
     by_unit: pd.DataFrame
     gaps: gpd.GeoDataFrame
-    service_areas: gpd.GeoDataFrame
     equity: dict[str, Any]
     summary: dict[str, Any]
     rejected: pd.DataFrame
     node_times: dict[str, NodeTimes] = field(default_factory=dict, repr=False)
+    region: Region | None = field(default=None, repr=False)
+    """The analysed region, kept to draw service areas on demand (``None``: never drawn)."""
+
+    @functools.cached_property
+    def service_areas(self) -> gpd.GeoDataFrame:
+        """Service areas per site, drawn once on first access and kept (see the class)."""
+        if self.region is None:
+            return _empty_areas(self.residents.crs)
+        log.info("drawing service areas")
+        areas = _service_areas(self.region, self.node_times)
+        res = self.residents
+        served = res.loc[res["covered"]]
+        counts = {}
+        for tier in TIERS:
+            col = served.loc[served[f"covered_{tier}"]]
+            counts.update(col.groupby(f"site_{tier}")["population"].sum().to_dict())
+        areas["population_served"] = areas["site_id"].map(counts).fillna(0).astype(int)
+        return areas
 
 
 def analyze(
@@ -78,7 +98,8 @@ def analyze(
     region
         The loaded region; its ``standards`` say mode and minutes per tier.
     service_areas
-        Also draw service-area polygons (skip for speed when only numbers are needed).
+        Keep what is needed to draw service-area polygons on first access of
+        ``Coverage.service_areas``; ``False`` leaves them empty. Never drawn here.
     gap_link_m
         Uncovered residents closer than this belong to the same gap area.
     progress
@@ -167,16 +188,6 @@ def analyze(
     equity = equity_figures(out, by_unit)
     say("gap areas")
     gaps = gap_areas(out, sites, link_m=gap_link_m)
-    areas = _empty_areas(region.crs)
-    if service_areas:
-        say("service areas")
-        areas = _service_areas(region, node_times)
-        served = out.loc[out["covered"]]
-        counts = {}
-        for tier in TIERS:
-            col = served.loc[served[f"covered_{tier}"]]
-            counts.update(col.groupby(f"site_{tier}")["population"].sum().to_dict())
-        areas["population_served"] = areas["site_id"].map(counts).fillna(0).astype(int)
     rejected_all = pd.concat(
         [r for r in rejected if len(r)] or [region.rejected], ignore_index=True
     )
@@ -188,11 +199,11 @@ def analyze(
         by_tier=by_tier,
         by_unit=by_unit,
         gaps=gaps,
-        service_areas=areas,
         equity=equity,
         summary=summary,
         rejected=rejected_all,
         node_times=node_times,
+        region=region if service_areas else None,
     )
 
 

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
+import shapely
 
 from planner.errors import InputError, read_toml
 from planner.region import Region, RegionFiles
 from planner.standards import Standards
+from planner.text import PROVINCE
+
+try:  # a worker plugin when Dask is installed; the serial path needs no Dask
+    from distributed.diagnostics.plugin import WorkerPlugin
+except ImportError:  # pragma: no cover - dask is an optional extra
+    WorkerPlugin = object  # type: ignore[assignment,misc]
 
 log = logging.getLogger(__name__)
 
-_FILE_KEYS = ("network", "sites", "residents", "units", "candidates", "standards")
+_FILE_KEYS = ("network", "sites", "residents", "units", "candidates", "standards", "dem")
 
 
 def read_regions(path: str | Path) -> list[RegionFiles]:
@@ -34,12 +50,19 @@ def read_regions(path: str | Path) -> list[RegionFiles]:
         if missing:
             msg = f"{path}: region {n} lacks {', '.join(missing)}"
             raise InputError(msg)
-        unknown = set(entry) - {*_FILE_KEYS, "name", "coord_sys", "id"}
+        unknown = set(entry) - {*_FILE_KEYS, "name", "coord_sys", "sheet", "id"}
         if unknown:
             msg = f"{path}: region {n} has unknown key(s) {sorted(unknown)}"
             raise InputError(msg)
         files = {k: _resolve(path.parent, entry.get(k)) for k in _FILE_KEYS}
-        out.append(RegionFiles(**files, coord_sys=entry.get("coord_sys"), name=entry["name"]))
+        out.append(
+            RegionFiles(
+                **files,
+                coord_sys=entry.get("coord_sys"),
+                sheet=entry.get("sheet"),
+                name=entry["name"],
+            )
+        )
     return out
 
 
@@ -114,3 +137,336 @@ def _guarded(files: RegionFiles, kwargs: dict[str, Any]) -> dict[str, Any]:
         "gini_minutes": s["equity"]["gini_minutes"],
         "error": None,
     }
+
+
+# --- the province command -----------------------------------------------------------------
+
+MANIFEST = "manifest.json"
+"""Written last into each county's folder: input hashes, outputs and headline figures."""
+
+_OUTPUTS = (
+    "summary.json",
+    "residents.csv",
+    "coverage_by_unit.csv",
+    "coverage_by_unit.xlsx",
+    "gaps.geojson",
+    "service_areas.geojson",
+    "rejected.csv",
+)
+
+Progress = Callable[[dict[str, Any], int, int], None]
+"""Called with a county's row, the number of counties finished and the total."""
+
+
+@dataclass(frozen=True)
+class ProvinceRun:
+    """Result of :func:`run_province`.
+
+    Attributes
+    ----------
+    counties
+        One row per county, in config order: ``status`` (done, skipped, failed), headline
+        figures, ``error`` and the county's output ``folder``.
+    paths
+        The merged outputs written by name (``xlsx``, ``gpkg``, ``csv``).
+    """
+
+    counties: pd.DataFrame
+    paths: dict[str, Path]
+
+
+class WarmUp(WorkerPlugin):
+    """Import the analysis modules once when a worker starts, not in its first task."""
+
+    name = "servicecircle-warm-up"
+
+    def setup(self, worker: Any) -> None:
+        """Import planner's analysis modules (the worker's later tasks find them loaded)."""
+        import planner.coverage
+        import planner.report  # noqa: F401
+
+
+def input_hashes(files: RegionFiles) -> dict[str, str | None]:
+    """SHA-256 of each input file's content (a ``place:``/``bbox:`` query is kept as text).
+
+    A file that cannot be read hashes to ``None``, so its county is never taken as unchanged.
+    """
+    out: dict[str, str | None] = {"coord_sys": files.coord_sys, "name": files.name}
+    for key in _FILE_KEYS:
+        value = getattr(files, key)
+        if value is None or str(value).startswith(("place:", "bbox:")):
+            out[key] = None if value is None else str(value)
+            continue
+        digest = hashlib.sha256()
+        try:
+            with open(value, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError:
+            out[key] = None
+            continue
+        out[key] = digest.hexdigest()
+    return out
+
+
+def finished(folder: Path, inputs: dict[str, Any]) -> dict[str, Any] | None:
+    """The county's recorded row when its outputs are complete and its inputs unchanged."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if any(inputs.get(k) is None for k in ("network", "sites", "residents")):
+        return None  # a file that cannot be read is never taken as unchanged
+    if manifest.get("inputs") != inputs:
+        return None
+    if not all((folder / name).exists() for name in manifest.get("outputs", [])):
+        return None
+    return manifest.get("row")
+
+
+def analyse_county(
+    files: RegionFiles,
+    folder: str | Path,
+    *,
+    inputs: dict[str, Any],
+    options: dict[str, Any],
+) -> dict[str, Any]:
+    """Analyse one county into ``folder`` and record its manifest (one Dask task).
+
+    A county whose inputs are wrong gets ``status`` failed and the message in ``error``.
+    """
+    from planner.coverage import analyze
+    from planner.report import write_analysis
+
+    folder = Path(folder)
+    start = time.perf_counter()
+    try:
+        region = Region.from_files(
+            files, standards=options.get("standards"), cache_dir=options.get("cache_dir")
+        )
+        coverage = analyze(region, service_areas=True)
+        paths = write_analysis(coverage, region, folder, map_html=options.get("maps", True))
+    except InputError as exc:
+        return _failed(files, folder, str(exc))
+    row = {
+        **_headline(coverage.summary),
+        "status": "done",
+        "seconds": round(time.perf_counter() - start, 2),
+        "error": None,
+        "folder": str(folder),
+        "extent_wkt": _extent(coverage, region),
+    }
+    manifest = {
+        "inputs": inputs,
+        "outputs": sorted(p.name for p in paths.values()),
+        "row": row,
+    }
+    tmp = folder / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(folder / MANIFEST)  # written last: a county without it is not complete
+    return row
+
+
+def run_province(
+    config: str | Path,
+    out: str | Path,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    maps: bool = True,
+    cache_dir: str | Path | None = None,
+    progress: Progress | None = None,
+) -> ProvinceRun:
+    """Analyse every county of ``config`` (``[[regions]]``) into ``out/<name>/`` and merge.
+
+    Parameters
+    ----------
+    config
+        TOML file of ``[[regions]]`` tables (see :func:`read_regions`).
+    out
+        Output folder: one folder per county, and ``province_summary.xlsx`` /
+        ``province.gpkg`` / ``province_summary.csv`` merging them.
+    scheduler
+        Address of a running ``dask.distributed`` scheduler; by default a ``LocalCluster`` of
+        ``workers`` processes is started (``workers=0`` runs the counties one after another
+        in this process, without Dask).
+    workers
+        Worker processes of the local cluster (default: the machine's cores).
+    maps
+        Also write each county's ``map.html``.
+    cache_dir
+        Folder for compiled road networks, shared by the workers.
+    progress
+        Called after each county with its row, the number finished and the total.
+
+    Returns
+    -------
+    ProvinceRun
+        Counties whose outputs are complete and whose input files did not change since are
+        skipped (their recorded figures are reused); a failed county does not stop the others.
+    """
+    regions = read_regions(config)
+    names = [files.name for files in regions]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        msg = f"{config}: region name(s) {twice} appear more than once; each needs its own folder"
+        raise InputError(msg)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    options = {"maps": maps, "cache_dir": None if cache_dir is None else str(cache_dir)}
+    rows: list[dict[str, Any] | None] = [None] * len(regions)
+    todo = []
+    for i, files in enumerate(regions):
+        folder = out / _folder_name(files.name)
+        inputs = {**input_hashes(files), "maps": maps}
+        done = finished(folder, inputs)
+        if done is not None:
+            rows[i] = {**done, "status": "skipped", "seconds": 0.0}
+        else:
+            todo.append((i, files, folder, inputs))
+    count = sum(r is not None for r in rows)
+    for row in rows:
+        if row is not None and progress:
+            progress(row, count, len(regions))
+    log.info("%d of %d counties unchanged; analysing %d", count, len(regions), len(todo))
+    for i, row in _run(todo, options, scheduler=scheduler, workers=workers):
+        rows[i] = row
+        count += 1
+        if progress:
+            progress(row, count, len(regions))
+    table = pd.DataFrame(rows)
+    return ProvinceRun(counties=table, paths=write_province(table, out))
+
+
+def _run(
+    todo: list[tuple[int, RegionFiles, Path, dict[str, Any]]],
+    options: dict[str, Any],
+    *,
+    scheduler: str | None,
+    workers: int | None,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(index, row)`` as counties finish, serially or on Dask."""
+    if not todo:
+        return
+    if scheduler is None and workers == 0:
+        for i, files, folder, inputs in todo:
+            yield i, _guarded_county(files, folder, inputs, options)
+        return
+    from distributed import Client, LocalCluster, as_completed
+
+    with ExitStack() as stack:
+        if scheduler is not None:
+            client = stack.enter_context(Client(scheduler))
+        else:
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=workers or os.cpu_count() or 1,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",
+                )
+            )
+            client = stack.enter_context(Client(cluster))
+        client.register_plugin(WarmUp())
+        futures = {}
+        for i, files, folder, inputs in todo:
+            future = client.submit(
+                _guarded_county,
+                files,
+                folder,
+                inputs,
+                options,
+                key=f"county-{i}-{uuid.uuid4().hex[:8]}",
+                pure=False,
+            )
+            futures[future] = (i, files, folder)
+        for future in as_completed(futures):
+            i, files, folder = futures[future]
+            if future.status == "finished":
+                yield i, future.result()
+            else:  # a worker died or the task raised a bug: report it, keep going
+                exc = future.exception()
+                yield i, _failed(files, folder, f"{type(exc).__name__}: {exc}")
+
+
+def _guarded_county(
+    files: RegionFiles, folder: Path, inputs: dict[str, Any], options: dict[str, Any]
+) -> dict[str, Any]:
+    try:
+        return analyse_county(files, folder, inputs=inputs, options=options)
+    except Exception as exc:  # one county's bug must not stop a province
+        log.exception("county %s failed", files.name)
+        return _failed(files, folder, f"{type(exc).__name__}: {exc}")
+
+
+def _failed(files: RegionFiles, folder: Path, error: str) -> dict[str, Any]:
+    return {"region": files.name, "status": "failed", "error": error, "folder": str(folder)}
+
+
+def _headline(s: dict[str, Any]) -> dict[str, Any]:
+    row = {
+        "region": s["region"],
+        "residents_total": s["residents_total"],
+        "sites_total": s["sites_total"],
+        "population_total": s["population_total"],
+        "population_covered": s["population_covered"],
+        "coverage": s["coverage"],
+        "gaps": s["gaps"],
+        "population_in_gaps": s["population_in_gaps"],
+        "gini_minutes": s["equity"]["gini_minutes"],
+        "residents_rejected": s["residents_rejected"],
+        "sites_rejected": s["sites_rejected"],
+    }
+    for tier, t in s["by_tier"].items():
+        row[f"coverage_{tier}"] = t["coverage"]
+    return row
+
+
+def _extent(coverage: Any, region: Region) -> str:
+    """The county's outline for the merged GeoPackage: its towns, or the hull of its points."""
+    units = region.units
+    if units is not None and len(units) and (units["level"] == "town").any():
+        shape = shapely.union_all(units.loc[units["level"] == "town"].to_crs(4326).geometry.values)
+    else:
+        points = pd.concat([coverage.residents.geometry, region.sites.geometry])
+        shape = gpd.GeoSeries(points, crs=region.crs).to_crs(4326).union_all().convex_hull
+    return shapely.to_wkt(shape, rounding_precision=6)
+
+
+def _folder_name(name: str | None) -> str:
+    text = (name or "region").strip()
+    return "".join("_" if c in '<>:"/\\|?*' or ord(c) < 32 else c for c in text) or "region"
+
+
+def write_province(table: pd.DataFrame, out: Path) -> dict[str, Path]:
+    """Merge the counties' rows and gap areas into ``out`` (XLSX, CSV and GeoPackage)."""
+    paths = {
+        "xlsx": out / "province_summary.xlsx",
+        "csv": out / "province_summary.csv",
+        "gpkg": out / "province.gpkg",
+    }
+    table = table.convert_dtypes(infer_objects=False, convert_string=False, convert_boolean=False)
+    figures = table.drop(columns=[c for c in ("extent_wkt",) if c in table])
+    figures.to_csv(paths["csv"], index=False, encoding="utf-8-sig")
+    with pd.ExcelWriter(paths["xlsx"], engine="openpyxl") as xl:
+        figures.to_excel(xl, sheet_name=PROVINCE["sheet_counties"], index=False)
+        failed = figures.loc[figures["status"] == "failed", ["region", "error", "folder"]]
+        failed.to_excel(xl, sheet_name=PROVINCE["sheet_failed"], index=False)
+    paths["gpkg"].unlink(missing_ok=True)
+    ok = table.loc[table["status"] != "failed"]
+    if len(ok):
+        counties = gpd.GeoDataFrame(
+            ok.drop(columns=["extent_wkt"]),
+            geometry=shapely.from_wkt(ok["extent_wkt"].to_numpy()),
+            crs=4326,
+        )
+        counties.to_file(paths["gpkg"], layer="counties", driver="GPKG")
+        gaps = []
+        for row in ok.itertuples():
+            layer = gpd.read_file(Path(row.folder) / "gaps.geojson")
+            if len(layer):
+                gaps.append(layer.assign(region=row.region).to_crs(4326))
+        if gaps:
+            merged = pd.concat(gaps, ignore_index=True)
+            merged.to_file(paths["gpkg"], layer="gaps", driver="GPKG")
+    return paths

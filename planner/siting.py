@@ -7,7 +7,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import geopandas as gpd
@@ -280,9 +280,26 @@ class CoverageProblem:
         time_limit: float = 60.0,
         node_limit: int | None = None,
         progress: Callable[[str], None] | None = None,
+        reduce: bool = True,
     ) -> SitingResult:
-        """Choose ``k`` candidates maximising newly covered weight, exactly (HiGHS MILP)."""
+        """Choose ``k`` candidates maximising newly covered weight, exactly (HiGHS MILP).
+
+        With ``reduce`` the model is first shrunk without changing its optimum (see
+        :meth:`reduced`); the reduction's sizes are in ``extra``.
+        """
         t0 = time.perf_counter()
+        if reduce:
+            red = self.reduced(k=k)
+            k_left = min(k, self.n_candidates) - len(red.forced)
+            if k_left > 0 and red.problem.n_candidates > 0:
+                sub = red.problem.mclp(
+                    k_left, time_limit=time_limit, node_limit=node_limit, reduce=False
+                )
+                chosen, status = red.kept[sub.selected], sub.status
+                bound = sub.bound + red.forced_weight
+            else:
+                chosen, status, bound = np.array([], np.int64), "optimal", float("nan")
+            return self._result(np.r_[red.forced, chosen], bound, status, t0, red.sizes)
         warm, _ = _lazy_greedy(self, k=k)
         n_c = self.n_candidates
         k = min(k, n_c)
@@ -307,9 +324,17 @@ class CoverageProblem:
         )
 
     def target_cover(
-        self, needed: float, *, time_limit: float = 60.0, node_limit: int | None = None
+        self,
+        needed: float,
+        *,
+        time_limit: float = 60.0,
+        node_limit: int | None = None,
+        reduce: bool = True,
     ) -> SitingResult:
         """Fewest candidates whose newly covered weight reaches ``needed``, exactly.
+
+        With ``reduce`` the model is first shrunk without changing its optimum (see
+        :meth:`reduced`).
 
         When ``needed`` exceeds what all candidates together reach, the result has status
         ``target_unreachable`` and selects the fewest candidates reaching everything reachable.
@@ -332,6 +357,21 @@ class CoverageProblem:
                 0.0,
                 achievable,
             )
+        if reduce:
+            red = self.reduced(needed=needed)
+            left = needed - red.forced_weight
+            if left > 1e-9 and red.problem.n_candidates > 0:
+                sub = red.problem.target_cover(
+                    left, time_limit=time_limit, node_limit=node_limit, reduce=False
+                )
+                if sub.status == "infeasible":
+                    return sub
+                chosen, status = red.kept[sub.selected], sub.status
+                bound = sub.bound + len(red.forced)
+            else:
+                chosen, status, bound = np.array([], np.int64), "optimal", float("nan")
+            out = self._result(np.r_[red.forced, chosen], bound, status, t0, red.sizes, target=True)
+            return replace(out, status=status_note or out.status, achievable=achievable)
         greedy_sel, _ = _lazy_greedy(self, k=self.n_candidates, stop_at=needed)
         n_c = self.n_candidates
         sol, info = self._solve(
@@ -369,6 +409,96 @@ class CoverageProblem:
             "highs",
             time.perf_counter() - t0,
             achievable,
+        )
+
+    def reduced(self, *, k: int | None = None, needed: float | None = None) -> Reduction:
+        """A smaller model with the same optimum (for MCLP with ``k`` or a ``needed`` target).
+
+        - A candidate whose demand another candidate also reaches entirely (a subset; for equal
+          sets, the later id) is dropped: swapping it for that one never covers less. With a
+          per-group limit only a candidate of the same group can stand in.
+        - MCLP without group limits: a candidate is fixed open when the weight only it reaches
+          exceeds ``U / k``, where ``U`` bounds the optimum from above (total weight, the ``k``
+          largest candidates, and greedy / (1 - (1 - 1/k)^k)). Some site of any solution adds
+          at most ``U / k``; swapping it for this candidate would cover more, so every optimal
+          solution contains it.
+        - Target cover of everything reachable: a candidate that is the only one reaching some
+          demand is fixed open.
+        - Demand points that end up with the same candidate set are merged again.
+        """
+        cover = self.cover.tocsc()
+        n_c = self.n_candidates
+        rank = pd.Series(self.candidate_ids).rank(method="first").to_numpy()
+        keep = ~_dominated(cover, rank, self.group_of if self.group_limit is not None else None)
+        forced = np.array([], np.int64)
+        by_row = np.diff(cover.tocsr().indptr)
+        unique_rows = by_row == 1
+        if unique_rows.any() and self.group_limit is None:
+            csr = cover.tocsr()
+            only = csr.indices[csr.indptr[:-1][unique_rows]]
+            alone = np.bincount(only, weights=self.weight[unique_rows], minlength=n_c)
+            if k is not None and 0 < k < n_c:
+                colsum = np.asarray(cover.T @ self.weight).ravel()
+                top_k = np.sort(colsum)[::-1][:k].sum()
+                _, gains = _lazy_greedy(self, k=k)
+                ratio = 1.0 - (1.0 - 1.0 / k) ** k
+                upper = min(self.total_weight, top_k, gains.sum() / ratio)
+                forced = np.flatnonzero(alone > upper / k * (1 + 1e-9))
+                if len(forced) > k:  # cannot happen (their unique weights would exceed U)
+                    forced = np.array([], np.int64)
+            elif needed is not None and needed >= self.total_weight - 1e-9:
+                forced = np.flatnonzero(alone > 0)
+        keep[forced] = False
+        hit = np.zeros(cover.shape[0], bool)
+        if len(forced):
+            hit = np.asarray(cover[:, forced].sum(axis=1)).ravel() > 0
+        kept = np.flatnonzero(keep)
+        a = sp.csr_matrix(cover[~hit][:, kept])
+        w = self.weight[~hit]
+        has = np.diff(a.indptr) > 0
+        a, w = _merge_identical_rows(a[has], w[has])
+        problem = CoverageProblem(
+            sp.csc_matrix(a), w, self.candidate_ids[kept], self.group_of[kept], self.group_limit
+        )
+        sizes = {
+            "candidates": n_c,
+            "candidates_dropped": int(n_c - len(kept) - len(forced)),
+            "candidates_fixed": len(forced),
+            "demand_groups": len(self.weight),
+            "demand_groups_reduced": len(w),
+        }
+        log.info("model reduced: %s", sizes)
+        return Reduction(problem, kept, forced, float(self.weight[hit].sum()), sizes)
+
+    def _result(
+        self,
+        chosen: np.ndarray,
+        bound: float,
+        status: str,
+        t0: float,
+        sizes: dict[str, Any],
+        *,
+        target: bool = False,
+    ) -> SitingResult:
+        sel, gains = self.order_by_gain(np.asarray(chosen, np.int64))
+        if target:
+            obj = float(len(sel))
+            bound = obj if not np.isfinite(bound) else float(np.ceil(bound - 1e-6))
+            gap = 0.0 if bound >= obj - 1e-9 else (obj - bound) / max(obj, 1e-12)
+        else:
+            obj = float(gains.sum())
+            bound = obj if not np.isfinite(bound) else min(bound, self.total_weight)
+            gap = 0.0 if bound <= obj + 1e-9 else (bound - obj) / max(bound, 1e-12)
+        return SitingResult(
+            sel,
+            gains,
+            obj,
+            bound,
+            gap,
+            status,
+            "highs",
+            time.perf_counter() - t0,
+            extra={"reduction": sizes},
         )
 
     def greedy_target(self, needed: float) -> SitingResult:
@@ -427,6 +557,46 @@ class CoverageProblem:
             if coef.sum() > self.group_limit:
                 out.append((coef, -np.inf, float(self.group_limit)))
         return out
+
+
+@dataclass(frozen=True, eq=False)
+class Reduction:
+    """A coverage model shrunk by :meth:`CoverageProblem.reduced`.
+
+    Attributes
+    ----------
+    problem
+        The smaller model over the kept candidates.
+    kept
+        Positions (in the original model) of ``problem``'s candidates.
+    forced
+        Positions of candidates fixed open.
+    forced_weight
+        Weight the fixed candidates cover.
+    sizes
+        Counts before and after, for reports.
+    """
+
+    problem: CoverageProblem
+    kept: np.ndarray
+    forced: np.ndarray
+    forced_weight: float
+    sizes: dict[str, Any]
+
+
+def _dominated(cover: sp.csc_matrix, rank: np.ndarray, group_of: np.ndarray | None) -> np.ndarray:
+    """Candidates whose demand set lies within another's (ties: the later ranked one)."""
+    a = cover.astype(np.int32)
+    size = np.diff(a.indptr)
+    overlap = (a.T @ a).tocoo()  # shared demand groups of every pair of candidates
+    j, k, n = overlap.row, overlap.col, overlap.data
+    inside = (j != k) & (n == size[j])
+    inside &= (size[k] > size[j]) | (rank[k] < rank[j])
+    if group_of is not None:
+        inside &= group_of[j] == group_of[k]
+    out = size == 0
+    out[j[inside]] = True
+    return out
 
 
 def _merge_identical_rows(a: sp.csr_matrix, w: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -783,7 +953,9 @@ def suggest(
     say(
         f"coverage sets: {len(usable)} candidates x {len(res)} residents within {std.minutes:g} min {std.mode}"
     )
+    t_sets = time.perf_counter()
     reach = coverage_matrix(graph, cand_snap.subset(usable), res_snap, limit_s=std.minutes * 60.0)
+    sets_seconds = time.perf_counter() - t_sets
     served = res[f"covered_{tier}"].to_numpy() if tier else res["covered"].to_numpy()
     pop = res["population"].to_numpy(float) * in_town
     if weight_column is not None:
@@ -873,6 +1045,8 @@ def suggest(
             "solver": result.solver,
             "status": result.status,
             "solve_seconds": round(result.seconds, 3),
+            "coverage_sets_seconds": round(sets_seconds, 3),
+            "model_reduction": result.extra.get("reduction"),
             "greedy_objective": greedy.objective,
             "weight": weight_column or "population",
             "candidates_total": len(cands),

@@ -704,3 +704,12 @@ REPORT_WORDS: dict[str, str] = {
     "no_proposals": "未提出新建站点",
     "footer": "由 servicecircle 按实际道路网络计算；覆盖指在标准时间内可到达站点。",
 }
+
+# A province run: spreadsheet sheets and the state of each county.
+PROVINCE: dict[str, str] = {
+    "sheet_counties": "counties 县市区",
+    "sheet_failed": "failed 失败",
+    "done": "done 已完成",
+    "skipped": "unchanged, skipped 未变化 跳过",
+    "failed": "failed 失败",
+}

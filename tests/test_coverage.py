@@ -267,3 +267,25 @@ def test_own_county_never_borrows_the_sample_boundaries(tmp_path):
     cov = analyze(region, service_areas=False)
     # towns and villages then come from the residents' own columns
     assert set(cov.by_unit["level"]) == {"town", "village"}
+
+
+def test_service_areas_are_drawn_on_first_use_not_for_the_numbers(sample):  # noqa: F811
+    region, drawn = sample
+    cov = analyze(region)
+    assert "service_areas" not in vars(cov)  # analyze itself drew nothing
+    clone = pickle.loads(pickle.dumps(cov))  # still picklable before and after drawing
+    areas = clone.service_areas
+    assert clone.service_areas is areas  # drawn once, then kept
+    assert list(areas["site_id"]) == list(drawn.service_areas["site_id"])
+    assert shapely.equals(areas.geometry.values, drawn.service_areas.geometry.values).all()
+    pickle.loads(pickle.dumps(clone))
+    assert analyze(region, service_areas=False).service_areas.empty
+
+
+def test_service_areas_of_one_tier_do_not_overlap(sample):  # noqa: F811
+    """Where two sites' strips meet, each stretch of land goes to the nearer reached road."""
+    _, cov = sample
+    station = np.asarray(cov.service_areas[cov.service_areas["tier"] == "station"].geometry)
+    overlap = shapely.area(shapely.intersection(station[:, None], station[None, :]))
+    np.fill_diagonal(overlap, 0.0)
+    assert overlap.max() < 1.0

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
 import pandas as pd
 import pytest
+from _sample import sample  # noqa: F401  (session fixture)
 
+from planner.coverage import analyze
 from planner.province import read_regions, run_regions
 from planner.region import RegionFiles
 
 
 def test_regions_on_dask_match_a_local_run(tmp_path):
     distributed = pytest.importorskip("distributed")
-    sample = RegionFiles.sample()
+    sample = RegionFiles.sample()  # noqa: F811
     broken = RegionFiles(
         network=sample.network,
         sites=tmp_path / "missing.csv",
@@ -46,3 +55,79 @@ def test_region_config_resolves_paths_relative_to_it(tmp_path):
 
     with pytest.raises(InputError, match="lacks network, sites, residents"):
         read_regions(cfg)
+
+
+def _province_config(folder, sites_b):
+    files = RegionFiles.sample()
+    lines = []
+    for name, sites in (("甲县", files.sites), ("乙县", sites_b), ("坏县", folder / "missing.csv")):
+        lines += [
+            "[[regions]]",
+            f'name = "{name}"',
+            f'network = "{Path(files.network).as_posix()}"',
+            f'sites = "{Path(sites).as_posix()}"',
+            f'residents = "{Path(files.residents).as_posix()}"',
+            f'units = "{Path(files.units).as_posix()}"',
+            "",
+        ]
+    cfg = folder / "regions.toml"
+    cfg.write_text("\n".join(lines), encoding="utf-8")
+    return cfg
+
+
+def _province(cfg, out, *extra):
+    cmd = [sys.executable, "-m", "planner", "province", "--config", str(cfg), "--out", str(out)]
+    return subprocess.run(
+        [*cmd, "--no-maps", *extra], capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+@pytest.mark.slow
+def test_province_command_on_a_local_cluster_resumes_and_survives_a_broken_county(
+    sample,  # noqa: F811
+    tmp_path,
+):
+    """Two copies of the sample and a county with a missing file, on two worker processes.
+
+    Each county's numbers equal the sample analysed alone in this process; the broken county
+    is reported without stopping the others; a second run skips what did not change and
+    re-runs the county whose sites file was edited.
+    """
+    pytest.importorskip("distributed")
+    region, cov = sample
+    sites_b = tmp_path / "sites_b.csv"
+    shutil.copy(RegionFiles.sample().sites, sites_b)
+    cfg = _province_config(tmp_path, sites_b)
+    out = tmp_path / "out"
+
+    first = _province(cfg, out, "--workers", "2")
+    assert first.returncode == 1, first.stderr  # one county failed, the others are written
+    assert "failed 坏县" in first.stdout and "missing.csv: file not found" in first.stdout
+    serial = {k: v for k, v in cov.summary.items() if k != "region"}
+    for name in ("甲县", "乙县"):
+        got = json.loads((out / name / "summary.json").read_text(encoding="utf-8"))
+        assert got["region"] == name
+        assert {k: v for k, v in got.items() if k != "region"} == serial
+    table = pd.read_csv(out / "province_summary.csv", encoding="utf-8-sig")
+    assert list(table["status"]) == ["done", "done", "failed"]
+    assert list(table["population_covered"].iloc[:2]) == [serial["population_covered"]] * 2
+    xlsx = pd.read_excel(out / "province_summary.xlsx", sheet_name=None)
+    assert len(next(iter(xlsx.values()))) == 3
+    counties = gpd.read_file(out / "province.gpkg", layer="counties")
+    gaps = gpd.read_file(out / "province.gpkg", layer="gaps")
+    assert list(counties["region"]) == ["甲县", "乙县"] and counties.is_valid.all()
+    assert len(gaps) == 2 * serial["gaps"]
+
+    # edit county B's sites: drop the last site; A is unchanged and skipped
+    rows = sites_b.read_text(encoding="utf-8").splitlines()
+    sites_b.write_text("\n".join(rows[:-1]) + "\n", encoding="utf-8")
+    stamp = (out / "甲县" / "summary.json").stat().st_mtime_ns
+    again = _province(cfg, out, "--workers", "0")
+    assert again.returncode == 1, again.stderr
+    table = pd.read_csv(out / "province_summary.csv", encoding="utf-8-sig")
+    assert list(table["status"]) == ["skipped", "done", "failed"]
+    assert (out / "甲县" / "summary.json").stat().st_mtime_ns == stamp
+    fewer = analyze(region.with_sites(region.sites.iloc[:-1]), service_areas=False).summary
+    got = json.loads((out / "乙县" / "summary.json").read_text(encoding="utf-8"))
+    assert got["sites_total"] == serial["sites_total"] - 1
+    assert got["population_covered"] == fewer["population_covered"]

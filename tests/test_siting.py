@@ -65,6 +65,28 @@ def test_exact_mclp_equals_brute_force_and_greedy_never_beats_it(
     assert problem.greedy(k).objective <= exact.objective + 1e-9
     # the reported gains add up to what the chosen sites cover
     assert exact.gains.sum() == pytest.approx(problem.covered_weight(exact.selected))
+    # the reduced model keeps the optimum: brute force over it plus the fixed sites agrees
+    assert problem.mclp(k, time_limit=10, reduce=False).objective == pytest.approx(expected)
+    red = problem.reduced(k=k)
+    assert len(red.forced) + red.problem.n_candidates <= problem.n_candidates
+    left = k - len(red.forced)
+    sub = red.problem.cover.T.tocsr()  # candidates x demand groups of the reduced model
+    sub_town = town[red.kept] if groups else None
+    fixed_town_ok = not groups or len(set(town[red.forced])) == len(red.forced)
+    assert fixed_town_ok
+    best = (
+        brute_mclp(
+            sub,
+            red.problem.weight,
+            np.zeros(len(red.problem.weight), bool),
+            left,
+            sub_town,
+            1 if groups else None,
+        )
+        if left > 0 and sub.shape[0]
+        else 0.0
+    )
+    assert best + red.forced_weight == pytest.approx(expected)
 
 
 @settings(max_examples=30, deadline=None)
@@ -91,6 +113,34 @@ def test_target_cover_uses_the_fewest_sites(seed, n_c, n_r, share):
     assert result.objective == fewest
     assert problem.covered_weight(result.selected) >= needed - 1e-6
     assert problem.greedy_target(needed).objective >= result.objective
+    assert problem.target_cover(needed, time_limit=10, reduce=False).objective == fewest
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10**6), n_c=st.integers(1, 8), n_r=st.integers(1, 20))
+def test_covering_everything_fixes_only_sites_that_must_open(seed, n_c, n_r):
+    """A demand point that one candidate alone reaches forces it open; the optimum stays."""
+    *_, problem = random_problem(seed, n_c, n_r, 0.3)
+    everything = problem.total_weight
+    red = problem.reduced(needed=everything)
+    fewest = problem.target_cover(everything, time_limit=10, reduce=False).objective
+    assert problem.target_cover(everything, time_limit=10).objective == fewest
+    # every fixed candidate is in every optimal answer: without it, one more site is needed
+    for j in red.forced:
+        others = np.setdiff1d(np.arange(problem.n_candidates), [j])
+        assert problem.covered_weight(others) < everything - 1e-9
+
+
+def test_reduction_drops_a_site_another_outdoes_and_fixes_one_nobody_can_replace():
+    # candidate 0 alone reaches a village of 100; candidate 2 reaches a subset of candidate 1
+    reach = sp.csr_matrix(np.array([[1, 0, 0], [0, 1, 1], [0, 0, 1]], bool))
+    problem = CoverageProblem.from_matrix(reach, np.array([100.0, 1.0, 1.0]))
+    red = problem.reduced(k=2)
+    assert red.forced.tolist() == [0] and red.forced_weight == 100.0
+    assert red.kept.tolist() == [1]
+    result = problem.mclp(2)
+    assert sorted(result.selected.tolist()) == [0, 1] and result.objective == 102.0
+    assert result.extra["reduction"]["candidates_dropped"] == 1
 
 
 def test_unreachable_target_reports_best_share():
