@@ -260,7 +260,7 @@ def test_no_candidates_and_all_far_from_roads(sample):  # noqa: F811
     region, coverage = sample
     from dataclasses import replace
 
-    with pytest.raises(InputError, match="no candidate"):
+    with pytest.raises(InputError, match="no usable candidate buildings"):
         suggest(replace(region, candidates=None, _cache={}), coverage, k=1)
     far = region.candidates.copy()
     far["geometry"] = far.geometry.translate(xoff=80_000)
