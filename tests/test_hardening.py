@@ -272,7 +272,14 @@ def run_cli(*args: str, cache: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A test run started in the background (`make test &`) ignores SIGINT, and children
+        # inherit that: give the command the disposition a user's terminal gives it.
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def interrupt_at(args: list[str], cache: Path, stage: str | None, sig: int) -> tuple[int, str]:
