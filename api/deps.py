@@ -166,6 +166,18 @@ async def require_api_key(
         raise unauthorized()
 
 
+async def view_api_key(
+    query: Annotated[dict[str, Any], Depends(gap_query)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    key: Annotated[str | None, Security(_api_key)] = None,
+) -> None:
+    """Gaps under the region's own standards come from memory; another ``mode`` or
+    ``minutes`` is a new analysis computed on request, so it takes the key as well."""
+    custom = query["mode"] is not None or query["minutes"] is not None
+    if custom and not key_matches(settings, key):
+        raise unauthorized()
+
+
 async def map_api_key(
     settings: Annotated[Settings, Depends(get_settings)],
     header: Annotated[str | None, Security(_api_key)] = None,

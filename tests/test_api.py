@@ -271,7 +271,9 @@ def test_town_gaps_are_geojson_adding_up_to_the_uncovered(
 def test_gaps_for_a_tier_mode_and_minutes(client: httpx.Client, sample: Any) -> None:
     region, _ = sample
     params = {"tier": "站", "mode": "bike", "minutes": 8}
-    data = client.get(f"/regions/sample/towns/{QINGSHAN[1]}/gaps", params=params).json()
+    url = f"/regions/sample/towns/{QINGSHAN[1]}/gaps"
+    error_of(client.get(url, params=params), 401, "unauthorized")  # a new analysis: the key
+    data = client.get(url, params=params, headers=KEY).json()
     assert_feature_collection(data, {"Polygon", "MultiPolygon"})
     assert data["summary"]["tier"] == "station"
     std = region.standards.override(mode="bike", minutes=8)
@@ -281,7 +283,7 @@ def test_gaps_for_a_tier_mode_and_minutes(client: httpx.Client, sample: Any) -> 
     got = [f["properties"]["population"] for f in data["features"]]
     assert got == expected["population"].tolist()
     assert sum(got) == int(town.loc[~town["covered_station"], "population"].sum())
-    again = client.get(f"/regions/sample/towns/{QINGSHAN[1]}/gaps", params=params).json()
+    again = client.get(url, params=params, headers=KEY).json()
     assert again == data
 
 

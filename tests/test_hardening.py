@@ -818,6 +818,8 @@ def test_isochrone_work_is_budgeted(client: httpx.Client) -> None:
         ("GET", "/regions/hostile/map", {"k": 2}),
         ("GET", "/regions/hostile/towns/青山乡/map", {"k": 1}),
         ("POST", "/regions/hostile/suggest", None),
+        ("GET", "/regions/hostile/towns/青山乡/gaps", {"minutes": 20}),
+        ("GET", "/regions/hostile/gaps", {"mode": "bike"}),
     ],
 )
 def test_every_computing_endpoint_needs_the_key(
@@ -828,6 +830,14 @@ def test_every_computing_endpoint_needs_the_key(
     error_of(client.request(method, path, **kwargs), 401, "unauthorized")
     wrong = {"X-API-Key": "not-the-key-at-all"}
     error_of(client.request(method, path, headers=wrong, **kwargs), 401, "unauthorized")
+
+
+@pytest.mark.slow
+def test_gaps_under_the_regions_own_standards_need_no_key(client: httpx.Client) -> None:
+    for params in ({}, {"tier": "站"}):
+        assert client.get("/regions/hostile/towns/青山乡/gaps", params=params).status_code == 200
+    keyed = client.get("/regions/hostile/towns/青山乡/gaps", params={"minutes": 20}, headers=KEY)
+    assert keyed.status_code == 200
 
 
 @pytest.mark.slow

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from api.deps import GapQuery, Region, Town
+from api.deps import GapQuery, Region, Town, view_api_key
 from api.models import GapCollection, error_responses
 from api.responses import GeoJSONResponse
 
 router = APIRouter(
     tags=["gaps"],
     responses=error_responses(
-        {404: "Unknown region or town", 422: "Invalid parameter or limit exceeded"}
+        {
+            401: "API key missing or wrong (a mode or minutes of its own)",
+            404: "Unknown region or town",
+            422: "Invalid parameter or limit exceeded",
+        }
     ),
 )
 
@@ -23,6 +27,7 @@ router = APIRouter(
     summary="Gap areas of a town (GeoJSON)",
     response_model=GapCollection,
     response_class=GeoJSONResponse,
+    dependencies=[Depends(view_api_key)],
 )
 async def town_gaps(loaded: Region, town: Town, query: GapQuery) -> Response:
     """Contiguous areas of the town's residents outside the standard: population, most
@@ -30,7 +35,8 @@ async def town_gaps(loaded: Region, town: Town, query: GapQuery) -> Response:
     add up to the town's uncovered population.
 
     By default any tier serves under the region's standards; `tier`, `mode` and `minutes`
-    ask for another view (computed once, then answered from memory).
+    ask for another view (computed once, then answered from memory); with an API key set
+    on the server, a `mode` or `minutes` of its own needs the key (it is a new analysis).
     """
     body = loaded.memo.peek(loaded.gaps_key(town, **query))
     if body is None:
@@ -43,6 +49,7 @@ async def town_gaps(loaded: Region, town: Town, query: GapQuery) -> Response:
     summary="Gap areas of the whole region (GeoJSON)",
     response_model=GapCollection,
     response_class=GeoJSONResponse,
+    dependencies=[Depends(view_api_key)],
 )
 async def region_gaps(loaded: Region, query: GapQuery) -> Response:
     """As the town query, for every resident of the region."""
