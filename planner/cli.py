@@ -817,7 +817,7 @@ def province(
     config: Annotated[
         Path,
         typer.Option(
-            "--config", help="TOML file of [[regions]] (name, network, sites, residents ...)."
+            "--config", help="TOML file of regions tables (name, network, sites, residents ...)."
         ),
     ],
     out: Annotated[
