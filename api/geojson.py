@@ -62,7 +62,8 @@ def wgs84_geometries(frame: gpd.GeoDataFrame) -> np.ndarray:
     rounded[broken] = geoms[broken]  # rounding pinched a ring: keep full precision there
     invalid = ~shapely.is_valid(rounded) & ~shapely.is_missing(rounded)
     rounded[invalid] = shapely.make_valid(rounded[invalid])
-    return shapely.orient_polygons(rounded, exterior_cw=False)
+    oriented: np.ndarray = shapely.orient_polygons(rounded, exterior_cw=False)
+    return oriented
 
 
 def features(

@@ -240,7 +240,7 @@ def _by_tier(res: pd.DataFrame, sites: pd.DataFrame, std: Standards) -> pd.DataF
     for tier in TIERS:
         ts = std.for_tier(tier)
         minutes = res[f"minutes_{tier}"].to_numpy(float)
-        row = {
+        row: dict[str, Any] = {
             "tier": tier,
             "label": tier_label(tier),
             "mode": ts.mode,

@@ -141,7 +141,8 @@ def _geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:
         if out[c].dtype.kind in "OSU" or str(out[c].dtype) in ("string", "category"):
             values = values.map(esc)
         out[c] = values
-    return out.__geo_interface__
+    collection: dict[str, Any] = out.__geo_interface__
+    return collection
 
 
 _CANVAS_ABOVE = 3000

@@ -7,12 +7,12 @@ import itertools
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -479,11 +479,13 @@ def _roads_to_xml(source: Path, xml: Path) -> None:
     pieces: list[tuple[int, list[int], dict[str, str]]] = []
     clipped = 0
     piece_ids = itertools.count(_PIECE_ID_BASE)
-    ways = (
+    # The entity filter lets only ways through; the processor's own type is any OSM object.
+    ways = cast(
+        "Iterable[osmium.osm.Way]",
         osmium.FileProcessor(str(source), osmium.osm.NODE | osmium.osm.WAY)
         .with_locations()
         .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-        .with_filter(osmium.filter.KeyFilter("highway"))
+        .with_filter(osmium.filter.KeyFilter("highway")),
     )
     for way in ways:
         tags = {tag.k: tag.v for tag in way.tags}
@@ -567,7 +569,7 @@ class TravelGraph:
     @property
     def n_nodes(self) -> int:
         """Number of nodes."""
-        return self.matrix.shape[0]
+        return int(self.matrix.shape[0])
 
     @cached_property
     def reverse_matrix(self) -> sp.csr_matrix:
@@ -584,7 +586,8 @@ class TravelGraph:
         """Per segment, the number of nodes of the road network piece it belongs to."""
         _, label = connected_components(self.matrix, directed=True, connection="weak")
         size = np.bincount(label)
-        return size[label[self.seg_u]]
+        sizes: np.ndarray = size[label[self.seg_u]]
+        return sizes
 
     def subset_tree(self, name: str, keep: np.ndarray) -> shapely.STRtree:
         """Spatial index over the segments in mask ``keep``, cached under ``name``."""
@@ -731,8 +734,9 @@ def clip_osm(
             .with_locations()
             .with_filter(osmium.filter.KeyFilter(*keys))
         ):
-            if obj.is_way() and any(box.contains(n.location) for n in obj.nodes):
+            # isinstance is what osmium's is_way() / is_node() test, and it narrows the type.
+            if isinstance(obj, osmium.osm.Way) and any(box.contains(n.location) for n in obj.nodes):
                 writer.add(obj)  # one check per way of the regional file, in C++ iteration
-            elif obj.is_node() and box.contains(obj.location):
+            elif isinstance(obj, osmium.osm.Node) and box.contains(obj.location):
                 writer.add(obj)
     return target

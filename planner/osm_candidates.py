@@ -149,7 +149,8 @@ def _classify(features: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFram
 
     def tag(key: str) -> pd.Series:
         if key in features:
-            return features[key].astype(object).where(features[key].notna(), "").astype(str)
+            values: pd.Series = features[key].astype(object).where(features[key].notna(), "")
+            return values.astype(str)
         return pd.Series("", index=features.index)
 
     idle = tag("operational_status").str.lower().isin(_IDLE_STATUS).to_numpy().copy()

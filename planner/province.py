@@ -221,7 +221,8 @@ def finished(folder: Path, inputs: dict[str, Any]) -> dict[str, Any] | None:
         return None
     if not all((folder / name).exists() for name in manifest.get("outputs", [])):
         return None
-    return manifest.get("row")
+    row: dict[str, Any] | None = manifest.get("row")
+    return row
 
 
 def analyse_county(
@@ -430,7 +431,8 @@ def _extent(coverage: Any, region: Region) -> str:
     else:
         points = pd.concat([coverage.residents.geometry, region.sites.geometry])
         shape = gpd.GeoSeries(points, crs=region.crs).to_crs(4326).union_all().convex_hull
-    return shapely.to_wkt(shape, rounding_precision=6)
+    wkt: str = shapely.to_wkt(shape, rounding_precision=6)
+    return wkt
 
 
 def _folder_name(name: str | None) -> str:

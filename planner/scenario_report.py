@@ -171,4 +171,5 @@ def _safe_geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]
         if not pd.api.types.is_numeric_dtype(out[c]):
             out[c] = out[c].map(lambda v: None if v is None or v != v else html.escape(str(v)))
         out[c] = out[c].astype(object).where(out[c].notna(), None)
-    return out.__geo_interface__
+    collection: dict[str, Any] = out.__geo_interface__
+    return collection

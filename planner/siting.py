@@ -237,7 +237,7 @@ class CoverageProblem:
     @property
     def n_candidates(self) -> int:
         """Number of candidates."""
-        return self.cover.shape[1]
+        return int(self.cover.shape[1])
 
     @property
     def total_weight(self) -> float:
@@ -622,7 +622,8 @@ def _warm_vector(problem: CoverageProblem, chosen: np.ndarray) -> np.ndarray:
     x = np.zeros(problem.n_candidates)
     x[np.asarray(chosen, dtype=np.int64)] = 1.0
     y = (np.asarray(problem.cover @ x).ravel() > 0).astype(float)
-    return np.r_[x, y]
+    start: np.ndarray = np.r_[x, y]
+    return start
 
 
 def _solve(
