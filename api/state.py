@@ -28,9 +28,9 @@ from api.errors import MESSAGES, ApiError, not_found
 from api.security import content_security_policy
 from planner.areas import isochrone
 from planner.audit import Audit, AuditFiles, audit_region
+from planner.coords import to_wgs84
 from planner.coverage import Coverage, analyze, gap_areas, residents_for_tier
 from planner.errors import InputError
-from planner.io import to_wgs84
 from planner.region import Region, RegionFiles
 from planner.siting import Suggestion
 from planner.siting import suggest as propose

@@ -897,7 +897,7 @@ def main() -> None:
     try:  # typer >= 0.20 carries its own copy of click
         from typer._click import exceptions as cx
     except ImportError:  # pragma: no cover - older typer
-        from click import exceptions as cx
+        from click import exceptions as cx  # type: ignore[no-redef]  # same module, older home
 
     try:
         code = app(prog_name="servicecircle", standalone_mode=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -109,14 +110,14 @@ def _categorized(attr: str, cats: list[tuple[str, str, str]]) -> str:
     )
 
 
-def _sld(layer: str, rules: list[tuple[str | None, str | None, str, dict[str, str]]]) -> str:
+def _sld(layer: str, rules: Sequence[tuple[str | None, str | None, str, dict[str, str]]]) -> str:
     """A small SLD 1.1: ``rules`` are ``(attribute, value, geometry kind, css)``."""
     body = []
     for attr, value, kind, css in rules:
         filt = (
             "<ogc:Filter><ogc:PropertyIsEqualTo>"
             f"<ogc:PropertyName>{escape(attr)}</ogc:PropertyName>"
-            f"<ogc:Literal>{escape(value)}</ogc:Literal></ogc:PropertyIsEqualTo></ogc:Filter>"
+            f"<ogc:Literal>{escape(value or '')}</ogc:Literal></ogc:PropertyIsEqualTo></ogc:Filter>"
             if attr
             else ""
         )

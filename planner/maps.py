@@ -12,7 +12,8 @@ from typing import Any
 import folium
 import geopandas as gpd
 import numpy as np
-from branca.element import Element, Figure, MacroElement, Template
+from branca.element import Element, Figure, MacroElement
+from jinja2 import Template  # the class branca.element uses (not re-exported there)
 
 from planner import map_layers
 from planner.text import LABELS, TIERS, tier_label
@@ -82,7 +83,7 @@ class _CornerBox(MacroElement):
     )
 
     def __init__(self, html_text: str, position: str, css_class: str) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca's __init__ is unannotated
         self._name = "ScCornerBox"
         self.position_js = _js_string(position)
         self.class_js = _js_string(css_class)
@@ -567,6 +568,16 @@ def _mode_zh(mode: str) -> str:
     return MODES.get(mode, {}).get("zh", mode)
 
 
+class _TileFallback(MacroElement):
+    """The fallback script's element: the template reads both tile layers from it."""
+
+    osm: folium.TileLayer
+    plain: folium.TileLayer
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # branca's __init__ is unannotated
+
+
 def _tile_fallback(m: folium.Map, osm: folium.TileLayer, plain: folium.TileLayer) -> None:
     # With no tile server in reach (offline county networks) the map would show grey tiles
     # with broken-image icons; switch to the plain background once tiles fail and none loaded.
@@ -588,7 +599,7 @@ def _tile_fallback(m: folium.Map, osm: folium.TileLayer, plain: folium.TileLayer
         {% endmacro %}
         """
     )
-    macro = MacroElement()
+    macro = _TileFallback()
     macro._template = template
     macro.osm = osm
     macro.plain = plain

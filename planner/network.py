@@ -115,7 +115,7 @@ class RoadNetwork:
             edge_speed_kph=self.edge_speed_kph,
             geom_coords=coords,
             geom_index=index,
-            **{f"tag_{k}": np.asarray(v, dtype=str) for k, v in self.edge_tags.items()},
+            **{f"tag_{k}": np.asarray(v, dtype=str) for k, v in self.edge_tags.items()},  # type: ignore[arg-type]  # numpy stub: ** could bind allow_pickle
         )
         os.replace(tmp, path)
 

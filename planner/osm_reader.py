@@ -20,7 +20,7 @@ from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,9 @@ from scipy.sparse.csgraph import connected_components
 
 from planner.access import WAY_TAGS
 from planner.errors import InputError
+
+if TYPE_CHECKING:
+    from pyproj import CRS
 
 log = logging.getLogger(__name__)
 
@@ -459,7 +462,7 @@ def _compile(
     }
 
 
-def _project(lonlat: np.ndarray, alive: np.ndarray) -> tuple[object, np.ndarray]:
+def _project(lonlat: np.ndarray, alive: np.ndarray) -> tuple[CRS, np.ndarray]:
     """The UTM zone ``RoadNetwork.from_graph`` picks for these nodes, and their coordinates."""
     import geopandas as gpd
     from pyproj import Transformer

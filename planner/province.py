@@ -54,7 +54,8 @@ def read_regions(path: str | Path) -> list[RegionFiles]:
         if unknown:
             msg = f"{path}: region {n} has unknown key(s) {sorted(unknown)}"
             raise InputError(msg)
-        files = {k: _resolve(path.parent, entry.get(k)) for k in _FILE_KEYS}
+        # network, sites and residents were checked present above, so they resolve to paths
+        files: dict[str, Any] = {k: _resolve(path.parent, entry.get(k)) for k in _FILE_KEYS}
         out.append(
             RegionFiles(
                 **files,
@@ -308,7 +309,7 @@ def run_province(
     """
     regions = read_regions(config)
     names = [files.name for files in regions]
-    twice = sorted({n for n in names if names.count(n) > 1})
+    twice = sorted({n for n in names if names.count(n) > 1}, key=str)  # names are set, as str
     if twice:
         msg = f"{config}: region name(s) {twice} appear more than once; each needs its own folder"
         raise InputError(msg)
@@ -465,7 +466,7 @@ def write_province(table: pd.DataFrame, out: Path) -> dict[str, Path]:
         counties.to_file(paths["gpkg"], layer="counties", driver="GPKG")
         gaps = []
         for row in ok.itertuples():
-            layer = gpd.read_file(Path(row.folder) / "gaps.geojson")
+            layer = gpd.read_file(Path(str(row.folder)) / "gaps.geojson")
             if len(layer):
                 gaps.append(layer.assign(region=row.region).to_crs(4326))
         if gaps:

@@ -594,7 +594,7 @@ def _dominated(cover: sp.csc_matrix, rank: np.ndarray, group_of: np.ndarray | No
     inside &= (size[k] > size[j]) | (rank[k] < rank[j])
     if group_of is not None:
         inside &= group_of[j] == group_of[k]
-    out = size == 0
+    out: np.ndarray = size == 0
     out[j[inside]] = True
     return out
 

@@ -90,7 +90,7 @@ def save_indexes(graph: TravelGraph, network: RoadNetwork) -> Path | None:
             graph_bytes=np.array(_graph_bytes(graph)),
             index_names=np.array(list(index_bytes)),
             index_bytes=np.array(list(index_bytes.values()), dtype=np.int64),
-            **arrays,
+            **arrays,  # type: ignore[arg-type]  # numpy stub: ** could bind allow_pickle
         )
         os.replace(tmp, path)
     except OSError as exc:

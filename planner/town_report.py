@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import unicodedata
+from collections.abc import Collection
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,9 @@ def town_figures(coverage: Any, town: str) -> dict[str, Any]:
     }
 
 
-def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:
+def _table(
+    headers: list[str], rows: list[list[str]], numeric: Collection[int] = frozenset()
+) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
         "<tr>"
