@@ -38,7 +38,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -55,6 +55,10 @@ from planner.text import (
     YES_NO,
     normalise_token,
 )
+
+if TYPE_CHECKING:
+    from planner.coverage import Coverage
+    from planner.region import Region
 
 log = logging.getLogger(__name__)
 
@@ -1335,8 +1339,8 @@ class AuditFiles:
 
 
 def audit_region(
-    region: Any,
-    coverage: Any = None,
+    region: Region,
+    coverage: Coverage | None = None,
     *,
     files: AuditFiles | None = None,
     inputs: AuditInputs | None = None,

@@ -7,7 +7,7 @@ import re
 from functools import cache
 from importlib import resources
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import folium
 import geopandas as gpd
@@ -18,6 +18,10 @@ from jinja2 import Template  # the class branca.element uses (not re-exported th
 from planner import map_layers
 from planner.text import LABELS, TIERS, tier_label
 from planner.vocab import town_mask
+
+if TYPE_CHECKING:
+    from planner.coverage import Coverage
+    from planner.network import RoadNetwork
 
 _GAP_COLOR = "#d7301f"
 _UNCOVERED_COLOR = "#e31a1c"
@@ -151,7 +155,7 @@ _CANVAS_ABOVE = 3000
 
 
 def coverage_map(
-    coverage: Any,
+    coverage: Coverage,
     *,
     sites: gpd.GeoDataFrame,
     units: gpd.GeoDataFrame | None = None,
@@ -163,7 +167,7 @@ def coverage_map(
     gaps: gpd.GeoDataFrame | None = None,
     note: str | None = None,
     prefer_canvas: bool | None = None,
-    network: Any = None,
+    network: RoadNetwork | None = None,
     candidates: gpd.GeoDataFrame | None = None,
     proposal_summary: dict[str, Any] | None = None,
     remaining_gaps: gpd.GeoDataFrame | None = None,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -22,6 +22,9 @@ from planner.errors import InputError, read_toml
 from planner.region import Region, RegionFiles
 from planner.standards import Standards
 from planner.text import PROVINCE
+
+if TYPE_CHECKING:
+    from planner.coverage import Coverage
 
 try:  # a worker plugin when Dask is installed; the serial path needs no Dask
     from distributed.diagnostics.plugin import WorkerPlugin
@@ -424,7 +427,7 @@ def _headline(s: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _extent(coverage: Any, region: Region) -> str:
+def _extent(coverage: Coverage, region: Region) -> str:
     """The county's outline for the merged GeoPackage: its towns, or the hull of its points."""
     units = region.units
     if units is not None and len(units) and (units["level"] == "town").any():

@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import highspy
@@ -28,6 +28,10 @@ from planner.reach import (
     target_legs,
 )
 from planner.snap import Snapped
+
+if TYPE_CHECKING:
+    from planner.coverage import Coverage
+    from planner.region import Region
 
 log = logging.getLogger(__name__)
 
@@ -823,8 +827,8 @@ class Suggestion:
 
 
 def suggest(
-    region: Any,
-    coverage: Any = None,
+    region: Region,
+    coverage: Coverage | None = None,
     *,
     k: int | None = None,
     target: float | None = None,
