@@ -13,7 +13,7 @@ import re
 import textwrap
 import warnings
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import matplotlib as mpl
 import numpy as np
@@ -520,7 +520,7 @@ def coverage_curve(
 
 
 def coverage_curve_chart(
-    curve: Any,
+    curve: pd.DataFrame | Suggestion,
     *,
     k_max: int | None = None,
     exact: bool = True,

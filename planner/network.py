@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,9 @@ from planner.errors import InputError
 from planner.io import error_cause
 from planner.standards import DEFAULT_SPEEDS_KMH
 from planner.text import MODES
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +142,7 @@ class RoadNetwork:
             )
 
     @classmethod
-    def from_graph(cls, graph: Any, *, source: str = "") -> RoadNetwork:
+    def from_graph(cls, graph: nx.MultiDiGraph, *, source: str = "") -> RoadNetwork:
         """Compile an osmnx ``MultiDiGraph`` into arrays in a metric CRS.
 
         A graph in degrees (or in Web Mercator, whose metres stretch with latitude) goes to

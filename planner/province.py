@@ -24,6 +24,8 @@ from planner.standards import Standards
 from planner.text import PROVINCE
 
 if TYPE_CHECKING:
+    from distributed import Client
+
     from planner.coverage import Coverage
 
 try:  # a worker plugin when Dask is installed; the serial path needs no Dask
@@ -104,7 +106,7 @@ def run_region(
 def run_regions(
     regions: list[RegionFiles],
     *,
-    client: Any = None,
+    client: Client | None = None,
     out: str | Path | None = None,
     standards: Standards | None = None,
     cache_dir: str | Path | None = None,

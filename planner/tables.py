@@ -21,6 +21,8 @@ import pandas as pd
 from planner.text import CANDIDATE_KINDS, COLUMNS, MODES, TABLE_WORDS, TIERS
 
 if TYPE_CHECKING:
+    from openpyxl import Workbook
+
     from planner.coverage import Coverage
     from planner.region import Region
     from planner.siting import Suggestion
@@ -375,7 +377,7 @@ def _option_text(value: Any) -> str:
     return str(value)
 
 
-def inert_formulas(book: Any) -> None:
+def inert_formulas(book: Workbook) -> None:
     """Store every cell of an openpyxl workbook that would run as a formula as text instead."""
     for sheet in book.worksheets:
         for row in sheet.iter_rows():
