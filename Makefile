@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(VENV)/bin/servicecircle analyze --out output
 	$(VENV)/bin/servicecircle suggest --k 8 --out output/suggest
 
-test: $(STAMP) system
+test: $(STAMP) system lint
 	$(PY) -m pytest
 
 bench: $(STAMP)
@@ -29,6 +29,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check planner api tests bench
 	$(VENV)/bin/ruff format --check planner api tests bench
+	$(VENV)/bin/mypy planner api
 
 clean:
 	rm -rf output .pytest_cache

@@ -28,17 +28,20 @@ _api_key = APIKeyHeader(
 
 async def get_settings(request: Request) -> Settings:
     """The server settings."""
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 async def get_store(request: Request) -> RegionStore:
     """The loaded regions."""
-    return request.app.state.store
+    store: RegionStore = request.app.state.store
+    return store
 
 
 async def get_limits(request: Request) -> Limits:
     """Bounds on the work of one request."""
-    return request.app.state.settings.limits
+    limits: Limits = request.app.state.settings.limits
+    return limits
 
 
 async def get_region(

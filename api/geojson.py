@@ -51,7 +51,7 @@ def records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]
     keep = [c for c in columns if c in frame.columns]
     part = frame[keep].astype(object)
     part = part.where(frame[keep].notna(), None)
-    return [{k: plain(v) for k, v in row.items()} for row in part.to_dict("records")]
+    return [{str(k): plain(v) for k, v in row.items()} for row in part.to_dict("records")]
 
 
 def wgs84_geometries(frame: gpd.GeoDataFrame) -> np.ndarray:
@@ -62,7 +62,8 @@ def wgs84_geometries(frame: gpd.GeoDataFrame) -> np.ndarray:
     rounded[broken] = geoms[broken]  # rounding pinched a ring: keep full precision there
     invalid = ~shapely.is_valid(rounded) & ~shapely.is_missing(rounded)
     rounded[invalid] = shapely.make_valid(rounded[invalid])
-    return shapely.orient_polygons(rounded, exterior_cw=False)
+    oriented: np.ndarray = shapely.orient_polygons(rounded, exterior_cw=False)
+    return oriented
 
 
 def features(

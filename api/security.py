@@ -123,7 +123,7 @@ class JsonCORSMiddleware(CORSMiddleware):
         response = super().preflight_response(request_headers)
         if response.status_code == 200:
             return response
-        reason = response.body.decode("utf-8", "replace") if response.body else "refused"
+        reason = bytes(response.body).decode("utf-8", "replace") if response.body else "refused"
         headers = {
             k: v for k, v in response.headers.items() if k.lower() not in ("content-length",)
         }

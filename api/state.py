@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import geopandas as gpd
 import numpy as np
@@ -28,9 +28,9 @@ from api.errors import MESSAGES, ApiError, not_found
 from api.security import content_security_policy
 from planner.areas import isochrone
 from planner.audit import Audit, AuditFiles, audit_region
+from planner.coords import to_wgs84
 from planner.coverage import Coverage, analyze, gap_areas, residents_for_tier
 from planner.errors import InputError
-from planner.io import to_wgs84
 from planner.region import Region, RegionFiles
 from planner.siting import Suggestion
 from planner.siting import suggest as propose
@@ -119,12 +119,12 @@ class Memo:
         with self._lock:
             if key in self._data:
                 self._data.move_to_end(key)
-                return self._data[key]
+                return cast(T, self._data[key])  # stored by compute() for this key
             pending = self._pending.setdefault(key, threading.Lock())
         with pending:
             with self._lock:
                 if key in self._data:
-                    return self._data[key]
+                    return cast(T, self._data[key])
             try:
                 value = compute()
                 with self._lock:
@@ -199,7 +199,8 @@ class LoadedRegion:
 
     def villages_of(self, town: pd.Series) -> pd.DataFrame:
         """Village rows of a town."""
-        return self.villages[self.villages["town"] == town["name"]]
+        rows: pd.DataFrame = self.villages[self.villages["town"] == town["name"]]
+        return rows
 
     def _in_town(self, frame: pd.DataFrame, town: pd.Series) -> np.ndarray:
         if "town_code" in frame and str(town["code"]) != str(town["name"]):
@@ -404,7 +405,7 @@ class LoadedRegion:
         At most ``limits.max_concurrent_suggest`` are solved at once; more get a 429.
         """
         key = ("suggest", *sorted((k, _hashable(v)) for k, v in request.items()))
-        cached = self.pages.peek(key)
+        cached: Suggestion | None = self.pages.peek(key)
         if cached is not None:
             return cached
         with self.work_slot():

@@ -173,7 +173,8 @@ def street_level(tags: dict[str, np.ndarray], n: int) -> np.ndarray:
         covered == "yes"
     )
     above = (bridge != "") & (bridge != "no")
-    return ~below & ~above & (layer == 0)
+    ground: np.ndarray = ~below & ~above & (layer == 0)
+    return ground
 
 
 def _layer(values: np.ndarray) -> np.ndarray:

@@ -38,7 +38,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -55,6 +55,10 @@ from planner.text import (
     YES_NO,
     normalise_token,
 )
+
+if TYPE_CHECKING:
+    from planner.coverage import Coverage
+    from planner.region import Region
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +245,7 @@ def _findings(
     level: str,
     objects: pd.DataFrame,
     rule: str,
-    status: np.ndarray | pd.Series,
+    status: np.ndarray | pd.Series | list[str],
     required: Any,
     found: Any,
     section: str,
@@ -307,12 +311,15 @@ def tally(ctx: AuditContext) -> dict[str, pd.Series | None]:
         out["activities"] = acts["site_id"].value_counts()
         by_type = acts.groupby(["type", "site_id"]).size()
         for key in ("theory", "training"):
+            # A first-level key of the (type, site_id) index selects a Series.
             out[key] = (
-                by_type[key] if key in by_type.index.get_level_values(0) else by_type.iloc[:0]
+                cast("pd.Series", by_type[key])
+                if key in by_type.index.get_level_values(0)
+                else by_type.iloc[:0]
             )
     if ctx.inputs.projects is not None:
-        out["project_sites"] = project_sites(ctx)
-        out["projects"] = out["project_sites"].value_counts()
+        counted = out["project_sites"] = project_sites(ctx)
+        out["projects"] = counted.value_counts()
     return out
 
 
@@ -1077,7 +1084,10 @@ def audit(
     project_table = (
         pd.DataFrame()
         if inputs.projects is None
-        else inputs.projects.assign(counted_for=ctx.tallies["project_sites"].to_numpy())
+        # project_sites is tallied whenever projects are given
+        else inputs.projects.assign(
+            counted_for=cast("pd.Series", ctx.tallies["project_sites"]).to_numpy()
+        )
     )
     summary = _summary(region_name, inputs.year, rules, findings, site_table, villages, population)
     return Audit(
@@ -1210,7 +1220,8 @@ def _summary(
         r: {
             "label": AUDIT_RULES[r]["zh"],
             **{
-                s: int(counts.at[r, s]) if r in counts.index and s in counts else 0
+                # pandas-stubs type .at as any scalar; these cells are counts
+                s: int(counts.at[r, s]) if r in counts.index and s in counts else 0  # type: ignore[arg-type]
                 for s in STATUSES
             },
         }
@@ -1258,7 +1269,7 @@ def spot_check(result: Audit, n: int, *, seed: int = 0) -> pd.DataFrame:
     )
     size = frame.groupby("_stratum").size()
     quota = size / size.sum() * n
-    take = np.floor(quota).astype(int)
+    take = cast("pd.Series", np.floor(quota)).astype(int)  # a ufunc keeps the Series
     rest = n - int(take.sum())
     tiebreak = pd.Series(rng.random(len(quota)), index=quota.index)
     order = pd.DataFrame({"r": quota - take, "t": tiebreak}).sort_values(
@@ -1328,8 +1339,8 @@ class AuditFiles:
 
 
 def audit_region(
-    region: Any,
-    coverage: Any = None,
+    region: Region,
+    coverage: Coverage | None = None,
     *,
     files: AuditFiles | None = None,
     inputs: AuditInputs | None = None,

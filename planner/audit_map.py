@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import folium
 import geopandas as gpd
@@ -12,6 +12,9 @@ import pandas as pd
 from planner.audit import Audit
 from planner.maps import _corner_box, coverage_map, stable_ids
 from planner.text import AUDIT_RULES, AUDIT_STATUS, TIERS
+
+if TYPE_CHECKING:
+    from planner.coverage import Coverage
 
 
 def compliance_layer(result: Audit, sites: gpd.GeoDataFrame) -> folium.FeatureGroup:
@@ -91,7 +94,7 @@ def town_summary_html(result: Audit) -> str:
 
 
 def compliance_map(
-    coverage: Any,
+    coverage: Coverage,
     result: Audit,
     *,
     sites: gpd.GeoDataFrame,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -43,7 +43,7 @@ def _readable(frame: pd.DataFrame) -> pd.DataFrame:
         out["level"] = out["level"].map(lambda v: AUDIT_LEVELS.get(v, levels.get(v, v)))
     if "rule" in out:
         out.insert(
-            out.columns.get_loc("rule") + 1,
+            list(out.columns).index("rule") + 1,
             "rule_zh",
             out["rule"].map(lambda r: AUDIT_RULES.get(r, {}).get("zh", r)),
         )
@@ -118,7 +118,7 @@ def write_audit(
 def _json(result: Audit, tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
     def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
         clean = frame.astype(object).where(frame.notna(), None)
-        return clean.to_dict(orient="records")
+        return cast("list[dict[str, Any]]", clean.to_dict(orient="records"))  # str columns
 
     return {
         "summary": result.summary,

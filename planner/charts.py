@@ -13,7 +13,7 @@ import re
 import textwrap
 import warnings
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING
 
 import matplotlib as mpl
 import numpy as np
@@ -24,6 +24,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from planner.text import CHART_LABELS, MODES, TIERS, UNIT_LEVELS
+
+if TYPE_CHECKING:
+    from planner.coverage import Coverage
+    from planner.siting import Suggestion
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +152,7 @@ def _mode_zh(modes: set[str]) -> str:
     return MODES[only]["zh"] if only in MODES else "出行"  # 出行: travel, for mixed modes
 
 
-def _modes(coverage: Any, tiers: list[str] | None = None) -> set[str]:
+def _modes(coverage: Coverage, tiers: list[str] | None = None) -> set[str]:
     std = coverage.standards
     return {std.for_tier(t).mode for t in (tiers or list(TIERS))}
 
@@ -173,7 +177,7 @@ def _tick_label(tier: str) -> str:
     return f"{zh}\n{textwrap.fill(en, 18, break_long_words=False)}"
 
 
-def _within(coverage: Any, tier: str | None, thresholds: list[float]) -> np.ndarray:
+def _within(coverage: Coverage, tier: str | None, thresholds: list[float]) -> np.ndarray:
     """Residents x thresholds: reached within each threshold.
 
     At the standard itself the ``covered`` flags are used, so the figures equal the coverage
@@ -201,7 +205,7 @@ def _shares(within: np.ndarray, pop: np.ndarray) -> np.ndarray:
 # --- coverage ----------------------------------------------------------------------------------
 
 
-def tier_coverage_chart(coverage: Any, *, ax: Axes | None = None) -> Figure:
+def tier_coverage_chart(coverage: Coverage, *, ax: Axes | None = None) -> Figure:
     """Grouped bars: share of the population within each threshold (5/10/15 min), per tier.
 
     Parameters
@@ -244,7 +248,7 @@ def tier_coverage_chart(coverage: Any, *, ax: Axes | None = None) -> Figure:
 
 
 def coverage_by_unit_chart(
-    coverage: Any,
+    coverage: Coverage,
     *,
     level: str = "town",
     town: str | None = None,
@@ -341,7 +345,7 @@ def coverage_by_unit_chart(
 
 
 def coverage_by_town_chart(
-    coverage: Any,
+    coverage: Coverage,
     *,
     tier: str | None = None,
     thresholds: list[float] | None = None,
@@ -355,7 +359,7 @@ def coverage_by_town_chart(
 
 
 def minutes_cdf_chart(
-    coverage: Any,
+    coverage: Coverage,
     *,
     tiers: list[str] | None = None,
     max_minutes: float | None = None,
@@ -445,7 +449,7 @@ def _default_limit(minutes: np.ndarray, standard: float) -> float:
 
 
 def coverage_curve(
-    suggestion: Any,
+    suggestion: Suggestion,
     *,
     k_max: int | None = None,
     exact: bool = True,
@@ -516,7 +520,7 @@ def coverage_curve(
 
 
 def coverage_curve_chart(
-    curve: Any,
+    curve: pd.DataFrame | Suggestion,
     *,
     k_max: int | None = None,
     exact: bool = True,

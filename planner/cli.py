@@ -6,13 +6,16 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from planner.errors import InputError
+
+if TYPE_CHECKING:
+    from planner.region import Region
 
 app = typer.Typer(
     help="Plan 15-minute service circles of civilization-practice sites (新时代文明实践 15分钟服务圈).",
@@ -495,7 +498,7 @@ CompliantOpt = Annotated[
 ]
 
 
-def _compliant_only(region: Any, say: Callable[[str], None]) -> Any:
+def _compliant_only(region: Region, say: Callable[[str], None]) -> Any:
     from planner.audit import AuditFiles, audit_region, compliant_sites
 
     say("auditing sites against the plan (--compliant-only)")
@@ -897,7 +900,7 @@ def main() -> None:
     try:  # typer >= 0.20 carries its own copy of click
         from typer._click import exceptions as cx
     except ImportError:  # pragma: no cover - older typer
-        from click import exceptions as cx
+        from click import exceptions as cx  # type: ignore[no-redef]  # same module, older home
 
     try:
         code = app(prog_name="servicecircle", standalone_mode=False)

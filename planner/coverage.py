@@ -240,7 +240,7 @@ def _by_tier(res: pd.DataFrame, sites: pd.DataFrame, std: Standards) -> pd.DataF
     for tier in TIERS:
         ts = std.for_tier(tier)
         minutes = res[f"minutes_{tier}"].to_numpy(float)
-        row = {
+        row: dict[str, Any] = {
             "tier": tier,
             "label": tier_label(tier),
             "mode": ts.mode,
@@ -390,13 +390,13 @@ def equity_figures(res: pd.DataFrame, by_unit: pd.DataFrame) -> dict[str, Any]:
         "share_units_fully_covered": _share((units["coverage"] >= 1.0).sum(), len(units)),
         "worst_units": [
             {
-                "code": str(r.code),
-                "name": str(r.name),
-                "town": str(r.town),
-                "population": int(r.population),
-                "coverage": float(r.coverage),
+                "code": str(r["code"]),
+                "name": str(r["name"]),
+                "town": str(r["town"]),
+                "population": int(r["population"]),
+                "coverage": float(r["coverage"]),
             }
-            for r in worst.itertuples()
+            for r in worst.to_dict("records")
         ],
         "gini_minutes": round(weighted_gini(minutes, res["population"].to_numpy(float)), 4),
         "population_no_site_reachable": int(res.loc[np.isnan(minutes), "population"].sum()),
@@ -596,7 +596,7 @@ def _summary(
             "coverage_at": {f"{t:g}": round(row[f"coverage_{t:g}min"], 4) for t in std.thresholds},
         }
     rej = rejected["layer"].astype(str)
-    return json_ready(
+    summary: dict[str, Any] = json_ready(
         {
             "region": region.name,
             "population_total": round(total),
@@ -625,3 +625,4 @@ def _summary(
             "max_snap_m": std.max_snap_m,
         }
     )
+    return summary

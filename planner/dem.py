@@ -179,7 +179,7 @@ def with_slopes(
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache.with_suffix(f".tmp{os.getpid()}.npz")
-            np.savez(tmp, **factors)
+            np.savez(tmp, **factors)  # type: ignore[arg-type]  # numpy stub: ** could bind allow_pickle
             os.replace(tmp, cache)
         except OSError as exc:
             log.warning("cannot write slope cache %s (%s); continuing without it", cache, exc)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape, quoteattr
 
 import geopandas as gpd
@@ -13,6 +14,11 @@ import pandas as pd
 
 from planner.tables import FIXED_TIME
 from planner.text import LABELS, TIERS, tier_label
+
+if TYPE_CHECKING:
+    from planner.coverage import Coverage
+    from planner.region import Region
+    from planner.siting import Suggestion
 
 log = logging.getLogger(__name__)
 
@@ -109,14 +115,14 @@ def _categorized(attr: str, cats: list[tuple[str, str, str]]) -> str:
     )
 
 
-def _sld(layer: str, rules: list[tuple[str | None, str | None, str, dict[str, str]]]) -> str:
+def _sld(layer: str, rules: Sequence[tuple[str | None, str | None, str, dict[str, str]]]) -> str:
     """A small SLD 1.1: ``rules`` are ``(attribute, value, geometry kind, css)``."""
     body = []
     for attr, value, kind, css in rules:
         filt = (
             "<ogc:Filter><ogc:PropertyIsEqualTo>"
             f"<ogc:PropertyName>{escape(attr)}</ogc:PropertyName>"
-            f"<ogc:Literal>{escape(value)}</ogc:Literal></ogc:PropertyIsEqualTo></ogc:Filter>"
+            f"<ogc:Literal>{escape(value or '')}</ogc:Literal></ogc:PropertyIsEqualTo></ogc:Filter>"
             if attr
             else ""
         )
@@ -238,7 +244,7 @@ def layer_style(layer: str) -> tuple[str, str]:
     raise ValueError(msg)
 
 
-def analysis_layers(coverage: Any, region: Any) -> dict[str, gpd.GeoDataFrame]:
+def analysis_layers(coverage: Coverage, region: Region) -> dict[str, gpd.GeoDataFrame]:
     """The layers of an analysis: sites, residents with minutes, units with coverage, gaps, areas."""
     layers: dict[str, gpd.GeoDataFrame] = {}
     sites = region.sites.assign(tier_zh=region.sites["tier"].map(lambda t: TIERS[t]["zh"]))
@@ -325,7 +331,7 @@ def write_styled_geopackage(layers: dict[str, gpd.GeoDataFrame | None], path: st
     return path
 
 
-def write_analysis_gpkg(coverage: Any, region: Any, out: str | Path) -> dict[str, Path]:
+def write_analysis_gpkg(coverage: Coverage, region: Region, out: str | Path) -> dict[str, Path]:
     """``servicecircle.gpkg`` of an analysis in ``out``."""
     path = write_styled_geopackage(
         analysis_layers(coverage, region), Path(out) / "servicecircle.gpkg"
@@ -334,7 +340,7 @@ def write_analysis_gpkg(coverage: Any, region: Any, out: str | Path) -> dict[str
 
 
 def write_suggestion_gpkg(
-    suggestion: Any, coverage: Any, region: Any, out: str | Path
+    suggestion: Suggestion, coverage: Coverage, region: Region, out: str | Path
 ) -> dict[str, Path]:
     """``servicecircle.gpkg`` of a suggestion: the analysis layers plus proposals and their areas."""
     layers = analysis_layers(coverage, region)

@@ -474,7 +474,7 @@ def _geometry_xy(rows: _Rows, geom: np.ndarray) -> tuple[pd.Series, pd.Series]:
         "geometry is a " + type_id.map(_GEOMETRY_NAMES).fillna("shape") + ", not a point; "
         "give one point per row",
     )
-    points = np.where(type_id.to_numpy() == 0, geom, None)
+    points = np.where(type_id.to_numpy() == 0, geom, np.array(None, dtype=object))
     return (
         pd.Series(shapely.get_x(points), index=index),
         pd.Series(shapely.get_y(points), index=index),
@@ -708,7 +708,7 @@ def read_candidates(
     )
 
 
-def _osm_admin(frame: pd.DataFrame) -> pd.DataFrame:
+def _osm_admin(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Boundaries exported from OSM: ``admin_level`` becomes ``level``, ``division_code`` or
     ``ref`` becomes ``code`` (when the file has no ``level`` / ``code`` columns of its own)."""
     if "level" in frame or "admin_level" not in frame:
@@ -793,7 +793,7 @@ def read_units(path: str | Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
         ~type_id.isin([3, 6]),
         "geometry is a " + type_id.map(_GEOMETRY_NAMES).fillna("point") + ", not a polygon",
     )
-    fixed = shapely.make_valid(np.where(rows.ok, geom, None))
+    fixed = shapely.make_valid(np.where(rows.ok.to_numpy(), geom, np.array(None, dtype=object)))
     # make_valid may return collections with stray lines; keep the polygonal part.
     fixed = shapely.intersection(fixed, fixed)
     rows.reject(
@@ -820,8 +820,8 @@ def read_units(path: str | Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     if "town" not in frame:
         frame["town"] = np.where(frame["level"] == "town", frame["name"], "")
         _town_of_villages(frame, rows.ok.to_numpy())
-    ok = rows.ok.to_numpy()
-    out = frame.loc[ok].drop(columns=["id"]).rename(columns={"_row": "source_row"})
+    kept = rows.ok.to_numpy()
+    out = frame.loc[kept].drop(columns=["id"]).rename(columns={"_row": "source_row"})
     rejected = rows.rejected()
     if out.empty:
         raise InputError(_nothing_usable(rows, rejected))

@@ -444,7 +444,7 @@ def _unit_stats(rows: _Rows) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 # --- venues ---------------------------------------------------------------------------------
 
-_OSM_VENUES = {
+_OSM_VENUES: dict[str, bool | str | list[str]] = {  # osmnx's tag query type
     "amenity": ["library", "arts_centre", "community_centre"],
     "tourism": ["museum"],
     "leisure": ["sports_centre", "stadium"],

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import html
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, Figure, MacroElement, Template
+from branca.element import Element, Figure, MacroElement
+from jinja2 import Template  # the class branca.element uses (not re-exported there)
 
 from planner.text import CANDIDATE_KINDS, LABELS, MAP_WORDS, TIERS
+
+if TYPE_CHECKING:
+    from planner.network import RoadNetwork
 
 # Road classes drawn on the plain background: (highway types, colour, weight in px).
 ROAD_CLASSES: dict[str, tuple[frozenset[str], str, float]] = {
@@ -56,7 +60,7 @@ class _Script(MacroElement):
     )
 
     def __init__(self, body: str, **refs: Any) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca's __init__ is unannotated
         self._name = "ScScript"
         self.body = body
         self.refs = refs
@@ -86,7 +90,7 @@ def road_classes(highway: np.ndarray) -> np.ndarray:
 
 
 def road_lines(
-    network: Any, *, bounds: tuple[float, float, float, float] | None = None
+    network: RoadNetwork, *, bounds: tuple[float, float, float, float] | None = None
 ) -> dict[str, dict[str, Any]]:
     """The road network as one WGS84 GeoJSON MultiLineString per road class.
 
@@ -126,7 +130,12 @@ def road_lines(
     return out
 
 
-def add_roads(m: folium.Map, network: Any, *, bounds: tuple[float, ...] | None = None) -> None:
+def add_roads(
+    m: folium.Map,
+    network: RoadNetwork,
+    *,
+    bounds: tuple[float, float, float, float] | None = None,
+) -> None:
     """Draw the roads under every other layer, major roads wider and coloured."""
     roads = road_lines(network, bounds=bounds)
     if not roads:
@@ -419,7 +428,7 @@ def add_reference_layers(
     sites: gpd.GeoDataFrame,
     units: gpd.GeoDataFrame | None,
     residents: gpd.GeoDataFrame,
-    network: Any = None,
+    network: RoadNetwork | None = None,
     candidates: gpd.GeoDataFrame | None = None,
 ) -> None:
     """Roads (when the network is given), place and site names, search, and the phone layout."""

@@ -7,16 +7,21 @@ import re
 from functools import cache
 from importlib import resources
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import folium
 import geopandas as gpd
 import numpy as np
-from branca.element import Element, Figure, MacroElement, Template
+from branca.element import Element, Figure, MacroElement
+from jinja2 import Template  # the class branca.element uses (not re-exported there)
 
 from planner import map_layers
 from planner.text import LABELS, TIERS, tier_label
 from planner.vocab import town_mask
+
+if TYPE_CHECKING:
+    from planner.coverage import Coverage
+    from planner.network import RoadNetwork
 
 _GAP_COLOR = "#d7301f"
 _UNCOVERED_COLOR = "#e31a1c"
@@ -82,7 +87,7 @@ class _CornerBox(MacroElement):
     )
 
     def __init__(self, html_text: str, position: str, css_class: str) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca's __init__ is unannotated
         self._name = "ScCornerBox"
         self.position_js = _js_string(position)
         self.class_js = _js_string(css_class)
@@ -141,7 +146,8 @@ def _geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:
         if out[c].dtype.kind in "OSU" or str(out[c].dtype) in ("string", "category"):
             values = values.map(esc)
         out[c] = values
-    return out.__geo_interface__
+    collection: dict[str, Any] = out.__geo_interface__
+    return collection
 
 
 _CANVAS_ABOVE = 3000
@@ -149,7 +155,7 @@ _CANVAS_ABOVE = 3000
 
 
 def coverage_map(
-    coverage: Any,
+    coverage: Coverage,
     *,
     sites: gpd.GeoDataFrame,
     units: gpd.GeoDataFrame | None = None,
@@ -161,7 +167,7 @@ def coverage_map(
     gaps: gpd.GeoDataFrame | None = None,
     note: str | None = None,
     prefer_canvas: bool | None = None,
-    network: Any = None,
+    network: RoadNetwork | None = None,
     candidates: gpd.GeoDataFrame | None = None,
     proposal_summary: dict[str, Any] | None = None,
     remaining_gaps: gpd.GeoDataFrame | None = None,
@@ -566,6 +572,16 @@ def _mode_zh(mode: str) -> str:
     return MODES.get(mode, {}).get("zh", mode)
 
 
+class _TileFallback(MacroElement):
+    """The fallback script's element: the template reads both tile layers from it."""
+
+    osm: folium.TileLayer
+    plain: folium.TileLayer
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # branca's __init__ is unannotated
+
+
 def _tile_fallback(m: folium.Map, osm: folium.TileLayer, plain: folium.TileLayer) -> None:
     # With no tile server in reach (offline county networks) the map would show grey tiles
     # with broken-image icons; switch to the plain background once tiles fail and none loaded.
@@ -587,7 +603,7 @@ def _tile_fallback(m: folium.Map, osm: folium.TileLayer, plain: folium.TileLayer
         {% endmacro %}
         """
     )
-    macro = MacroElement()
+    macro = _TileFallback()
     macro._template = template
     macro.osm = osm
     macro.plain = plain

@@ -7,12 +7,12 @@ import itertools
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,9 @@ from planner.errors import InputError
 from planner.io import error_cause
 from planner.standards import DEFAULT_SPEEDS_KMH
 from planner.text import MODES
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +118,7 @@ class RoadNetwork:
             edge_speed_kph=self.edge_speed_kph,
             geom_coords=coords,
             geom_index=index,
-            **{f"tag_{k}": np.asarray(v, dtype=str) for k, v in self.edge_tags.items()},
+            **{f"tag_{k}": np.asarray(v, dtype=str) for k, v in self.edge_tags.items()},  # type: ignore[arg-type]  # numpy stub: ** could bind allow_pickle
         )
         os.replace(tmp, path)
 
@@ -139,7 +142,7 @@ class RoadNetwork:
             )
 
     @classmethod
-    def from_graph(cls, graph: Any, *, source: str = "") -> RoadNetwork:
+    def from_graph(cls, graph: nx.MultiDiGraph, *, source: str = "") -> RoadNetwork:
         """Compile an osmnx ``MultiDiGraph`` into arrays in a metric CRS.
 
         A graph in degrees (or in Web Mercator, whose metres stretch with latitude) goes to
@@ -479,11 +482,13 @@ def _roads_to_xml(source: Path, xml: Path) -> None:
     pieces: list[tuple[int, list[int], dict[str, str]]] = []
     clipped = 0
     piece_ids = itertools.count(_PIECE_ID_BASE)
-    ways = (
+    # The entity filter lets only ways through; the processor's own type is any OSM object.
+    ways = cast(
+        "Iterable[osmium.osm.Way]",
         osmium.FileProcessor(str(source), osmium.osm.NODE | osmium.osm.WAY)
         .with_locations()
         .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-        .with_filter(osmium.filter.KeyFilter("highway"))
+        .with_filter(osmium.filter.KeyFilter("highway")),
     )
     for way in ways:
         tags = {tag.k: tag.v for tag in way.tags}
@@ -567,7 +572,7 @@ class TravelGraph:
     @property
     def n_nodes(self) -> int:
         """Number of nodes."""
-        return self.matrix.shape[0]
+        return int(self.matrix.shape[0])
 
     @cached_property
     def reverse_matrix(self) -> sp.csr_matrix:
@@ -584,7 +589,8 @@ class TravelGraph:
         """Per segment, the number of nodes of the road network piece it belongs to."""
         _, label = connected_components(self.matrix, directed=True, connection="weak")
         size = np.bincount(label)
-        return size[label[self.seg_u]]
+        sizes: np.ndarray = size[label[self.seg_u]]
+        return sizes
 
     def subset_tree(self, name: str, keep: np.ndarray) -> shapely.STRtree:
         """Spatial index over the segments in mask ``keep``, cached under ``name``."""
@@ -731,8 +737,9 @@ def clip_osm(
             .with_locations()
             .with_filter(osmium.filter.KeyFilter(*keys))
         ):
-            if obj.is_way() and any(box.contains(n.location) for n in obj.nodes):
+            # isinstance is what osmium's is_way() / is_node() test, and it narrows the type.
+            if isinstance(obj, osmium.osm.Way) and any(box.contains(n.location) for n in obj.nodes):
                 writer.add(obj)  # one check per way of the regional file, in C++ iteration
-            elif obj.is_node() and box.contains(obj.location):
+            elif isinstance(obj, osmium.osm.Node) and box.contains(obj.location):
                 writer.add(obj)
     return target

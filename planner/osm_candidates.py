@@ -71,7 +71,7 @@ _STRUCTURES = (
     "tower",
     "reservoir_covered",
 )
-_QUERY: dict[str, bool | list[str]] = {
+_QUERY: dict[str, bool | str | list[str]] = {  # osmnx's tag query type
     "building": True,
     "landuse": ["industrial"],
     "man_made": ["works"],
@@ -149,7 +149,8 @@ def _classify(features: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFram
 
     def tag(key: str) -> pd.Series:
         if key in features:
-            return features[key].astype(object).where(features[key].notna(), "").astype(str)
+            values: pd.Series = features[key].astype(object).where(features[key].notna(), "")
+            return values.astype(str)
         return pd.Series("", index=features.index)
 
     idle = tag("operational_status").str.lower().isin(_IDLE_STATUS).to_numpy().copy()
@@ -306,7 +307,8 @@ def _inside_sites(
     label = np.where(label == "", "an operating site", label)
     out = reason.astype(object).copy()
     free = (out[inner] == "") & candidate[inner]
-    text = pd.Series(label).radd("inside ") + " (" + pd.Series(site[site_of]) + ")"
+    names_around: pd.Series = pd.Series(label)  # strings (the stubs guess floats from the array)
+    text = names_around.radd("inside ") + " (" + pd.Series(site[site_of]) + ")"
     out[inner[free]] = text.to_numpy()[free]
     return out
 

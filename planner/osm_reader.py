@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import logging
 from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
@@ -28,6 +30,9 @@ from scipy.sparse.csgraph import connected_components
 
 from planner.access import WAY_TAGS
 from planner.errors import InputError
+
+if TYPE_CHECKING:
+    from pyproj import CRS
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +122,13 @@ def _collect_ways(
     way_len = array("q")
     way_sig = array("q")
     codes: dict[tuple[str, ...], int] = {}
-    processor = (
+    # The entity filter lets only ways through; the processor's own type is any OSM object.
+    processor = cast(
+        "Iterable[osmium.osm.Way]",
         osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
         .with_locations()
         .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-        .with_filter(osmium.filter.KeyFilter("highway"))
+        .with_filter(osmium.filter.KeyFilter("highway")),
     )
     sigs: list[tuple[str, ...]] = []
     by_tags: dict[tuple[tuple[str, str], ...], int] = {}  # a way's tags -> signature, -1: no road
@@ -252,7 +259,8 @@ def _directed_edges(
 def _unique(x: np.ndarray) -> np.ndarray:
     """Sorted distinct values (sorting beats numpy's hash table on these large int keys)."""
     x = np.sort(x)
-    return x[_opens(x)]
+    distinct: np.ndarray = x[_opens(x)]
+    return distinct
 
 
 def _endpoints(u: np.ndarray, v: np.ndarray, n: int, differ: np.ndarray | None) -> np.ndarray:
@@ -277,7 +285,8 @@ def _endpoints(u: np.ndarray, v: np.ndarray, n: int, differ: np.ndarray | None) 
             np.minimum.at(low, end, differ)
             np.maximum.at(high, end, differ)
         endpoint |= (high >= 0) & (low != high)
-    return endpoint
+    mask: np.ndarray = endpoint
+    return mask
 
 
 def _simplify(
@@ -359,7 +368,8 @@ def _differ_codes(sigs: list[tuple[str, ...]], keys: tuple[str, ...]) -> np.ndar
 
 def _opens(label: np.ndarray) -> np.ndarray:
     """Mask of the elements that start a run of equal labels."""
-    return np.r_[True, label[1:] != label[:-1]][: len(label)]
+    opens: np.ndarray = np.r_[True, label[1:] != label[:-1]][: len(label)]
+    return opens
 
 
 def _drop_rings(
@@ -372,7 +382,8 @@ def _drop_rings(
     _, label = connected_components(graph, directed=True, connection="weak")
     good = np.zeros(label.max() + 1, dtype=bool)
     good[label[endpoint & alive]] = True
-    return alive & good[label]
+    kept: np.ndarray = alive & good[label]
+    return kept
 
 
 # --- arrays for RoadNetwork --------------------------------------------------------------------
@@ -451,7 +462,7 @@ def _compile(
     }
 
 
-def _project(lonlat: np.ndarray, alive: np.ndarray) -> tuple[object, np.ndarray]:
+def _project(lonlat: np.ndarray, alive: np.ndarray) -> tuple[CRS, np.ndarray]:
     """The UTM zone ``RoadNetwork.from_graph`` picks for these nodes, and their coordinates."""
     import geopandas as gpd
     from pyproj import Transformer

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from planner.gpkg import write_analysis_gpkg, write_suggestion_gpkg
 from planner.tables import write_analysis_tables, write_suggestion_tables
 
+if TYPE_CHECKING:
+    from planner.coverage import Coverage
+    from planner.region import Region
+    from planner.siting import Suggestion
 
-def after_proposals(suggestion: Any, coverage: Any, region: Any) -> Any:
+
+def after_proposals(suggestion: Suggestion, coverage: Coverage, region: Region) -> Coverage:
     """The coverage once ``suggestion``'s proposals are built (for the gaps that remain)."""
     from planner.scenario import Scenario, compare
 
@@ -22,12 +27,12 @@ def after_proposals(suggestion: Any, coverage: Any, region: Any) -> Any:
 
 
 def people_outputs(
-    coverage: Any,
-    region: Any,
+    coverage: Coverage,
+    region: Region,
     out: str | Path,
     *,
-    suggestion: Any = None,
-    after: Any = None,
+    suggestion: Suggestion | None = None,
+    after: Coverage | None = None,
 ) -> dict[str, Path]:
     """Write the people's tables and ``servicecircle.gpkg`` into ``out``; return the paths.
 

@@ -117,13 +117,14 @@ def buildings_from_osm(
     tags = osmium.filter.KeyFilter("building")
     try:
         for obj in osmium.FileProcessor(str(path)).with_areas(tags).with_filter(tags):
-            if obj.is_area():
+            # isinstance is what osmium's is_area() / is_node() test, and it narrows the type.
+            if isinstance(obj, osmium.osm.Area):
                 try:
                     geom = wkb.create_multipolygon(obj)
                 except RuntimeError:  # a broken ring in the data; osmium cannot assemble it
                     continue
                 kind, osm_id = ("way" if obj.from_way() else "relation"), obj.orig_id()
-            elif obj.is_node() and obj.location.valid():
+            elif isinstance(obj, osmium.osm.Node) and obj.location.valid():
                 geom, kind, osm_id = wkb.create_point(obj), "node", obj.id
             else:  # the way behind an area (returned again as the area) or a broken node
                 continue
@@ -361,4 +362,5 @@ def _largest_remainder(
     starts = np.searchsorted(group[order], group[order], side="left")
     rank = np.empty(len(group), dtype=np.int64)
     rank[order] = np.arange(len(group)) - starts
-    return base + (rank < short[group]).astype(np.int64)
+    index: np.ndarray = base + (rank < short[group]).astype(np.int64)
+    return index

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -22,6 +22,11 @@ from planner.errors import InputError, read_toml
 from planner.region import Region, RegionFiles
 from planner.standards import Standards
 from planner.text import PROVINCE
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from planner.coverage import Coverage
 
 try:  # a worker plugin when Dask is installed; the serial path needs no Dask
     from distributed.diagnostics.plugin import WorkerPlugin
@@ -54,7 +59,8 @@ def read_regions(path: str | Path) -> list[RegionFiles]:
         if unknown:
             msg = f"{path}: region {n} has unknown key(s) {sorted(unknown)}"
             raise InputError(msg)
-        files = {k: _resolve(path.parent, entry.get(k)) for k in _FILE_KEYS}
+        # network, sites and residents were checked present above, so they resolve to paths
+        files: dict[str, Any] = {k: _resolve(path.parent, entry.get(k)) for k in _FILE_KEYS}
         out.append(
             RegionFiles(
                 **files,
@@ -100,7 +106,7 @@ def run_region(
 def run_regions(
     regions: list[RegionFiles],
     *,
-    client: Any = None,
+    client: Client | None = None,
     out: str | Path | None = None,
     standards: Standards | None = None,
     cache_dir: str | Path | None = None,
@@ -221,7 +227,8 @@ def finished(folder: Path, inputs: dict[str, Any]) -> dict[str, Any] | None:
         return None
     if not all((folder / name).exists() for name in manifest.get("outputs", [])):
         return None
-    return manifest.get("row")
+    row: dict[str, Any] | None = manifest.get("row")
+    return row
 
 
 def analyse_county(
@@ -307,7 +314,7 @@ def run_province(
     """
     regions = read_regions(config)
     names = [files.name for files in regions]
-    twice = sorted({n for n in names if names.count(n) > 1})
+    twice = sorted({n for n in names if names.count(n) > 1}, key=str)  # names are set, as str
     if twice:
         msg = f"{config}: region name(s) {twice} appear more than once; each needs its own folder"
         raise InputError(msg)
@@ -422,7 +429,7 @@ def _headline(s: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _extent(coverage: Any, region: Region) -> str:
+def _extent(coverage: Coverage, region: Region) -> str:
     """The county's outline for the merged GeoPackage: its towns, or the hull of its points."""
     units = region.units
     if units is not None and len(units) and (units["level"] == "town").any():
@@ -430,7 +437,8 @@ def _extent(coverage: Any, region: Region) -> str:
     else:
         points = pd.concat([coverage.residents.geometry, region.sites.geometry])
         shape = gpd.GeoSeries(points, crs=region.crs).to_crs(4326).union_all().convex_hull
-    return shapely.to_wkt(shape, rounding_precision=6)
+    wkt: str = shapely.to_wkt(shape, rounding_precision=6)
+    return wkt
 
 
 def _folder_name(name: str | None) -> str:
@@ -463,7 +471,7 @@ def write_province(table: pd.DataFrame, out: Path) -> dict[str, Path]:
         counties.to_file(paths["gpkg"], layer="counties", driver="GPKG")
         gaps = []
         for row in ok.itertuples():
-            layer = gpd.read_file(Path(row.folder) / "gaps.geojson")
+            layer = gpd.read_file(Path(str(row.folder)) / "gaps.geojson")
             if len(layer):
                 gaps.append(layer.assign(region=row.region).to_crs(4326))
         if gaps:

@@ -112,7 +112,8 @@ class Region:
             graph = self.network.travel_graph(mode, speed_kmh=speed_kmh)
             load_indexes(graph, self.network)  # snapping indexes saved with the network
             self._cache[key] = graph
-        return self._cache[key]
+        cached: TravelGraph = self._cache[key]
+        return cached
 
     def snap(self, layer: str, mode: str, speed_kmh: float | None = None) -> Snapped:
         """Snaps of a point layer (``sites``, ``residents``, ``candidates``) onto a mode's roads."""
@@ -126,7 +127,8 @@ class Region:
             from planner.snap_index import save_indexes
 
             save_indexes(self.graph(mode, speed_kmh), self.network)
-        return self._cache[key]
+        snapped: Snapped = self._cache[key]
+        return snapped
 
     def with_standards(self, standards: Standards) -> Region:
         """The same region under other standards (shares the compiled graphs)."""

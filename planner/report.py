@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -27,6 +27,9 @@ from planner.outputs import after_proposals, people_outputs
 from planner.region import Region
 from planner.tables import fix_workbook_times, inert_formulas
 from planner.text import TIERS
+
+if TYPE_CHECKING:
+    from planner.siting import Suggestion
 
 log = logging.getLogger(__name__)
 
@@ -403,7 +406,7 @@ def write_analysis(
 
 
 def write_suggestion(
-    suggestion: Any,
+    suggestion: Suggestion,
     coverage: Coverage,
     region: Region,
     out: str | Path,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import folium
 import geopandas as gpd
@@ -16,6 +16,9 @@ from planner.scenario import Comparison
 from planner.tables import analysis_options, for_people, write_workbook
 from planner.text import COMPARE_WORDS, LABELS, TABLE_WORDS, TIERS
 
+if TYPE_CHECKING:
+    from planner.region import Region
+
 LOST_COLOR = "#d73027"
 GAINED_COLOR = "#1a9850"
 STROKES = {"lost": "#67000d", "gained": "#00441b"}
@@ -23,7 +26,7 @@ STROKES = {"lost": "#67000d", "gained": "#00441b"}
 
 def write_comparison(
     comparison: Comparison,
-    region: Any,
+    region: Region,
     out: str | Path,
     *,
     map_html: bool = True,
@@ -78,7 +81,7 @@ def write_comparison(
 
 
 def comparison_map(
-    comparison: Comparison, region: Any, *, tianditu_key: str | None = None
+    comparison: Comparison, region: Region, *, tianditu_key: str | None = None
 ) -> folium.Map:
     """The coverage after the scenario, with lost residents in red and gained in green."""
     s = comparison.summary
@@ -171,4 +174,5 @@ def _safe_geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]
         if not pd.api.types.is_numeric_dtype(out[c]):
             out[c] = out[c].map(lambda v: None if v is None or v != v else html.escape(str(v)))
         out[c] = out[c].astype(object).where(out[c].notna(), None)
-    return out.__geo_interface__
+    collection: dict[str, Any] = out.__geo_interface__
+    return collection

@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import highspy
@@ -28,6 +28,10 @@ from planner.reach import (
     target_legs,
 )
 from planner.snap import Snapped
+
+if TYPE_CHECKING:
+    from planner.coverage import Coverage
+    from planner.region import Region
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +241,7 @@ class CoverageProblem:
     @property
     def n_candidates(self) -> int:
         """Number of candidates."""
-        return self.cover.shape[1]
+        return int(self.cover.shape[1])
 
     @property
     def total_weight(self) -> float:
@@ -524,7 +528,7 @@ class CoverageProblem:
         *,
         cost: np.ndarray,
         row: tuple[np.ndarray, float, float],
-        sense: Any,
+        sense: highspy.ObjSense,
         warm: np.ndarray,
         time_limit: float,
         options: dict[str, Any] | None = None,
@@ -594,7 +598,7 @@ def _dominated(cover: sp.csc_matrix, rank: np.ndarray, group_of: np.ndarray | No
     inside &= (size[k] > size[j]) | (rank[k] < rank[j])
     if group_of is not None:
         inside &= group_of[j] == group_of[k]
-    out = size == 0
+    out: np.ndarray = size == 0
     out[j[inside]] = True
     return out
 
@@ -622,7 +626,8 @@ def _warm_vector(problem: CoverageProblem, chosen: np.ndarray) -> np.ndarray:
     x = np.zeros(problem.n_candidates)
     x[np.asarray(chosen, dtype=np.int64)] = 1.0
     y = (np.asarray(problem.cover @ x).ravel() > 0).astype(float)
-    return np.r_[x, y]
+    start: np.ndarray = np.r_[x, y]
+    return start
 
 
 def _solve(
@@ -633,7 +638,7 @@ def _solve(
     extra: list[tuple[np.ndarray, float, float]],
     n_int: int,
     *,
-    sense: Any,
+    sense: highspy.ObjSense,
     warm: np.ndarray,
     time_limit: float,
     options: dict[str, Any] | None = None,
@@ -822,8 +827,8 @@ class Suggestion:
 
 
 def suggest(
-    region: Any,
-    coverage: Any = None,
+    region: Region,
+    coverage: Coverage | None = None,
     *,
     k: int | None = None,
     target: float | None = None,

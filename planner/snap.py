@@ -112,7 +112,8 @@ def _pieces(graph: TravelGraph, name: str, keep: np.ndarray) -> _Pieces:
     key = f"_snap_pieces_{name}"
     if key not in graph.__dict__:  # cached with the graph, dropped when it is pickled
         graph.__dict__[key] = _Pieces.build(graph, np.flatnonzero(keep))
-    return graph.__dict__[key]
+    pieces: _Pieces = graph.__dict__[key]
+    return pieces
 
 
 def _tiers(graph: TravelGraph, min_nodes: int) -> list[tuple[str, np.ndarray, bool]]:

@@ -90,7 +90,7 @@ def save_indexes(graph: TravelGraph, network: RoadNetwork) -> Path | None:
             graph_bytes=np.array(_graph_bytes(graph)),
             index_names=np.array(list(index_bytes)),
             index_bytes=np.array(list(index_bytes.values()), dtype=np.int64),
-            **arrays,
+            **arrays,  # type: ignore[arg-type]  # numpy stub: ** could bind allow_pickle
         )
         os.replace(tmp, path)
     except OSError as exc:
@@ -143,7 +143,7 @@ def network_bytes(network: RoadNetwork) -> int:
 def _graph_bytes(graph: TravelGraph) -> int:
     arrays = [v for v in vars(graph).values() if isinstance(v, np.ndarray) and v.dtype != object]
     matrix = graph.matrix.data.nbytes + graph.matrix.indices.nbytes + graph.matrix.indptr.nbytes
-    return sum(a.nbytes for a in arrays) + matrix + _geometry_bytes(graph.seg_geometry)
+    return int(sum(a.nbytes for a in arrays) + matrix + _geometry_bytes(graph.seg_geometry))
 
 
 def _geometry_bytes(geoms: np.ndarray) -> int:
@@ -153,7 +153,7 @@ def _geometry_bytes(geoms: np.ndarray) -> int:
 
 def _pieces_bytes(pieces: _Pieces) -> int:
     n = len(pieces.a)
-    arrays = sum(getattr(pieces, f).nbytes for f in _FIELDS)
+    arrays = int(sum(getattr(pieces, f).nbytes for f in _FIELDS))
     # cKDTree: a copy of the points, an index per point, ~2n/leafsize nodes of ~80 bytes.
     return arrays + n * 16 + n * 8 + (2 * n // 16 + 1) * 80
 

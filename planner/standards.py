@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from planner.errors import InputError, read_toml
 from planner.text import MODES, TIERS
@@ -119,7 +120,7 @@ class Standards:
         try:
             default = TierStandard(**data.get("default", {}))
             tiers = {k: TierStandard(**v) for k, v in data.get("tiers", {}).items()}
-            extra = {}
+            extra: dict[str, Any] = {}  # thresholds (a tuple) and max_snap_m (a float) when given
             if "thresholds" in data:
                 extra["thresholds"] = tuple(float(t) for t in data["thresholds"])
             if "max_snap_m" in data:

@@ -13,12 +13,19 @@ import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from planner.text import CANDIDATE_KINDS, COLUMNS, MODES, TABLE_WORDS, TIERS
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+
+    from planner.coverage import Coverage
+    from planner.region import Region
+    from planner.siting import Suggestion
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +202,7 @@ def write_people_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def analysis_options(coverage: Any, region: Any) -> dict[str, Any]:
+def analysis_options(coverage: Coverage, region: Region) -> dict[str, Any]:
     """The options of an ``analyze`` run, labelled for the 说明 sheet."""
     std = coverage.standards
     out: dict[str, Any] = {"区域 Region": coverage.region_name}
@@ -225,7 +232,7 @@ def analysis_options(coverage: Any, region: Any) -> dict[str, Any]:
     return out
 
 
-def write_analysis_tables(coverage: Any, region: Any, out: str | Path) -> dict[str, Path]:
+def write_analysis_tables(coverage: Coverage, region: Region, out: str | Path) -> dict[str, Path]:
     """The people's workbook ``coverage_by_unit.xlsx`` and ``coverage_by_unit_zh.csv``."""
     out = Path(out)
     by_unit = for_people(coverage.by_unit)
@@ -267,9 +274,9 @@ def proposals_for_people(proposals: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_suggestion_tables(
-    suggestion: Any,
-    coverage: Any,
-    region: Any,
+    suggestion: Suggestion,
+    coverage: Coverage,
+    region: Region,
     out: str | Path,
     *,
     remaining_gaps: pd.DataFrame | None = None,
@@ -370,7 +377,7 @@ def _option_text(value: Any) -> str:
     return str(value)
 
 
-def inert_formulas(book: Any) -> None:
+def inert_formulas(book: Workbook) -> None:
     """Store every cell of an openpyxl workbook that would run as a formula as text instead."""
     for sheet in book.worksheets:
         for row in sheet.iter_rows():

@@ -12,9 +12,10 @@ import shutil
 import subprocess
 import tempfile
 import unicodedata
+from collections.abc import Collection
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -24,6 +25,11 @@ import shapely
 from planner.errors import InputError
 from planner.text import CANDIDATE_KINDS, MODES, REPORT_WORDS, TIERS
 
+if TYPE_CHECKING:
+    from planner.coverage import Coverage
+    from planner.region import Region
+    from planner.siting import Suggestion
+
 log = logging.getLogger(__name__)
 
 _GAP_COLOR = "#d7301f"
@@ -31,7 +37,7 @@ _UNCOVERED_COLOR = "#e31a1c"
 _PROPOSAL_COLOR = "#ff7f00"
 
 
-def find_town(region: Any, town: str) -> tuple[str, str | None]:
+def find_town(region: Region, town: str) -> tuple[str, str | None]:
     """The town's name and code from a name or code; an :class:`InputError` naming the towns."""
     res = region.residents
     names = sorted(res["town"].dropna().astype(str).unique()) if "town" in res else []
@@ -50,7 +56,7 @@ def find_town(region: Any, town: str) -> tuple[str, str | None]:
     raise InputError(msg)
 
 
-def town_figures(coverage: Any, town: str) -> dict[str, Any]:
+def town_figures(coverage: Coverage, town: str) -> dict[str, Any]:
     """Population, coverage and per-tier coverage of one town's residents."""
     res = coverage.residents
     mine = res[res["town"].astype(str) == town]
@@ -81,7 +87,9 @@ def town_figures(coverage: Any, town: str) -> dict[str, Any]:
     }
 
 
-def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:
+def _table(
+    headers: list[str], rows: list[list[str]], numeric: Collection[int] = frozenset()
+) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
         "<tr>"
@@ -96,8 +104,8 @@ def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozen
 
 
 def town_map_svg(
-    region: Any,
-    coverage: Any,
+    region: Region,
+    coverage: Coverage,
     town: str,
     *,
     proposals: gpd.GeoDataFrame | None = None,
@@ -209,11 +217,11 @@ def town_map_svg(
 
 
 def town_report_html(
-    region: Any,
-    coverage: Any,
+    region: Region,
+    coverage: Coverage,
     town: str,
     *,
-    suggestion: Any = None,
+    suggestion: Suggestion | None = None,
     note: str | None = None,
 ) -> str:
     """The A4 page of one town: map, coverage per tier, villages, gaps and proposals."""
@@ -259,13 +267,13 @@ def town_report_html(
             [w["village"], w["population"], w["uncovered"], w["coverage"], w["mean_minutes"]],
             [
                 [
-                    str(r.name),
-                    f"{r.population:,}",
-                    f"{r.population_uncovered:,}",
-                    "—" if pd.isna(r.coverage) else f"{r.coverage:.1%}",
-                    "—" if pd.isna(r.mean_minutes) else f"{r.mean_minutes:.1f}",
+                    str(r["name"]),
+                    f"{r['population']:,}",
+                    f"{r['population_uncovered']:,}",
+                    "—" if pd.isna(r["coverage"]) else f"{r['coverage']:.1%}",
+                    "—" if pd.isna(r["mean_minutes"]) else f"{r['mean_minutes']:.1f}",
                 ]
-                for r in villages.itertuples()
+                for r in villages.to_dict("records")
             ],
             numeric={1, 2, 3, 4},
         ),
@@ -288,7 +296,7 @@ def town_report_html(
                 numeric={2, 4},
             ),
         ]
-    if proposals is not None and len(proposals):
+    if suggestion is not None and proposals is not None and len(proposals):
         s = suggestion.summary
         parts += [
             f"<h2>{html.escape(w['proposals'].format(before=s['coverage_before'], after=s['coverage_after']))}</h2>",
@@ -479,8 +487,8 @@ def fix_text_layer(pdf_path: str | Path) -> int:
 
 
 def write_town_report(
-    region: Any,
-    coverage: Any,
+    region: Region,
+    coverage: Coverage,
     town: str,
     out: str | Path,
     *,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
@@ -12,6 +12,9 @@ from api import geojson
 from api.deps import Region, Town
 from api.models import error_responses
 from planner.audit import FINDING_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 router = APIRouter(
     tags=["audit"],
@@ -82,7 +85,7 @@ class TownAudit(BaseModel):
     issues: list[Finding]
 
 
-def _findings(frame) -> list[Finding]:
+def _findings(frame: pd.DataFrame) -> list[Finding]:
     return [Finding.model_validate(r) for r in geojson.records(frame, FINDING_COLUMNS)]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Path
 
@@ -13,6 +13,9 @@ from api.state import LoadedRegion
 from planner.coverage import UNIT_FIGURES
 from planner.text import TIERS
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 router = APIRouter(
     tags=["towns"],
     responses=error_responses(
@@ -21,7 +24,7 @@ router = APIRouter(
 )
 
 
-def unit_json(row: dict) -> dict:
+def unit_json(row: dict[str, Any]) -> dict[str, Any]:
     """A ``by_unit`` row as :class:`UnitCoverage` fields."""
     out = {k: row.get(k) for k in UNIT_FIGURES}
     out["code"] = str(out["code"])
@@ -29,7 +32,7 @@ def unit_json(row: dict) -> dict:
     return out
 
 
-def _units(loaded: LoadedRegion, frame) -> list[UnitCoverage]:
+def _units(loaded: LoadedRegion, frame: pd.DataFrame) -> list[UnitCoverage]:
     cols = [*UNIT_FIGURES, *(f"coverage_{t}" for t in TIERS)]
     return [UnitCoverage.model_validate(unit_json(r)) for r in geojson.records(frame, cols)]
 
