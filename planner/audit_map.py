@@ -10,7 +10,7 @@ import geopandas as gpd
 import pandas as pd
 
 from planner.audit import Audit
-from planner.maps import _corner_box, coverage_map, stable_ids
+from planner.maps import _corner_box, coverage_map, layer_control_last, stable_ids
 from planner.text import AUDIT_RULES, AUDIT_STATUS, TIERS
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ def compliance_map(
     m = coverage_map(coverage, sites=sites, units=units, **kwargs)
     compliance_layer(result, sites).add_to(m)
     _corner_box(m, town_summary_html(result), "bottomleft", "sc-legend")
-    return stable_ids(m)
+    return stable_ids(layer_control_last(m))
 
 
 def site_compliance(result: Audit, sites: pd.DataFrame) -> pd.DataFrame:

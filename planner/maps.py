@@ -495,6 +495,16 @@ def coverage_map(
     return m
 
 
+def layer_control_last(m: folium.Map) -> folium.Map:
+    """Move the layer list after every layer: its script names each layer, which must exist.
+
+    Call it after adding layers to a finished map (a compliance or scenario layer).
+    """
+    for key in [k for k, c in m._children.items() if isinstance(c, folium.LayerControl)]:
+        m._children.move_to_end(key)
+    return m
+
+
 _JINJA_OPENERS = re.compile(r"\{[{%#]")
 
 

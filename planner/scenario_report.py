@@ -10,7 +10,7 @@ import folium
 import geopandas as gpd
 import pandas as pd
 
-from planner.maps import _corner_box, coverage_map, stable_ids
+from planner.maps import _corner_box, coverage_map, layer_control_last, stable_ids
 from planner.report import write_json
 from planner.scenario import Comparison
 from planner.tables import analysis_options, for_people, write_workbook
@@ -99,10 +99,6 @@ def comparison_map(
         network=region.network,
         tianditu_key=tianditu_key,
     )
-    # Our layers go before the layer control, which refers to every layer by name.
-    controls = [(k, c) for k, c in m._children.items() if isinstance(c, folium.LayerControl)]
-    for key, _control in controls:
-        del m._children[key]
     for kind, color in (("lost", LOST_COLOR), ("gained", GAINED_COLOR)):
         rows = comparison.changed[comparison.changed["change_kind"] == kind]
         if rows.empty:
@@ -162,9 +158,7 @@ def comparison_map(
     _corner_box(
         m, f"<b>{html.escape(COMPARE_WORDS['legend'])}</b>{rows}", "bottomleft", "sc-legend"
     )
-    for _key, control in controls:
-        m.add_child(control)
-    return stable_ids(m)
+    return stable_ids(layer_control_last(m))
 
 
 def _safe_geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:

@@ -716,3 +716,21 @@ def test_excel_dates_and_a_year_without_activities(write_table):
         InputError, match="no activity in the audited year 2023; the ledger has 2024, 2025"
     ):
         read_activities(path, year=2023)
+
+
+def test_the_compliance_map_lists_its_layer_after_the_layer_exists(sample_audit):
+    # The layer list's script names every layer; one named before it is defined breaks the
+    # page (no list, no compliance colours), as the audit map once did.
+    import re
+
+    from planner.audit_map import compliance_map
+
+    region, coverage, result = sample_audit
+    page = compliance_map(coverage, result, sites=region.sites, units=region.units)
+    html = page.get_root().render()
+    control = html.index("_layers = {")  # the layer list's names, just before L.control.layers
+    block = html[control : html.index("L.control.layers(", control)]
+    named = set(re.findall(r"\b((?:feature_group|tile_layer|geo_json)_[0-9a-f]{32})\b", block))
+    assert named, "the layer list names no layer"
+    for name in named:
+        assert html.index(f"var {name} =") < control, name
