@@ -190,7 +190,21 @@ def area_polygons(
         polygons[k] = shapely.union_all(shapely.buffer(pieces[code == k], buffer_m, quad_segs=4))
     if fill_holes_m2 > 0:
         polygons = fill_small_holes(polygons, fill_holes_m2)
-    return uniq, polygons
+    return uniq, _polygonal(polygons)
+
+
+def _polygonal(geoms: np.ndarray) -> np.ndarray:
+    """Each geometry's polygons only: repairs (make_valid) may also return slivers as lines."""
+    out = geoms.copy()
+    types = shapely.get_type_id(geoms)
+    for i in np.flatnonzero(types == shapely.GeometryType.GEOMETRYCOLLECTION):  # rare
+        parts = shapely.get_parts(geoms[i])
+        kinds = shapely.get_type_id(parts)
+        polys = parts[
+            np.isin(kinds, [shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON])
+        ]
+        out[i] = shapely.union_all(polys) if len(polys) else shapely.Polygon()
+    return out
 
 
 def _raster_parts(

@@ -289,3 +289,20 @@ def test_service_areas_of_one_tier_do_not_overlap(sample):  # noqa: F811
     overlap = shapely.area(shapely.intersection(station[:, None], station[None, :]))
     np.fill_diagonal(overlap, 0.0)
     assert overlap.max() < 1.0
+
+
+def test_service_areas_and_isochrones_are_polygons_only(sample):  # noqa: F811
+    # GeoJSON readers (and the API's schema) expect (Multi)Polygons, never a collection with
+    # the slivers a repair leaves as lines.
+    from pyproj import Transformer
+
+    from planner.areas import isochrone
+
+    region, cov = sample
+    assert set(cov.service_areas.geom_type) <= {"Polygon", "MultiPolygon"}
+    to_metric = Transformer.from_crs(4326, region.crs, always_xy=True)
+    xy = np.array(to_metric.transform(117.2476, 28.2649))
+    for mode, speed in (("bike", 12.0), ("walk", 4.0)):
+        area = isochrone(region.graph(mode, speed), xy, minutes=15, max_snap_m=500)
+        assert area is not None and area.geom_type in {"Polygon", "MultiPolygon"}
+        assert area.area > 0
