@@ -272,6 +272,13 @@ def _plain_value(value: Any) -> Any:
     return str(value)
 
 
+def gpkg_ready(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``frame`` in WGS84 with a column named ``fid`` (QGIS exports carry one, often as text)
+    renamed ``fid_input``: GeoPackage keeps ``fid`` for its own feature ids."""
+    clash = {c: f"{c}_input" for c in frame.columns if str(c).lower() == "fid"}
+    return frame.rename(columns=clash).to_crs(4326)
+
+
 def write_styled_geopackage(layers: dict[str, gpd.GeoDataFrame | None], path: str | Path) -> Path:
     """Write every non-empty layer to ``path`` (WGS84) with its style in ``layer_styles``.
 
@@ -293,7 +300,7 @@ def write_styled_geopackage(layers: dict[str, gpd.GeoDataFrame | None], path: st
     for name, frame in layers.items():
         if frame is None or not len(frame):
             continue
-        frame = frame.drop(columns=[c for c in ("source_row",) if c in frame]).to_crs(4326)
+        frame = gpkg_ready(frame.drop(columns=[c for c in ("source_row",) if c in frame]))
         for col in frame.columns:
             if col != frame.geometry.name and frame[col].dtype == object:
                 frame[col] = frame[col].map(_plain_value)

@@ -22,6 +22,7 @@ import pandas as pd
 from planner.coords import COORD_SYSTEMS
 from planner.coverage import Coverage
 from planner.errors import InputError
+from planner.gpkg import gpkg_ready
 from planner.maps import coverage_map
 from planner.outputs import after_proposals, people_outputs
 from planner.region import Region
@@ -476,5 +477,5 @@ def write_geopackage(coverage: Coverage, region: Region, path: str | Path) -> Pa
     }
     for name, layer in layers.items():
         if layer is not None and len(layer):
-            layer.to_crs(4326).to_file(path, layer=name, driver="GPKG")
+            gpkg_ready(layer).to_file(path, layer=name, driver="GPKG")
     return path

@@ -196,3 +196,21 @@ def test_the_gaps_that_remain_after_the_proposals_are_listed(sample, chinese_kin
     covered = int(res.loc[res["covered"], "population"].sum())
     left = int(res["population"].sum()) - covered - result.summary["population_newly_covered"]
     assert sum(r[1] for r in rows[2:]) == left
+
+
+def test_a_text_fid_column_from_qgis_does_not_break_the_geopackage(tmp_path):
+    # QGIS exports carry "fid"; GeoPackage keeps that name for its own ids.
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    from planner.gpkg import write_styled_geopackage
+
+    units = gpd.GeoDataFrame(
+        {"fid": ["a1", "b2"], "name": ["甲镇", "乙镇"], "level": ["town", "town"]},
+        geometry=[shapely.box(117, 28, 117.1, 28.1), shapely.box(117.1, 28, 117.2, 28.1)],
+        crs=4326,
+    )
+    path = write_styled_geopackage({"units": units}, tmp_path / "x.gpkg")
+    back = pyogrio.read_dataframe(path, layer="units")
+    assert list(back["fid_input"]) == ["a1", "b2"] and list(back["name"]) == ["甲镇", "乙镇"]
