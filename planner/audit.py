@@ -36,7 +36,7 @@ import logging
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -1301,6 +1301,33 @@ def compliant_sites(sites: gpd.GeoDataFrame, result: Audit) -> gpd.GeoDataFrame:
     verdict = sites["id"].astype(str).map(result.site_verdict())
     keep = ~sites["tier"].isin(AUDITED_TIERS) | (verdict == "pass")
     return sites[keep.to_numpy()]
+
+
+def compliant_region(region: Region, result: Audit) -> Region:
+    """``region`` with only :func:`compliant_sites` serving; every other site is reported in
+    ``region.rejected`` with the rules it fails (or that it lacks the data to decide them)."""
+    kept = compliant_sites(region.sites, result)
+    out = region.sites.loc[~region.sites.index.isin(kept.index)]
+    table = result.sites.set_index("id")
+    ids = out["id"].astype(str)
+    verdict = ids.map(table["verdict"]).fillna("no_data")
+    failed = ids.map(table["failed_rules"]).fillna("")
+    reason = np.where(
+        verdict == "fail",
+        "fails the standards audit (" + failed.astype(str) + "); left out by --compliant-only",
+        "the standards audit lacks the data to pass it; left out by --compliant-only",
+    )
+    rows = pd.DataFrame(
+        {
+            "layer": "sites",
+            "file": str(region.files.sites) if region.files else "sites",
+            "row": out["source_row"].to_numpy() if "source_row" in out else 0,
+            "id": ids.to_numpy(),
+            "reason": reason,
+        }
+    )
+    rejected = pd.concat([region.rejected, rows], ignore_index=True)
+    return replace(region.with_sites(kept), rejected=rejected)
 
 
 # --- a region's audit -----------------------------------------------------------------------

@@ -499,7 +499,7 @@ CompliantOpt = Annotated[
 
 
 def _compliant_only(region: Region, say: Callable[[str], None]) -> Any:
-    from planner.audit import AuditFiles, audit_region, compliant_sites
+    from planner.audit import AuditFiles, audit_region, compliant_region
 
     say("auditing sites against the plan (--compliant-only)")
     files = AuditFiles.beside(region.files.sites) if region.files else AuditFiles()
@@ -511,9 +511,9 @@ def _compliant_only(region: Region, say: Callable[[str], None]) -> Any:
         )
         raise InputError(msg)
     result = audit_region(region, files=files)
-    kept = compliant_sites(region.sites, result)
-    say(f"{len(kept)} of {len(region.sites)} sites count as serving")
-    return region.with_sites(kept)
+    kept = compliant_region(region, result)
+    say(f"{len(kept.sites)} of {len(region.sites)} sites count as serving")
+    return kept
 
 
 @app.command()

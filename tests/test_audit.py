@@ -706,6 +706,24 @@ def test_compliant_only_analysis_counts_only_passing_sites(sample_audit):
     assert set(real.residents["nearest_site"].dropna()) <= set(kept["id"])
 
 
+def test_compliant_only_reports_every_site_it_leaves_out(sample_audit):
+    from planner.audit import compliant_region
+    from planner.coverage import analyze
+
+    region, _, r = sample_audit
+    kept = compliant_region(region, r)
+    added = kept.rejected.iloc[len(region.rejected) :]
+    assert len(kept.sites) + len(added) == len(region.sites)  # nothing lost
+    assert set(added["id"]) == set(region.sites["id"]) - set(kept.sites["id"])
+    failing = r.sites.set_index("id")["verdict"].eq("fail")
+    for row in added.itertuples():
+        assert "--compliant-only" in row.reason
+        if failing.get(row.id, False):
+            assert "fails the standards audit (" in row.reason
+    s = analyze(kept, service_areas=False).summary
+    assert s["sites_used"] + s["sites_rejected"] == len(region.sites)
+
+
 def test_excel_dates_and_a_year_without_activities(write_table):
     from planner.ledgers import parse_dates
 
