@@ -244,6 +244,12 @@ def analyze(
             f"  {row['label']:<34} {row['sites']:>4} sites  coverage {_count(row['coverage'], '6.1%')}  ({row['mode']}, {row['minutes']:g} min)"
         )
     print(f"rejected input rows: {len(coverage.rejected)} (see {paths['rejected']})")
+    if s["residents_far_from_road"]:
+        print(
+            f"resident points farther than {region.standards.max_snap_m:g} m from a usable road: "
+            f"{s['residents_far_from_road']:,} ({_count(s['population_far_from_road'])} people), "
+            f"counted as not covered (status in {paths['residents']})"
+        )
     print(
         f"gap areas: {s['gaps']} with {_count(s['population_in_gaps'])} people; Gini of minutes {_count(s['equity']['gini_minutes'], '.3f')}"
     )
@@ -565,6 +571,9 @@ def audit(
     speed_kmh: SpeedOpt = None,
     max_snap_m: SnapOpt = None,
     coord_sys: CoordOpt = None,
+    name: NameOpt = None,
+    dem: DemOpt = None,
+    sheet: SheetOpt = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output/audit"),
     cache_dir: CacheOpt = None,
     verbose: VerboseOpt = False,
@@ -597,6 +606,9 @@ def audit(
             speed_kmh=speed_kmh,
             max_snap_m=max_snap_m,
             coord_sys=coord_sys,
+            name=name,
+            dem=dem,
+            sheet=sheet,
         )
         files = AuditFiles.beside(
             region.files.sites,
@@ -683,6 +695,9 @@ def compare(
     speed_kmh: SpeedOpt = None,
     max_snap_m: SnapOpt = None,
     coord_sys: CoordOpt = None,
+    name: NameOpt = None,
+    dem: DemOpt = None,
+    sheet: SheetOpt = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output/compare"),
     cache_dir: CacheOpt = None,
     verbose: VerboseOpt = False,
@@ -714,6 +729,9 @@ def compare(
             speed_kmh=speed_kmh,
             max_snap_m=max_snap_m,
             coord_sys=coord_sys,
+            name=name,
+            dem=dem,
+            sheet=sheet,
         )
         result = run(region, plan, service_areas=True, progress=say)
         say("writing outputs")
@@ -761,6 +779,9 @@ def report(
     speed_kmh: SpeedOpt = None,
     max_snap_m: SnapOpt = None,
     coord_sys: CoordOpt = None,
+    name: NameOpt = None,
+    dem: DemOpt = None,
+    sheet: SheetOpt = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output/report"),
     cache_dir: CacheOpt = None,
     verbose: VerboseOpt = False,
@@ -791,6 +812,9 @@ def report(
             speed_kmh=speed_kmh,
             max_snap_m=max_snap_m,
             coord_sys=coord_sys,
+            name=name,
+            dem=dem,
+            sheet=sheet,
         )
         known = region.residents.get("town", pd.Series(dtype=object)).dropna().astype(str)
         if all_towns and known.empty:
