@@ -211,10 +211,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(f"{_where(err['loc'])}: {err['msg']}" for err in exc.errors())
         where = path or "settings"
         # The first line says it all (the CLI shows only it); the example follows for logs.
         msg = f"{where}: {problems} (see the example in api/config.py)\nexample config:\n{EXAMPLE}"
@@ -237,3 +234,14 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
     if isinstance(data.get("cache_dir"), str):
         data["cache_dir"] = str(base / data["cache_dir"])
     return data
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """A validation error's place as people count: ``regions.2.id`` -> ``region 3, id``."""
+    parts: list[str] = []
+    for i, part in enumerate(loc):
+        if isinstance(part, int) and i > 0 and loc[i - 1] == "regions":
+            parts[-1] = f"region {part + 1}"
+        else:
+            parts.append(str(part))
+    return ", ".join(parts) or "config"

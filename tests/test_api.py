@@ -138,7 +138,7 @@ def test_a_bad_config_is_refused_with_the_key_at_fault(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         load_settings(path)
     message = str(caught.value)
-    assert "regions.0" in message and "limits.max_k" in message and "[[regions]]" in message
+    assert "region 1" in message and "limits, max_k" in message and "[[regions]]" in message
     path.write_text("[[regions]]\nsample = true\n[[regions]]\nsample = true\n")
     with pytest.raises(InputError, match="unique"):
         load_settings(path)
