@@ -130,9 +130,13 @@ def coord_system(value: str | None) -> str:
     """Normalise a coordinate-system name (``"GCJ-02"``, ``"百度"`` ...) to our key.
 
     ``None`` is WGS84; ``"auto"`` stays ``"auto"`` (read as WGS84, then detected from the roads).
+    A per-layer value (``"sites=gcj02,residents=wgs84"``, see :func:`layer_systems`) gives its
+    unnamed entry (``"gcj02,residents=wgs84"``), else WGS84, for point files other than those.
     """
     if value is None:
         return "wgs84"
+    if "=" in value:
+        return layer_systems(value)["*"] or "wgs84"
     if normalise_token(value) == AUTO:
         return AUTO
     key = _COORD_ALIASES.get(normalise_token(value))
@@ -140,6 +144,45 @@ def coord_system(value: str | None) -> str:
         msg = f"unknown coordinate system {value!r}; use one of {', '.join(COORD_SYSTEMS)} or auto"
         raise InputError(msg)
     return key
+
+
+POINT_LAYERS = ("sites", "residents", "candidates")
+
+
+def layer_systems(value: str | None) -> dict[str, str | None]:
+    """The coordinate system given for each point layer by ``--coord-sys``.
+
+    Parameters
+    ----------
+    value
+        One system for every layer (``"gcj02"``, ``"auto"``), or comma-separated
+        ``layer=system`` entries (``"sites=gcj02,residents=wgs84"``) with at most one unnamed
+        entry as the default for the other layers.
+
+    Returns
+    -------
+    dict
+        ``{layer: key or "auto" or None}`` for ``sites``, ``residents``, ``candidates`` and
+        ``"*"`` (other point files); None where nothing was given (detected, and a clear
+        mismatch stops).
+    """
+    out: dict[str, str | None] = dict.fromkeys((*POINT_LAYERS, "*"))
+    if value is None:
+        return out
+    if "=" not in value:
+        return dict.fromkeys(out, coord_system(value))
+    for entry in (e.strip() for e in value.split(",") if e.strip()):
+        layer, _, system = entry.rpartition("=")
+        layer = normalise_token(layer) if layer else "*"
+        if layer not in out:
+            msg = (
+                f"--coord-sys {value!r}: unknown layer {layer!r}; "
+                f"use {', '.join(POINT_LAYERS)} (e.g. sites=gcj02,residents=wgs84)"
+            )
+            raise InputError(msg)
+        out[layer] = coord_system(system)
+    default = out["*"]
+    return {k: default if v is None else v for k, v in out.items()}
 
 
 def gcj02_to_bd09(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

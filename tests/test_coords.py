@@ -73,7 +73,7 @@ def test_shifted_points_without_the_flag_stop_with_the_system_to_give(tmp_path, 
     message = str(caught.value)
     assert "\n" not in message
     assert named in message and f"--coord-sys {system}" in message
-    assert str(files.residents) in message
+    assert str(files.sites) in message  # the first layer that does not fit the roads
 
 
 @pytest.fixture(scope="module")
