@@ -18,7 +18,7 @@ from planner.coords import (
     from_wgs84,
     layer_systems,
     likely_system,
-    road_distances,
+    road_fit,
 )
 from planner.errors import InputError
 from planner.io import (
@@ -278,12 +278,12 @@ def _detect_coord_sys(
     ``--coord-sys auto`` the detected system is returned (and logged). None: too few points in
     China to judge.
     """
-    medians = road_distances(
+    medians, closer = road_fit(
         frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), roads=tree, crs=network.crs
     )
     if not medians:
         return None
-    found = likely_system(medians)
+    found = likely_system(medians, closer)
     if found is None:
         if auto:
             log.warning("--coord-sys auto: %s look like WGS84 (%s)", layer, _medians(medians))
