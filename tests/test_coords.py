@@ -245,28 +245,32 @@ def test_on_guixi_amap_sites_beside_census_residents_are_caught_and_wgs84_passes
 
 
 def test_small_real_wgs84_layers_far_from_the_roads_raise_no_alarm():
-    """Draws of 20 WGS84 points 60-250 m from the mapped Guixi roads (like census grid cells or
-    building centroids in a sparsely mapped town) never pass the paired rule."""
-    network = load_network(shared_file("guixi", "mapofgx.osm"))
+    """Draws of 20 real Guixi building centroids (WGS84, 70 m median from the mapped roads):
+    the medians alone point at BD-09 or GCJ-02 in a few draws; with the paired rule none."""
+    import xml.etree.ElementTree as ET
+
+    path = shared_file("guixi", "mapofgx.osm")
+    network = load_network(path)
     tree = shapely.STRtree(network.edge_geometry)
-    rng = np.random.default_rng(5)
-    to_lonlat = Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True)
-    roads = network.edge_geometry[rng.integers(0, len(network.edge_geometry), 2000)]
-    along = shapely.line_interpolate_point(roads, rng.uniform(0, 1, 2000), normalized=True)
-    angle = rng.uniform(0, 2 * np.pi, 2000)
-    xy = (
-        shapely.get_coordinates(along)
-        + np.column_stack([np.cos(angle), np.sin(angle)]) * (rng.uniform(60, 250, 2000)[:, None])
-    )
-    lon, lat = (np.asarray(v) for v in to_lonlat.transform(*xy.T))
-    found = [
-        likely_system(*road_fit(lon[i : i + 20], lat[i : i + 20], roads=tree, crs=network.crs))
-        for i in range(0, 2000, 20)
+    root = ET.parse(path).getroot()
+    nodes = {n.get("id"): (float(n.get("lon")), float(n.get("lat"))) for n in root.iter("node")}
+    buildings = [
+        np.array([nodes[nd.get("ref")] for nd in way.iter("nd") if nd.get("ref") in nodes])
+        for way in root.iter("way")
+        if any(tag.get("k") == "building" for tag in way.iter("tag"))
     ]
-    assert found == [None] * 100
-    # The same points shifted into GCJ-02 are still told apart when they are near the roads.
-    near_lon, near_lat = _beside_guixi_streets(network, 20, seed=6)
-    assert (
-        likely_system(*road_fit(*wgs84_to_gcj02(near_lon, near_lat), roads=tree, crs=network.crs))
-        == "gcj02"
-    )
+    centroids = np.array([b.mean(axis=0) for b in buildings if len(b)])
+    assert len(centroids) > 150
+    median_only = paired = 0
+    for seed in range(25):
+        order = np.random.default_rng(seed).permutation(len(centroids))
+        for start in range(0, len(centroids) - 19, 20):
+            lon, lat = centroids[order[start : start + 20]].T
+            medians, closer = road_fit(lon, lat, roads=tree, crs=network.crs)
+            median_only += likely_system(medians) is not None
+            paired += likely_system(medians, closer) is not None
+    assert median_only > 0  # the draws are hard: the old rule alone raised false alarms
+    assert paired == 0
+    # Points near the streets, shifted into GCJ-02, are still told apart in a layer of 20.
+    near = wgs84_to_gcj02(*_beside_guixi_streets(network, 20, seed=6))
+    assert likely_system(*road_fit(*near, roads=tree, crs=network.crs)) == "gcj02"
