@@ -282,11 +282,17 @@ def _detect_coord_sys(
         frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), roads=tree, crs=network.crs
     )
     if not medians:
+        if auto:
+            log.warning("--coord-sys auto: too few %s in China to judge their system", layer)
         return None
     found = likely_system(medians, closer)
     if found is None:
         if auto:
-            log.warning("--coord-sys auto: %s look like WGS84 (%s)", layer, _medians(medians))
+            log.warning(
+                "--coord-sys auto: %s read as WGS84: no system fits the roads clearly better (%s)",
+                layer,
+                _medians(medians),
+            )
         return "wgs84"
     if auto:
         log.warning(
@@ -318,6 +324,8 @@ def _layer_choices(given: dict[str, str | None], found: dict[str, str | None]) -
             out[layer] = str(found[layer])
         elif value == AUTO:
             out[layer] = fallback
+            if layer != "*" and fallback != "wgs84":
+                log.warning("--coord-sys auto: %s read as %s like the others", layer, fallback)
         else:
             out[layer] = "wgs84"
     return out

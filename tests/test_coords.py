@@ -182,7 +182,7 @@ def test_each_layer_lands_in_its_own_system(tmp_path, caplog, wgs84_coverage, fl
     assert "lon_gcj02" in region.sites.columns
     if flag == "auto":
         said = caplog.text
-        assert "sites" in said and "GCJ-02" in said and "residents look like WGS84" in said
+        assert "sites" in said and "GCJ-02" in said and "residents read as WGS84" in said
     coverage = analyze(region, service_areas=False)
     assert coverage.summary["coverage"] == wgs84_coverage.summary["coverage"]
     pd.testing.assert_series_equal(
