@@ -77,7 +77,7 @@ CoordOpt = Annotated[
     str | None,
     typer.Option(
         "--coord-sys",
-        help="Coordinates of point files: wgs84, gcj02, bd09, or auto (detect from the roads). "
+        help="Coordinates of point files: wgs84, gcj02, bd09, auto (detect per file), or per file: sites=gcj02,residents=wgs84. "
         "Without it, points that fit the roads clearly better as GCJ-02/BD-09 stop with an error.",
     ),
 ]

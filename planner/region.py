@@ -15,10 +15,10 @@ import shapely
 from planner.coords import (
     AUTO,
     SYSTEM_NAMES,
-    coord_system,
     from_wgs84,
+    layer_systems,
     likely_system,
-    road_distances,
+    road_fit,
 )
 from planner.errors import InputError
 from planner.io import (
@@ -189,19 +189,25 @@ class Region:
             from planner.dem import with_slopes
 
             network = with_slopes(network, files.dem, cache_dir=cache_dir)
-        system = coord_system(files.coord_sys)
-        sites, rej_sites = read_sites(files.sites, coord_sys=files.coord_sys, sheet=files.sheet)
-        residents, rej_res = read_residents(
-            files.residents, coord_sys=files.coord_sys, sheet=files.sheet
-        )
-        if files.coord_sys is None or system == AUTO:
-            found = _detect_coord_sys(network, sites, residents, files)
-            if found != "wgs84":  # only with --coord-sys auto; otherwise detection raised
-                sites, rej_sites = read_sites(files.sites, coord_sys=found, sheet=files.sheet)
-                residents, rej_res = read_residents(
-                    files.residents, coord_sys=found, sheet=files.sheet
+        given = layer_systems(files.coord_sys)
+        tree = shapely.STRtree(network.edge_geometry)
+        found: dict[str, str | None] = {}
+        layers = {}
+        for layer, reader in (("sites", read_sites), ("residents", read_residents)):
+            path = getattr(files, layer)
+            frame, rej = reader(path, coord_sys=given[layer], sheet=files.sheet)
+            if given[layer] in (None, AUTO):
+                found[layer] = _detect_coord_sys(
+                    network, frame, path=path, layer=layer, auto=given[layer] == AUTO, tree=tree
                 )
-            system = found
+            layers[layer] = frame, rej
+        systems = _layer_choices(given, found)
+        for layer, reader in (("sites", read_sites), ("residents", read_residents)):
+            if found.get(layer) is not None and systems[layer] != "wgs84":  # auto: read again
+                path = getattr(files, layer)
+                layers[layer] = reader(path, coord_sys=systems[layer], sheet=files.sheet)
+        (sites, rej_sites), (residents, rej_res) = layers["sites"], layers["residents"]
+        system = systems["sites"]  # proposals paste back where the sites came from
         rejected = [rej_sites, rej_res]
         units = candidates = county_name = None
         if files.units:
@@ -231,11 +237,11 @@ class Region:
             )
             candidates = _input_coords(candidates, system).to_crs(network.crs)
         elif files.candidates:
-            candidates, rej = read_candidates(files.candidates, coord_sys=system, sheet=files.sheet)
+            candidates, rej = _read_candidates(network, files, given, systems, tree)
             rejected.append(rej)
-            candidates = _input_coords(candidates, system).to_crs(network.crs)
-        sites = _input_coords(sites, system)
-        residents = _input_coords(residents, system)
+            candidates = _input_coords(candidates, systems["candidates"]).to_crs(network.crs)
+        sites = _input_coords(sites, systems["sites"])
+        residents = _input_coords(residents, systems["residents"])
         residents = residents.to_crs(network.crs)
         if units is not None:
             residents = _attach_units(residents, units)
@@ -258,36 +264,94 @@ class Region:
 
 
 def _detect_coord_sys(
-    network: RoadNetwork, sites: gpd.GeoDataFrame, residents: gpd.GeoDataFrame, files: RegionFiles
-) -> str:
-    """The points' coordinate system judged from the roads (see :mod:`planner.coords`).
+    network: RoadNetwork,
+    frame: gpd.GeoDataFrame,
+    *,
+    path: str | Path,
+    layer: str,
+    auto: bool,
+    tree: shapely.STRtree,
+) -> str | None:
+    """One point layer's coordinate system judged from the roads (see :mod:`planner.coords`).
 
-    Without ``--coord-sys`` a clear mismatch stops with the system to give; with
-    ``--coord-sys auto`` the detected system is used and logged.
+    Without ``--coord-sys`` a clear mismatch stops, naming ``path`` and the system to give; with
+    ``--coord-sys auto`` the detected system is returned (and logged). None: too few points in
+    China to judge.
     """
-    lon = np.r_[residents["lon"].to_numpy(float), sites["lon"].to_numpy(float)]
-    lat = np.r_[residents["lat"].to_numpy(float), sites["lat"].to_numpy(float)]
-    tree = shapely.STRtree(network.edge_geometry)
-    medians = road_distances(lon, lat, roads=tree, crs=network.crs)
-    found = likely_system(medians)
-    auto = files.coord_sys is not None
+    medians, closer = road_fit(
+        frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), roads=tree, crs=network.crs
+    )
+    if not medians:
+        if auto:
+            log.warning("--coord-sys auto: too few %s in China to judge their system", layer)
+        return None
+    found = likely_system(medians, closer)
     if found is None:
         if auto:
-            log.warning("--coord-sys auto: the points look like WGS84 (%s)", _medians(medians))
+            log.warning(
+                "--coord-sys auto: %s read as WGS84: no system fits the roads clearly better (%s)",
+                layer,
+                _medians(medians),
+            )
         return "wgs84"
     if auto:
         log.warning(
-            "--coord-sys auto: the points look like %s (%s); converting them to WGS84",
+            "--coord-sys auto: %s (%s) look like %s (%s); converting them to WGS84",
+            layer,
+            path,
             SYSTEM_NAMES[found],
             _medians(medians),
         )
         return found
     msg = (
-        f"{files.residents}: the points look like {SYSTEM_NAMES[found]} coordinates, not WGS84 "
+        f"{path}: the {layer} look like {SYSTEM_NAMES[found]} coordinates, not WGS84 "
         f"(median distance to the nearest road {_medians(medians)}); give --coord-sys {found} "
-        "(or --coord-sys auto, or coord_sys in the regions config)"
+        f"(or --coord-sys {layer}={found}, --coord-sys auto, or coord_sys in the regions config)"
     )
     raise InputError(msg)
+
+
+def _layer_choices(given: dict[str, str | None], found: dict[str, str | None]) -> dict[str, str]:
+    """The system each layer is read in: given, else detected, else (too few points) the
+    system detected on the other layers when they agree, else WGS84."""
+    seen = {v for v in found.values() if v is not None}
+    fallback = seen.pop() if len(seen) == 1 else "wgs84"
+    out = {}
+    for layer, value in given.items():
+        if value not in (None, AUTO):
+            out[layer] = value
+        elif found.get(layer) is not None:
+            out[layer] = str(found[layer])
+        elif value == AUTO:
+            out[layer] = fallback
+            if layer != "*" and fallback != "wgs84":
+                log.warning("--coord-sys auto: %s read as %s like the others", layer, fallback)
+        else:
+            out[layer] = "wgs84"
+    return out
+
+
+def _read_candidates(
+    network: RoadNetwork,
+    files: RegionFiles,
+    given: dict[str, str | None],
+    systems: dict[str, str],
+    tree: shapely.STRtree,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """A candidates table in its system: given, or detected on its own points like the others."""
+    path = files.candidates
+    assert path is not None
+    system = given["candidates"]
+    frame, rej = read_candidates(path, coord_sys=system, sheet=files.sheet)
+    if system not in (None, AUTO):
+        return frame, rej
+    found = _detect_coord_sys(
+        network, frame, path=path, layer="candidates", auto=system == AUTO, tree=tree
+    )
+    systems["candidates"] = found or systems["candidates"]
+    if system == AUTO and systems["candidates"] != "wgs84":
+        frame, rej = read_candidates(path, coord_sys=systems["candidates"], sheet=files.sheet)
+    return frame, rej
 
 
 def _medians(medians: dict[str, float]) -> str:

@@ -18,6 +18,7 @@ from planner.coords import (
     gcj02_to_bd09,
     likely_system,
     road_distances,
+    road_fit,
     to_wgs84,
     wgs84_to_gcj02,
 )
@@ -73,7 +74,7 @@ def test_shifted_points_without_the_flag_stop_with_the_system_to_give(tmp_path, 
     message = str(caught.value)
     assert "\n" not in message
     assert named in message and f"--coord-sys {system}" in message
-    assert str(files.residents) in message
+    assert str(files.sites) in message  # the first layer that does not fit the roads
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +140,137 @@ def test_the_command_line_stops_with_one_error_line_naming_the_flag(tmp_path):
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "Traceback" not in result.output
     assert "GCJ-02" in errors[0] and errors[0].count("--coord-sys gcj02") == 1
+
+
+# --- one layer in GCJ-02, the other in WGS84 (sites from Amap, residents from a census table) ---
+
+
+def _amap_sites(tmp_path) -> RegionFiles:
+    """The sample with only the sites shifted to GCJ-02; residents stay WGS84."""
+    shifted = _shifted_sample(tmp_path, "gcj02")
+    base = RegionFiles.sample()
+    return RegionFiles(**{**base.__dict__, "sites": shifted.sites, "candidates": None})
+
+
+def test_amap_sites_with_wgs84_residents_stop_naming_the_sites_file(tmp_path):
+    files = _amap_sites(tmp_path)
+    with pytest.raises(InputError) as caught:
+        Region.from_files(files)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{files.sites}: the sites look like GCJ-02")
+    assert str(files.residents) not in message
+    assert "--coord-sys gcj02" in message and "--coord-sys sites=gcj02" in message
+
+
+@pytest.fixture(scope="module")
+def wgs84_coverage():
+    return analyze(Region.from_files(), service_areas=False)
+
+
+@pytest.mark.parametrize("flag", ["auto", "sites=gcj02,residents=wgs84", "sites=amap"])
+def test_each_layer_lands_in_its_own_system(tmp_path, caplog, wgs84_coverage, flag):
+    files = _amap_sites(tmp_path)
+    files = RegionFiles(**{**files.__dict__, "coord_sys": flag})
+    with caplog.at_level("WARNING", logger="planner.region"):
+        region = Region.from_files(files)
+    original = pd.read_csv(SAMPLE / "sites.csv").set_index("id")
+    got = region.sites.to_crs("EPSG:4326").set_index("id").loc[original.index]
+    _, _, error = GEOD.inv(original["lon"], original["lat"], got.geometry.x, got.geometry.y)
+    assert error.max() < 0.05  # metres
+    assert not any(c.startswith(("lon_", "lat_")) for c in region.residents.columns)
+    assert "lon_gcj02" in region.sites.columns
+    if flag == "auto":
+        said = caplog.text
+        assert "sites" in said and "GCJ-02" in said and "residents read as WGS84" in said
+    coverage = analyze(region, service_areas=False)
+    assert coverage.summary["coverage"] == wgs84_coverage.summary["coverage"]
+    pd.testing.assert_series_equal(
+        coverage.residents.set_index("id")["minutes"],
+        wgs84_coverage.residents.set_index("id")["minutes"],
+        atol=1e-3,  # the sites were written with 7 decimals: centimetres off
+    )
+
+
+def test_an_unknown_layer_in_the_flag_is_a_one_line_error(tmp_path):
+    files = RegionFiles(**{**RegionFiles.sample().__dict__, "coord_sys": "shops=gcj02"})
+    with pytest.raises(InputError, match=r"unknown layer 'shops'.*sites, residents, candidates"):
+        Region.from_files(files)
+
+
+def _beside_guixi_streets(network, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` WGS84 points 5-40 m beside real Guixi streets, at random places along them."""
+    rng = np.random.default_rng(seed)
+    roads = network.edge_geometry[rng.integers(0, len(network.edge_geometry), n)]
+    along = shapely.line_interpolate_point(roads, rng.uniform(0, 1, n), normalized=True)
+    angle = rng.uniform(0, 2 * np.pi, n)
+    offset = rng.uniform(5, 40, n)
+    xy = (
+        shapely.get_coordinates(along)
+        + np.column_stack([np.cos(angle), np.sin(angle)]) * (offset[:, None])
+    )
+    lon, lat = Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True).transform(*xy.T)
+    return np.asarray(lon), np.asarray(lat)
+
+
+def test_on_guixi_amap_sites_beside_census_residents_are_caught_and_wgs84_passes(tmp_path):
+    path = shared_file("guixi", "mapofgx.osm")
+    network = load_network(path)
+    lon, lat = _beside_guixi_streets(network, 30, seed=3)
+    sites = pd.DataFrame({"id": [f"S{i}" for i in range(30)], "name": "站", "tier": "站"})
+    rlon, rlat = _beside_guixi_streets(network, 300, seed=4)
+    residents = pd.DataFrame({"id": [f"R{i}" for i in range(300)], "population": 10})
+    residents["lon"], residents["lat"] = np.round(rlon, 7), np.round(rlat, 7)
+    residents.to_csv(tmp_path / "residents.csv", index=False)
+    sites["lon"], sites["lat"] = np.round(lon, 7), np.round(lat, 7)
+    sites.to_csv(tmp_path / "sites_wgs.csv", index=False)
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    sites["lon"], sites["lat"] = np.round(glon, 7), np.round(glat, 7)
+    sites.to_csv(tmp_path / "sites_gcj.csv", index=False)
+    own = {"network": path, "residents": tmp_path / "residents.csv"}
+
+    plain = Region.from_files(**own, sites=tmp_path / "sites_wgs.csv")
+    assert plain.coord_sys == "wgs84" and len(plain.sites) == 30
+
+    with pytest.raises(InputError) as caught:
+        Region.from_files(**own, sites=tmp_path / "sites_gcj.csv")
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'sites_gcj.csv'}: the sites look like GCJ-02")
+    assert "--coord-sys gcj02" in message and "\n" not in message
+
+    auto = Region.from_files(RegionFiles(**own, sites=tmp_path / "sites_gcj.csv", coord_sys="auto"))
+    back = auto.sites.to_crs("EPSG:4326")
+    _, _, error = GEOD.inv(lon, lat, back.geometry.x, back.geometry.y)
+    assert error.max() < 0.05
+
+
+def test_small_real_wgs84_layers_far_from_the_roads_raise_no_alarm():
+    """Draws of 20 real Guixi building centroids (WGS84, 70 m median from the mapped roads):
+    the medians alone point at BD-09 or GCJ-02 in a few draws; with the paired rule none."""
+    import xml.etree.ElementTree as ET
+
+    path = shared_file("guixi", "mapofgx.osm")
+    network = load_network(path)
+    tree = shapely.STRtree(network.edge_geometry)
+    root = ET.parse(path).getroot()
+    nodes = {n.get("id"): (float(n.get("lon")), float(n.get("lat"))) for n in root.iter("node")}
+    buildings = [
+        np.array([nodes[nd.get("ref")] for nd in way.iter("nd") if nd.get("ref") in nodes])
+        for way in root.iter("way")
+        if any(tag.get("k") == "building" for tag in way.iter("tag"))
+    ]
+    centroids = np.array([b.mean(axis=0) for b in buildings if len(b)])
+    assert len(centroids) > 150
+    median_only = paired = 0
+    for seed in range(25):
+        order = np.random.default_rng(seed).permutation(len(centroids))
+        for start in range(0, len(centroids) - 19, 20):
+            lon, lat = centroids[order[start : start + 20]].T
+            medians, closer = road_fit(lon, lat, roads=tree, crs=network.crs)
+            median_only += likely_system(medians) is not None
+            paired += likely_system(medians, closer) is not None
+    assert median_only > 0  # the draws are hard: the old rule alone raised false alarms
+    assert paired == 0
+    # Points near the streets, shifted into GCJ-02, are still told apart in a layer of 20.
+    near = wgs84_to_gcj02(*_beside_guixi_streets(network, 20, seed=6))
+    assert likely_system(*road_fit(*near, roads=tree, crs=network.crs)) == "gcj02"
