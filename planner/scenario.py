@@ -13,6 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from planner.coords import COORD_SYSTEMS
 from planner.coverage import Coverage, analyze, json_ready
 from planner.errors import InputError
 from planner.io import read_sites, read_table
@@ -144,6 +145,7 @@ def _read_new_sites(
     table: Path, source: Path, default_tier: str, coord_sys: str | None
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     frame = pd.read_csv(table, dtype=str)
+    suggested = _is_suggestion(frame)
     if "id" not in frame and "candidate_id" in frame:
         frame = frame.rename(columns={"candidate_id": "id"})
     if "name" not in frame and "id" in frame:
@@ -151,6 +153,11 @@ def _read_new_sites(
     if "tier" not in frame:
         frame["tier"] = default_tier
     frame["tier"] = frame["tier"].fillna(default_tier)
+    if suggested:
+        # suggest writes WGS84 in lon/lat (and the input system in lon_<sys>, lat_<sys>):
+        # read them as WGS84 whatever --coord-sys says, or they are converted a second time.
+        frame = frame.drop(columns=[c for c in frame.columns if c.startswith(("lon_", "lat_"))])
+        coord_sys = "wgs84"
     frame.to_csv(table, index=False)
     try:
         sites, rejected = read_sites(table, coord_sys=coord_sys)
@@ -159,6 +166,15 @@ def _read_new_sites(
     if len(rejected) and "file" in rejected:
         rejected = rejected.assign(file=str(source))
     return sites, rejected
+
+
+def _is_suggestion(frame: pd.DataFrame) -> bool:
+    """Whether a table is ``suggest``'s ``proposals.csv`` (its ``lon``/``lat`` are WGS84)."""
+    cols = set(frame.columns)
+    if not {"lon", "lat"} <= cols or "crs" in cols:
+        return False
+    marked = any(f"lon_{s}" in cols and f"lat_{s}" in cols for s in COORD_SYSTEMS)
+    return marked or {"candidate_id", "population_newly_covered"} <= cols
 
 
 def apply_scenario(region: Region, scenario: Scenario) -> Region:
