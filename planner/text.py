@@ -703,6 +703,8 @@ REPORT_WORDS: dict[str, str] = {
     "proposed": "建议新建",
     "no_proposals": "未提出新建站点",
     "footer": "由 servicecircle 按实际道路网络计算；覆盖指在标准时间内可到达站点。",
+    "no_site": "—（无可达站点）",
+    "gap_villages": "{village}等{n}村",
 }
 
 # A province run: spreadsheet sheets and the state of each county.
