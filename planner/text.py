@@ -673,6 +673,7 @@ MAP_WORDS: dict[str, str] = {
     "candidate": "候选点",
     "proposals_table": "建议新建站点 Proposals",
     "before_after": "覆盖率 {before:.1%} → {after:.1%}",
+    "uncovered_change": "未覆盖 {before:,} → {after:,}",
     "remaining": "建成后仍有空白区 {n} 处，{people:,} 人",
 }
 
