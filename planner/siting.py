@@ -899,10 +899,10 @@ def suggest(
             rej = rej[rej["layer"] == "candidates"] if len(rej) else rej
             counts = rej["reason"].value_counts() if len(rej) else pd.Series(dtype=int)
             why = "; ".join(f"{n} {r}" for r, n in counts.head(3).items())
-            top = ", top reasons" if len(counts) > 3 else ""  # the listed counts add up, or say so
+            some = ", top reasons" if len(counts) > 3 else ""  # the listed counts add up, or say so
             msg = (
                 f"{given}: no usable candidate buildings"
-                + (f" ({len(rej)} left out{top}: {why})" if len(rej) else "")
+                + (f" ({len(rej)} left out{some}: {why})" if len(rej) else "")
                 + "; give a candidates file (id, name, kind, lon, lat, rooms) or an OSM file "
                 "with idle schools, factories or houses"
             )
