@@ -625,6 +625,9 @@ def rule_theory_talks(ctx: AuditContext) -> pd.DataFrame:
     kind = unit_kind(ctx, codes, _village_names(ctx, codes))
     need = kind.map({k: ctx.rules.number("theory_talks", "min", k) for k in cfg["min"]})
     count = _count(ctx, "theory", sites)
+    # An unknown kind cannot decide, except that fewer talks than any kind needs fail.
+    fewest = min(ctx.rules.number("theory_talks", "min", k) for k in cfg["min"])
+    need = need.where(need.notna() | ~(count < fewest), fewest)
     value = count.where(need.notna())
     kind_zh = kind.map({"community": "社区", "rural": "村"}).fillna("")
     return _findings(

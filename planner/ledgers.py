@@ -264,6 +264,29 @@ def parse_dates(values: pd.Series) -> pd.Series:
     return dates
 
 
+# A year holding fewer rows than this share of the busiest year's is a wrong --year (a stray
+# row or two), not a year to audit: every site would fail for want of activities.
+_ALMOST_NO_ROWS = 0.05
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row" if n == 1 else f"{n:,} rows"
+
+
+def _check_audited_year(path: Path, year: int, per_year: pd.Series) -> None:
+    """Refuse an audited year with no (or almost no) ledger rows, naming the years there are."""
+    have = int(per_year.get(year, 0))
+    busy = per_year[per_year >= _ALMOST_NO_ROWS * per_year.max()]
+    if year in busy.index:
+        return
+    found = "no rows" if have == 0 else f"only {_rows(have)}"
+    years = ", ".join(f"{y} ({_rows(n)})" for y, n in busy.items())
+    raise InputError(
+        f"{path}: the activity ledger has {found} in {year}; it has {years}: "
+        f"give --year {int(busy.index.max())}"
+    )
+
+
 def read_activities(
     path: str | Path, *, year: int | None = None, site_ids: pd.Series | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
@@ -297,20 +320,14 @@ def read_activities(
         date.isna(),
         "date " + _quoted(frame["date"]) + " is not a date; write it as 2025-03-14",
     )
-    if year is None:
-        valid = date[rows.ok]
-        if valid.empty:
-            msg = f"{rows.path}: no row of the activity ledger has a valid date; write dates as 2025-03-14"
-            raise InputError(msg)
-        year = int(valid.dt.year.max())
-    in_year = rows.ok & (date.dt.year == year)
-    if not in_year.any():
-        years = sorted(set(date[rows.ok].dt.year.dropna().astype(int)))
-        msg = (
-            f"{rows.path}: no activity in the audited year {year}; the ledger has "
-            f"{', '.join(map(str, years)) or 'no valid dates'}; give --year with one of them"
-        )
+    valid = date[rows.ok]
+    if valid.empty:
+        msg = f"{rows.path}: no row of the activity ledger has a valid date; write dates as 2025-03-14"
         raise InputError(msg)
+    per_year = valid.dt.year.astype(int).value_counts().sort_index()
+    if year is None:
+        year = int(per_year.index.max())
+    _check_audited_year(rows.path, year, per_year)
     rows.reject(
         date.dt.year != year,
         "date " + date.dt.strftime("%Y-%m-%d").fillna("") + f" is outside the audited year {year}",

@@ -422,6 +422,11 @@ def proposals_headline(before: float, after: float) -> str:
     return MAP_WORDS["before_after"].format(before=before, after=after)
 
 
+def uncovered_change(before: int, after: int) -> str:
+    """``未覆盖 41,164 → 29,959``."""
+    return MAP_WORDS["uncovered_change"].format(before=before, after=after)
+
+
 def add_reference_layers(
     m: folium.Map,
     *,

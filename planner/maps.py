@@ -463,15 +463,19 @@ def coverage_map(
     if town:
         heading = f"{heading} · {town}"
     s = coverage.summary
+    uncovered = (
+        int(s["population_total"] - s["population_covered"])
+        if town is None
+        else int(res.loc[~res["covered"], "population"].sum())
+    )
     sub = (
-        f"覆盖率 {s['coverage']:.1%} · 人口 {s['population_total']:,} · 未覆盖 "
-        f"{s['population_total'] - s['population_covered']:,}"
+        f"覆盖率 {s['coverage']:.1%} · 人口 {s['population_total']:,} · 未覆盖 {uncovered:,}"
         if town is None
         else f"覆盖率 {_share(res):.1%} · 人口 {int(res['population'].sum()):,} · 未覆盖 "
-        f"{int(res.loc[~res['covered'], 'population'].sum()):,}"
+        f"{uncovered:,}"
     )
     if proposals is not None and len(proposals):
-        sub = _proposal_headline(sub, res, proposals, proposal_summary, town)
+        sub = _proposal_headline(sub, res, proposals, proposal_summary, town, uncovered)
     if std is not None:
         rule = LABELS["mode_minutes"].format(
             mode=_mode_zh(std.default.mode), minutes=std.default.minutes
@@ -637,10 +641,12 @@ def _proposal_headline(
     proposals: gpd.GeoDataFrame,
     summary: dict[str, Any] | None,
     town: str | None,
+    uncovered: int,
 ) -> str:
-    # The proposals map says what they change: coverage before -> after.
+    # The proposals map says what they change: coverage and the uncovered, before -> after.
     if summary is not None and town is None:
         before, after = summary["coverage_before"], summary["coverage_after"]
+        newly = float(summary["population_newly_covered"])
     else:
         pop = float(res["population"].sum())
         covered = float(res.loc[res["covered"], "population"].sum())
@@ -648,4 +654,6 @@ def _proposal_headline(
         before = covered / pop if pop else 0.0
         after = min(covered + newly, pop) / pop if pop else 0.0
     head = map_layers.proposals_headline(before, after)
-    return head + sub[sub.index(" · ") :] if " · " in sub else head
+    rest = sub[sub.index(" · ") : sub.rindex(" · ")] if sub.count(" · ") > 1 else ""
+    left = max(uncovered - round(newly), 0)
+    return f"{head}{rest} · {map_layers.uncovered_change(uncovered, left)}"

@@ -432,6 +432,11 @@ def write_suggestion(
         "lat",
     ]
     table = pd.DataFrame(props[[c for c in cols if c in props.columns] + _input_coords(props)])
+    for col in ("lon", "lat", *_input_coords(table)):
+        table[col] = table[col].astype(float).round(6)  # ~0.1 m, as the other tables
+    for col in ("population_newly_covered", "cumulative_newly_covered"):
+        if col in table:
+            table[col] = table[col].astype(float).round().astype("Int64")  # people are whole
     after = after_proposals(suggestion, coverage, region)  # the gaps that remain
     with output_folder(out, owns=[*SUGGESTION_FILES.values(), *PEOPLE_FILES]) as tmp:
         paths = {k: tmp / v for k, v in names.items()}

@@ -897,11 +897,12 @@ def suggest(
         if given is not None:
             rej = region.rejected
             rej = rej[rej["layer"] == "candidates"] if len(rej) else rej
-            reasons = rej["reason"].value_counts().head(3) if len(rej) else pd.Series(dtype=int)
-            why = "; ".join(f"{n} {r}" for r, n in reasons.items())
+            counts = rej["reason"].value_counts() if len(rej) else pd.Series(dtype=int)
+            why = "; ".join(f"{n} {r}" for r, n in counts.head(3).items())
+            some = ", top reasons" if len(counts) > 3 else ""  # the listed counts add up, or say so
             msg = (
                 f"{given}: no usable candidate buildings"
-                + (f" ({len(rej)} left out: {why})" if len(rej) else "")
+                + (f" ({len(rej)} left out{some}: {why})" if len(rej) else "")
                 + "; give a candidates file (id, name, kind, lon, lat, rooms) or an OSM file "
                 "with idle schools, factories or houses"
             )
@@ -943,7 +944,10 @@ def suggest(
     if town is not None:
         in_town = _town_mask(res, town)
         if not in_town.any():
-            msg = f"no residents in town {town!r}"
+            towns = sorted(res["town"].dropna().astype(str).unique()) if "town" in res else []
+            msg = f"no residents in town {town!r}; give --town one of: " + (
+                ", ".join(towns) or "(the residents have no town column)"
+            )
             raise InputError(msg)
         reasons[~_town_mask(cands, town) & (reasons == "")] = "outside the town asked for"
     usable = np.flatnonzero((reasons == "").to_numpy())

@@ -673,6 +673,7 @@ MAP_WORDS: dict[str, str] = {
     "candidate": "候选点",
     "proposals_table": "建议新建站点 Proposals",
     "before_after": "覆盖率 {before:.1%} → {after:.1%}",
+    "uncovered_change": "未覆盖 {before:,} → {after:,}",
     "remaining": "建成后仍有空白区 {n} 处，{people:,} 人",
 }
 
@@ -703,6 +704,8 @@ REPORT_WORDS: dict[str, str] = {
     "proposed": "建议新建",
     "no_proposals": "未提出新建站点",
     "footer": "由 servicecircle 按实际道路网络计算；覆盖指在标准时间内可到达站点。",
+    "no_site": "—（无可达站点）",
+    "gap_villages": "{village}等{n}村",
 }
 
 # A province run: spreadsheet sheets and the state of each county.

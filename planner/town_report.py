@@ -216,6 +216,28 @@ def town_map_svg(
     return svg[svg.index("<svg") :]
 
 
+def gap_village_labels(residents: gpd.GeoDataFrame, gaps: gpd.GeoDataFrame) -> dict[str, str]:
+    """The villages each gap area spans, by ``gap_id``: its most populous village, plus
+    "等N村" when its uncovered residents live in N > 1 villages."""
+    if "village" not in residents or gaps.empty:
+        return {}
+    people = residents.loc[
+        ~residents["covered"].to_numpy(bool) & (residents["population"].to_numpy() > 0),
+        ["village", "geometry"],
+    ]
+    # A gap is the union of discs around its own uncovered residents, and gaps lie further
+    # apart than a disc's radius: each uncovered resident falls in exactly its own gap.
+    hit = gpd.sjoin(people, gaps[["gap_id", "geometry"]].to_crs(people.crs), predicate="within")
+    spread = hit.dropna(subset=["village"]).groupby("gap_id")["village"].nunique()
+    village = gaps.set_index("gap_id")["village"].astype(str)
+    return {
+        str(g): REPORT_WORDS["gap_villages"].format(village=village[g], n=int(n))
+        if n > 1
+        else village[g]
+        for g, n in spread.items()
+    }
+
+
 def town_report_html(
     region: Region,
     coverage: Coverage,
@@ -279,6 +301,7 @@ def town_report_html(
         ),
     ]
     if len(gaps):
+        labels = gap_village_labels(coverage.residents, gaps.head(15))
         parts += [
             f"<h2>{html.escape(w['gap_list'])}</h2>",
             _table(
@@ -286,9 +309,9 @@ def town_report_html(
                 [
                     [
                         str(r.gap_id),
-                        str(r.village),
+                        labels.get(str(r.gap_id), str(r.village)),
                         f"{r.population:,}",
-                        str(r.nearest_site_name or "—"),
+                        w["no_site"] if pd.isna(r.nearest_site_name) else str(r.nearest_site_name),
                         "—" if pd.isna(r.minutes_min) else f"{r.minutes_min:.0f}",
                     ]
                     for r in gaps.head(15).itertuples()

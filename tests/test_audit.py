@@ -731,7 +731,8 @@ def test_excel_dates_and_a_year_without_activities(write_table):
     assert got.iloc[:4].tolist() == [pd.Timestamp("2025-03-15")] * 4 and pd.isna(got.iloc[4])
     path = write_table("a.csv", ["date", "site_id"], [["2025-03-01", "S1"], ["2024-05-01", "S1"]])
     with pytest.raises(
-        InputError, match="no activity in the audited year 2023; the ledger has 2024, 2025"
+        InputError,
+        match=r"has no rows in 2023; it has 2024 \(1 row\), 2025 \(1 row\): give --year 2025",
     ):
         read_activities(path, year=2023)
 
@@ -752,3 +753,51 @@ def test_the_compliance_map_lists_its_layer_after_the_layer_exists(sample_audit)
     assert named, "the layer list names no layer"
     for name in named:
         assert html.index(f"var {name} =") < control, name
+
+
+def test_a_year_with_almost_no_activities_is_refused_naming_the_busy_years(write_table):
+    days = pd.date_range("2024-01-01", periods=60, freq="5D").strftime("%Y-%m-%d")
+    rows = [[d, "S1"] for d in days] + [["2025-01-02", "S1"]]
+    path = write_table("a.csv", ["date", "site_id"], rows)
+    want = r"has only 1 row in 2025; it has 2024 \(60 rows\): give --year 2024"
+    with pytest.raises(InputError, match=want):
+        read_activities(path, year=2025)
+    with pytest.raises(InputError, match=want):
+        read_activities(path)  # the latest year by default: the same stray row
+    acts, rejected, year = read_activities(path, year=2024)
+    assert (year, len(acts), len(rejected)) == (2024, 60, 1)
+
+
+def test_audit_of_a_year_missing_from_the_sample_ledger_is_one_error_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+
+    done = CliRunner().invoke(app, ["audit", "--year", "2024", "--out", str(tmp_path / "a")])
+    assert done.exit_code == 2, done.output
+    errors = [line for line in done.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in done.output
+    assert "only 1 row in 2024; it has 2025 (23,326 rows): give --year 2025" in errors[0]
+    assert not (tmp_path / "a").exists()
+
+
+def test_no_theory_talks_fail_even_where_the_unit_kind_is_unknown():
+    sites = sites_frame([{"village_code": c} for c in ("X1", "X2", "X3")])
+    units = gpd.GeoDataFrame(
+        {"level": "village", "code": ["X1", "X2", "X3"], "name": "林场", "town": "甲镇"},
+        geometry=gpd.points_from_xy(range(3), range(3)),
+        crs=UTM,
+    )
+    acts = pd.concat(
+        [ledger({("S1", ""): 6}), ledger({("S2", ""): 1, ("S3", ""): 3}, "理论宣讲")],
+        ignore_index=True,
+    )
+    r = audit(sites, AuditInputs(activities=acts, year=2025), units=units)
+    assert status(r, "S1", "activities") == status(r, "S1", "theory_talks") == "fail"
+    f = r.findings.set_index(["where_id", "rule"])
+    assert f.loc[("S1", "theory_talks"), "found"] == "0 次"
+    assert status(r, "S2", "theory_talks") == "fail"  # 1 < 2, the fewest any kind needs
+    assert status(r, "S3", "theory_talks") == "no_data"  # 3: enough in a village, not a 社区
+    # without the ledger it stays no data
+    r = audit(sites, AuditInputs(year=2025), units=units)
+    assert status(r, "S1", "theory_talks") == "no_data"

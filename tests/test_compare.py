@@ -118,3 +118,33 @@ def test_closing_an_unknown_site_is_a_user_error(sample, tmp_path):  # noqa: F81
     done = CliRunner().invoke(app, ["compare", "--retier", "S0001", "--out", str(tmp_path)])
     assert done.exit_code == 2
     assert "error:" in done.output and "SITE=TIER" in done.output
+
+
+def test_proposals_of_a_gcj02_run_land_where_suggest_put_them(tmp_path):
+    """``compare --add proposals.csv --coord-sys gcj02`` must not convert the WGS84 lon/lat again."""
+    from planner.coords import from_wgs84
+    from planner.region import Region, RegionFiles
+
+    base = RegionFiles.sample()
+    paths = {}
+    for layer in ("residents", "sites", "candidates"):
+        frame = pd.read_csv(getattr(base, layer), dtype=str)
+        lon, lat = from_wgs84(frame["lon"].astype(float), frame["lat"].astype(float), "gcj02")
+        frame["lon"], frame["lat"] = np.round(lon, 7), np.round(lat, 7)
+        paths[layer] = tmp_path / f"{layer}_gcj02.csv"
+        frame.to_csv(paths[layer], index=False)
+    files = RegionFiles(**{**base.__dict__, **paths, "coord_sys": "gcj02"})
+    region = Region.from_files(files, cache_dir=tmp_path / "cache")
+    before = analyze(region, service_areas=False)
+    suggestion = suggest(region, before, k=5)
+    out = write_suggestion(suggestion, before, region, tmp_path / "s", map_html=False)
+    assert {"lon_gcj02", "lat_gcj02"} <= set(pd.read_csv(out["proposals_csv"]).columns)
+    plan = Scenario.from_options(add=out["proposals_csv"], coord_sys="gcj02")
+    # the sites land on suggest's points (WGS84), not shifted a second time
+    got = plan.add.set_index("id").loc[suggestion.proposals["candidate_id"]]
+    want = suggestion.proposals.to_crs(4326)
+    assert np.abs(got.geometry.x.to_numpy() - want.geometry.x.to_numpy()).max() < 1e-5
+    assert np.abs(got.geometry.y.to_numpy() - want.geometry.y.to_numpy()).max() < 1e-5
+    result = compare(region, plan, before=before)
+    gained = suggestion.summary["population_newly_covered"]
+    assert gained > 0 and result.summary["population_gained"] == gained

@@ -75,3 +75,33 @@ def test_names_are_never_run_as_page_templates(sample):  # noqa: F811
     page = coverage_map(coverage, sites=sites, units=region.units).get_root().render()
     assert "村1337站" not in page and "站X" not in page
     assert "{{ 7 * 191 }}" in page
+
+
+def test_the_proposals_map_header_gives_before_and_after_for_both_figures(sample):  # noqa: F811
+    from planner.scenario import Scenario, compare
+    from planner.siting import suggest
+
+    region, coverage = sample
+    suggestion = suggest(region, coverage, k=5)
+    props = suggestion.proposals.rename(columns={"candidate_id": "id"})
+    plan = Scenario(add=props.assign(tier="station")[["id", "name", "tier", "geometry"]])
+    after = compare(region, plan, before=coverage).summary  # an independent re-analysis
+    total = coverage.summary["population_total"]
+    was = total - coverage.summary["population_covered"]
+    left = total - after["population_covered_after"]
+    assert left < was
+    page = (
+        coverage_map(
+            coverage,
+            sites=region.sites,
+            units=region.units,
+            proposals=suggestion.proposals,
+            proposal_summary=suggestion.summary,
+        )
+        .get_root()
+        .render()
+    )
+    title = page[page.rindex("覆盖率 ") :]  # the title box, a JS string in the page
+    assert f"未覆盖 {was:,} → {left:,}" in title
+    s = suggestion.summary
+    assert f"覆盖率 {s['coverage_before']:.1%} → {s['coverage_after']:.1%}" in title

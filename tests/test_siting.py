@@ -297,3 +297,71 @@ def test_fewer_sites_than_asked_are_explained(sample):  # noqa: F811
     assert len(result.proposals) == 1
     assert "only 1 of the 3 new sites" in result.summary["note"]
     assert suggest(region, coverage, k=2).summary["note"] is None
+
+
+def test_an_unknown_town_lists_the_towns_there_are(sample):  # noqa: F811
+    region, coverage = sample
+    with pytest.raises(InputError) as err:
+        suggest(region, coverage, k=2, town="不存在乡")
+    towns = sorted(coverage.residents["town"].unique())
+    assert len(towns) > 1 and str(err.value).endswith("give --town one of: " + ", ".join(towns))
+
+
+def test_candidates_left_out_add_up_or_say_top_reasons(tmp_path):
+    import re
+
+    from planner.region import Region
+
+    tags = [
+        '<tag k="power" v="plant"/><tag k="building" v="yes"/>',
+        '<tag k="man_made" v="works"/><tag k="building" v="industrial"/>',
+        '<tag k="building" v="industrial"/><tag k="operator" v="某公司"/>',
+        '<tag k="amenity" v="school"/><tag k="building" v="school"/>',
+        '<tag k="building" v="industrial"/><tag k="man_made" v="chimney"/>',
+    ]
+    nodes, ways = [], []
+    for i, tag in enumerate(tags):
+        x = 117.20 + 0.01 * i
+        corners = [(x, 28.30), (x + 4e-4, 28.30), (x + 4e-4, 28.3004), (x, 28.3004)]
+        nodes += [
+            f'<node id="{4 * i + j + 1}" lat="{lat}" lon="{lon}"/>'
+            for j, (lon, lat) in enumerate(corners)
+        ]
+        refs = "".join(f'<nd ref="{4 * i + j + 1}"/>' for j in (0, 1, 2, 3, 0))
+        ways.append(f'<way id="{i + 1}">{refs}{tag}</way>')
+    path = tmp_path / "candidates.osm"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n'
+        + "\n".join(nodes + ways)
+        + "\n</osm>\n",
+        encoding="utf-8",
+    )
+    region = Region.from_files(candidates=path, cache_dir=tmp_path / "cache")
+    reasons = region.rejected.loc[region.rejected["layer"] == "candidates", "reason"]
+    assert len(reasons) == 5 and reasons.nunique() == 5
+    with pytest.raises(InputError) as err:
+        suggest(region, k=2)
+    said = re.search(r"\((\d+) left out(, top reasons)?: (.*)\); give a candidates", str(err.value))
+    assert said is not None and int(said.group(1)) == 5
+    listed = sum(int(n) for n in re.findall(r"(?:^|; )(\d+) ", said.group(3)))
+    assert listed == 3 and said.group(2) == ", top reasons"  # 3 of 5 listed: it says so
+
+
+def test_proposals_csv_has_six_decimal_coordinates_and_whole_people(sample, tmp_path):  # noqa: F811
+    import csv
+
+    from planner.report import write_suggestion
+
+    region, coverage = sample
+    suggestion = suggest(region, coverage, k=3)
+    paths = write_suggestion(suggestion, coverage, region, tmp_path, map_html=False)
+    with open(paths["proposals_csv"], encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3
+    for row, (_, p) in zip(rows, suggestion.proposals.to_crs(4326).iterrows(), strict=True):
+        for col, value in (("lon", p.geometry.x), ("lat", p.geometry.y)):
+            assert len(row[col].split(".")[1]) <= 6 and abs(float(row[col]) - value) < 1e-6
+        newly = row["population_newly_covered"]
+        assert newly.isdigit() and int(newly) == round(p["population_newly_covered"])
+    total = sum(int(r["population_newly_covered"]) for r in rows)
+    assert int(rows[-1]["cumulative_newly_covered"]) == total

@@ -119,3 +119,52 @@ def test_an_unknown_town_is_named_in_a_one_line_error(tmp_path):
     assert done.exit_code == 2
     assert "error:" in done.output and "无此乡" in done.output and TOWN in done.output
     assert "Traceback" not in done.output
+
+
+def _gap_rows(page):
+    section = page.split("服务空白区（人口最多的前 15 个）")[1].split("</table>")[0]
+    return [
+        re.findall(r"<td[^>]*>(.*?)</td>", row)
+        for row in re.findall(r"<tr>(.*?)</tr>", section)
+        if "<td" in row
+    ]
+
+
+def test_gaps_are_labelled_with_the_villages_they_span(sample):  # noqa: F811
+    import shapely
+
+    from planner.town_report import town_report_html
+
+    region, coverage = sample
+    rows = _gap_rows(town_report_html(region, coverage, TOWN))
+    gaps = coverage.gaps.set_index("gap_id")
+    res = coverage.residents
+    out = res[~res["covered"] & (res["population"] > 0)]
+    spans = 0
+    for gap_id, label, population, *_ in rows:
+        gap = gaps.loc[gap_id]
+        inside = out[shapely.contains_xy(gap.geometry, out.geometry.x, out.geometry.y)]
+        assert inside["population"].sum() == int(population.replace(",", ""))  # its own people
+        villages = inside.groupby("village")["population"].sum()
+        top = villages.sort_values(ascending=False).index[0]
+        want = top if len(villages) == 1 else f"{top}等{len(villages)}村"
+        assert label == want
+        spans += len(villages) > 1
+    assert spans >= 1  # the sample town has gaps across several villages
+
+
+def test_a_gap_without_a_reachable_site_says_so_not_nan(sample):  # noqa: F811
+    import dataclasses
+
+    import numpy as np
+
+    from planner.town_report import town_report_html
+
+    region, coverage = sample
+    gaps = coverage.gaps.copy()
+    first = gaps.index[(gaps["town"] == TOWN).to_numpy()][0]
+    gaps.loc[first, ["nearest_site", "nearest_site_name", "minutes_min"]] = np.nan
+    page = town_report_html(region, dataclasses.replace(coverage, gaps=gaps), TOWN)
+    assert "nan" not in page.lower().replace("nanum", "")
+    row = next(r for r in _gap_rows(page) if r[0] == gaps.loc[first, "gap_id"])
+    assert row[3:] == ["—（无可达站点）", "—"]
