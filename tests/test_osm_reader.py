@@ -68,17 +68,7 @@ def both(request, unsimplified):
     """(new reader, osmnx's simplified graph, its compiled RoadNetwork) for a file and setting."""
     path, raw = unsimplified
     setting = SETTINGS[request.param]
-    new = RoadNetwork(
-        source=str(path),
-        **read_osm_network(
-            path,
-            not_roads=NOT_ROADS,
-            fallback_kph=25.0,
-            highway_speeds=HIGHWAY_SPEEDS_KPH,
-            reexport="",
-            **setting,
-        ),
-    )
+    new = _read(path, setting)
     graph = ox.simplification.simplify_graph(
         raw,
         edge_attrs_differ=list(setting["edge_attrs_differ"]) or None,
