@@ -754,6 +754,17 @@ def compare(
     print(f"outputs in {Path(out).resolve()} (open map.html, comparison.xlsx)")
 
 
+def _audit_if_ledgers(region: Region, coverage: Any, say: Callable[[str], None]) -> Any:
+    """The standards audit when its ledgers lie beside the sites file, else None."""
+    from planner.audit import AuditFiles, audit_region
+
+    files = AuditFiles.beside(region.files.sites) if region.files else AuditFiles()
+    if not any(files.__dict__.values()):
+        return None
+    say("standards audit of the sites (ledgers found beside the sites file)")
+    return audit_region(region, coverage, files=files)
+
+
 @app.command()
 def report(
     town: Annotated[
@@ -825,12 +836,15 @@ def report(
             raise InputError(msg)
         names = sorted(known.unique()) if all_towns else [find_town(region, str(town))[0]]
         coverage = run(region, progress=say)
+        audited = _audit_if_ledgers(region, coverage, say)
         written = []
         owns: list[str] = []
         with output_folder(out, owns=owns) as tmp:
             for name in names:
                 say(f"report of {name}")
-                paths = write_town_report(region, coverage, name, tmp, k=k, pdf=pdf)
+                paths = write_town_report(
+                    region, coverage, name, tmp, k=k, pdf=pdf, audit=audited
+                )
                 owns += [Path(p).name for p in paths.values()]
                 written.append((name, {k_: Path(out) / Path(p).name for k_, p in paths.items()}))
     for name, paths in written:

@@ -679,6 +679,9 @@ MAP_WORDS: dict[str, str] = {
 
 # Words of the printable town report (planner.town_report).
 REPORT_WORDS: dict[str, str] = {
+    "standards": "站点标准达标情况（{passed} 达标 / {failed} 不达标 / {no_data} 缺少数据）",
+    "verdict": "结果",
+    "failed_rules": "未达标项",
     "title": "{region} {town} 新时代文明实践 15分钟服务圈报告",
     "meta": "乡镇代码 {code} · 标准 {rule} · 生成日期 {day}",
     "coverage": "覆盖率",

@@ -23,9 +23,10 @@ import pandas as pd
 import shapely
 
 from planner.errors import InputError
-from planner.text import CANDIDATE_KINDS, MODES, REPORT_WORDS, TIERS
+from planner.text import AUDIT_RULES, AUDIT_STATUS, CANDIDATE_KINDS, MODES, REPORT_WORDS, TIERS
 
 if TYPE_CHECKING:
+    from planner.audit import Audit
     from planner.coverage import Coverage
     from planner.region import Region
     from planner.siting import Suggestion
@@ -245,8 +246,10 @@ def town_report_html(
     *,
     suggestion: Suggestion | None = None,
     note: str | None = None,
+    audit: Audit | None = None,
 ) -> str:
-    """The A4 page of one town: map, coverage per tier, villages, gaps and proposals."""
+    """The A4 page of one town: map, coverage per tier, villages, gaps, proposals, and the
+    standards' status of its sites when an ``audit`` is given."""
     name, code = find_town(region, town)
     w = REPORT_WORDS
     fig = town_figures(coverage, name)
@@ -338,6 +341,8 @@ def town_report_html(
                 numeric={0, 4},
             ),
         ]
+    if audit is not None:
+        parts += _standards_section(audit, name)
     if note:
         parts.append(f"<p class='note'>{html.escape(note)}</p>")
     parts.append(f"<footer>{html.escape(w['footer'])}</footer>")
@@ -348,6 +353,43 @@ def town_report_html(
         + "".join(parts)
         + "</body></html>"
     )
+
+
+def _standards_section(audit: Audit, town: str) -> list[str]:
+    """The town's audited sites: verdict and the rules each fails (failures first)."""
+    sites = audit.sites[audit.sites["town"].astype(str) == town] if "town" in audit.sites else None
+    if sites is None or sites.empty:
+        return []
+    w = REPORT_WORDS
+    order = {"fail": 0, "no_data": 1, "pass": 2}
+    sites = sites.assign(_o=sites["verdict"].map(order)).sort_values(["_o", "id"], kind="stable")
+    counts = sites["verdict"].value_counts()
+    head = w["standards"].format(
+        passed=int(counts.get("pass", 0)),
+        failed=int(counts.get("fail", 0)),
+        no_data=int(counts.get("no_data", 0)),
+    )
+
+    def rules(text: Any) -> str:
+        keys = [k for k in str(text or "").split(",") if k]
+        return "、".join(AUDIT_RULES.get(k, {}).get("zh", k) for k in keys) or "—"
+
+    return [
+        f"<h2>{html.escape(head)}</h2>",
+        _table(
+            [w["name"], w["tier"], w["verdict"], w["failed_rules"]],
+            [
+                [
+                    str(r["name"]),
+                    TIERS.get(str(r["tier"]), {}).get("zh", str(r["tier"])),
+                    AUDIT_STATUS.get(str(r["verdict"]), {}).get("zh", str(r["verdict"])),
+                    rules(r["failed_rules"]),
+                ]
+                for r in sites.to_dict("records")
+            ],
+            numeric=set(),
+        ),
+    ]
 
 
 def _kind(row: Any) -> str:
@@ -517,6 +559,7 @@ def write_town_report(
     *,
     k: int = 3,
     pdf: bool = True,
+    audit: Audit | None = None,
 ) -> dict[str, Path]:
     """Write ``<town>.html`` and ``<town>.pdf`` into ``out``; ``k`` proposals for the town (0: none)."""
     name, _ = find_town(region, town)
@@ -530,7 +573,7 @@ def write_town_report(
             suggestion = suggest(region, coverage, k=k, town=name, time_limit=20)
         except InputError as exc:  # no usable candidate in the town: the report stands without
             note = f"{REPORT_WORDS['no_proposals']}: {exc}"
-    page = town_report_html(region, coverage, name, suggestion=suggestion, note=note)
+    page = town_report_html(region, coverage, name, suggestion=suggestion, note=note, audit=audit)
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
     paths = {"html": out / f"report_{safe}.html"}
     paths["html"].write_text(page, encoding="utf-8")

@@ -168,3 +168,24 @@ def test_a_gap_without_a_reachable_site_says_so_not_nan(sample):  # noqa: F811
     assert "nan" not in page.lower().replace("nanum", "")
     row = next(r for r in _gap_rows(page) if r[0] == gaps.loc[first, "gap_id"])
     assert row[3:] == ["—（无可达站点）", "—"]
+
+
+def test_the_report_shows_the_standards_status_of_the_towns_sites(sample):  # noqa: F811
+    from planner.audit import AuditFiles, audit_region
+    from planner.text import AUDIT_RULES
+    from planner.town_report import town_report_html
+
+    region, coverage = sample
+    audit = audit_region(region, coverage, files=AuditFiles.sample())
+    mine = audit.sites[audit.sites["town"].astype(str) == "青山乡"]
+    counts = mine["verdict"].value_counts()
+    page = town_report_html(region, coverage, "青山乡", audit=audit)
+    head = (
+        f"站点标准达标情况（{counts.get('pass', 0)} 达标 / {counts.get('fail', 0)} 不达标"
+        f" / {counts.get('no_data', 0)} 缺少数据）"
+    )
+    assert head in page
+    for row in mine[mine["verdict"] == "fail"].itertuples():
+        for rule in str(row.failed_rules).split(","):
+            assert AUDIT_RULES[rule]["zh"] in page
+    assert "站点标准达标情况" not in town_report_html(region, coverage, "青山乡")
