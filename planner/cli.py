@@ -842,9 +842,7 @@ def report(
         with output_folder(out, owns=owns) as tmp:
             for name in names:
                 say(f"report of {name}")
-                paths = write_town_report(
-                    region, coverage, name, tmp, k=k, pdf=pdf, audit=audited
-                )
+                paths = write_town_report(region, coverage, name, tmp, k=k, pdf=pdf, audit=audited)
                 owns += [Path(p).name for p in paths.values()]
                 written.append((name, {k_: Path(out) / Path(p).name for k_, p in paths.items()}))
     for name, paths in written:
