@@ -31,7 +31,7 @@ import numpy as np
 import shapely
 
 from planner.errors import InputError
-from planner.io import error_cause
+from planner.io import error_cause, feed_file
 from planner.network import RoadNetwork, default_cache_dir
 
 log = logging.getLogger(__name__)
@@ -191,9 +191,7 @@ def _cache_path(network: RoadNetwork, dem: Path, cache_dir: str | Path | None) -
         return None
     digest = hashlib.sha256()
     try:
-        with dem.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
+        feed_file(digest, dem)
     except OSError as exc:
         msg = f"{dem}: cannot read the DEM ({error_cause(exc)}); check the path and permissions"
         raise InputError(msg) from None

@@ -137,6 +137,17 @@ def error_cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def feed_file(digest: Any, path: str | Path) -> Any:
+    """Feed a file's content into a ``hashlib`` digest in 1 MiB blocks; return the digest.
+
+    Raises ``OSError`` when the file cannot be read (callers say what that means for them).
+    """
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest
+
+
 MAX_POPULATION = 1e9
 """More people than this at one resident point is impossible: such rows are rejected."""
 

@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import connected_components
 from planner import access
 from planner.access import WAY_TAGS
 from planner.errors import InputError
-from planner.io import error_cause
+from planner.io import error_cause, feed_file
 from planner.standards import DEFAULT_SPEEDS_KMH
 from planner.text import MODES
 
@@ -399,9 +399,7 @@ def _cache_path(path: Path, cache_dir: str | Path | None, simplify: bool) -> Pat
         return None
     digest = hashlib.sha256()
     try:
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
+        feed_file(digest, path)
     except OSError as exc:
         msg = f"{path}: cannot read road network file ({error_cause(exc)}); check its permissions"
         raise InputError(msg) from None

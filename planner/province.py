@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 
 from planner.errors import InputError, read_toml
+from planner.io import feed_file
 from planner.region import Region, RegionFiles
 from planner.standards import Standards
 from planner.text import PROVINCE
@@ -203,15 +204,10 @@ def input_hashes(files: RegionFiles) -> dict[str, str | None]:
         if value is None or str(value).startswith(("place:", "bbox:")):
             out[key] = None if value is None else str(value)
             continue
-        digest = hashlib.sha256()
         try:
-            with open(value, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
+            out[key] = feed_file(hashlib.sha256(), value).hexdigest()
         except OSError:
             out[key] = None
-            continue
-        out[key] = digest.hexdigest()
     return out
 
 

@@ -23,6 +23,7 @@ from planner.coords import COORD_SYSTEMS
 from planner.coverage import Coverage
 from planner.errors import InputError
 from planner.gpkg import gpkg_ready
+from planner.io import feed_file
 from planner.maps import coverage_map
 from planner.outputs import after_proposals, people_outputs
 from planner.region import Region
@@ -203,11 +204,7 @@ def _recover(out: Path) -> None:
 
 def file_sha256(path: str | Path) -> str:
     """The SHA-256 of a file's content (hex)."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return str(feed_file(hashlib.sha256(), path).hexdigest())
 
 
 def run_record(command: str, *, inputs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
