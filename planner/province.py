@@ -182,6 +182,18 @@ class ProvinceRun:
     paths: dict[str, Path]
 
 
+WORKER_CONFIG: dict[str, Any] = {
+    # Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 in every worker, which also freezes
+    # glibc's mmap threshold: each large numpy array is then a fresh mmap whose pages fault in
+    # one by one. On the sample county that made a worker's task 1.5x the CPU and 3x the wall
+    # time of the same analysis in-process (bench/bench_province.py); None unsets it.
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    # The statistical profiler samples every thread's stack every 10 ms, holding the GIL.
+    "distributed.worker.profile.enabled": False,
+}
+"""Dask settings for the workers ``province`` starts (see the README for a running cluster)."""
+
+
 class WarmUp(WorkerPlugin):
     """Import the analysis modules once when a worker starts, not in its first task."""
 
@@ -242,7 +254,7 @@ def analyse_county(
     from planner.report import write_analysis
 
     folder = Path(folder)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     try:
         region = Region.from_files(
             files, standards=options.get("standards"), cache_dir=options.get("cache_dir")
@@ -255,6 +267,7 @@ def analyse_county(
         **_headline(coverage.summary),
         "status": "done",
         "seconds": round(time.perf_counter() - start, 2),
+        "cpu_seconds": round(time.process_time() - cpu_start, 2),
         "error": None,
         "folder": str(folder),
         "extent_wkt": _extent(coverage, region),
@@ -355,20 +368,22 @@ def _run(
         for i, files, folder, inputs in todo:
             yield i, _guarded_county(files, folder, inputs, options)
         return
+    import dask
     from distributed import Client, LocalCluster, as_completed
 
     with ExitStack() as stack:
         if scheduler is not None:
             client = stack.enter_context(Client(scheduler))
         else:
-            cluster = stack.enter_context(
-                LocalCluster(
-                    n_workers=workers or os.cpu_count() or 1,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=":0",
+            with dask.config.set(WORKER_CONFIG):  # read by the nannies as they start
+                cluster = stack.enter_context(
+                    LocalCluster(
+                        n_workers=workers or os.cpu_count() or 1,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=":0",
+                    )
                 )
-            )
             client = stack.enter_context(Client(cluster))
         client.register_plugin(WarmUp())
         futures = {}
