@@ -25,7 +25,7 @@ from planner.standards import Standards
 from planner.text import PROVINCE
 
 if TYPE_CHECKING:
-    from distributed import Client
+    from distributed import Client, LocalCluster
 
     from planner.coverage import Coverage
 
@@ -192,6 +192,17 @@ WORKER_CONFIG: dict[str, Any] = {
     "distributed.worker.profile.enabled": False,
 }
 """Dask settings for the workers ``province`` starts (see the README for a running cluster)."""
+
+
+def local_cluster(workers: int) -> LocalCluster:
+    """A ``LocalCluster`` of single-threaded worker processes set up with :data:`WORKER_CONFIG`."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set(WORKER_CONFIG):  # read by the nannies as they start
+        return LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
 
 
 class WarmUp(WorkerPlugin):
@@ -368,22 +379,13 @@ def _run(
         for i, files, folder, inputs in todo:
             yield i, _guarded_county(files, folder, inputs, options)
         return
-    import dask
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, as_completed
 
     with ExitStack() as stack:
         if scheduler is not None:
             client = stack.enter_context(Client(scheduler))
         else:
-            with dask.config.set(WORKER_CONFIG):  # read by the nannies as they start
-                cluster = stack.enter_context(
-                    LocalCluster(
-                        n_workers=workers or os.cpu_count() or 1,
-                        threads_per_worker=1,
-                        processes=True,
-                        dashboard_address=":0",
-                    )
-                )
+            cluster = stack.enter_context(local_cluster(workers or os.cpu_count() or 1))
             client = stack.enter_context(Client(cluster))
         client.register_plugin(WarmUp())
         futures = {}

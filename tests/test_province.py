@@ -14,7 +14,7 @@ import pytest
 from _sample import sample  # noqa: F401  (session fixture)
 
 from planner.coverage import analyze
-from planner.province import read_regions, run_regions
+from planner.province import local_cluster, read_regions, run_regions
 from planner.region import RegionFiles
 
 
@@ -29,16 +29,27 @@ def test_regions_on_dask_match_a_local_run(tmp_path):
     )
     regions = [sample, broken]
     local = run_regions(regions, cache_dir=tmp_path / "cache")
-    with distributed.Client(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as client:
+    with local_cluster(2) as cluster, distributed.Client(cluster) as client:
         remote = run_regions(
             regions, client=client, cache_dir=tmp_path / "cache", out=tmp_path / "out"
         )
+        # Workers run without Dask's malloc trim threshold and profiler (a county cost 1.5x).
+        settings = client.run(_worker_settings)
+    assert list(settings.values()) == [(None, False)] * 2
     assert remote.loc[0, "population_covered"] == local.loc[0, "population_covered"]
     assert pd.isna(remote.loc[0, "error"])
     assert "missing.csv: file not found" in remote.loc[1, "error"]
     assert (tmp_path / "out" / "示范县" / "summary.json").exists()
+
+
+def _worker_settings() -> tuple[str | None, bool]:
+    import os
+
+    import dask
+
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), dask.config.get(
+        "distributed.worker.profile.enabled"
+    )
 
 
 def test_region_config_resolves_paths_relative_to_it(tmp_path):
