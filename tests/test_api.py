@@ -12,10 +12,10 @@ import httpx
 import numpy as np
 import pytest
 import shapely
+from api_harness import LocalServer
 from shapely.geometry import shape
 
 from api.config import load_settings
-from api.local import LocalServer
 from planner import InputError, Region, Standards, analyze
 from planner.areas import isochrone
 from planner.coverage import gap_areas
