@@ -29,7 +29,7 @@ from api.security import content_security_policy
 from planner.areas import isochrone
 from planner.audit import Audit, AuditFiles, audit_region
 from planner.coords import to_wgs84
-from planner.coverage import Coverage, analyze, gap_areas, residents_for_tier
+from planner.coverage import Coverage, analyze, gap_areas, json_ready, residents_for_tier
 from planner.errors import InputError
 from planner.region import Region, RegionFiles
 from planner.siting import Suggestion
@@ -433,7 +433,7 @@ class LoadedRegion:
     def suggestion_json(self, request: dict[str, Any]) -> dict[str, Any]:
         """A suggestion as JSON: summary (before/after), proposals and added areas (GeoJSON)."""
         result = self.suggestion(request)
-        summary = geojson.plain(dict(result.summary))
+        summary = json_ready(dict(result.summary))
         summary["region"] = self.id
         proposals = result.proposals
         proposals = proposals.assign(
@@ -502,7 +502,7 @@ class LoadedRegion:
 
     def summary_json(self) -> dict[str, Any]:
         """Headline figures: population, coverage per tier and threshold, equity."""
-        s = geojson.plain(self.coverage.summary)
+        s = json_ready(self.coverage.summary)
         by_tier = [
             {
                 "tier": tier,

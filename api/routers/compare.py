@@ -18,6 +18,7 @@ from api.errors import ApiError, limit_exceeded
 from api.models import error_responses
 from api.state import LoadedRegion
 from planner import vocab
+from planner.coverage import json_ready
 from planner.errors import InputError
 
 router = APIRouter(
@@ -177,7 +178,7 @@ async def compare(loaded: Region, limits: LimitsDep, body: CompareRequest) -> Co
         towns = result.by_unit[result.by_unit["level"] == "town"]
         return {
             "region": loaded.id,
-            "summary": geojson.plain(dict(result.summary)),
+            "summary": json_ready(dict(result.summary)),
             "by_tier": geojson.records(result.by_tier, list(TierChange.model_fields)),
             "towns": geojson.records(towns.astype({"code": str}), list(UnitChange.model_fields)),
             "changed": geojson.feature_collection(
