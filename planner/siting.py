@@ -473,13 +473,13 @@ class CoverageProblem:
         say(
             f"coverage sets: {len(candidates)} candidates x {n_res} residents within {std.minutes:g} min {std.mode}"
         )
+        graph = region.graph(std.mode, speed)
+        cand_snap = region.snap("candidates", std.mode, speed)
+        res_snap = region.snap("residents", std.mode, speed)
         t0 = time.perf_counter()
-        reach = coverage_matrix(
-            region.graph(std.mode, speed),
-            region.snap("candidates", std.mode, speed).subset(candidates),
-            region.snap("residents", std.mode, speed),
-            limit_s=std.minutes * 60.0,
-        )
+        usable = cand_snap.subset(candidates)
+        reach = coverage_matrix(graph, usable, res_snap, limit_s=std.minutes * 60.0)
+        sets_seconds = time.perf_counter() - t0
         origin = Origin(
             usable=candidates,
             reach=reach,
@@ -490,7 +490,7 @@ class CoverageProblem:
             serving=tier,
             town=town,
             weight_column=weight_column,
-            sets_seconds=time.perf_counter() - t0,
+            sets_seconds=sets_seconds,
         )
         problem = cls.from_matrix(
             reach,
@@ -559,11 +559,15 @@ class CoverageProblem:
         if (k is None) == (needed is None) or method not in ("exact", "greedy"):
             msg = f"give either k or needed, and method exact or greedy (got {k=}, {needed=}, {method=})"
             raise ValueError(msg)
-        if method == "greedy":
-            return self.greedy(k) if k is not None else self.greedy_target(float(needed or 0.0))
+        limits: dict[str, Any] = {"time_limit": time_limit, "node_limit": node_limit}
         if k is not None:
-            return self.mclp(k, time_limit=time_limit, node_limit=node_limit)
-        return self.target_cover(float(needed or 0.0), time_limit=time_limit, node_limit=node_limit)
+            return self.greedy(k) if method == "greedy" else self.mclp(k, **limits)
+        assert needed is not None  # checked above
+        return (
+            self.greedy_target(needed)
+            if method == "greedy"
+            else self.target_cover(needed, **limits)
+        )
 
     def greedy(self, k: int) -> SitingResult:
         """Lazy greedy for MCLP (at least 63 % of the optimum; usually within 1-2 %)."""
@@ -579,16 +583,9 @@ class CoverageProblem:
         achievable = self.total_weight
         status = "greedy" if needed <= achievable + 1e-9 else "target_unreachable"
         sel, gains = _lazy_greedy(self, k=self.n_candidates, stop_at=min(needed, achievable))
+        nan, seconds = float("nan"), time.perf_counter() - t0
         return SitingResult(
-            sel,
-            gains,
-            float(len(sel)),
-            float("nan"),
-            float("nan"),
-            status,
-            "greedy",
-            time.perf_counter() - t0,
-            achievable,
+            sel, gains, float(len(sel)), nan, nan, status, "greedy", seconds, achievable
         )
 
     def mclp(
