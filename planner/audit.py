@@ -1136,6 +1136,7 @@ def _project_table(ctx: AuditContext) -> pd.DataFrame:
 
 
 def _ordered(findings: pd.DataFrame) -> pd.DataFrame:
+    """Findings by level, tier, town, place and the rules' order."""
     rule_order = {r: i for i, r in enumerate(RULES)}
     key = pd.DataFrame(
         {
@@ -1155,6 +1156,7 @@ _BY_SEVERITY = {v: k for k, v in _SEVERITY.items()}
 
 
 def _site_table(ctx: AuditContext, findings: pd.DataFrame) -> pd.DataFrame:
+    """One row per audited site: its attributes, each rule's status, the verdict, failed rules."""
     sites = ctx.audited(AUDITED_TIERS)
     f = findings[findings["level"].isin(["site", "team"])]
     # The worst status wins: any fail fails, else any no data is no data, else pass. A grid of
@@ -1190,6 +1192,7 @@ def _site_table(ctx: AuditContext, findings: pd.DataFrame) -> pd.DataFrame:
 
 
 def _village_table(ctx: AuditContext, findings: pd.DataFrame) -> pd.DataFrame:
+    """One row per village: each rule's status, the five haves found, coverage when known."""
     villages = _villages(ctx)
     f = findings[findings["level"] == "village"]
     wide = f.pivot_table(index="where_id", columns="rule", values="status", aggfunc="first")
@@ -1206,6 +1209,7 @@ def _village_table(ctx: AuditContext, findings: pd.DataFrame) -> pd.DataFrame:
 
 
 def _town_table(ctx: AuditContext, findings: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
+    """One row per town: sites by verdict, villages with the five haves, volunteers, circle."""
     towns = sorted(set(sites["town"].fillna("").astype(str)) - {""})
     if ctx.units is not None:
         towns = sorted(set(towns) | set(ctx.units.loc[ctx.units["level"] == "town", "name"]))
@@ -1245,6 +1249,7 @@ def _summary(
     villages: pd.DataFrame,
     population: float | None,
 ) -> dict[str, Any]:
+    """The audit's headline numbers: sites by verdict, findings by rule and status, issues."""
     counts = findings.groupby(["rule", "status"]).size().unstack(fill_value=0)
     by_rule = {
         r: {

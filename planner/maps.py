@@ -36,6 +36,7 @@ def _asset(name: str) -> str:
 
 
 def _offline(m: folium.Map) -> None:
+    """Inline Leaflet and the map's CSS into ``m`` so that it loads nothing from a CDN."""
     # Inline Leaflet instead of loading it (and jQuery/Bootstrap, unused) from CDNs.
     m.default_js = []
     m.default_css = []
@@ -59,6 +60,7 @@ def _offline(m: folium.Map) -> None:
 
 
 def _lonlat_bounds(frames: list[gpd.GeoDataFrame]) -> list[list[float]] | None:
+    """The ``[[south, west], [north, east]]`` box of the non-empty ``frames`` (``None`` if none)."""
     boxes = [f.to_crs(4326).total_bounds for f in frames if f is not None and len(f)]
     if not boxes:
         return None
@@ -107,6 +109,7 @@ def _js_string(text: str) -> str:
 
 
 def _legend(extra: list[tuple[str, str]], present: set[str] | None = None) -> str:
+    """The legend's HTML: the tiers present (every tier without ``present``), then ``extra``."""
     rows = [f"<b>{esc(LABELS['legend_title'])}</b>"]
     for key, info in TIERS.items():
         if present is not None and key not in present:
@@ -138,6 +141,7 @@ def esc(value: Any) -> Any:
 
 
 def _geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:
+    """``frame``'s ``columns`` as WGS84 GeoJSON, text escaped and floats rounded to 2 places."""
     # Tooltips and popups insert property values as HTML (folium's innerHTML): escape text.
     keep = [c for c in columns if c in frame.columns]
     out = frame[[*keep, "geometry"]].to_crs(4326).copy()
@@ -678,6 +682,7 @@ class _TileFallback(MacroElement):
 
 
 def _tile_fallback(m: folium.Map, osm: folium.TileLayer, plain: folium.TileLayer) -> None:
+    """Switch ``m`` from the OSM tiles to the plain background once tiles fail and none loaded."""
     # With no tile server in reach (offline county networks) the map would show grey tiles
     # with broken-image icons; switch to the plain background once tiles fail and none loaded.
     template = Template(
