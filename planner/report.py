@@ -27,7 +27,7 @@ from planner.io import feed_file
 from planner.maps import coverage_map
 from planner.outputs import after_proposals, people_outputs
 from planner.region import Region
-from planner.tables import fix_workbook_times, inert_formulas
+from planner.tables import PROPOSAL_COLUMNS, fix_workbook_times, inert_formulas
 from planner.text import TIERS
 
 if TYPE_CHECKING:
@@ -415,19 +415,7 @@ def write_suggestion(
     """Write the outputs of ``suggest`` into ``out`` (all or none); return the paths by name."""
     names = {k: v for k, v in SUGGESTION_FILES.items() if map_html or k != "map"}
     props = suggestion.proposals
-    cols = [
-        "rank",
-        "candidate_id",
-        "name",
-        "kind",
-        "kind_input",
-        "town",
-        "rooms",
-        "population_newly_covered",
-        "cumulative_newly_covered",
-        "lon",
-        "lat",
-    ]
+    cols = [c for c in PROPOSAL_COLUMNS if c != "village"]
     table = pd.DataFrame(props[[c for c in cols if c in props.columns] + _input_coords(props)])
     for col in ("lon", "lat", *_input_coords(table)):
         table[col] = table[col].astype(float).round(6)  # ~0.1 m, as the other tables
