@@ -227,10 +227,12 @@ class RegionInputs:
             )
             raise InputError(msg)
         say("reading road network and points")
-        files = {f: getattr(self, f) for f in ("network", "sites", "residents", "units")}
         region = Region.from_files(
             cache_dir=self.cache_dir,
-            **files,
+            network=self.network,
+            sites=self.sites,
+            residents=self.residents,
+            units=self.units,
             candidates=self.candidates,
             coord_sys=self.coord_sys,
             name=self.name,
