@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from planner.errors import InputError, read_toml
+from planner.errors import InputError
+from planner.regions_config import read_regions_config, resolve_path
 
 CONFIG_ENV = "SERVICECIRCLE_CONFIG"
 """Environment variable naming the TOML config (set by ``servicecircle serve --config``)."""
@@ -203,8 +204,9 @@ def load_settings(path: str | Path | None = None) -> Settings:
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
-        data = read_toml(path)
-        data = _resolve_paths(data, path.resolve().parent)
+        # The same reader as `servicecircle province`; pydantic then checks every value.
+        data = read_regions_config(path, optional=True)
+        data["cache_dir"] = resolve_path(path.parent, data.get("cache_dir"))
     key = os.environ.get(API_KEY_ENV)
     if key:
         data.setdefault("security", {})["api_key"] = key
@@ -216,24 +218,6 @@ def load_settings(path: str | Path | None = None) -> Settings:
         # The first line says it all (the CLI shows only it); the example follows for logs.
         msg = f"{where}: {problems} (see the example in api/config.py)\nexample config:\n{EXAMPLE}"
         raise InputError(msg) from None
-
-
-def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
-    files = ("network", "sites", "residents", "units", "candidates", "standards", "dem")
-    regions = data.get("regions")
-    if isinstance(regions, list):
-        data["regions"] = [
-            {
-                k: str(base / v) if k in files and isinstance(v, str) and v else v
-                for k, v in r.items()
-            }
-            if isinstance(r, dict)
-            else r
-            for r in regions
-        ]
-    if isinstance(data.get("cache_dir"), str):
-        data["cache_dir"] = str(base / data["cache_dir"])
-    return data
 
 
 def _where(loc: tuple[int | str, ...]) -> str:

@@ -14,7 +14,7 @@ from api.errors import MESSAGES, ApiError, field_error, limit_exceeded
 from api.models import Mode
 from api.state import LoadedRegion, RegionStore
 from planner import vocab
-from planner.errors import InputError
+from planner.errors import InputError, NotFound
 
 API_KEY_HEADER = "X-API-Key"
 
@@ -79,9 +79,9 @@ def town_as_field(loaded: LoadedRegion, town: str, loc: list[str]) -> pd.Series:
     """A town given in a query or body field: unknown is a 422 on that field."""
     try:
         return loaded.find_town(town)
-    except ApiError as exc:
-        err = field_error(loc, exc.message, "unknown_town")
-        err.detail[0]["did_you_mean"] = (exc.detail or {}).get("did_you_mean", [])
+    except NotFound as exc:
+        err = field_error(loc, str(exc), "unknown_town")
+        err.detail[0]["did_you_mean"] = exc.did_you_mean
         raise err from None
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import difflib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from planner.errors import InputError
+from planner.errors import InputError, NotFound, OutOfReach
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +33,18 @@ CODES: dict[int, str] = {
 
 # English messages in one place (Chinese labels for people live in planner.text).
 MESSAGES: dict[str, str] = {
-    "not_found": "no {kind} {value!r}{where}{hint}",
     "no_route": "no endpoint {method} {path}; see /docs for the API",
     "limit": "{field} = {value:g} is more than the limit {limit} = {maximum:g}",
     "validation": "invalid request: {summary}",
     "unauthorized": "this endpoint needs a valid API key in the X-API-Key header",
     "busy": "{running} suggestions or isochrones are being computed already (limit {limit} = "
     "{maximum}); retry in a few seconds",
+    "busy_scenario": "{running} scenarios or suggestions are being computed ({limit} = "
+    "{maximum}); retry shortly",
     "work": "this isochrone asks for {work:,.0f} units of work ({points} points x {minutes:g} "
     "minutes x {edges:,} road edges), more than the limit max_isochrone_work = {maximum:,.0f}; "
     "ask for fewer points or minutes",
     "internal": "internal error; the server log has the details",
-    "unreachable": "no road usable {mode} within {max_snap_m:g} m of ({lon:.6f}, {lat:.6f})",
-    "outside": "({lon:.6f}, {lat:.6f}) is outside region {region!r} (lon {w:.4f}..{e:.4f}, "
-    "lat {s:.4f}..{n:.4f})",
 }
 
 
@@ -68,33 +65,6 @@ class ApiError(Exception):
         self.message = message
         self.detail = detail
         self.headers = headers
-
-
-def not_found(
-    kind: str, value: str, choices: Iterable[str], *, where: str = "", labels: Sequence[str] = ()
-) -> ApiError:
-    """404 for an unknown name, suggesting the closest known names (and listing the known).
-
-    ``choices`` are every accepted spelling (names and codes); ``labels`` what to list.
-    """
-    choices = list(dict.fromkeys(str(c) for c in choices))
-    close = difflib.get_close_matches(value, choices, n=3, cutoff=0.5) if len(value) < 100 else []
-    if not close and len(value) < 100:  # a fragment such as "青山" or "2010"
-        close = [c for c in choices if value and (value in c or c in value)][:3]
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    known = list(labels or choices)
-    message = MESSAGES["not_found"].format(
-        kind=kind, value=value, where=f" in {where}" if where else "", hint=hint
-    )
-    if not close:
-        shown = ", ".join(known[:20]) + (" …" if len(known) > 20 else "")
-        message += f"; known: {shown}"
-    return ApiError(
-        404,
-        "not_found",
-        message,
-        {"kind": kind, "value": value, "did_you_mean": close, "known": known[:200]},
-    )
 
 
 def field_error(loc: Sequence[str | int], message: str, kind: str = "value_error") -> ApiError:
@@ -124,6 +94,24 @@ def _body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
 async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return JSONResponse(_body(exc.code, exc.message, exc.detail), exc.status, headers=exc.headers)
+
+
+async def _not_found(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, NotFound)
+    detail = {
+        "kind": exc.kind,
+        "value": exc.value,
+        "did_you_mean": exc.did_you_mean,
+        "known": exc.known,
+    }
+    return JSONResponse(_body("not_found", str(exc), detail), 404)
+
+
+async def _out_of_reach(_: Request, exc: Exception) -> JSONResponse:
+    # The point at fault: the query's lon, or the position in a request's locations.
+    assert isinstance(exc, OutOfReach)
+    loc = ["query", "lon"] if exc.index is None else ["body", "locations", exc.index]
+    return JSONResponse(_body(exc.code, str(exc), {"loc": loc, **exc.detail}), 422)
 
 
 async def _input_error(_: Request, exc: Exception) -> JSONResponse:
@@ -174,6 +162,8 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     """Answer every error of ``app`` in the common shape."""
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(NotFound, _not_found)  # the library's domain errors
+    app.add_exception_handler(OutOfReach, _out_of_reach)
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

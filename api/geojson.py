@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,23 +12,10 @@ import pandas as pd
 import shapely
 from shapely.geometry import mapping
 
+from planner.coverage import json_ready
+
 PRECISION = 6
 """Decimal places of longitude/latitude (about 0.1 m), as the CLI's GeoJSON files."""
-
-
-def plain(value: Any) -> Any:
-    """``value`` with numpy scalars as Python numbers and NaN/inf as ``None`` (JSON-safe)."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
 
 
 def dumps(data: Any) -> bytes:
@@ -41,7 +27,7 @@ def dumps(data: Any) -> bytes:
 
 def _default(value: Any) -> Any:
     if isinstance(value, np.generic):
-        return plain(value)
+        return json_ready(value)
     msg = f"not JSON serialisable: {type(value).__name__}"
     raise TypeError(msg)
 
@@ -51,7 +37,7 @@ def records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]
     keep = [c for c in columns if c in frame.columns]
     part = frame[keep].astype(object)
     part = part.where(frame[keep].notna(), None)
-    return [{str(k): plain(v) for k, v in row.items()} for row in part.to_dict("records")]
+    return [{str(k): json_ready(v) for k, v in row.items()} for row in part.to_dict("records")]
 
 
 def wgs84_geometries(frame: gpd.GeoDataFrame) -> np.ndarray:
@@ -94,4 +80,4 @@ def features(
 
 def feature_collection(items: list[dict[str, Any]], **members: Any) -> dict[str, Any]:
     """A FeatureCollection; ``members`` are added at the top (RFC 7946 foreign members)."""
-    return {"type": "FeatureCollection", **plain(members), "features": items}
+    return {"type": "FeatureCollection", **json_ready(members), "features": items}

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from api.local import LocalServer  # noqa: E402
+from tests.api_harness import LocalServer  # noqa: E402
 
 TARGET_P95_MS = 50.0
 RESULTS = ROOT / "bench" / "results" / "api.json"

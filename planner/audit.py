@@ -362,15 +362,9 @@ def rule_rooms(ctx: AuditContext) -> pd.DataFrame:
     sites = _site_objects(ctx.audited(cfg["tiers"]))
     need = ctx.rules.number("rooms", "min")
     rooms = _numbers(sites, "rooms")
-    return _findings(
-        "site",
-        sites,
-        "rooms",
-        decide(rooms, rooms >= need),
-        f">= {need:g} 间",
-        _fmt(rooms, " 间"),
-        cfg["section"],
-        "sites file column rooms (功能室)",
+    required = f">= {need:g} 间"
+    return _at_least(
+        ctx, sites, "rooms", rooms, need, required, " 间", "sites file column rooms (功能室)"
     )
 
 
@@ -449,16 +443,9 @@ def rule_staff(ctx: AuditContext) -> pd.DataFrame:
     sites = _site_objects(ctx.audited(list(cfg["min"])))
     need = _per_tier(ctx, "staff", sites)
     staff = _numbers(sites, "staff")
-    return _findings(
-        "site",
-        sites,
-        "staff",
-        decide(staff, staff >= need),
-        ">= " + _fmt(need, " 人"),
-        _fmt(staff, " 人"),
-        cfg["section"],
-        "sites file column staff (专职人员)",
-    )
+    required = ">= " + _fmt(need, " 人")
+    decided_by = "sites file column staff (专职人员)"
+    return _at_least(ctx, sites, "staff", staff, need, required, " 人", decided_by)
 
 
 _TEAM_SUFFIX = re.compile(r"(志愿者?服务(总)?队|志愿者?队|志愿服务团|服务队|分队|小分队|队)$")
@@ -574,20 +561,8 @@ def rule_team_activity(ctx: AuditContext) -> pd.DataFrame:
 
 def rule_activities(ctx: AuditContext) -> pd.DataFrame:
     """Activities in the site's name in the audited year (四.7); decided by the ledger."""
-    cfg = ctx.rules["activities"]
-    sites = _site_objects(ctx.audited(cfg["tiers"]))
-    need = ctx.rules.number("activities", "min")
-    count = _count(ctx, "activities", sites)
-    return _findings(
-        "site",
-        sites,
-        "activities",
-        decide(count, count >= need),
-        f">= {need:g} 次/年",
-        _fmt(count, " 次"),
-        cfg["section"],
-        "activity ledger (--activities)",
-    )
+    tiers = ctx.rules["activities"]["tiers"]
+    return _yearly_count(ctx, "activities", tiers, "activity ledger (--activities)")
 
 
 def unit_kind(ctx: AuditContext, codes: pd.Series, names: pd.Series) -> pd.Series:
@@ -742,19 +717,37 @@ def rule_brand_projects(ctx: AuditContext) -> pd.DataFrame:
 
 def rule_training(ctx: AuditContext) -> pd.DataFrame:
     """Concentrated trainings held by the county centre (三.3); ledger ``type`` 培训."""
-    cfg = ctx.rules["training"]
-    sites = _site_objects(ctx.audited(["centre"]))
-    need = ctx.rules.number("training", "min")
-    count = _count(ctx, "training", sites)
+    return _yearly_count(ctx, "training", ["centre"], "activity ledger (--activities, type 培训)")
+
+
+def _yearly_count(ctx: AuditContext, rule: str, tiers: list[str], decided_by: str) -> pd.DataFrame:
+    """Sites of ``tiers`` with at least the rule's ``min`` ledger rows of ``rule`` in the year."""
+    sites = _site_objects(ctx.audited(tiers))
+    need = ctx.rules.number(rule, "min")
+    count = _count(ctx, rule, sites)
+    return _at_least(ctx, sites, rule, count, need, f">= {need:g} 次/年", " 次", decided_by)
+
+
+def _at_least(
+    ctx: AuditContext,
+    sites: pd.DataFrame,
+    rule: str,
+    found: pd.Series,
+    need: float | pd.Series,
+    required: str | pd.Series,
+    unit: str,
+    decided_by: str,
+) -> pd.DataFrame:
+    """Findings of ``rule`` on ``sites``: met when ``found`` is at least ``need`` (per site)."""
     return _findings(
         "site",
         sites,
-        "training",
-        decide(count, count >= need),
-        f">= {need:g} 次/年",
-        _fmt(count, " 次"),
-        cfg["section"],
-        "activity ledger (--activities, type 培训)",
+        rule,
+        decide(found, found >= need),
+        required,
+        _fmt(found, unit),
+        ctx.rules[rule]["section"],
+        decided_by,
     )
 
 
@@ -1054,6 +1047,55 @@ def audit(
     """
     inputs = inputs or AuditInputs()
     rules = rules or AuditRules.from_toml()
+    ctx = _context(
+        sites,
+        inputs,
+        rules,
+        units=units,
+        by_unit=by_unit,
+        county_coverage=county_coverage,
+        population=population,
+        region_name=region_name,
+    )
+    population = ctx.county_population
+    _check_rule_tables(rules)
+    findings = pd.concat([fn(ctx) for fn in RULES.values()], ignore_index=True)
+    findings = _ordered(findings)
+    site_table = _site_table(ctx, findings)
+    villages = _village_table(ctx, findings)
+    towns = _town_table(ctx, findings, site_table)
+    teams = findings[findings["rule"] == "team_activity"]
+    summary = _summary(region_name, inputs.year, rules, findings, site_table, villages, population)
+    return Audit(
+        region_name=region_name,
+        year=inputs.year,
+        rules=rules,
+        findings=findings,
+        sites=site_table,
+        teams=teams.reset_index(drop=True),
+        villages=villages,
+        towns=towns,
+        projects=_project_table(ctx),
+        summary=summary,
+        rejected=inputs.rejected,
+    )
+
+
+def _context(
+    sites: gpd.GeoDataFrame,
+    inputs: AuditInputs,
+    rules: AuditRules,
+    *,
+    units: gpd.GeoDataFrame | None,
+    by_unit: pd.DataFrame | None,
+    county_coverage: float | None,
+    population: float | None,
+    region_name: str,
+) -> AuditContext:
+    """What the rules read: sites with text ids, the county's population, the ledger tallies.
+
+    Without ``population`` the county's figure comes from the unit figures (else no data).
+    """
     sites = sites.reset_index(drop=True)
     sites = sites.assign(id=sites["id"].astype(str))
     if "town" not in sites:
@@ -1073,42 +1115,28 @@ def audit(
         county = figures.loc[figures["town"] == "county", "population"]
         population = None if county.empty or pd.isna(county.iloc[0]) else float(county.iloc[0])
     ctx = AuditContext(**{**ctx.__dict__, "county_population": population})
-    ctx = AuditContext(**{**ctx.__dict__, "tallies": tally(ctx)})
+    return AuditContext(**{**ctx.__dict__, "tallies": tally(ctx)})
+
+
+def _check_rule_tables(rules: AuditRules) -> None:
+    """An :class:`InputError` naming the tables of rules the rules file lacks."""
     unknown = sorted(set(RULES) - set(rules.tables))
     if unknown:
         msg = f"{rules.path}: rules file lacks [{'], ['.join(unknown)}]"
         raise InputError(msg)
-    findings = pd.concat([fn(ctx) for fn in RULES.values()], ignore_index=True)
-    findings = _ordered(findings)
-    site_table = _site_table(ctx, findings)
-    villages = _village_table(ctx, findings)
-    towns = _town_table(ctx, findings, site_table)
-    teams = findings[findings["rule"] == "team_activity"]
-    project_table = (
-        pd.DataFrame()
-        if inputs.projects is None
-        # project_sites is tallied whenever projects are given
-        else inputs.projects.assign(
-            counted_for=cast("pd.Series", ctx.tallies["project_sites"]).to_numpy()
-        )
-    )
-    summary = _summary(region_name, inputs.year, rules, findings, site_table, villages, population)
-    return Audit(
-        region_name=region_name,
-        year=inputs.year,
-        rules=rules,
-        findings=findings,
-        sites=site_table,
-        teams=teams.reset_index(drop=True),
-        villages=villages,
-        towns=towns,
-        projects=project_table,
-        summary=summary,
-        rejected=inputs.rejected,
-    )
+
+
+def _project_table(ctx: AuditContext) -> pd.DataFrame:
+    """The brand projects with the sites each is counted for (empty without projects)."""
+    projects = ctx.inputs.projects
+    if projects is None:
+        return pd.DataFrame()
+    # project_sites is tallied whenever projects are given
+    return projects.assign(counted_for=cast("pd.Series", ctx.tallies["project_sites"]).to_numpy())
 
 
 def _ordered(findings: pd.DataFrame) -> pd.DataFrame:
+    """Findings by level, tier, town, place and the rules' order."""
     rule_order = {r: i for i, r in enumerate(RULES)}
     key = pd.DataFrame(
         {
@@ -1128,6 +1156,7 @@ _BY_SEVERITY = {v: k for k, v in _SEVERITY.items()}
 
 
 def _site_table(ctx: AuditContext, findings: pd.DataFrame) -> pd.DataFrame:
+    """One row per audited site: its attributes, each rule's status, the verdict, failed rules."""
     sites = ctx.audited(AUDITED_TIERS)
     f = findings[findings["level"].isin(["site", "team"])]
     # The worst status wins: any fail fails, else any no data is no data, else pass. A grid of
@@ -1163,6 +1192,7 @@ def _site_table(ctx: AuditContext, findings: pd.DataFrame) -> pd.DataFrame:
 
 
 def _village_table(ctx: AuditContext, findings: pd.DataFrame) -> pd.DataFrame:
+    """One row per village: each rule's status, the five haves found, coverage when known."""
     villages = _villages(ctx)
     f = findings[findings["level"] == "village"]
     wide = f.pivot_table(index="where_id", columns="rule", values="status", aggfunc="first")
@@ -1179,6 +1209,7 @@ def _village_table(ctx: AuditContext, findings: pd.DataFrame) -> pd.DataFrame:
 
 
 def _town_table(ctx: AuditContext, findings: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
+    """One row per town: sites by verdict, villages with the five haves, volunteers, circle."""
     towns = sorted(set(sites["town"].fillna("").astype(str)) - {""})
     if ctx.units is not None:
         towns = sorted(set(towns) | set(ctx.units.loc[ctx.units["level"] == "town", "name"]))
@@ -1218,6 +1249,7 @@ def _summary(
     villages: pd.DataFrame,
     population: float | None,
 ) -> dict[str, Any]:
+    """The audit's headline numbers: sites by verdict, findings by rule and status, issues."""
     counts = findings.groupby(["rule", "status"]).size().unstack(fill_value=0)
     by_rule = {
         r: {

@@ -27,7 +27,6 @@ from planner.text import CHART_LABELS, MODES, TIERS, UNIT_LEVELS
 
 if TYPE_CHECKING:
     from planner.coverage import Coverage
-    from planner.siting import Suggestion
 
 log = logging.getLogger(__name__)
 
@@ -278,30 +277,8 @@ def coverage_by_unit_chart(
     ax
         Draw into this axes instead of a new figure.
     """
-    if level not in UNIT_LEVELS:
-        msg = f"level must be 'town' or 'village', got {level!r}"
-        raise ValueError(msg)
-    res = coverage.residents
-    if level not in res or (town is not None and "town" not in res):
-        msg = f"residents have no {level!r} column; give it in the residents file or as boundaries"
-        raise ValueError(msg)
     thresholds = sorted(thresholds or coverage.standards.thresholds)
-    within = _within(coverage, tier, thresholds)
-    pop = res["population"].to_numpy(float)
-    units = res[level].fillna("(未知)").astype(str).to_numpy()
-    keep = np.ones(len(res), bool)
-    if town is not None:
-        keep = res["town"].astype(str).to_numpy() == str(town)
-        if not keep.any():
-            msg = f"no residents in town {town!r}"
-            raise ValueError(msg)
-    names = sorted(set(units[keep]))
-    shares = np.array(
-        [_shares(within[keep & (units == n)], pop[keep & (units == n)]) for n in names]
-    )
-    order = np.argsort(-shares[:, -1], kind="stable")  # barh draws the first row at the bottom
-    names = [names[i] for i in order]
-    shares = shares[order]
+    names, shares, overall = _unit_shares(coverage, level, town, tier, thresholds)
     fig, ax = _start(ax, (8, 0.38 * len(names) + 2.2))
     y = np.arange(len(names))
     colors = mpl.colormaps["Blues"](np.linspace(0.35, 0.9, len(thresholds)))
@@ -315,7 +292,6 @@ def coverage_by_unit_chart(
         )
         if i == len(thresholds) - 1:
             ax.bar_label(bars, labels=[f"{v:.1%}" for v in shares[:, i]], fontsize=8, padding=3)
-    overall = float(_shares(within[keep][:, -1:], pop[keep])[0])
     ax.axvline(
         overall,
         color="#b2182b",
@@ -342,6 +318,36 @@ def coverage_by_unit_chart(
     ax.legend(handles[::-1], labels[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     return fig
+
+
+def _unit_shares(
+    coverage: Coverage, level: str, town: str | None, tier: str | None, thresholds: list[float]
+) -> tuple[list[str], np.ndarray, float]:
+    """Units (worst served first) x thresholds: population shares within each; and the share
+    within the last threshold of everyone shown."""
+    if level not in UNIT_LEVELS:
+        msg = f"level must be 'town' or 'village', got {level!r}"
+        raise ValueError(msg)
+    res = coverage.residents
+    if level not in res or (town is not None and "town" not in res):
+        msg = f"residents have no {level!r} column; give it in the residents file or as boundaries"
+        raise ValueError(msg)
+    within = _within(coverage, tier, thresholds)
+    pop = res["population"].to_numpy(float)
+    units = res[level].fillna("(未知)").astype(str).to_numpy()
+    keep = np.ones(len(res), bool)
+    if town is not None:
+        keep = res["town"].astype(str).to_numpy() == str(town)
+        if not keep.any():
+            msg = f"no residents in town {town!r}"
+            raise ValueError(msg)
+    names = sorted(set(units[keep]))
+    shares = np.array(
+        [_shares(within[keep & (units == n)], pop[keep & (units == n)]) for n in names]
+    )
+    order = np.argsort(-shares[:, -1], kind="stable")  # barh draws the first row at the bottom
+    overall = float(_shares(within[keep][:, -1:], pop[keep])[0])
+    return [names[i] for i in order], shares[order], overall
 
 
 def coverage_by_town_chart(
@@ -448,108 +454,72 @@ def _default_limit(minutes: np.ndarray, standard: float) -> float:
 # --- siting ------------------------------------------------------------------------------------
 
 
-def coverage_curve(
-    suggestion: Suggestion,
-    *,
-    k_max: int | None = None,
-    exact: bool = True,
-    time_limit: float = 10.0,
-) -> pd.DataFrame:
-    """Coverage after 1, 2, ... new sites: the data behind :func:`coverage_curve_chart`.
-
-    Greedy adds one site at a time (its picks for k+1 contain those for k); the exact model is
-    solved again for every k, so its picks may change from one k to the next.
-
-    Parameters
-    ----------
-    suggestion
-        A :class:`planner.siting.Suggestion`; its ``problem`` and ``summary`` are used.
-    k_max
-        Largest number of new sites; default until no candidate adds anyone.
-    exact
-        Also solve the exact model for every k (one HiGHS solve each).
-    time_limit
-        Seconds per exact solve.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per k: ``newly_covered_greedy``, ``gain_greedy`` (what the k-th greedy site
-        adds), ``coverage_greedy`` and, when ``exact``, ``newly_covered_exact``,
-        ``coverage_exact``, ``bound_exact``, ``gap_exact`` and ``status_exact``. Coverage is a
-        share of the whole population when the objective is population, NaN otherwise.
-    """
-    problem = suggestion.problem
-    summary = suggestion.summary
-    full = problem.greedy(problem.n_candidates)
-    top = len(full.selected)
-    k_max = top if k_max is None else min(int(k_max), problem.n_candidates)
-    if k_max < 1:
-        msg = "no candidate reaches anyone not yet covered: there is no curve to draw"
-        raise ValueError(msg)
-    gains = np.zeros(k_max)
-    gains[: min(top, k_max)] = full.gains[:k_max]
-    table = pd.DataFrame({"k": np.arange(1, k_max + 1), "gain_greedy": gains})
-    table["newly_covered_greedy"] = np.cumsum(gains)
-    if exact:
-        rows = []
-        for k in table["k"]:
-            result = problem.mclp(int(k), time_limit=time_limit)
-            rows.append((result.objective, result.bound, result.gap, result.status))
-        exact_cols = pd.DataFrame(
-            rows, columns=["newly_covered_exact", "bound_exact", "gap_exact", "status_exact"]
-        )
-        table = pd.concat([table, exact_cols], axis=1)
-    total = float(summary.get("population_total") or 0)
-    by_population = summary.get("weight", "population") == "population" and total > 0
-    before = float(summary.get("coverage_before", 0.0))
-    for name in ("greedy", "exact"):
-        if f"newly_covered_{name}" in table:
-            table[f"coverage_{name}"] = (
-                before + table[f"newly_covered_{name}"] / total if by_population else np.nan
-            )
-    table.attrs.update(
-        coverage_before=before if by_population else np.nan,
-        coverage_reachable=before + problem.total_weight / total if by_population else np.nan,
-        weight=summary.get("weight", "population"),
-        minutes=summary.get("minutes"),
-        mode=summary.get("mode"),
-        region=summary.get("region", ""),
-    )
-    return table
-
-
-def coverage_curve_chart(
-    curve: pd.DataFrame | Suggestion,
-    *,
-    k_max: int | None = None,
-    exact: bool = True,
-    ax: Axes | None = None,
-) -> Figure:
+def coverage_curve_chart(curve: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     """Coverage against the number of new sites, with each site's marginal gain as bars.
+
+    Draws a given table and solves nothing: make it with
+    :meth:`planner.siting.Suggestion.coverage_curve` (or :func:`planner.siting.coverage_curve`
+    for weights only).
 
     Parameters
     ----------
     curve
-        A table from :func:`coverage_curve`, or a :class:`planner.siting.Suggestion` (the
-        table is then computed with ``k_max`` and ``exact``).
-    k_max, exact
-        Passed to :func:`coverage_curve` when ``curve`` is a suggestion.
+        One row per number of new sites ``k`` with ``gain_greedy`` and ``coverage_greedy`` (or
+        ``newly_covered_greedy``), optionally the ``_exact`` columns; ``attrs`` with
+        ``coverage_before`` and ``coverage_reachable`` (NaN when not weighed by population).
     ax
         Draw into this axes instead of a new figure.
     """
-    table = (
-        curve
-        if isinstance(curve, pd.DataFrame)
-        else coverage_curve(curve, k_max=k_max, exact=exact)
-    )
-    by_population = bool(np.isfinite(table.attrs.get("coverage_before", np.nan)))
+    by_population = bool(np.isfinite(curve.attrs.get("coverage_before", np.nan)))
     fig, ax = _start(ax, (9, 5))
-    k = table["k"].to_numpy()
+    k = curve["k"].to_numpy()
+    gain_ax = _gain_bars(ax, k, curve["gain_greedy"])
+    column = "coverage" if by_population else "newly_covered"
+    ax.plot(
+        k,
+        curve[f"{column}_greedy"],
+        marker="o",
+        markersize=3,
+        color="#2166ac",
+        label=CHART_LABELS["curve_greedy"],
+    )
+    if f"{column}_exact" in curve:
+        ax.plot(
+            k,
+            curve[f"{column}_exact"],
+            linestyle="--",
+            color="#b2182b",
+            label=CHART_LABELS["curve_exact"],
+        )
+    if by_population:
+        before = curve.attrs["coverage_before"]
+        reachable = curve.attrs["coverage_reachable"]
+        for share, color, style, label in (
+            (before, "grey", ":", "curve_before"),
+            (reachable, "#1b7837", "-.", "curve_reachable"),
+        ):
+            line_label = CHART_LABELS[label].format(share=share)
+            ax.axhline(share, color=color, linewidth=1, linestyle=style, label=line_label)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.set_ylabel(CHART_LABELS["curve_y"])
+    else:
+        ax.set_ylabel(CHART_LABELS["curve_y_weight"].format(weight=curve.attrs.get("weight", "")))
+    ax.set_xlabel(CHART_LABELS["curve_x"])
+    ax.set_xlim(0.3, k.max() + 0.7)
+    ax.set_title(CHART_LABELS["curve_title"], fontsize=11)
+    lines, labels = ax.get_legend_handles_labels()
+    bars, bar_labels = gain_ax.get_legend_handles_labels()
+    ax.legend(lines + bars, labels + bar_labels, loc="center right", fontsize=8, framealpha=0.9)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _gain_bars(ax: Axes, k: np.ndarray, gains: pd.Series) -> Axes:
+    """Each site's marginal gain as bars on a second y axis, drawn behind ``ax``'s lines."""
     gain_ax = ax.twinx()
     gain_ax.bar(
         k,
-        table["gain_greedy"],
+        gains,
         width=0.7,
         color="#fdae6b",
         alpha=0.6,
@@ -559,52 +529,7 @@ def coverage_curve_chart(
     gain_ax.set_ylabel(CHART_LABELS["curve_gain"])
     ax.set_zorder(gain_ax.get_zorder() + 1)
     ax.patch.set_visible(False)
-    column = "coverage" if by_population else "newly_covered"
-    ax.plot(
-        k,
-        table[f"{column}_greedy"],
-        marker="o",
-        markersize=3,
-        color="#2166ac",
-        label=CHART_LABELS["curve_greedy"],
-    )
-    if f"{column}_exact" in table:
-        ax.plot(
-            k,
-            table[f"{column}_exact"],
-            linestyle="--",
-            color="#b2182b",
-            label=CHART_LABELS["curve_exact"],
-        )
-    if by_population:
-        before = table.attrs["coverage_before"]
-        reachable = table.attrs["coverage_reachable"]
-        ax.axhline(
-            before,
-            color="grey",
-            linewidth=1,
-            linestyle=":",
-            label=CHART_LABELS["curve_before"].format(share=before),
-        )
-        ax.axhline(
-            reachable,
-            color="#1b7837",
-            linewidth=1,
-            linestyle="-.",
-            label=CHART_LABELS["curve_reachable"].format(share=reachable),
-        )
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-        ax.set_ylabel(CHART_LABELS["curve_y"])
-    else:
-        ax.set_ylabel(CHART_LABELS["curve_y_weight"].format(weight=table.attrs.get("weight", "")))
-    ax.set_xlabel(CHART_LABELS["curve_x"])
-    ax.set_xlim(0.3, k.max() + 0.7)
-    ax.set_title(CHART_LABELS["curve_title"], fontsize=11)
-    lines, labels = ax.get_legend_handles_labels()
-    bars, bar_labels = gain_ax.get_legend_handles_labels()
-    ax.legend(lines + bars, labels + bar_labels, loc="center right", fontsize=8, framealpha=0.9)
-    ax.grid(alpha=0.3)
-    return fig
+    return gain_ax
 
 
 def speed_sensitivity_chart(

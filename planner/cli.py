@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
 import typer
 from rich.console import Console
@@ -15,6 +18,8 @@ from rich.markup import escape
 from planner.errors import InputError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from planner.region import Region
 
 app = typer.Typer(
@@ -108,6 +113,29 @@ MaxPopOpt = Annotated[
         help="Warn about resident points with more people than this (default 100,000).",
     ),
 ]
+CandidatesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--candidates", help="Candidate buildings: id, name, kind, lon, lat (rooms, town)."
+    ),
+]
+OutOpt = Annotated[Path, typer.Option("--out", help="Output folder.")]
+TiandituOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tianditu-key",
+        envvar="TIANDITU_KEY",
+        help="Key for 天地图 vector and imagery backgrounds on the map.",
+    ),
+]
+CompliantOpt = Annotated[
+    bool,
+    typer.Option(
+        "--compliant-only",
+        help="Only sites that pass every site rule of the standards audit count as serving "
+        "(ledgers named teams/activities/projects.csv beside the sites file).",
+    ),
+]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -152,89 +180,181 @@ def _progress(verbose: bool) -> Iterator[Callable[[str], None]]:
         yield say
 
 
-def _load_region(say: Callable[[str], None], *, cache_dir: Path | None, **kwargs: Any) -> Any:
-    from planner.checks import warn_population
-    from planner.region import Region
-    from planner.standards import Standards
+# --- the region every analysing command reads: its flags declared once ------------------------
 
-    standards_path = kwargs.pop("standards")
-    max_population = kwargs.pop("max_population", 100_000.0)
-    if not max_population > 0:
-        msg = f"--max-population must be a positive number of people, got {max_population:g}"
+
+@dataclass(frozen=True)
+class RegionInputs:
+    """The flags saying which region to read and how to travel it, as given on the command line.
+
+    Each field is declared with its typer option, once: every command that analyses a region
+    takes these flags through :func:`region_command` and gets them as one object;
+    :meth:`load` reads the region.
+    """
+
+    network: NetworkOpt = None
+    sites: SitesOpt = None
+    residents: ResidentsOpt = None
+    units: UnitsOpt = None
+    candidates: CandidatesOpt = None
+    standards: StandardsOpt = None
+    mode: ModeOpt = None
+    minutes: MinutesOpt = None
+    speed_kmh: SpeedOpt = None
+    max_snap_m: SnapOpt = None
+    coord_sys: CoordOpt = None
+    name: NameOpt = None
+    dem: DemOpt = None
+    sheet: SheetOpt = None
+    max_population: MaxPopOpt = 100_000.0
+    cache_dir: CacheOpt = None
+
+    def load(self, say: Callable[[str], None]) -> Region:
+        """The region these flags name, with their standards and overrides applied.
+
+        Raises
+        ------
+        InputError
+            A bad ``--max-population`` (before any reading) or any bad input file or value.
+        """
+        from planner.checks import warn_population
+        from planner.region import Region
+        from planner.standards import Standards
+
+        if not self.max_population > 0:
+            msg = (
+                f"--max-population must be a positive number of people, got {self.max_population:g}"
+            )
+            raise InputError(msg)
+        say("reading road network and points")
+        region = Region.from_files(
+            cache_dir=self.cache_dir,
+            network=self.network,
+            sites=self.sites,
+            residents=self.residents,
+            units=self.units,
+            candidates=self.candidates,
+            coord_sys=self.coord_sys,
+            name=self.name,
+            dem=self.dem,
+            sheet=self.sheet,
+        )
+        source = str(region.files.residents) if region.files else "residents"
+        warn_population(region.residents, bound=self.max_population, source=source)
+        std = Standards.from_toml(self.standards) if self.standards else region.standards
+        return region.with_standards(std.override(**self.travel()))
+
+    def travel(self) -> dict[str, Any]:
+        """The travel overrides given for every tier (``None`` where not given)."""
+        return {
+            "mode": self.mode,
+            "minutes": self.minutes,
+            "speed_kmh": self.speed_kmh,
+            "max_snap_m": self.max_snap_m,
+        }
+
+    def options(self) -> dict[str, Any]:
+        """The options a run record (``summary.json``) keeps of these flags."""
+        return {
+            **self.travel(),
+            "coord_sys": self.coord_sys,
+            "name": self.name,
+            "sheet": self.sheet,
+            "max_population": self.max_population,
+        }
+
+
+def region_command(
+    *, without: tuple[str, ...] = ()
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A command taking ``inputs: RegionInputs``, shown to typer with the region flags instead.
+
+    The fields of :class:`RegionInputs` (but those named in ``without``) stand in the
+    command's signature where its ``inputs`` parameter stands, so ``--help`` lists them in
+    that place; when the command runs they are gathered into one :class:`RegionInputs`.
+    Typer reads a command's flags from ``inspect.signature``, which honours
+    ``__signature__``; every region flag is an option, passed by keyword.
+    """
+    hints = get_type_hints(RegionInputs, include_extras=True)
+    kind = inspect.Parameter.KEYWORD_ONLY  # as a command's own flags
+    flags = [
+        inspect.Parameter(f.name, kind, default=f.default, annotation=hints[f.name])
+        for f in fields(RegionInputs)
+        if f.name not in without
+    ]
+
+    def wrap(command: Callable[..., None]) -> Callable[..., None]:
+        own = inspect.signature(command, eval_str=True)
+        params: list[inspect.Parameter] = []
+        for p in own.parameters.values():
+            params += flags if p.name == "inputs" else [p]
+
+        @functools.wraps(command)
+        def run(**given: Any) -> None:
+            inputs = RegionInputs(**{p.name: given.pop(p.name) for p in flags})
+            command(inputs=inputs, **given)
+
+        run.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in params}
+        return run
+
+    return wrap
+
+
+def _compliant_only(region: Region, say: Callable[[str], None]) -> Region:
+    """``region`` with only the sites that pass every site rule of the audit (--compliant-only)."""
+    from planner.audit import AuditFiles, audit_region, compliant_region
+
+    say("auditing sites against the plan (--compliant-only)")
+    files = AuditFiles.beside(region.files.sites) if region.files else AuditFiles()
+    if not any(files.__dict__.values()):
+        folder = Path(str(region.files.sites)).parent if region.files else Path()
+        msg = (
+            f"--compliant-only needs the audit ledgers (teams, activities, projects, unit_stats, "
+            f"venues as .csv or .xlsx) beside the sites file; none found in {folder}"
+        )
         raise InputError(msg)
-    override = {k: kwargs.pop(k) for k in ("mode", "minutes", "speed_kmh", "max_snap_m")}
-    say("reading road network and points")
-    region = Region.from_files(cache_dir=cache_dir, **kwargs)
-    source = str(region.files.residents) if region.files else "residents"
-    warn_population(region.residents, bound=max_population, source=source)
-    std = Standards.from_toml(standards_path) if standards_path else region.standards
-    return region.with_standards(std.override(**override))
+    result = audit_region(region, files=files)
+    kept = compliant_region(region, result)
+    say(f"{len(kept.sites)} of {len(region.sites)} sites count as serving")
+    return kept
+
+
+def _served_region(inputs: RegionInputs, say: Callable[[str], None], *, compliant: bool) -> Region:
+    """The region of ``inputs``; with ``compliant``, only its sites that pass the audit."""
+    region = inputs.load(say)
+    return _compliant_only(region, say) if compliant else region
 
 
 @app.command()
+@region_command(without=("candidates",))
 def analyze(
-    network: NetworkOpt = None,
-    sites: SitesOpt = None,
-    residents: ResidentsOpt = None,
-    units: UnitsOpt = None,
-    standards: StandardsOpt = None,
-    mode: ModeOpt = None,
-    minutes: MinutesOpt = None,
-    speed_kmh: SpeedOpt = None,
-    max_snap_m: SnapOpt = None,
-    coord_sys: CoordOpt = None,
-    name: NameOpt = None,
-    dem: DemOpt = None,
-    sheet: SheetOpt = None,
-    max_population: MaxPopOpt = 100_000.0,
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output"),
-    cache_dir: CacheOpt = None,
+    *,
+    inputs: RegionInputs,
+    out: OutOpt = Path("output"),
     verbose: VerboseOpt = False,
     compliant_only: CompliantOpt = False,
+    tianditu_key: TiandituOpt = None,
 ) -> None:
     """Coverage of every resident by each tier of sites; gaps; maps and tables in --out."""
     from planner.coverage import analyze as run
     from planner.report import check_output_folder, region_inputs, run_record, write_analysis
 
-    options = {
-        "mode": mode,
-        "minutes": minutes,
-        "speed_kmh": speed_kmh,
-        "max_snap_m": max_snap_m,
-        "coord_sys": coord_sys,
-        "name": name,
-        "sheet": sheet,
-        "max_population": max_population,
-    }
     with _user_errors(out), _progress(verbose) as say:
         check_output_folder(out)  # before any work: a bad --out fails in a second
-        region = _load_region(
-            say,
-            cache_dir=cache_dir,
-            network=network,
-            sites=sites,
-            residents=residents,
-            units=units,
-            standards=standards,
-            mode=mode,
-            minutes=minutes,
-            speed_kmh=speed_kmh,
-            max_snap_m=max_snap_m,
-            coord_sys=coord_sys,
-            name=name,
-            dem=dem,
-            sheet=sheet,
-            max_population=max_population,
-        )
-        if compliant_only:
-            region = _compliant_only(region, say)
+        region = _served_region(inputs, say, compliant=compliant_only)
         coverage = run(region, progress=say)
         say("writing outputs")
-        record = run_record(
-            "analyze", inputs=region_inputs(region, standards=standards), options=options
-        )
-        paths = write_analysis(coverage, region, out, run=record)
-    s = coverage.summary
+        files = region_inputs(region, standards=inputs.standards)
+        record = run_record("analyze", inputs=files, options=inputs.options())
+        paths = write_analysis(coverage, region, out, run=record, tianditu_key=tianditu_key)
+    _print_analysis(coverage.summary, region, paths, rejected=len(coverage.rejected), out=out)
+
+
+def _print_analysis(
+    s: dict[str, Any], region: Region, paths: dict[str, Path], *, rejected: int, out: Path
+) -> None:
+    """What ``analyze`` prints: coverage per tier, rejected rows, far points, gaps, the total."""
     print(
         f"region {s['region']}: {s['residents_total']:,} resident points, "
         f"{s['sites_used']} sites used ({s['sites_rejected']} rejected)"
@@ -243,7 +363,7 @@ def analyze(
         print(
             f"  {row['label']:<34} {row['sites']:>4} sites  coverage {_count(row['coverage'], '6.1%')}  ({row['mode']}, {row['minutes']:g} min)"
         )
-    print(f"rejected input rows: {len(coverage.rejected)} (see {paths['rejected']})")
+    print(f"rejected input rows: {rejected} (see {paths['rejected']})")
     if s["residents_far_from_road"]:
         print(
             f"resident points farther than {region.standards.max_snap_m:g} m from a usable road: "
@@ -259,168 +379,122 @@ def analyze(
     print(f"outputs in {Path(out).resolve()} (open map.html)")
 
 
+# the request of suggest, as siting checks and takes it (the rest of its options shape the pool)
+_REQUEST = ("k", "target", "tier", "method", "max_per_town", "time_limit", "min_rooms")
+
+
+# --- suggest's own flags
+
+KOpt = Annotated[
+    int | None,
+    typer.Option("--k", help="Number of new sites to choose (maximise newly covered population)."),
+]
+TargetOpt = Annotated[
+    float | None,
+    typer.Option("--target", help="Coverage share to reach with the fewest new sites, e.g. 0.95."),
+]
+TierOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tier",
+        help="Tier of the new sites; only existing sites of this tier count (default: any site serves, new sites are stations).",
+    ),
+]
+KindsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--kinds",
+        help="Allowed kinds, comma-separated: idle_school,idle_house,idle_factory,public_venue,other.",
+    ),
+]
+MinRoomsOpt = Annotated[
+    float,
+    typer.Option(
+        "--min-rooms", help="Minimum function rooms of a candidate (the plan asks for 3)."
+    ),
+]
+MaxPerTownOpt = Annotated[
+    int | None, typer.Option("--max-per-town", help="At most this many new sites per town.")
+]
+TownOpt = Annotated[
+    str | None,
+    typer.Option("--town", help="Only this town's candidates and residents (name or code)."),
+]
+WeightColumnOpt = Annotated[
+    str | None,
+    typer.Option("--weight-column", help="Resident column to maximise instead of population."),
+]
+GreedyOpt = Annotated[bool, typer.Option("--greedy", help="Fast greedy only, no exact solve.")]
+TimeLimitOpt = Annotated[float, typer.Option("--time-limit", help="Seconds for the exact solver.")]
+
+
 @app.command()
+@region_command()
 def suggest(
-    candidates: Annotated[
-        Path | None,
-        typer.Option(
-            "--candidates", help="Candidate buildings: id, name, kind, lon, lat (rooms, town)."
-        ),
-    ] = None,
-    k: Annotated[
-        int | None,
-        typer.Option(
-            "--k", help="Number of new sites to choose (maximise newly covered population)."
-        ),
-    ] = None,
-    target: Annotated[
-        float | None,
-        typer.Option(
-            "--target", help="Coverage share to reach with the fewest new sites, e.g. 0.95."
-        ),
-    ] = None,
-    tier: Annotated[
-        str | None,
-        typer.Option(
-            "--tier",
-            help="Tier of the new sites; only existing sites of this tier count (default: any site serves, new sites are stations).",
-        ),
-    ] = None,
-    kinds: Annotated[
-        str | None,
-        typer.Option(
-            "--kinds",
-            help="Allowed kinds, comma-separated: idle_school,idle_house,idle_factory,public_venue,other.",
-        ),
-    ] = None,
-    min_rooms: Annotated[
-        float,
-        typer.Option(
-            "--min-rooms", help="Minimum function rooms of a candidate (the plan asks for 3)."
-        ),
-    ] = 3,
-    max_per_town: Annotated[
-        int | None, typer.Option("--max-per-town", help="At most this many new sites per town.")
-    ] = None,
-    town: Annotated[
-        str | None,
-        typer.Option("--town", help="Only this town's candidates and residents (name or code)."),
-    ] = None,
-    weight_column: Annotated[
-        str | None,
-        typer.Option("--weight-column", help="Resident column to maximise instead of population."),
-    ] = None,
-    greedy: Annotated[
-        bool, typer.Option("--greedy", help="Fast greedy only, no exact solve.")
-    ] = False,
-    time_limit: Annotated[
-        float, typer.Option("--time-limit", help="Seconds for the exact solver.")
-    ] = 60.0,
-    network: NetworkOpt = None,
-    sites: SitesOpt = None,
-    residents: ResidentsOpt = None,
-    units: UnitsOpt = None,
-    standards: StandardsOpt = None,
-    mode: ModeOpt = None,
-    minutes: MinutesOpt = None,
-    speed_kmh: SpeedOpt = None,
-    max_snap_m: SnapOpt = None,
-    coord_sys: CoordOpt = None,
-    name: NameOpt = None,
-    dem: DemOpt = None,
-    sheet: SheetOpt = None,
-    max_population: MaxPopOpt = 100_000.0,
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output/suggest"),
-    cache_dir: CacheOpt = None,
+    *,
+    k: KOpt = None,
+    target: TargetOpt = None,
+    tier: TierOpt = None,
+    kinds: KindsOpt = None,
+    min_rooms: MinRoomsOpt = 3,
+    max_per_town: MaxPerTownOpt = None,
+    town: TownOpt = None,
+    weight_column: WeightColumnOpt = None,
+    greedy: GreedyOpt = False,
+    time_limit: TimeLimitOpt = 60.0,
+    inputs: RegionInputs,
+    out: OutOpt = Path("output/suggest"),
     verbose: VerboseOpt = False,
     compliant_only: CompliantOpt = False,
+    tianditu_key: TiandituOpt = None,
 ) -> None:
     """Choose new sites among idle schools, houses, factories and venues (exact, with HiGHS)."""
     from planner.coverage import analyze as run
     from planner.report import check_output_folder, region_inputs, run_record, write_suggestion
     from planner.siting import check_request
     from planner.siting import suggest as propose
-    from planner.vocab import DEFAULT_K
-    from planner.vocab import tier_key as to_tier
+    from planner.vocab import DEFAULT_K, tier_key
 
     with _user_errors(out), _progress(verbose) as say:
-        if k is None and target is None:
-            k = DEFAULT_K
-        tier_key = None if tier is None else to_tier(tier, where="--tier")
-        method = "greedy" if greedy else "exact"
-        check_request(
-            k=k,
-            target=target,
-            tier=tier_key,
-            method=method,
-            max_per_town=max_per_town,
-            time_limit=time_limit,
-            min_rooms=min_rooms,
-        )
-        check_output_folder(out)
-        region = _load_region(
-            say,
-            cache_dir=cache_dir,
-            network=network,
-            sites=sites,
-            residents=residents,
-            units=units,
-            candidates=candidates,
-            standards=standards,
-            mode=mode,
-            minutes=minutes,
-            speed_kmh=speed_kmh,
-            max_snap_m=max_snap_m,
-            coord_sys=coord_sys,
-            name=name,
-            dem=dem,
-            sheet=sheet,
-            max_population=max_population,
-        )
-        if compliant_only:
-            region = _compliant_only(region, say)
-        coverage = run(region, progress=say)
-        result = propose(
-            region,
-            coverage,
-            k=k,
-            target=target,
-            tier=tier_key,
-            kinds=[x for x in kinds.split(",") if x.strip()] if kinds else None,
-            min_rooms=min_rooms,
-            max_per_town=max_per_town,
-            town=town,
-            weight_column=weight_column,
-            method=method,
-            time_limit=time_limit,
-            progress=say,
-        )
-        say("writing outputs")
-        options = {
-            "k": k,
+        options: dict[str, Any] = {
+            "k": DEFAULT_K if k is None and target is None else k,
             "target": target,
-            "tier": tier_key,
+            "tier": None if tier is None else tier_key(tier, where="--tier"),
             "kinds": kinds,
             "min_rooms": min_rooms,
             "max_per_town": max_per_town,
             "town": town,
             "weight_column": weight_column,
-            "method": method,
+            "method": "greedy" if greedy else "exact",
             "time_limit": time_limit,
-            "mode": mode,
-            "minutes": minutes,
-            "speed_kmh": speed_kmh,
-            "max_snap_m": max_snap_m,
-            "coord_sys": coord_sys,
-            "sheet": sheet,
-            "max_population": max_population,
         }
-        inputs = region_inputs(region, standards=standards)
-        write_suggestion(
-            result, coverage, region, out, run=run_record("suggest", inputs=inputs, options=options)
+        request = {key: options[key] for key in _REQUEST}
+        check_request(**request)
+        check_output_folder(out)
+        region = _served_region(inputs, say, compliant=compliant_only)
+        coverage = run(region, progress=say)
+        result = propose(
+            region,
+            coverage,
+            **request,
+            kinds=[x for x in kinds.split(",") if x.strip()] if kinds else None,
+            town=town,
+            weight_column=weight_column,
+            progress=say,
         )
-    s = result.summary
-    for row in result.proposals.itertuples():
+        say("writing outputs")
+        # suggest's run record has never kept --name: left out so older records compare
+        options |= {k_: v for k_, v in inputs.options().items() if k_ != "name"}
+        record = run_record(
+            "suggest", inputs=region_inputs(region, standards=inputs.standards), options=options
+        )
+        write_suggestion(result, coverage, region, out, run=record, tianditu_key=tianditu_key)
+    _print_suggestion(result.proposals, result.summary, out=out)
+
+
+def _print_suggestion(proposals: pd.DataFrame, s: dict[str, Any], *, out: Path) -> None:
+    """What ``suggest`` prints: the proposals in rank order, notes, the solver, the gain."""
+    for row in proposals.itertuples():
         print(
             f"  {row.rank:>3}. {row.candidate_id:<8} {row.name:<20} {getattr(row, 'town', '')}  +{row.population_newly_covered:,.0f}"
         )
@@ -494,89 +568,62 @@ def serve(
     uvicorn.run(app_, host=host, port=port, workers=1)
 
 
-CompliantOpt = Annotated[
-    bool,
+# --- audit's own flags
+
+TeamsOpt = Annotated[
+    Path | None, typer.Option("--teams", help="Team rosters: site_id, team, members.")
+]
+ActivitiesOpt = Annotated[
+    Path | None,
     typer.Option(
-        "--compliant-only",
-        help="Only sites that pass every site rule of the standards audit count as serving "
-        "(ledgers named teams/activities/projects.csv beside the sites file).",
+        "--activities",
+        help="Activity ledger (活动台账): date, site_id, team, type, title, participants, volunteer_hours.",
     ),
 ]
-
-
-def _compliant_only(region: Region, say: Callable[[str], None]) -> Any:
-    from planner.audit import AuditFiles, audit_region, compliant_region
-
-    say("auditing sites against the plan (--compliant-only)")
-    files = AuditFiles.beside(region.files.sites) if region.files else AuditFiles()
-    if not any(files.__dict__.values()):
-        folder = Path(str(region.files.sites)).parent if region.files else Path()
-        msg = (
-            f"--compliant-only needs the audit ledgers (teams, activities, projects, unit_stats, "
-            f"venues as .csv or .xlsx) beside the sites file; none found in {folder}"
-        )
-        raise InputError(msg)
-    result = audit_region(region, files=files)
-    kept = compliant_region(region, result)
-    say(f"{len(kept.sites)} of {len(region.sites)} sites count as serving")
-    return kept
+ProjectsOpt = Annotated[
+    Path | None,
+    typer.Option("--projects", help="Brand projects: name, level, site_id or unit_code."),
+]
+UnitStatsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--unit-stats",
+        help="Village figures by code: population, registered_population, volunteers, volunteers_with_hours, kind.",
+    ),
+]
+VenuesOpt = Annotated[
+    Path | None,
+    typer.Option("--venues", help="Public cultural venues (name, kind, lon, lat) or an OSM file."),
+]
+YearOpt = Annotated[
+    int | None, typer.Option("--year", help="Year audited (default: latest in the ledger).")
+]
+RulesOpt = Annotated[
+    Path | None, typer.Option("--rules", help="TOML file replacing the plan's numbers.")
+]
+SpotCheckOpt = Annotated[
+    int | None, typer.Option("--spot-check", help="Draw N sites for inspectors (抽查).")
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the spot-check draw.")]
 
 
 @app.command()
+@region_command(without=("candidates", "max_population"))
 def audit(
-    teams: Annotated[
-        Path | None, typer.Option("--teams", help="Team rosters: site_id, team, members.")
-    ] = None,
-    activities: Annotated[
-        Path | None,
-        typer.Option(
-            "--activities",
-            help="Activity ledger (活动台账): date, site_id, team, type, title, participants, volunteer_hours.",
-        ),
-    ] = None,
-    projects: Annotated[
-        Path | None,
-        typer.Option("--projects", help="Brand projects: name, level, site_id or unit_code."),
-    ] = None,
-    unit_stats: Annotated[
-        Path | None,
-        typer.Option(
-            "--unit-stats",
-            help="Village figures by code: population, registered_population, volunteers, volunteers_with_hours, kind.",
-        ),
-    ] = None,
-    venues: Annotated[
-        Path | None,
-        typer.Option(
-            "--venues", help="Public cultural venues (name, kind, lon, lat) or an OSM file."
-        ),
-    ] = None,
-    year: Annotated[
-        int | None, typer.Option("--year", help="Year audited (default: latest in the ledger).")
-    ] = None,
-    rules: Annotated[
-        Path | None, typer.Option("--rules", help="TOML file replacing the plan's numbers.")
-    ] = None,
-    spot_check: Annotated[
-        int | None, typer.Option("--spot-check", help="Draw N sites for inspectors (抽查).")
-    ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the spot-check draw.")] = 0,
-    network: NetworkOpt = None,
-    sites: SitesOpt = None,
-    residents: ResidentsOpt = None,
-    units: UnitsOpt = None,
-    standards: StandardsOpt = None,
-    mode: ModeOpt = None,
-    minutes: MinutesOpt = None,
-    speed_kmh: SpeedOpt = None,
-    max_snap_m: SnapOpt = None,
-    coord_sys: CoordOpt = None,
-    name: NameOpt = None,
-    dem: DemOpt = None,
-    sheet: SheetOpt = None,
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output/audit"),
-    cache_dir: CacheOpt = None,
+    *,
+    teams: TeamsOpt = None,
+    activities: ActivitiesOpt = None,
+    projects: ProjectsOpt = None,
+    unit_stats: UnitStatsOpt = None,
+    venues: VenuesOpt = None,
+    year: YearOpt = None,
+    rules: RulesOpt = None,
+    spot_check: SpotCheckOpt = None,
+    seed: SeedOpt = 0,
+    inputs: RegionInputs,
+    out: OutOpt = Path("output/audit"),
     verbose: VerboseOpt = False,
+    tianditu_key: TiandituOpt = None,
 ) -> None:
     """Standards audit (五有, rooms, staff, teams, activities, projects ...): audit.xlsx in --out.
 
@@ -590,52 +637,55 @@ def audit(
     from planner.coverage import analyze as run
     from planner.report import check_output_folder, output_folder
 
+    ledgers = {
+        "teams": teams,
+        "activities": activities,
+        "projects": projects,
+        "unit_stats": unit_stats,
+        "venues": venues,
+    }
     with _user_errors(out), _progress(verbose) as say:
         check_output_folder(out)  # before any work
         rule_set = AuditRules.from_toml(rules)  # a wrong rules file fails before any reading
-        region = _load_region(
-            say,
-            cache_dir=cache_dir,
-            network=network,
-            sites=sites,
-            residents=residents,
-            units=units,
-            standards=standards,
-            mode=mode,
-            minutes=minutes,
-            speed_kmh=speed_kmh,
-            max_snap_m=max_snap_m,
-            coord_sys=coord_sys,
-            name=name,
-            dem=dem,
-            sheet=sheet,
-        )
-        files = AuditFiles.beside(
-            region.files.sites,
-            teams=teams,
-            activities=activities,
-            projects=projects,
-            unit_stats=unit_stats,
-            venues=venues,
-        )
+        region = inputs.load(say)
+        files = AuditFiles.beside(region.files.sites if region.files else Path(), **ledgers)
         say("reading ledgers")  # before the analysis: a bad ledger fails fast
-        inputs = AuditInputs.from_files(
-            region.sites, units=region.units, year=year, coord_sys=coord_sys, **files.__dict__
+        found = AuditInputs.from_files(
+            region.sites,
+            units=region.units,
+            year=year,
+            coord_sys=inputs.coord_sys,
+            **files.__dict__,
         )
         coverage = run(region, service_areas=False, progress=say)  # the circle needs numbers
         say("checking every rule")
-        result = audit_region(region, coverage, inputs=inputs, rules=rule_set)
+        result = audit_region(region, coverage, inputs=found, rules=rule_set)
         spot = None if spot_check is None else draw(result, spot_check, seed=seed)
         say("writing outputs")
         written: list[str] = ["map.html"]
         with output_folder(out, owns=written) as tmp:
             paths = write_audit(result, tmp, spot=spot)
-            compliance_map(coverage, result, sites=region.sites, units=region.units).save(
-                str(tmp / "map.html")
+            site_map = compliance_map(
+                coverage, result, sites=region.sites, units=region.units, tianditu_key=tianditu_key
             )
+            site_map.save(str(tmp / "map.html"))
             written += [p.name for p in paths.values()]
         paths = {k: Path(out) / p.name for k, p in paths.items()}
-    s = result.summary
+    _print_audit(
+        result.summary, paths, rejected=len(result.rejected), spot=spot, seed=seed, out=out
+    )
+
+
+def _print_audit(
+    s: dict[str, Any],
+    paths: dict[str, Path],
+    *,
+    rejected: int,
+    spot: pd.DataFrame | None,
+    seed: int,
+    out: Path,
+) -> None:
+    """What ``audit`` prints: sites by verdict, each rule's counts, villages, issues."""
     v = s["sites"]
     print(
         f"region {s['region']}, year {s['year'] or 'n/a (no activity ledger)'}: "
@@ -649,14 +699,16 @@ def audit(
         print(f"  {label}{' ' * max(pad, 1)} {row['pass']:>6} {row['fail']:>6} {row['no_data']:>8}")
     print(f"villages meeting the five haves: {s['villages_five_haves']} of {s['villages']}")
     print(f"issues: {s['issues']} failed checks (sheet 问题清单 of {paths['xlsx']})")
-    print(f"rejected ledger rows: {len(result.rejected)} (see {paths['rejected']})")
+    print(f"rejected ledger rows: {rejected} (see {paths['rejected']})")
     if spot is not None:
         print(f"spot check: {len(spot)} sites drawn with seed {seed} (sheet 抽查名单)")
     print(f"outputs in {Path(out).resolve()} (open audit.xlsx, map.html)")
 
 
 @app.command()
+@region_command(without=("candidates", "max_population"))
 def compare(
+    *,
     close: Annotated[
         str | None, typer.Option("--close", help="Sites that close, e.g. S0012,S0040.")
     ] = None,
@@ -677,29 +729,9 @@ def compare(
     add_tier: Annotated[
         str, typer.Option("--add-tier", help="Tier of added sites whose file has none.")
     ] = "station",
-    tianditu_key: Annotated[
-        str | None,
-        typer.Option(
-            "--tianditu-key",
-            envvar="TIANDITU_KEY",
-            help="Key for 天地图 vector and imagery backgrounds on the map.",
-        ),
-    ] = None,
-    network: NetworkOpt = None,
-    sites: SitesOpt = None,
-    residents: ResidentsOpt = None,
-    units: UnitsOpt = None,
-    standards: StandardsOpt = None,
-    mode: ModeOpt = None,
-    minutes: MinutesOpt = None,
-    speed_kmh: SpeedOpt = None,
-    max_snap_m: SnapOpt = None,
-    coord_sys: CoordOpt = None,
-    name: NameOpt = None,
-    dem: DemOpt = None,
-    sheet: SheetOpt = None,
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output/compare"),
-    cache_dir: CacheOpt = None,
+    tianditu_key: TiandituOpt = None,
+    inputs: RegionInputs,
+    out: OutOpt = Path("output/compare"),
     verbose: VerboseOpt = False,
 ) -> None:
     """What changes if sites close, proposals are built or sites change tier (before / after)."""
@@ -711,28 +743,12 @@ def compare(
     with _user_errors(out), _progress(verbose) as say:
         check_output_folder(out)  # before any work
         if scenario is not None:
-            plan = Scenario.from_table(scenario, coord_sys=coord_sys)
+            plan = Scenario.from_table(scenario, coord_sys=inputs.coord_sys)
         else:
             plan = Scenario.from_options(
-                close=close, add=add, retier=retier, add_tier=add_tier, coord_sys=coord_sys
+                close=close, add=add, retier=retier, add_tier=add_tier, coord_sys=inputs.coord_sys
             )
-        region = _load_region(
-            say,
-            cache_dir=cache_dir,
-            network=network,
-            sites=sites,
-            residents=residents,
-            units=units,
-            standards=standards,
-            mode=mode,
-            minutes=minutes,
-            speed_kmh=speed_kmh,
-            max_snap_m=max_snap_m,
-            coord_sys=coord_sys,
-            name=name,
-            dem=dem,
-            sheet=sheet,
-        )
+        region = inputs.load(say)
         result = run(region, plan, service_areas=True, progress=say)
         say("writing outputs")
         written: list[str] = ["rejected_added_sites.csv"]
@@ -766,7 +782,9 @@ def _audit_if_ledgers(region: Region, coverage: Any, say: Callable[[str], None])
 
 
 @app.command()
+@region_command(without=("max_population",))
 def report(
+    *,
     town: Annotated[
         str | None, typer.Option("--town", help="The town (name or code) to report on.")
     ] = None,
@@ -777,24 +795,8 @@ def report(
     pdf: Annotated[
         bool, typer.Option("--pdf/--no-pdf", help="Also print a PDF with headless Chromium.")
     ] = True,
-    network: NetworkOpt = None,
-    sites: SitesOpt = None,
-    residents: ResidentsOpt = None,
-    units: UnitsOpt = None,
-    candidates: Annotated[
-        Path | None, typer.Option("--candidates", help="Candidate buildings for proposals.")
-    ] = None,
-    standards: StandardsOpt = None,
-    mode: ModeOpt = None,
-    minutes: MinutesOpt = None,
-    speed_kmh: SpeedOpt = None,
-    max_snap_m: SnapOpt = None,
-    coord_sys: CoordOpt = None,
-    name: NameOpt = None,
-    dem: DemOpt = None,
-    sheet: SheetOpt = None,
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("output/report"),
-    cache_dir: CacheOpt = None,
+    inputs: RegionInputs,
+    out: OutOpt = Path("output/report"),
     verbose: VerboseOpt = False,
 ) -> None:
     """A printable A4 report of one town (or every town): HTML and PDF."""
@@ -809,24 +811,7 @@ def report(
             msg = "give --town NAME or --all-towns"
             raise InputError(msg)
         check_output_folder(out)  # before any work
-        region = _load_region(
-            say,
-            cache_dir=cache_dir,
-            network=network,
-            sites=sites,
-            residents=residents,
-            units=units,
-            candidates=candidates,
-            standards=standards,
-            mode=mode,
-            minutes=minutes,
-            speed_kmh=speed_kmh,
-            max_snap_m=max_snap_m,
-            coord_sys=coord_sys,
-            name=name,
-            dem=dem,
-            sheet=sheet,
-        )
+        region = inputs.load(say)
         known = region.residents.get("town", pd.Series(dtype=object)).dropna().astype(str)
         if all_towns and known.empty:
             msg = (

@@ -160,6 +160,20 @@ def _sld(layer: str, rules: Sequence[tuple[str | None, str | None, str, dict[str
 
 def layer_style(layer: str) -> tuple[str, str]:
     """The QGIS style (QML) and SLD of one of our layers, in the web map's colours."""
+    if layer in ("sites", "service_areas"):
+        return _tier_style(layer)
+    if layer == "residents":
+        return _residents_style()
+    if layer == "units":
+        return _units_style()
+    if layer in _SINGLE_STYLES:
+        return _single_style(layer)
+    msg = f"no style for layer {layer!r}"
+    raise ValueError(msg)
+
+
+def _tier_style(layer: str) -> tuple[str, str]:
+    """Sites (labelled points) or service areas (light fills), one colour per tier."""
     if layer == "sites":
         cats = [
             (
@@ -176,58 +190,70 @@ def layer_style(layer: str) -> tuple[str, str]:
         return _qml(_categorized("tier", cats), label_field="name", min_scale=50000), _sld(
             layer, rules
         )
-    if layer in ("service_areas",):
-        cats = [
-            (t, tier_label(t), _fill(i["color"], alpha=0.18, line=i["color"]))
-            for t, i in TIERS.items()
-        ]
-        rules = [
-            (
-                "tier",
-                t,
-                "polygon",
-                {"fill": i["color"], "fill-opacity": "0.18", "stroke": i["color"]},
-            )
-            for t, i in TIERS.items()
-        ]
-        return _qml(_categorized("tier", cats)), _sld(layer, rules)
-    if layer == "residents":
-        cats = [
-            (
-                "1",
-                "已覆盖 Covered",
-                _marker(COVERED_COLOR, size=1.2, outline=COVERED_COLOR, width=0),
-            ),
-            (
-                "0",
-                LABELS["uncovered"],
-                _marker(UNCOVERED_COLOR, size=1.6, outline=UNCOVERED_COLOR, width=0),
-            ),
-        ]
-        rules = [
-            ("covered", "1", "point", {"fill": COVERED_COLOR}),
-            ("covered", "0", "point", {"fill": UNCOVERED_COLOR}),
-        ]
-        return _qml(_categorized("covered", cats)), _sld(layer, rules)
-    if layer == "units":
-        cats = [
-            ("town", "乡镇 Town", _fill(TOWN_LINE, alpha=0, line=TOWN_LINE, width=0.5, dash=True)),
-            (
-                "village",
-                "村（社区） Village",
-                _fill(VILLAGE_LINE, alpha=0, line=VILLAGE_LINE, width=0.2),
-            ),
-        ]
-        rules = [
-            (
-                "level",
-                "town",
-                "polygon",
-                {"stroke": TOWN_LINE, "stroke-width": "1.5", "stroke-dasharray": "4 4"},
-            ),
-            ("level", "village", "polygon", {"stroke": VILLAGE_LINE, "stroke-width": "0.8"}),
-        ]
-        return _qml(_categorized("level", cats), label_field="name"), _sld(layer, rules)
+    cats = [
+        (t, tier_label(t), _fill(i["color"], alpha=0.18, line=i["color"])) for t, i in TIERS.items()
+    ]
+    rules = [
+        (
+            "tier",
+            t,
+            "polygon",
+            {"fill": i["color"], "fill-opacity": "0.18", "stroke": i["color"]},
+        )
+        for t, i in TIERS.items()
+    ]
+    return _qml(_categorized("tier", cats)), _sld(layer, rules)
+
+
+def _residents_style() -> tuple[str, str]:
+    """Residents as small dots: green covered, red uncovered."""
+    cats = [
+        (
+            "1",
+            "已覆盖 Covered",
+            _marker(COVERED_COLOR, size=1.2, outline=COVERED_COLOR, width=0),
+        ),
+        (
+            "0",
+            LABELS["uncovered"],
+            _marker(UNCOVERED_COLOR, size=1.6, outline=UNCOVERED_COLOR, width=0),
+        ),
+    ]
+    rules = [
+        ("covered", "1", "point", {"fill": COVERED_COLOR}),
+        ("covered", "0", "point", {"fill": UNCOVERED_COLOR}),
+    ]
+    return _qml(_categorized("covered", cats)), _sld("residents", rules)
+
+
+def _units_style() -> tuple[str, str]:
+    """Town outlines dashed, village outlines thin, both labelled with their names."""
+    cats = [
+        ("town", "乡镇 Town", _fill(TOWN_LINE, alpha=0, line=TOWN_LINE, width=0.5, dash=True)),
+        (
+            "village",
+            "村（社区） Village",
+            _fill(VILLAGE_LINE, alpha=0, line=VILLAGE_LINE, width=0.2),
+        ),
+    ]
+    rules = [
+        (
+            "level",
+            "town",
+            "polygon",
+            {"stroke": TOWN_LINE, "stroke-width": "1.5", "stroke-dasharray": "4 4"},
+        ),
+        ("level", "village", "polygon", {"stroke": VILLAGE_LINE, "stroke-width": "0.8"}),
+    ]
+    return _qml(_categorized("level", cats), label_field="name"), _sld("units", rules)
+
+
+_SINGLE_STYLES = ("gaps", "proposals", "added_service_areas")
+"""The layers drawn with one symbol."""
+
+
+def _single_style(layer: str) -> tuple[str, str]:
+    """Gap areas (red fill), proposals (labelled orange points) or their added areas."""
     if layer == "gaps":
         sym = _fill(GAP_COLOR, alpha=0.35, line=GAP_COLOR, width=0.5)
         css = {"fill": GAP_COLOR, "fill-opacity": "0.35", "stroke": GAP_COLOR}
@@ -236,12 +262,9 @@ def layer_style(layer: str) -> tuple[str, str]:
         sym = _marker(PROPOSAL_COLOR, size=4, outline="#000000", width=0.5)
         css = {"fill": PROPOSAL_COLOR, "stroke": "#000000"}
         return _qml(_single(sym), label_field="name"), _sld(layer, [(None, None, "point", css)])
-    if layer == "added_service_areas":
-        sym = _fill(PROPOSAL_COLOR, alpha=0.25, line=PROPOSAL_COLOR, dash=True)
-        css = {"fill": PROPOSAL_COLOR, "fill-opacity": "0.25", "stroke": PROPOSAL_COLOR}
-        return _qml(_single(sym)), _sld(layer, [(None, None, "polygon", css)])
-    msg = f"no style for layer {layer!r}"
-    raise ValueError(msg)
+    sym = _fill(PROPOSAL_COLOR, alpha=0.25, line=PROPOSAL_COLOR, dash=True)
+    css = {"fill": PROPOSAL_COLOR, "fill-opacity": "0.25", "stroke": PROPOSAL_COLOR}
+    return _qml(_single(sym)), _sld(layer, [(None, None, "polygon", css)])
 
 
 def analysis_layers(coverage: Coverage, region: Region) -> dict[str, gpd.GeoDataFrame]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from types import SimpleNamespace
@@ -22,6 +23,7 @@ from planner.vocab import town_mask
 if TYPE_CHECKING:
     from planner.coverage import Coverage
     from planner.network import RoadNetwork
+    from planner.standards import Standards
 
 _GAP_COLOR = "#d7301f"
 _UNCOVERED_COLOR = "#e31a1c"
@@ -34,6 +36,7 @@ def _asset(name: str) -> str:
 
 
 def _offline(m: folium.Map) -> None:
+    """Inline Leaflet and the map's CSS into ``m`` so that it loads nothing from a CDN."""
     # Inline Leaflet instead of loading it (and jQuery/Bootstrap, unused) from CDNs.
     m.default_js = []
     m.default_css = []
@@ -57,6 +60,7 @@ def _offline(m: folium.Map) -> None:
 
 
 def _lonlat_bounds(frames: list[gpd.GeoDataFrame]) -> list[list[float]] | None:
+    """The ``[[south, west], [north, east]]`` box of the non-empty ``frames`` (``None`` if none)."""
     boxes = [f.to_crs(4326).total_bounds for f in frames if f is not None and len(f)]
     if not boxes:
         return None
@@ -105,6 +109,7 @@ def _js_string(text: str) -> str:
 
 
 def _legend(extra: list[tuple[str, str]], present: set[str] | None = None) -> str:
+    """The legend's HTML: the tiers present (every tier without ``present``), then ``extra``."""
     rows = [f"<b>{esc(LABELS['legend_title'])}</b>"]
     for key, info in TIERS.items():
         if present is not None and key not in present:
@@ -136,6 +141,7 @@ def esc(value: Any) -> Any:
 
 
 def _geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:
+    """``frame``'s ``columns`` as WGS84 GeoJSON, text escaped and floats rounded to 2 places."""
     # Tooltips and popups insert property values as HTML (folium's innerHTML): escape text.
     keep = [c for c in columns if c in frame.columns]
     out = frame[[*keep, "geometry"]].to_crs(4326).copy()
@@ -152,6 +158,19 @@ def _geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:
 
 _CANVAS_ABOVE = 3000
 """Draw on a canvas instead of SVG when more uncovered residents than this are shown."""
+
+
+@dataclass(frozen=True)
+class _View:
+    """The frames one map draws, already cut to a town when the map is of one town."""
+
+    residents: gpd.GeoDataFrame
+    sites: gpd.GeoDataFrame
+    areas: gpd.GeoDataFrame
+    gaps: gpd.GeoDataFrame
+    units: gpd.GeoDataFrame | None
+    proposals: gpd.GeoDataFrame | None
+    added_areas: gpd.GeoDataFrame | None
 
 
 def coverage_map(
@@ -211,6 +230,39 @@ def coverage_map(
         A map whose HTML loads nothing from the network but optional background tiles; when
         the tile server cannot be reached it falls back to a plain background by itself.
     """
+    view = _town_view(coverage, sites, units, proposals, added_areas, gaps=gaps, town=town)
+    uncovered = view.residents[~view.residents["covered"].to_numpy()]
+    uncovered = uncovered.sort_values("population", ascending=False).head(max_residents)
+    if prefer_canvas is None:
+        prefer_canvas = len(uncovered) > _CANVAS_ABOVE
+    bounds = _lonlat_bounds([view.residents, view.sites])
+    m = _base_map(bounds, prefer_canvas=prefer_canvas, tianditu_key=tianditu_key)
+    _add_boundaries(m, view.units, villages_too=town is not None)
+    _add_service_areas(m, view.areas)
+    _add_gaps(m, view.gaps)
+    _add_uncovered(m, uncovered)
+    _add_sites_by_tier(m, view.sites, view.areas, coverage.standards)
+    extra = [(_GAP_COLOR, LABELS["gaps"]), (_UNCOVERED_COLOR, LABELS["uncovered"])]
+    extra += _add_proposals(m, view.proposals, view.added_areas)
+    heading = _heading(coverage, view, town=town, title=title, note=note, summary=proposal_summary)
+    _corner_box(m, heading, "topleft", "sc-title")
+    _corner_box(m, _legend(extra, set(view.sites["tier"])), "bottomright", "sc-legend")
+    return _finish(
+        m, view, bounds, network=network, candidates=candidates, remaining_gaps=remaining_gaps
+    )
+
+
+def _town_view(
+    coverage: Coverage,
+    sites: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame | None,
+    proposals: gpd.GeoDataFrame | None,
+    added_areas: gpd.GeoDataFrame | None,
+    *,
+    gaps: gpd.GeoDataFrame | None,
+    town: str | None,
+) -> _View:
+    """The frames of the map: every row, or only those of ``town`` (name or code)."""
     res = coverage.residents
     areas = coverage.service_areas
     if gaps is None:
@@ -229,11 +281,13 @@ def coverage_map(
             added_areas = added_areas[added_areas["site_id"].isin(proposals["candidate_id"])]
         if units is not None:
             units = units[town_mask(units, town)]
-    uncovered = res[~res["covered"].to_numpy()]
-    uncovered = uncovered.sort_values("population", ascending=False).head(max_residents)
-    if prefer_canvas is None:
-        prefer_canvas = len(uncovered) > _CANVAS_ABOVE
-    bounds = _lonlat_bounds([res, sites])
+    return _View(res, sites, areas, gaps, units, proposals, added_areas)
+
+
+def _base_map(
+    bounds: list[list[float]] | None, *, prefer_canvas: bool, tianditu_key: str | None
+) -> folium.Map:
+    """An offline map centred on ``bounds`` with its backgrounds: OSM, plain, 天地图 if keyed."""
     center = (
         [28.0, 117.0]
         if bounds is None
@@ -261,112 +315,114 @@ def coverage_map(
     _tile_fallback(m, osm, plain)
     if (key := map_layers.tianditu_key(tianditu_key)) is not None:
         map_layers.add_tianditu(m, key)
-    std = coverage.standards
+    return m
 
-    if units is not None and len(units):
-        layer = folium.FeatureGroup(name=LABELS["boundaries"], show=True)
-        towns = units[units["level"] == "town"] if "level" in units else units
-        folium.GeoJson(
-            _geojson(towns, ["name", "code"]),
-            style_function=lambda _f: {
-                "color": "#555",
-                "weight": 1.5,
-                "fill": False,
-                "dashArray": "4 4",
-            },
-            tooltip=folium.GeoJsonTooltip(
-                ["name", "code"], aliases=[LABELS["town"], LABELS["code"]]
-            ),
-        ).add_to(layer)
-        layer.add_to(m)
-        villages = (
-            units[units["level"] == "village"]
-            if "level" in units and town is not None
-            else units.iloc[0:0]
-        )
-        if len(villages):
-            layer = folium.FeatureGroup(name=LABELS["villages"], show=True)
-            folium.GeoJson(
-                _geojson(villages, ["name", "code"]),
-                style_function=lambda _f: {"color": "#999", "weight": 0.8, "fill": False},
-                tooltip=folium.GeoJsonTooltip(
-                    ["name", "code"], aliases=[LABELS["village"], LABELS["code"]]
-                ),
-            ).add_to(layer)
-            layer.add_to(m)
 
-    if len(areas):
-        layer = folium.FeatureGroup(name=LABELS["service_areas"], show=True)
-        cols = ["name", "minutes", "population_served"]
+def _add_boundaries(m: folium.Map, units: gpd.GeoDataFrame | None, *, villages_too: bool) -> None:
+    """Town outlines (dashed) and, on a town's map, its villages."""
+    if units is None or not len(units):
+        return
+    layer = folium.FeatureGroup(name=LABELS["boundaries"], show=True)
+    towns = units[units["level"] == "town"] if "level" in units else units
+    folium.GeoJson(
+        _geojson(towns, ["name", "code"]),
+        style_function=lambda _f: {
+            "color": "#555",
+            "weight": 1.5,
+            "fill": False,
+            "dashArray": "4 4",
+        },
+        tooltip=folium.GeoJsonTooltip(["name", "code"], aliases=_labels("town", "code")),
+    ).add_to(layer)
+    layer.add_to(m)
+    villages = (
+        units[units["level"] == "village"] if "level" in units and villages_too else units.iloc[0:0]
+    )
+    if len(villages):
+        layer = folium.FeatureGroup(name=LABELS["villages"], show=True)
         folium.GeoJson(
-            _geojson(areas, ["site_id", *cols, "tier"]),
-            style_function=lambda f: {
-                "color": TIERS.get(f["properties"]["tier"], {}).get("color", "#3388ff"),
-                "weight": 0.5,
-                "fillOpacity": 0.18,
-            },
-            tooltip=folium.GeoJsonTooltip(
-                [c for c in cols if c in areas],
-                aliases=_aliases(cols, areas, {"population_served": LABELS["served"]}),
-            ),
+            _geojson(villages, ["name", "code"]),
+            style_function=lambda _f: {"color": "#999", "weight": 0.8, "fill": False},
+            tooltip=folium.GeoJsonTooltip(["name", "code"], aliases=_labels("village", "code")),
         ).add_to(layer)
         layer.add_to(m)
 
-    extra = [(_GAP_COLOR, LABELS["gaps"]), (_UNCOVERED_COLOR, LABELS["uncovered"])]
-    if len(gaps):
-        layer = folium.FeatureGroup(name=f"{LABELS['gaps']} ({len(gaps)})", show=True)
-        cols = ["gap_id", "population", "town", "village", "nearest_site_name", "minutes_min"]
-        names = [
-            LABELS["gap_id"],
-            LABELS["population"],
-            LABELS["town"],
-            LABELS["village"],
-            LABELS["nearest_site"],
-            LABELS["minutes_to_site"],
-        ]
-        folium.GeoJson(
-            _geojson(gaps, cols),
-            style_function=lambda _f: {
-                "color": _GAP_COLOR,
-                "weight": 2,
-                "fillOpacity": 0.35,
-                "fillColor": _GAP_COLOR,
-            },
-            tooltip=folium.GeoJsonTooltip(
-                ["gap_id", "population", "village"], aliases=names[:2] + names[3:4]
-            ),
-            popup=folium.GeoJsonPopup(cols, aliases=names),
-        ).add_to(layer)
-        layer.add_to(m)
 
-    if len(uncovered):
-        layer = folium.FeatureGroup(
-            name=f"{LABELS['uncovered']} ({int(uncovered['population'].sum()):,} 人)", show=True
-        )
-        cols = ["population", "village", "minutes", "nearest_site"]
-        names = [
-            LABELS["population"],
-            LABELS["village"],
-            LABELS["minutes_to_site"],
-            LABELS["nearest_site"],
-        ]
-        folium.GeoJson(
-            _geojson(uncovered, ["id", *cols]),
-            marker=folium.CircleMarker(
-                radius=3,
-                color=_UNCOVERED_COLOR,
-                fill=True,
-                fill_color=_UNCOVERED_COLOR,
-                fill_opacity=0.8,
-                weight=0,
-            ),
-            tooltip=folium.GeoJsonTooltip(
-                [c for c in cols if c in uncovered],
-                aliases=_aliases(cols, uncovered, dict(zip(cols, names, strict=True))),
-            ),
-        ).add_to(layer)
-        layer.add_to(m)
+def _add_service_areas(m: folium.Map, areas: gpd.GeoDataFrame) -> None:
+    """The sites' service areas, each in its tier's colour."""
+    if not len(areas):
+        return
+    layer = folium.FeatureGroup(name=LABELS["service_areas"], show=True)
+    cols = ["name", "minutes", "population_served"]
+    folium.GeoJson(
+        _geojson(areas, ["site_id", *cols, "tier"]),
+        style_function=lambda f: {
+            "color": TIERS.get(f["properties"]["tier"], {}).get("color", "#3388ff"),
+            "weight": 0.5,
+            "fillOpacity": 0.18,
+        },
+        tooltip=folium.GeoJsonTooltip(
+            [c for c in cols if c in areas],
+            aliases=_aliases(cols, areas, {"population_served": LABELS["served"]}),
+        ),
+    ).add_to(layer)
+    layer.add_to(m)
 
+
+def _add_gaps(m: folium.Map, gaps: gpd.GeoDataFrame) -> None:
+    """The gap areas, with their people and nearest site in a popup."""
+    if not len(gaps):
+        return
+    layer = folium.FeatureGroup(name=f"{LABELS['gaps']} ({len(gaps)})", show=True)
+    cols = ["gap_id", "population", "town", "village", "nearest_site_name", "minutes_min"]
+    names = _labels("gap_id", "population", "town", "village", "nearest_site", "minutes_to_site")
+    folium.GeoJson(
+        _geojson(gaps, cols),
+        style_function=lambda _f: {
+            "color": _GAP_COLOR,
+            "weight": 2,
+            "fillOpacity": 0.35,
+            "fillColor": _GAP_COLOR,
+        },
+        tooltip=folium.GeoJsonTooltip(
+            ["gap_id", "population", "village"], aliases=names[:2] + names[3:4]
+        ),
+        popup=folium.GeoJsonPopup(cols, aliases=names),
+    ).add_to(layer)
+    layer.add_to(m)
+
+
+def _add_uncovered(m: folium.Map, uncovered: gpd.GeoDataFrame) -> None:
+    """The uncovered residents drawn (the most populous), as small red dots."""
+    if not len(uncovered):
+        return
+    layer = folium.FeatureGroup(
+        name=f"{LABELS['uncovered']} ({int(uncovered['population'].sum()):,} 人)", show=True
+    )
+    cols = ["population", "village", "minutes", "nearest_site"]
+    names = _labels("population", "village", "minutes_to_site", "nearest_site")
+    folium.GeoJson(
+        _geojson(uncovered, ["id", *cols]),
+        marker=folium.CircleMarker(
+            radius=3,
+            color=_UNCOVERED_COLOR,
+            fill=True,
+            fill_color=_UNCOVERED_COLOR,
+            fill_opacity=0.8,
+            weight=0,
+        ),
+        tooltip=folium.GeoJsonTooltip(
+            [c for c in cols if c in uncovered],
+            aliases=_aliases(cols, uncovered, dict(zip(cols, names, strict=True))),
+        ),
+    ).add_to(layer)
+    layer.add_to(m)
+
+
+def _add_sites_by_tier(
+    m: folium.Map, sites: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, std: Standards | None
+) -> None:
+    """A layer of sites per tier, with the people each serves and its tier's standard."""
     served = (
         areas.drop_duplicates("site_id").set_index("site_id")["population_served"]
         if "population_served" in areas
@@ -385,19 +441,12 @@ def coverage_map(
             else "",
         )
         layer = folium.FeatureGroup(name=f"{info['zh']} {info['en']} ({len(chosen)})", show=True)
-        radius = 9 if tier in ("centre", "institute") else 6
         cols = ["name", "tier_zh", "id", "population_served", "standard"]
-        names = [
-            LABELS["name"],
-            LABELS["tier"],
-            LABELS["site_id"],
-            LABELS["served"],
-            LABELS["standard"],
-        ]
+        names = _labels("name", "tier", "site_id", "served", "standard")
         folium.GeoJson(
             _geojson(chosen, cols),
             marker=folium.CircleMarker(
-                radius=radius,
+                radius=9 if tier in ("centre", "institute") else 6,
                 color="#ffffff",
                 weight=1.5,
                 fill=True,
@@ -409,6 +458,12 @@ def coverage_map(
         ).add_to(layer)
         layer.add_to(m)
 
+
+def _add_proposals(
+    m: folium.Map, proposals: gpd.GeoDataFrame | None, added_areas: gpd.GeoDataFrame | None
+) -> list[tuple[str, str]]:
+    """The areas proposals would add and the proposals; their legend rows."""
+    extra: list[tuple[str, str]] = []
     if added_areas is not None and len(added_areas):
         layer = folium.FeatureGroup(name=LABELS["new_areas"], show=True)
         folium.GeoJson(
@@ -419,50 +474,59 @@ def coverage_map(
                 "fillOpacity": 0.25,
                 "dashArray": "3 3",
             },
-            tooltip=folium.GeoJsonTooltip(
-                ["name", "minutes"], aliases=[LABELS["name"], LABELS["minutes"]]
-            ),
+            tooltip=folium.GeoJsonTooltip(["name", "minutes"], aliases=_labels("name", "minutes")),
         ).add_to(layer)
         layer.add_to(m)
         extra.append((_PROPOSAL_COLOR, LABELS["new_areas"]))
     if proposals is not None and len(proposals):
-        layer = folium.FeatureGroup(name=f"{LABELS['proposals']} ({len(proposals)})", show=True)
-        cols = ["rank", "candidate_id", "name", "kind_zh", "rooms", "population_newly_covered"]
-        names = [
-            LABELS["rank"],
-            LABELS["site_id"],
-            LABELS["name"],
-            LABELS["kind"],
-            LABELS["rooms"],
-            LABELS["newly_covered"],
-        ]
-        frame = (
-            proposals.assign(kind_zh=proposals["kind"].map(_kind_zh))
-            if "kind" in proposals
-            else proposals
-        )
-        present = [c for c in cols if c in frame.columns]
-        aliases = [a for c, a in zip(cols, names, strict=True) if c in frame.columns]
-        folium.GeoJson(
-            _geojson(frame, cols),
-            marker=folium.CircleMarker(
-                radius=11,
-                color="#000000",
-                weight=2,
-                fill=True,
-                fill_color=_PROPOSAL_COLOR,
-                fill_opacity=1.0,
-            ),
-            tooltip=folium.GeoJsonTooltip(present, aliases=aliases),
-            popup=folium.GeoJsonPopup(present, aliases=aliases),
-        ).add_to(layer)
-        layer.add_to(m)
+        _add_proposal_markers(m, proposals)
         extra.append((_PROPOSAL_COLOR, LABELS["proposals"]))
+    return extra
 
+
+def _add_proposal_markers(m: folium.Map, proposals: gpd.GeoDataFrame) -> None:
+    """The proposed sites as large orange dots, their rank, kind and people in the popup."""
+    layer = folium.FeatureGroup(name=f"{LABELS['proposals']} ({len(proposals)})", show=True)
+    cols = ["rank", "candidate_id", "name", "kind_zh", "rooms", "population_newly_covered"]
+    names = _labels("rank", "site_id", "name", "kind", "rooms", "newly_covered")
+    frame = (
+        proposals.assign(kind_zh=proposals["kind"].map(_kind_zh))
+        if "kind" in proposals
+        else proposals
+    )
+    present = [c for c in cols if c in frame.columns]
+    aliases = [a for c, a in zip(cols, names, strict=True) if c in frame.columns]
+    folium.GeoJson(
+        _geojson(frame, cols),
+        marker=folium.CircleMarker(
+            radius=11,
+            color="#000000",
+            weight=2,
+            fill=True,
+            fill_color=_PROPOSAL_COLOR,
+            fill_opacity=1.0,
+        ),
+        tooltip=folium.GeoJsonTooltip(present, aliases=aliases),
+        popup=folium.GeoJsonPopup(present, aliases=aliases),
+    ).add_to(layer)
+    layer.add_to(m)
+
+
+def _heading(
+    coverage: Coverage,
+    view: _View,
+    *,
+    town: str | None,
+    title: str | None,
+    note: str | None,
+    summary: dict[str, Any] | None,
+) -> str:
+    """The title box's HTML: title, coverage and people (before -> after with proposals)."""
     heading = title or LABELS["map_title"].format(region=coverage.region_name)
     if town:
         heading = f"{heading} · {town}"
     s = coverage.summary
+    res, proposals, std = view.residents, view.proposals, coverage.standards
     uncovered = (
         int(s["population_total"] - s["population_covered"])
         if town is None
@@ -475,7 +539,7 @@ def coverage_map(
         f"{uncovered:,}"
     )
     if proposals is not None and len(proposals):
-        sub = _proposal_headline(sub, res, proposals, proposal_summary, town, uncovered)
+        sub = _proposal_headline(sub, res, proposals, summary, town, uncovered)
     if std is not None:
         rule = LABELS["mode_minutes"].format(
             mode=_mode_zh(std.default.mode), minutes=std.default.minutes
@@ -485,18 +549,39 @@ def coverage_map(
     if note:
         style = "font-size:12px;font-weight:normal;color:#8c510a"
         lines += f"<div style='{style}'>{esc(note)}</div>"
-    _corner_box(m, f"{esc(heading)}{lines}", "topleft", "sc-title")
-    _corner_box(m, _legend(extra, set(sites["tier"])), "bottomright", "sc-legend")
-    if proposals is not None and len(proposals):
-        map_layers.proposals_box(m, proposals, remaining_gaps=remaining_gaps)
+    return f"{esc(heading)}{lines}"
+
+
+def _finish(
+    m: folium.Map,
+    view: _View,
+    bounds: list[list[float]] | None,
+    *,
+    network: RoadNetwork | None,
+    candidates: gpd.GeoDataFrame | None,
+    remaining_gaps: gpd.GeoDataFrame | None,
+) -> folium.Map:
+    """The proposals table, roads, labels and search, then the layer list; ids numbered."""
+    if view.proposals is not None and len(view.proposals):
+        map_layers.proposals_box(m, view.proposals, remaining_gaps=remaining_gaps)
     map_layers.add_reference_layers(
-        m, sites=sites, units=units, residents=res, network=network, candidates=candidates
+        m,
+        sites=view.sites,
+        units=view.units,
+        residents=view.residents,
+        network=network,
+        candidates=candidates,
     )
     folium.LayerControl(collapsed=False).add_to(m)
     if bounds is not None:
         m.fit_bounds(bounds)
     stable_ids(m)
     return m
+
+
+def _labels(*keys: str) -> list[str]:
+    """The map words (``LABELS``) of ``keys``, in order: the aliases of a tooltip or popup."""
+    return [LABELS[k] for k in keys]
 
 
 def layer_control_last(m: folium.Map) -> folium.Map:
@@ -597,6 +682,7 @@ class _TileFallback(MacroElement):
 
 
 def _tile_fallback(m: folium.Map, osm: folium.TileLayer, plain: folium.TileLayer) -> None:
+    """Switch ``m`` from the OSM tiles to the plain background once tiles fail and none loaded."""
     # With no tile server in reach (offline county networks) the map would show grey tiles
     # with broken-image icons; switch to the plain background once tiles fail and none loaded.
     template = Template(

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -141,11 +142,53 @@ def classify(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 EXCLUDED_COLUMNS = ["id", "name", "reason"]
 
 
+_CANDIDATE_COLUMNS = ["id", "name", "kind", "rooms", "rooms_source", "lon", "lat", "osm_tags"]
+
+_Tag = Callable[[str], pd.Series]
+"""A tag's values on every feature ("" where the feature lacks it)."""
+
+
 def _classify(features: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    columns = ["id", "name", "kind", "rooms", "rooms_source", "lon", "lat", "osm_tags"]
-    nothing = pd.DataFrame(columns=EXCLUDED_COLUMNS)
+    """Candidates and the features in use left out with their reasons (module docstring)."""
     if features.empty:
-        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326), nothing
+        return _no_candidates(), pd.DataFrame(columns=EXCLUDED_COLUMNS)
+    tag = _tag_reader(features)
+    idle = _idle(tag)
+    industrial = (
+        tag("building").isin(["industrial", "factory", "warehouse", "manufacture"]).to_numpy()
+        | tag("landuse").eq("industrial").to_numpy()
+        | tag("man_made").eq("works").to_numpy()
+    )
+    kind = _kinds(tag, idle, industrial)
+    site_reason = _operating_site(tag, idle, industrial)
+    reason = _in_use(tag, site_reason, kind)
+    reason = _inside_sites(features, site_reason, reason, kind != "")
+    shown = reason != ""
+    excluded = pd.DataFrame(
+        {
+            "id": np.array(_osm_ids(features.index))[shown],
+            "name": tag("name").to_numpy()[shown],
+            "reason": reason[shown],
+        },
+        columns=EXCLUDED_COLUMNS,
+    )
+    if len(excluded):
+        log.info("%d OSM features in use left out of the candidates", len(excluded))
+    keep = (kind != "") & (reason == "")
+    if features.loc[keep].empty:
+        return _no_candidates(), excluded
+    out = _candidates(features.loc[keep], tag, keep, kind[keep])
+    log.info("%d candidate features from OSM (%s)", len(out), out["kind"].value_counts().to_dict())
+    return out.reset_index(drop=True), excluded
+
+
+def _no_candidates() -> gpd.GeoDataFrame:
+    """An empty candidate layer with the usual columns."""
+    return gpd.GeoDataFrame({c: [] for c in _CANDIDATE_COLUMNS}, geometry=[], crs=4326)
+
+
+def _tag_reader(features: gpd.GeoDataFrame) -> _Tag:
+    """A reader of one tag's values as text over ``features``."""
 
     def tag(key: str) -> pd.Series:
         if key in features:
@@ -153,17 +196,22 @@ def _classify(features: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFram
             return values.astype(str)
         return pd.Series("", index=features.index)
 
+    return tag
+
+
+def _idle(tag: _Tag) -> np.ndarray:
+    """Features tagged disused, abandoned or vacant, or with an idle operational status."""
     idle = tag("operational_status").str.lower().isin(_IDLE_STATUS).to_numpy().copy()
     for key in _IDLE:
         idle |= tag(key).isin(["yes", "true", "1"]).to_numpy()
+    return idle
+
+
+def _kinds(tag: _Tag, idle: np.ndarray, industrial: np.ndarray) -> np.ndarray:
+    """Each feature's candidate kind by the first rule that applies ("" for none)."""
     building = tag("building")
     amenity = tag("amenity")
-    industrial = (
-        building.isin(["industrial", "factory", "warehouse", "manufacture"]).to_numpy()
-        | tag("landuse").eq("industrial").to_numpy()
-        | tag("man_made").eq("works").to_numpy()
-    )
-    kind = np.select(
+    return np.select(
         [
             tag("disused:amenity").eq("school").to_numpy()
             | tag("abandoned:amenity").eq("school").to_numpy()
@@ -183,10 +231,13 @@ def _classify(features: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFram
         ["idle_school", "idle_factory", "idle_house", "public_venue", "other"],
         default="",
     )
-    # Features in use, each with the first reason that applies (see the module docstring).
+
+
+def _operating_site(tag: _Tag, idle: np.ndarray, industrial: np.ndarray) -> np.ndarray:
+    """Why a feature is an operating site (power, works, operator-run industry), else ""."""
     power = tag("power")
     operated = (tag("operator") != "").to_numpy() | (tag("operational_status") != "").to_numpy()
-    site_reason = np.select(
+    return np.select(
         [
             (power != "").to_numpy() & ~idle,
             tag("man_made").eq("works").to_numpy() & ~idle,
@@ -201,8 +252,12 @@ def _classify(features: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFram
         ],
         default="",
     )
-    school = (amenity.eq("school") | building.eq("school")).to_numpy()
-    reason = np.select(
+
+
+def _in_use(tag: _Tag, site_reason: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    """Why a feature is left out (a structure, an operating site, a school in use), else ""."""
+    school = (tag("amenity").eq("school") | tag("building").eq("school")).to_numpy()
+    return np.select(
         [
             tag("man_made").isin(_STRUCTURES).to_numpy(),
             site_reason != "",
@@ -212,31 +267,26 @@ def _classify(features: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFram
             "a structure (man_made=" + tag("man_made") + "), not rooms",
             site_reason,
             pd.Series(
-                "school in use (no disused:/abandoned: prefix or idle tag)", index=power.index
+                "school in use (no disused:/abandoned: prefix or idle tag)",
+                index=tag("power").index,
             ),
         ],
         default="",
     )
-    reason = _inside_sites(features, site_reason, reason, kind != "")
-    ids_all = np.array(
-        [
-            f"osm:{t}/{i}"
-            for t, i in zip(
-                features.index.get_level_values(0), features.index.get_level_values(1), strict=True
-            )
-        ]
-    )
-    shown = reason != ""
-    excluded = pd.DataFrame(
-        {"id": ids_all[shown], "name": tag("name").to_numpy()[shown], "reason": reason[shown]},
-        columns=EXCLUDED_COLUMNS,
-    )
-    if len(excluded):
-        log.info("%d OSM features in use left out of the candidates", len(excluded))
-    keep = (kind != "") & (reason == "")
-    chosen = features.loc[keep]
-    if chosen.empty:
-        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326), excluded
+
+
+def _osm_ids(index: pd.Index) -> list[str]:
+    """``osm:<type>/<id>`` of each feature of an osmnx (element type, id) index."""
+    return [
+        f"osm:{t}/{i}"
+        for t, i in zip(index.get_level_values(0), index.get_level_values(1), strict=True)
+    ]
+
+
+def _candidates(
+    chosen: gpd.GeoDataFrame, tag: _Tag, keep: np.ndarray, kinds: np.ndarray
+) -> gpd.GeoDataFrame:
+    """The candidate layer: a point inside each, its name, rooms estimated from the footprint."""
     metric = chosen.to_crs(chosen.estimate_utm_crs())
     area = metric.geometry.area.to_numpy()
     levels = (
@@ -245,18 +295,13 @@ def _classify(features: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFram
         .clip(1, 30)
         .to_numpy()
     )
-    is_building = (building[keep] != "").to_numpy() & (area > 0)
+    is_building = (tag("building")[keep] != "").to_numpy() & (area > 0)
     rooms = np.where(
         is_building, np.clip(np.floor(area * levels / SQM_PER_ROOM), 1, MAX_ROOMS), np.nan
     )
     point = metric.geometry.representative_point().to_crs(4326)
-    idx = chosen.index
-    ids = [
-        f"osm:{t}/{i}"
-        for t, i in zip(idx.get_level_values(0), idx.get_level_values(1), strict=True)
-    ]
+    ids = _osm_ids(chosen.index)
     names = tag("name")[keep].to_numpy()
-    kinds = kind[keep]
     names = np.where(
         names == "", [f"{_KIND_ZH[k]} {i}" for k, i in zip(kinds, ids, strict=True)], names
     )
@@ -268,7 +313,7 @@ def _classify(features: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFram
             lambda r: ";".join(f"{k}={v}" for k, v in r.items() if isinstance(v, str) and v), axis=1
         )
     )
-    out = gpd.GeoDataFrame(
+    return gpd.GeoDataFrame(
         {
             "id": ids,
             "name": names,
@@ -282,8 +327,6 @@ def _classify(features: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFram
         geometry=point.to_numpy(),
         crs=4326,
     )
-    log.info("%d candidate features from OSM (%s)", len(out), out["kind"].value_counts().to_dict())
-    return out.reset_index(drop=True), excluded
 
 
 def _inside_sites(

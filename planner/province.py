@@ -18,9 +18,10 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from planner.errors import InputError, read_toml
+from planner.errors import InputError
 from planner.io import feed_file
 from planner.region import Region, RegionFiles
+from planner.regions_config import FILE_KEYS, read_regions_config
 from planner.standards import Standards
 from planner.text import PROVINCE
 
@@ -36,50 +37,27 @@ except ImportError:  # pragma: no cover - dask is an optional extra
 
 log = logging.getLogger(__name__)
 
-_FILE_KEYS = ("network", "sites", "residents", "units", "candidates", "standards", "dem")
-
 
 def read_regions(path: str | Path) -> list[RegionFiles]:
     """Read ``[[regions]]`` tables (``name``, ``network``, ``sites``, ``residents`` ...).
 
-    Relative paths are taken from the config file's folder.
+    Relative paths are taken from the config file's folder (see
+    :func:`planner.regions_config.read_regions_config`).
     """
-    path = Path(path)
-    data = read_toml(path)
-    entries = data.get("regions")
-    if not isinstance(entries, list) or not entries:
-        msg = f"{path}: no [[regions]] tables; each needs name, network, sites, residents"
-        raise InputError(msg)
-    out = []
-    for n, entry in enumerate(entries, start=1):
-        missing = [k for k in ("name", "network", "sites", "residents") if k not in entry]
-        if missing:
-            msg = f"{path}: region {n} lacks {', '.join(missing)}"
-            raise InputError(msg)
-        unknown = set(entry) - {*_FILE_KEYS, "name", "coord_sys", "sheet", "id"}
-        if unknown:
-            msg = f"{path}: region {n} has unknown key(s) {sorted(unknown)}"
-            raise InputError(msg)
-        # network, sites and residents were checked present above, so they resolve to paths
-        files: dict[str, Any] = {k: _resolve(path.parent, entry.get(k)) for k in _FILE_KEYS}
-        out.append(
-            RegionFiles(
-                **files,
-                coord_sys=entry.get("coord_sys"),
-                sheet=entry.get("sheet"),
-                name=entry["name"],
-            )
+    data = read_regions_config(
+        path,
+        required=("name", "network", "sites", "residents"),
+        allowed={*FILE_KEYS, "name", "coord_sys", "sheet", "id"},
+    )
+    return [
+        RegionFiles(
+            **{k: entry.get(k) for k in FILE_KEYS},
+            coord_sys=entry.get("coord_sys"),
+            sheet=entry.get("sheet"),
+            name=entry["name"],
         )
-    return out
-
-
-def _resolve(base: Path, value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value)
-    if text.startswith(("place:", "bbox:")):
-        return text
-    return str((base / text).resolve())
+        for entry in data["regions"]
+    ]
 
 
 def run_region(
@@ -222,7 +200,7 @@ def input_hashes(files: RegionFiles) -> dict[str, str | None]:
     A file that cannot be read hashes to ``None``, so its county is never taken as unchanged.
     """
     out: dict[str, str | None] = {"coord_sys": files.coord_sys, "name": files.name}
-    for key in _FILE_KEYS:
+    for key in FILE_KEYS:
         value = getattr(files, key)
         if value is None or str(value).startswith(("place:", "bbox:")):
             out[key] = None if value is None else str(value)

@@ -27,7 +27,7 @@ from planner.io import feed_file
 from planner.maps import coverage_map
 from planner.outputs import after_proposals, people_outputs
 from planner.region import Region
-from planner.tables import fix_workbook_times, inert_formulas
+from planner.tables import PROPOSAL_COLUMNS, fix_workbook_times, inert_formulas
 from planner.text import TIERS
 
 if TYPE_CHECKING:
@@ -376,11 +376,13 @@ def write_analysis(
     *,
     map_html: bool = True,
     run: dict[str, Any] | None = None,
+    tianditu_key: str | None = None,
 ) -> dict[str, Path]:
     """Write every output of ``analyze`` into ``out``; return the paths written by name.
 
     The files appear together or not at all (see :func:`output_folder`); ``run`` (from
-    :func:`run_record`) is stored in ``summary.json`` under ``"run"``.
+    :func:`run_record`) is stored in ``summary.json`` under ``"run"``; ``tianditu_key`` adds
+    天地图 backgrounds to the map (default: ``TIANDITU_KEY`` from the environment).
     """
     names = {k: v for k, v in ANALYSIS_FILES.items() if map_html or k != "map"}
     with output_folder(out, owns=[*ANALYSIS_FILES.values(), *PEOPLE_FILES]) as tmp:
@@ -397,7 +399,11 @@ def write_analysis(
         extra = people_outputs(coverage, region, tmp)  # planner.tables, planner.gpkg
         if map_html:
             coverage_map(
-                coverage, sites=region.sites, units=region.units, network=region.network
+                coverage,
+                sites=region.sites,
+                units=region.units,
+                network=region.network,
+                tianditu_key=tianditu_key,
             ).save(str(paths["map"]))
     final = check_output_folder(out)
     return {k: final / v for k, v in names.items()} | {k: final / p.name for k, p in extra.items()}
@@ -411,23 +417,15 @@ def write_suggestion(
     *,
     map_html: bool = True,
     run: dict[str, Any] | None = None,
+    tianditu_key: str | None = None,
 ) -> dict[str, Path]:
-    """Write the outputs of ``suggest`` into ``out`` (all or none); return the paths by name."""
+    """Write the outputs of ``suggest`` into ``out`` (all or none); return the paths by name.
+
+    ``tianditu_key`` adds 天地图 backgrounds to the map (default: ``TIANDITU_KEY``).
+    """
     names = {k: v for k, v in SUGGESTION_FILES.items() if map_html or k != "map"}
     props = suggestion.proposals
-    cols = [
-        "rank",
-        "candidate_id",
-        "name",
-        "kind",
-        "kind_input",
-        "town",
-        "rooms",
-        "population_newly_covered",
-        "cumulative_newly_covered",
-        "lon",
-        "lat",
-    ]
+    cols = [c for c in PROPOSAL_COLUMNS if c != "village"]
     table = pd.DataFrame(props[[c for c in cols if c in props.columns] + _input_coords(props)])
     for col in ("lon", "lat", *_input_coords(table)):
         table[col] = table[col].astype(float).round(6)  # ~0.1 m, as the other tables
@@ -460,6 +458,7 @@ def write_suggestion(
                 candidates=region.candidates,
                 proposal_summary=suggestion.summary,
                 remaining_gaps=after.gaps,
+                tianditu_key=tianditu_key,
             ).save(str(paths["map"]))
     final = check_output_folder(out)
     return {k: final / v for k, v in names.items()} | {k: final / p.name for k, p in extra.items()}

@@ -17,7 +17,7 @@ from planner.coords import COORD_SYSTEMS
 from planner.coverage import Coverage, analyze, json_ready
 from planner.errors import InputError
 from planner.io import read_sites, read_table
-from planner.region import Region
+from planner.region import Region, _attach_units
 from planner.text import SCENARIO_ACTIONS, TIERS, normalise_token
 from planner.vocab import tier_key
 
@@ -202,8 +202,6 @@ def apply_scenario(region: Region, scenario: Scenario) -> Region:
             msg = f"--add: site id {', '.join(clash)} already exists; give the new sites other ids"
             raise InputError(msg)
         if region.units is not None:
-            from planner.region import _attach_units
-
             add = _attach_units(add, region.units)
         out = pd.concat([out, add], ignore_index=True)
         out = gpd.GeoDataFrame(out, geometry="geometry", crs=region.crs)
@@ -275,9 +273,35 @@ def compare(
     say("coverage under the scenario")
     after = analyze(changed_region, service_areas=service_areas)
     rb, ra = before.residents, after.residents
+    by_tier = _tier_changes(region.sites, changed_region.sites, rb, ra)
+    cov_b, cov_a = rb["covered"].to_numpy(), ra["covered"].to_numpy()
+    lost, gained = cov_b & ~cov_a, ~cov_b & cov_a
+    by_unit = _unit_changes(before.by_unit, after.by_unit, rb, lost, gained)
+    closed = region.sites[region.sites["id"].astype(str).isin(scenario.close)]
+    added = (
+        scenario.add.to_crs(region.crs)
+        if scenario.add is not None and len(scenario.add)
+        else changed_region.sites.iloc[0:0]
+    )
+    return Comparison(
+        before=before,
+        after=after,
+        by_tier=by_tier,
+        by_unit=by_unit,
+        changed=_changed_residents(rb, ra, lost, gained),
+        closed=closed,
+        added=added,
+        after_sites=changed_region.sites,
+        summary=_comparison_summary(region.name, scenario, added, rb, cov_a, by_tier),
+    )
+
+
+def _tier_changes(
+    sites_before: pd.DataFrame, sites_after: pd.DataFrame, rb: pd.DataFrame, ra: pd.DataFrame
+) -> pd.DataFrame:
+    """Per tier (and ``any``): sites, covered population and coverage before / after / change."""
     pop = rb["population"].to_numpy(float)
     total = pop.sum()
-
     rows = []
     for tier in [*TIERS, "any"]:
         col = "covered" if tier == "any" else f"covered_{tier}"
@@ -286,12 +310,12 @@ def compare(
         rows.append(
             {
                 "tier": tier,
-                "sites_before": int((region.sites["tier"] == tier).sum())
+                "sites_before": int((sites_before["tier"] == tier).sum())
                 if tier != "any"
-                else len(region.sites),
-                "sites_after": int((changed_region.sites["tier"] == tier).sum())
+                else len(sites_before),
+                "sites_after": int((sites_after["tier"] == tier).sum())
                 if tier != "any"
-                else len(changed_region.sites),
+                else len(sites_after),
                 "population_before": round(pb),
                 "population_after": round(pa),
                 "before": pb / total if total else 0.0,
@@ -300,13 +324,18 @@ def compare(
         )
     by_tier = pd.DataFrame(rows)
     by_tier["change"] = by_tier["after"] - by_tier["before"]
+    return by_tier
 
-    cov_b, cov_a = rb["covered"].to_numpy(), ra["covered"].to_numpy()
-    lost, gained = cov_b & ~cov_a, ~cov_b & cov_a
+
+def _changed_residents(
+    rb: gpd.GeoDataFrame, ra: gpd.GeoDataFrame, lost: np.ndarray, gained: np.ndarray
+) -> gpd.GeoDataFrame:
+    """Residents whose coverage changes (``change_kind`` lost or gained), nearest site and
+    minutes before and after."""
     keep = [
         c for c in ("id", "population", "town", "village", "town_code", "village_code") if c in rb
     ]
-    changed = gpd.GeoDataFrame(
+    return gpd.GeoDataFrame(
         rb.loc[lost | gained, keep].assign(
             change_kind=np.where(lost[lost | gained], "lost", "gained"),
             site_before=rb.loc[lost | gained, "nearest_site"].to_numpy(),
@@ -317,16 +346,25 @@ def compare(
         geometry=rb.geometry[lost | gained],
         crs=rb.crs,
     )
-    by_unit = _unit_changes(before.by_unit, after.by_unit, rb, lost, gained)
-    closed = region.sites[region.sites["id"].astype(str).isin(scenario.close)]
-    added = (
-        scenario.add.to_crs(region.crs)
-        if scenario.add is not None and len(scenario.add)
-        else changed_region.sites.iloc[0:0]
-    )
-    summary = json_ready(
+
+
+def _comparison_summary(
+    region_name: str,
+    scenario: Scenario,
+    added: gpd.GeoDataFrame,
+    rb: pd.DataFrame,
+    cov_a: np.ndarray,
+    by_tier: pd.DataFrame,
+) -> dict[str, Any]:
+    """JSON-ready headline figures: what changed, coverage before and after, who lost or gained
+    (``rb``: residents before; ``cov_a``: covered after)."""
+    pop = rb["population"].to_numpy(float)
+    total = pop.sum()
+    cov_b = rb["covered"].to_numpy()
+    lost, gained = cov_b & ~cov_a, ~cov_b & cov_a
+    summary: dict[str, Any] = json_ready(
         {
-            "region": region.name,
+            "region": region_name,
             "closed": list(scenario.close),
             "added": [] if added.empty else list(added["id"].astype(str)),
             "retiered": dict(scenario.retier),
@@ -342,17 +380,7 @@ def compare(
             "by_tier": by_tier.round(4).to_dict(orient="records"),
         }
     )
-    return Comparison(
-        before=before,
-        after=after,
-        by_tier=by_tier,
-        by_unit=by_unit,
-        changed=changed,
-        closed=closed,
-        added=added,
-        after_sites=changed_region.sites,
-        summary=summary,
-    )
+    return summary
 
 
 def _unit_changes(

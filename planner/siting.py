@@ -1,12 +1,28 @@
-"""Where to open new sites: coverage sets, lazy greedy, and exact MILP models solved by HiGHS."""
+"""Where to open new sites: coverage sets, lazy greedy, and exact MILP models solved by HiGHS.
+
+A suggestion is four steps, each usable on its own (in the manner of spopt's problem classes):
+
+1. :func:`eligible_candidates`: the candidates that may be chosen, and every other one with
+   the reason it is left out;
+2. :meth:`CoverageProblem.from_region`: which residents each of them reaches, as a model
+   (:meth:`CoverageProblem.from_matrix` builds one from any candidates x demand matrix);
+3. :func:`solve` (one model: :meth:`CoverageProblem.solve`): the greedy selection, and the exact
+   one on HiGHS warm-started from it;
+4. :func:`describe`: the proposals, their service areas and the summary.
+
+:func:`suggest` runs the four; :func:`coverage_curve` solves one problem for several ``k``.
+"""
 
 from __future__ import annotations
 
 import heapq
 import itertools
 import logging
+import math
+import os
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +33,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
+from planner.areas import area_polygons, reached_pieces
+from planner.coverage import analyze, json_ready
 from planner.errors import InputError
 from planner.network import TravelGraph
 from planner.reach import (
@@ -24,10 +42,13 @@ from planner.reach import (
     access_speed_mps,
     augment,
     same_segment,
+    search,
     source_legs,
     target_legs,
 )
 from planner.snap import Snapped
+from planner.standards import TierStandard
+from planner.text import KIND_ALIASES, TIERS, normalise_token
 
 if TYPE_CHECKING:
     from planner.coverage import Coverage
@@ -145,7 +166,130 @@ def _block_pairs(
     return r, c
 
 
-# --- models -----------------------------------------------------------------------------------
+# --- step 1: the candidates that may be chosen ---------------------------------------------------
+
+
+def eligible_candidates(
+    region: Region,
+    *,
+    tier: str | None = None,
+    kinds: list[str] | None = None,
+    min_rooms: float = 3,
+    town: str | None = None,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """The candidates a suggestion may choose, and every other one with why it is left out.
+
+    A candidate is left out for the first rule it fails, in this order: its kind is not among
+    ``kinds``; its function rooms are unknown or fewer than ``min_rooms``; it lies farther than
+    the snap distance from a road usable by the new tier's mode; it is outside ``town``.
+
+    Parameters
+    ----------
+    region
+        A :class:`planner.region.Region` with ``candidates``.
+    tier
+        Tier of the new sites (its travel mode decides which roads count); default station.
+    kinds, min_rooms, town
+        As in :func:`suggest`.
+
+    Returns
+    -------
+    usable : numpy.ndarray
+        Positions (rows of ``region.candidates``) of the candidates that may be chosen.
+    excluded : pandas.DataFrame
+        ``candidate_id`` and ``reason`` of every other candidate, in file order.
+
+    Raises
+    ------
+    InputError
+        When there are no candidates, a kind is unknown, the town has no residents, or no
+        candidate is left.
+    """
+    cands = _require_candidates(region)
+    std = region.standards.for_tier(tier or "station")
+    on_road = region.snap("candidates", std.mode, region.standards.speed_of(std)).ok
+    reasons = pd.Series("", index=cands.index, dtype=object)
+
+    def leave_out(mask: np.ndarray | pd.Series, reason: str) -> None:
+        reasons[mask & (reasons == "")] = reason
+
+    if kinds:
+        leave_out(~cands["kind"].isin(_kind_keys(kinds)), "kind not allowed")
+    if min_rooms > 0:
+        rooms = (
+            pd.to_numeric(cands["rooms"], errors="coerce")
+            if "rooms" in cands
+            else pd.Series(np.nan, index=cands.index)
+        )
+        why = f"rooms unknown (at least {min_rooms:g} required; use min_rooms=0 to allow)"
+        leave_out(rooms.isna(), why)
+        leave_out(rooms < min_rooms, f"fewer than {min_rooms:g} function rooms")
+    leave_out(
+        ~on_road, f"farther than {region.standards.max_snap_m:g} m from a road usable {std.mode}"
+    )
+    if town is not None:
+        _require_town_residents(region.residents, town)
+        leave_out(~_town_mask(cands, town), "outside the town asked for")
+    usable = np.flatnonzero((reasons == "").to_numpy())
+    excluded = pd.DataFrame({"candidate_id": cands["id"], "reason": reasons})[reasons != ""]
+    if len(usable) == 0:
+        top = excluded["reason"].value_counts().head(3).to_dict()
+        msg = f"no usable candidates among {len(cands)} ({top})"
+        raise InputError(msg)
+    return usable, excluded.reset_index(drop=True)
+
+
+def _require_candidates(region: Region) -> gpd.GeoDataFrame:
+    """The region's candidates, or an error saying why there are none (and what to give)."""
+    cands = region.candidates
+    if cands is not None and len(cands):
+        return cands
+    msg = "no candidate buildings: give a candidates file (id, name, kind, lon, lat, rooms)"
+    given = region.files.candidates if region.files is not None else None
+    if given is not None:
+        rej = region.rejected
+        rej = rej[rej["layer"] == "candidates"] if len(rej) else rej
+        counts = rej["reason"].value_counts() if len(rej) else pd.Series(dtype=int)
+        why = "; ".join(f"{n} {r}" for r, n in counts.head(3).items())
+        some = ", top reasons" if len(counts) > 3 else ""  # the listed counts add up, or say so
+        msg = (
+            f"{given}: no usable candidate buildings"
+            + (f" ({len(rej)} left out{some}: {why})" if len(rej) else "")
+            + "; give a candidates file (id, name, kind, lon, lat, rooms) or an OSM file "
+            "with idle schools, factories or houses"
+        )
+    raise InputError(msg)
+
+
+def _kind_keys(kinds: list[str]) -> set[str]:
+    """Candidate-kind keys of what a person wrote (keys, aliases or Chinese words)."""
+    wanted = {KIND_ALIASES.get(normalise_token(x)) for x in kinds}
+    if None in wanted:
+        msg = f"unknown candidate kind in {kinds}; use idle_school, idle_house, idle_factory, public_venue, other"
+        raise InputError(msg)
+    return {w for w in wanted if w is not None}
+
+
+def _require_town_residents(residents: pd.DataFrame, town: str) -> None:
+    """Stop when ``town`` has no residents, listing the towns there are."""
+    if _town_mask(residents, town).any():
+        return
+    towns = sorted(residents["town"].dropna().astype(str).unique()) if "town" in residents else []
+    msg = f"no residents in town {town!r}; give --town one of: " + (
+        ", ".join(towns) or "(the residents have no town column)"
+    )
+    raise InputError(msg)
+
+
+def _town_mask(frame: pd.DataFrame, town: str) -> np.ndarray:
+    mask = np.zeros(len(frame), bool)
+    for col in ("town", "town_code"):
+        if col in frame:
+            mask |= frame[col].astype(str).to_numpy() == str(town)
+    return mask
+
+
+# --- step 2: the problem ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -185,11 +329,56 @@ class SitingResult:
 
 
 @dataclass(frozen=True, eq=False)
+class Origin:
+    """What :meth:`CoverageProblem.from_region` built a problem from, kept to describe results.
+
+    Attributes
+    ----------
+    usable
+        Positions in ``region.candidates`` of the problem's candidates.
+    reach
+        Those candidates x all residents: who each one reaches within the standard.
+    weight, population
+        Per resident: the weight maximised, and the population (both 0 outside ``town``).
+    served
+        Per resident: already served by an existing site (of tier ``serving``, or any).
+    standard, speed_kmh
+        Travel standard and speed of the new sites' tier.
+    tier, serving, town, weight_column
+        Tier of the new sites; tier of the existing sites that count (``None``: any); the town
+        asked for; the resident column maximised (``None``: population).
+    sets_seconds
+        Time spent computing ``reach``.
+    """
+
+    usable: np.ndarray
+    reach: sp.csr_matrix
+    weight: np.ndarray
+    population: np.ndarray
+    served: np.ndarray
+    standard: TierStandard
+    speed_kmh: float | None
+    tier: str
+    serving: str | None
+    town: str | None
+    weight_column: str | None
+    sets_seconds: float
+
+    def needed(self, target: float) -> float:
+        """Weight still to cover for a share ``target`` of all weight (0 when reached)."""
+        needed = target * self.weight.sum() - (self.weight * self.served).sum()
+        return float(max(needed, 0.0))
+
+
+@dataclass(frozen=True, eq=False)
 class CoverageProblem:
     """Candidates, the demand each one reaches, and constraints, ready for the models.
 
-    Build with :meth:`from_matrix`; already-served demand is removed, and demand points with
-    the same candidate set are merged (their weights add up), which shrinks the models.
+    Build with :meth:`from_region` (a region's candidates and residents) or
+    :meth:`from_matrix` (any candidates x demand matrix); already-served demand is removed,
+    and demand points with the same candidate set are merged (their weights add up), which
+    shrinks the models. :meth:`reduced` shrinks them further without changing the optimum;
+    :meth:`solve` chooses sites (greedy, or exact with HiGHS).
     """
 
     cover: sp.csc_matrix  # merged demand groups x candidates
@@ -197,6 +386,7 @@ class CoverageProblem:
     candidate_ids: np.ndarray
     group_of: np.ndarray  # per candidate: constraint group (e.g. town) code, -1 for none
     group_limit: int | None
+    origin: Origin | None = None  # set by from_region
 
     @classmethod
     def from_matrix(
@@ -238,6 +428,80 @@ class CoverageProblem:
             code = pd.factorize(pd.Series(groups).fillna("").astype(str))[0]
         return cls(sp.csc_matrix(a), w, ids, code, group_limit)
 
+    @classmethod
+    def from_region(
+        cls,
+        region: Region,
+        candidates: np.ndarray,
+        *,
+        coverage: Coverage | None = None,
+        tier: str | None = None,
+        town: str | None = None,
+        weight_column: str | None = None,
+        max_per_town: int | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> CoverageProblem:
+        """The problem of choosing among a region's candidates (as spopt's ``from_geodataframe``).
+
+        Parameters
+        ----------
+        region
+            The region: its candidates at positions ``candidates`` (the ``usable`` of
+            :func:`eligible_candidates`) are the choices, its residents the demand.
+        coverage
+            The region's :func:`planner.coverage.analyze` result (computed when not given):
+            residents that existing sites serve are not counted again.
+        tier
+            Tier of the new sites (its mode and minutes decide whom a candidate reaches); only
+            existing sites of this tier count as serving. Default: stations, any site serves.
+        town
+            Count only this town's residents (name or code).
+        weight_column
+            Resident column to maximise instead of population.
+        max_per_town
+            At most this many chosen candidates per town.
+        progress
+            Called with a short message before each long step.
+        """
+        say = progress or log.info
+        if coverage is None:
+            say("coverage of existing sites")
+            coverage = analyze(region, service_areas=False)
+        std = region.standards.for_tier(tier or "station")
+        speed = region.standards.speed_of(std)
+        cands, n_res = _require_candidates(region), len(coverage.residents)
+        say(
+            f"coverage sets: {len(candidates)} candidates x {n_res} residents within {std.minutes:g} min {std.mode}"
+        )
+        graph = region.graph(std.mode, speed)
+        cand_snap = region.snap("candidates", std.mode, speed)
+        res_snap = region.snap("residents", std.mode, speed)
+        t0 = time.perf_counter()
+        usable = cand_snap.subset(candidates)
+        reach = coverage_matrix(graph, usable, res_snap, limit_s=std.minutes * 60.0)
+        sets_seconds = time.perf_counter() - t0
+        origin = Origin(
+            usable=candidates,
+            reach=reach,
+            **_resident_weights(coverage.residents, tier, town, weight_column),
+            standard=std,
+            speed_kmh=speed,
+            tier=tier or "station",
+            serving=tier,
+            town=town,
+            weight_column=weight_column,
+            sets_seconds=sets_seconds,
+        )
+        problem = cls.from_matrix(
+            reach,
+            origin.weight,
+            candidate_ids=cands["id"].to_numpy()[candidates],
+            served=origin.served,
+            groups=cands["town"].astype(str).to_numpy()[candidates] if "town" in cands else None,
+            group_limit=max_per_town,
+        )
+        return replace(problem, origin=origin)
+
     @property
     def n_candidates(self) -> int:
         """Number of candidates."""
@@ -259,22 +523,69 @@ class CoverageProblem:
         """Chosen candidates in greedy order with their marginal gains (ties: by id)."""
         return _lazy_greedy(self, k=len(chosen), allowed=np.asarray(chosen))
 
+    def reduced(self, *, k: int | None = None, needed: float | None = None) -> Reduction:
+        """A smaller model with the same optimum (for MCLP with ``k`` or a ``needed`` target).
+
+        - A candidate whose demand another candidate also reaches entirely (a subset; for equal
+          sets, the later id) is dropped: swapping it for that one never covers less. With a
+          per-group limit only a candidate of the same group can stand in.
+        - MCLP without group limits: a candidate is fixed open when the weight only it reaches
+          exceeds ``U / k``, where ``U`` bounds the optimum from above (total weight, the ``k``
+          largest candidates, and greedy / (1 - (1 - 1/k)^k)). Some site of any solution adds
+          at most ``U / k``; swapping it for this candidate would cover more, so every optimal
+          solution contains it.
+        - Target cover of everything reachable: a candidate that is the only one reaching some
+          demand is fixed open.
+        - Demand points that end up with the same candidate set are merged again.
+        """
+        return _reduce(self, k=k, needed=needed)
+
     # --- models ---
+
+    def solve(
+        self,
+        *,
+        k: int | None = None,
+        needed: float | None = None,
+        method: str = "exact",
+        time_limit: float = 60.0,
+        node_limit: int | None = None,
+    ) -> SitingResult:
+        """Choose ``k`` sites covering the most weight, or the fewest covering ``needed``.
+
+        ``method`` ``exact`` runs :meth:`mclp` or :meth:`target_cover` (HiGHS), ``greedy``
+        runs :meth:`greedy` or :meth:`greedy_target`.
+        """
+        if (k is None) == (needed is None) or method not in ("exact", "greedy"):
+            msg = f"give either k or needed, and method exact or greedy (got {k=}, {needed=}, {method=})"
+            raise ValueError(msg)
+        limits: dict[str, Any] = {"time_limit": time_limit, "node_limit": node_limit}
+        if k is not None:
+            return self.greedy(k) if method == "greedy" else self.mclp(k, **limits)
+        assert needed is not None  # checked above
+        return (
+            self.greedy_target(needed)
+            if method == "greedy"
+            else self.target_cover(needed, **limits)
+        )
 
     def greedy(self, k: int) -> SitingResult:
         """Lazy greedy for MCLP (at least 63 % of the optimum; usually within 1-2 %)."""
         t0 = time.perf_counter()
         sel, gains = _lazy_greedy(self, k=k)
         obj = float(gains.sum())
+        nan = float("nan")
+        return SitingResult(sel, gains, obj, nan, nan, "greedy", "greedy", time.perf_counter() - t0)
+
+    def greedy_target(self, needed: float) -> SitingResult:
+        """Greedy for target cover: add the best candidate until ``needed`` is reached."""
+        t0 = time.perf_counter()
+        achievable = self.total_weight
+        status = "greedy" if needed <= achievable + 1e-9 else "target_unreachable"
+        sel, gains = _lazy_greedy(self, k=self.n_candidates, stop_at=min(needed, achievable))
+        nan, seconds = float("nan"), time.perf_counter() - t0
         return SitingResult(
-            sel,
-            gains,
-            obj,
-            float("nan"),
-            float("nan"),
-            "greedy",
-            "greedy",
-            time.perf_counter() - t0,
+            sel, gains, float(len(sel)), nan, nan, status, "greedy", seconds, achievable
         )
 
     def mclp(
@@ -291,41 +602,7 @@ class CoverageProblem:
         With ``reduce`` the model is first shrunk without changing its optimum (see
         :meth:`reduced`); the reduction's sizes are in ``extra``.
         """
-        t0 = time.perf_counter()
-        if reduce:
-            red = self.reduced(k=k)
-            k_left = min(k, self.n_candidates) - len(red.forced)
-            if k_left > 0 and red.problem.n_candidates > 0:
-                sub = red.problem.mclp(
-                    k_left, time_limit=time_limit, node_limit=node_limit, reduce=False
-                )
-                chosen, status = red.kept[sub.selected], sub.status
-                bound = sub.bound + red.forced_weight
-            else:
-                chosen, status, bound = np.array([], np.int64), "optimal", float("nan")
-            return self._result(np.r_[red.forced, chosen], bound, status, t0, red.sizes)
-        warm, _ = _lazy_greedy(self, k=k)
-        n_c = self.n_candidates
-        k = min(k, n_c)
-        sol, info = self._solve(
-            cost=np.r_[np.zeros(n_c), self.weight],
-            row=(np.ones(n_c), -np.inf, float(k)),  # at most k sites
-            sense=highspy.ObjSense.kMaximize,
-            warm=warm,
-            time_limit=time_limit,
-            # Trust pseudo-costs at once and keep more solutions: about 2x on hard MCLPs
-            # (2,000 x 300, p = 30: 17 s -> 8 s); no gain for target cover.
-            options={"mip_pscost_minreliable": 0, "mip_pool_soft_limit": 1000},
-            node_limit=node_limit,
-        )
-        chosen = np.flatnonzero(sol[:n_c] > 0.5)
-        sel, gains = self.order_by_gain(chosen)
-        obj = float(gains.sum())
-        bound = min(info["bound"], self.total_weight)
-        gap = 0.0 if bound <= obj + 1e-9 else (bound - obj) / max(bound, 1e-12)
-        return SitingResult(
-            sel, gains, obj, bound, gap, info["status"], "highs", time.perf_counter() - t0
-        )
+        return _mclp(self, k, time_limit=time_limit, node_limit=node_limit, reduce=reduce)
 
     def target_cover(
         self,
@@ -343,224 +620,9 @@ class CoverageProblem:
         When ``needed`` exceeds what all candidates together reach, the result has status
         ``target_unreachable`` and selects the fewest candidates reaching everything reachable.
         """
-        t0 = time.perf_counter()
-        achievable = self.total_weight
-        status_note = None
-        if needed > achievable + 1e-9:
-            status_note = "target_unreachable"
-            needed = achievable
-        if needed <= 0:
-            return SitingResult(
-                np.array([], np.int64),
-                np.array([]),
-                0.0,
-                0.0,
-                0.0,
-                status_note or "optimal",
-                "highs",
-                0.0,
-                achievable,
-            )
-        if reduce:
-            red = self.reduced(needed=needed)
-            left = needed - red.forced_weight
-            if left > 1e-9 and red.problem.n_candidates > 0:
-                sub = red.problem.target_cover(
-                    left, time_limit=time_limit, node_limit=node_limit, reduce=False
-                )
-                if sub.status == "infeasible":
-                    return sub
-                chosen, status = red.kept[sub.selected], sub.status
-                bound = sub.bound + len(red.forced)
-            else:
-                chosen, status, bound = np.array([], np.int64), "optimal", float("nan")
-            out = self._result(np.r_[red.forced, chosen], bound, status, t0, red.sizes, target=True)
-            return replace(out, status=status_note or out.status, achievable=achievable)
-        greedy_sel, _ = _lazy_greedy(self, k=self.n_candidates, stop_at=needed)
-        n_c = self.n_candidates
-        sol, info = self._solve(
-            cost=np.r_[np.ones(n_c), np.zeros(len(self.weight))],
-            row=(np.r_[np.zeros(n_c), self.weight], needed - 1e-6, np.inf),  # enough covered
-            sense=highspy.ObjSense.kMinimize,
-            warm=greedy_sel,
-            time_limit=time_limit,
-            node_limit=node_limit,
+        return _target_cover(
+            self, needed, time_limit=time_limit, node_limit=node_limit, reduce=reduce
         )
-        if info["status"] == "infeasible":
-            return SitingResult(
-                np.array([], np.int64),
-                np.array([]),
-                float("nan"),
-                float("nan"),
-                float("nan"),
-                "infeasible",
-                "highs",
-                time.perf_counter() - t0,
-                achievable,
-            )
-        chosen = np.flatnonzero(sol[:n_c] > 0.5)
-        sel, gains = self.order_by_gain(chosen)
-        obj = float(len(sel))
-        bound = float(np.ceil(info["bound"] - 1e-6)) if np.isfinite(info["bound"]) else float("nan")
-        gap = 0.0 if bound >= obj - 1e-9 else (obj - bound) / max(obj, 1e-12)
-        return SitingResult(
-            sel,
-            gains,
-            obj,
-            bound,
-            gap,
-            status_note or info["status"],
-            "highs",
-            time.perf_counter() - t0,
-            achievable,
-        )
-
-    def reduced(self, *, k: int | None = None, needed: float | None = None) -> Reduction:
-        """A smaller model with the same optimum (for MCLP with ``k`` or a ``needed`` target).
-
-        - A candidate whose demand another candidate also reaches entirely (a subset; for equal
-          sets, the later id) is dropped: swapping it for that one never covers less. With a
-          per-group limit only a candidate of the same group can stand in.
-        - MCLP without group limits: a candidate is fixed open when the weight only it reaches
-          exceeds ``U / k``, where ``U`` bounds the optimum from above (total weight, the ``k``
-          largest candidates, and greedy / (1 - (1 - 1/k)^k)). Some site of any solution adds
-          at most ``U / k``; swapping it for this candidate would cover more, so every optimal
-          solution contains it.
-        - Target cover of everything reachable: a candidate that is the only one reaching some
-          demand is fixed open.
-        - Demand points that end up with the same candidate set are merged again.
-        """
-        cover = self.cover.tocsc()
-        n_c = self.n_candidates
-        rank = pd.Series(self.candidate_ids).rank(method="first").to_numpy()
-        keep = ~_dominated(cover, rank, self.group_of if self.group_limit is not None else None)
-        forced = np.array([], np.int64)
-        by_row = np.diff(cover.tocsr().indptr)
-        unique_rows = by_row == 1
-        if unique_rows.any() and self.group_limit is None:
-            csr = cover.tocsr()
-            only = csr.indices[csr.indptr[:-1][unique_rows]]
-            alone = np.bincount(only, weights=self.weight[unique_rows], minlength=n_c)
-            if k is not None and 0 < k < n_c:
-                colsum = np.asarray(cover.T @ self.weight).ravel()
-                top_k = np.sort(colsum)[::-1][:k].sum()
-                _, gains = _lazy_greedy(self, k=k)
-                ratio = 1.0 - (1.0 - 1.0 / k) ** k
-                upper = min(self.total_weight, top_k, gains.sum() / ratio)
-                forced = np.flatnonzero(alone > upper / k * (1 + 1e-9))
-                if len(forced) > k:  # cannot happen (their unique weights would exceed U)
-                    forced = np.array([], np.int64)
-            elif needed is not None and needed >= self.total_weight - 1e-9:
-                forced = np.flatnonzero(alone > 0)
-        keep[forced] = False
-        hit = np.zeros(cover.shape[0], bool)
-        if len(forced):
-            hit = np.asarray(cover[:, forced].sum(axis=1)).ravel() > 0
-        kept = np.flatnonzero(keep)
-        a = sp.csr_matrix(cover[~hit][:, kept])
-        w = self.weight[~hit]
-        has = np.diff(a.indptr) > 0
-        a, w = _merge_identical_rows(a[has], w[has])
-        problem = CoverageProblem(
-            sp.csc_matrix(a), w, self.candidate_ids[kept], self.group_of[kept], self.group_limit
-        )
-        sizes = {
-            "candidates": n_c,
-            "candidates_dropped": int(n_c - len(kept) - len(forced)),
-            "candidates_fixed": len(forced),
-            "demand_groups": len(self.weight),
-            "demand_groups_reduced": len(w),
-        }
-        log.info("model reduced: %s", sizes)
-        return Reduction(problem, kept, forced, float(self.weight[hit].sum()), sizes)
-
-    def _result(
-        self,
-        chosen: np.ndarray,
-        bound: float,
-        status: str,
-        t0: float,
-        sizes: dict[str, Any],
-        *,
-        target: bool = False,
-    ) -> SitingResult:
-        sel, gains = self.order_by_gain(np.asarray(chosen, np.int64))
-        if target:
-            obj = float(len(sel))
-            bound = obj if not np.isfinite(bound) else float(np.ceil(bound - 1e-6))
-            gap = 0.0 if bound >= obj - 1e-9 else (obj - bound) / max(obj, 1e-12)
-        else:
-            obj = float(gains.sum())
-            bound = obj if not np.isfinite(bound) else min(bound, self.total_weight)
-            gap = 0.0 if bound <= obj + 1e-9 else (bound - obj) / max(bound, 1e-12)
-        return SitingResult(
-            sel,
-            gains,
-            obj,
-            bound,
-            gap,
-            status,
-            "highs",
-            time.perf_counter() - t0,
-            extra={"reduction": sizes},
-        )
-
-    def greedy_target(self, needed: float) -> SitingResult:
-        """Greedy for target cover: add the best candidate until ``needed`` is reached."""
-        t0 = time.perf_counter()
-        achievable = self.total_weight
-        status = "greedy" if needed <= achievable + 1e-9 else "target_unreachable"
-        sel, gains = _lazy_greedy(self, k=self.n_candidates, stop_at=min(needed, achievable))
-        return SitingResult(
-            sel,
-            gains,
-            float(len(sel)),
-            float("nan"),
-            float("nan"),
-            status,
-            "greedy",
-            time.perf_counter() - t0,
-            achievable,
-        )
-
-    def _solve(
-        self,
-        *,
-        cost: np.ndarray,
-        row: tuple[np.ndarray, float, float],
-        sense: highspy.ObjSense,
-        warm: np.ndarray,
-        time_limit: float,
-        options: dict[str, Any] | None = None,
-        node_limit: int | None = None,
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        # A node limit is deterministic (same request, same answer); time is a backstop.
-        if node_limit is not None:
-            options = {**(options or {}), "mip_max_nodes": int(node_limit)}
-        # Variables: x_j (open candidate j, binary), then y_i (demand group i covered, [0, 1]).
-        n = self.n_candidates + len(self.weight)
-        return _solve(
-            cost,
-            np.zeros(n),
-            np.ones(n),
-            _link_rows(self.cover),  # y_i - sum_j a_ij x_j <= 0
-            [row, *self._group_rows()],
-            self.n_candidates,
-            sense=sense,
-            warm=_warm_vector(self, warm),
-            time_limit=time_limit,
-            options=options,
-        )
-
-    def _group_rows(self) -> list[tuple[np.ndarray, float, float]]:
-        if self.group_limit is None or (self.group_of < 0).all():
-            return []
-        out = []
-        for g in np.unique(self.group_of[self.group_of >= 0]):
-            coef = (self.group_of == g).astype(float)
-            if coef.sum() > self.group_limit:
-                out.append((coef, -np.inf, float(self.group_limit)))
-        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -586,6 +648,394 @@ class Reduction:
     forced: np.ndarray
     forced_weight: float
     sizes: dict[str, Any]
+
+
+def _resident_weights(
+    residents: pd.DataFrame, tier: str | None, town: str | None, weight_column: str | None
+) -> dict[str, np.ndarray]:
+    """Per resident: ``served`` by an existing site (of ``tier``, or any), ``population`` and
+    the ``weight`` maximised (population or ``weight_column``), both 0 outside ``town``."""
+    res = residents
+    in_town = np.ones(len(res), bool) if town is None else _town_mask(res, town)
+    served = res[f"covered_{tier}"].to_numpy() if tier else res["covered"].to_numpy()
+    population = res["population"].to_numpy(float) * in_town
+    weight = population
+    if weight_column is not None:
+        if weight_column not in res:
+            msg = f"weight column {weight_column!r} not in residents (columns: {list(res.columns)})"
+            raise InputError(msg)
+        values = pd.to_numeric(res[weight_column], errors="coerce").fillna(0).to_numpy(float)
+        weight = values * in_town
+    return {"served": served, "population": population, "weight": weight}
+
+
+# --- step 3: solving ---------------------------------------------------------------------------
+
+
+def solve(
+    problem: CoverageProblem,
+    *,
+    k: int | None = None,
+    target: float | None = None,
+    method: str = "exact",
+    time_limit: float = 60.0,
+    node_limit: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[SitingResult, SitingResult]:
+    """A suggestion's selection: greedy, then (``exact``) the HiGHS model warm-started by it.
+
+    Parameters
+    ----------
+    problem
+        A problem from :meth:`CoverageProblem.from_region` (``target`` needs its residents).
+    k, target
+        The number of new sites, or the share of the weight to cover with the fewest.
+    method
+        ``exact`` or ``greedy``.
+    time_limit, node_limit
+        Limits of the exact solve (see :func:`suggest`).
+    progress
+        Called with a short message before each step.
+
+    Returns
+    -------
+    result, greedy : SitingResult
+        The selection (the greedy one itself with ``method="greedy"``) and the greedy one.
+    """
+    say = progress or log.info
+    needed = None
+    if k is None:
+        if target is None or problem.origin is None:
+            msg = "give k, or a target with a problem built by CoverageProblem.from_region"
+            raise ValueError(msg)
+        needed = problem.origin.needed(target)
+    say("greedy selection")
+    greedy = problem.solve(k=k, needed=needed, method="greedy")
+    if method == "greedy":
+        return greedy, greedy
+    say(f"exact model with HiGHS (time limit {time_limit:g} s)")
+    result = problem.solve(k=k, needed=needed, time_limit=time_limit, node_limit=node_limit)
+    return result, greedy
+
+
+def coverage_curve(
+    problem: CoverageProblem,
+    ks: Iterable[int] | None = None,
+    *,
+    exact: bool = True,
+    time_limit: float = 10.0,
+) -> pd.DataFrame:
+    """Weight newly covered by the best ``k`` new sites, for each ``k`` in ``ks``.
+
+    Greedy adds one site at a time (its picks for k+1 contain those for k); the exact model is
+    solved again for every k (:meth:`CoverageProblem.mclp`), so its picks may change from one
+    k to the next.
+
+    Parameters
+    ----------
+    problem
+        The coverage problem.
+    ks
+        Numbers of new sites (at least 1 each); default 1, 2, ... until no candidate adds anyone.
+    exact
+        Also solve the exact model for every k (one HiGHS solve each).
+    time_limit
+        Seconds per exact solve.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per k: ``k``, ``gain_greedy`` (what the k-th greedy site adds),
+        ``newly_covered_greedy`` and, when ``exact``, ``newly_covered_exact``, ``bound_exact``,
+        ``gap_exact`` and ``status_exact``.
+    """
+    full = problem.greedy(problem.n_candidates)
+    top = len(full.selected)
+    k = np.arange(1, top + 1) if ks is None else np.asarray(list(ks), dtype=np.int64)
+    if len(k) == 0:
+        msg = "no candidate reaches anyone not yet covered: there is no curve to draw"
+        raise ValueError(msg)
+    if k.min() < 1:
+        msg = f"a curve needs k of at least 1, got {k.min()}"
+        raise ValueError(msg)
+    gains = np.zeros(max(top, int(k.max())))  # greedy adds nothing once everyone is reached
+    gains[:top] = full.gains
+    table = pd.DataFrame({"k": k, "gain_greedy": gains[k - 1]})
+    table["newly_covered_greedy"] = np.cumsum(gains)[k - 1]
+    if exact:
+        rows = []
+        for n in table["k"]:  # one HiGHS solve per point of the curve
+            result = problem.mclp(int(n), time_limit=time_limit)
+            rows.append((result.objective, result.bound, result.gap, result.status))
+        exact_cols = pd.DataFrame(
+            rows, columns=["newly_covered_exact", "bound_exact", "gap_exact", "status_exact"]
+        )
+        table = pd.concat([table, exact_cols], axis=1)
+    return table
+
+
+def _mclp(
+    problem: CoverageProblem, k: int, *, time_limit: float, node_limit: int | None, reduce: bool
+) -> SitingResult:
+    """:meth:`CoverageProblem.mclp`: on the reduced model, or on the whole one."""
+    t0 = time.perf_counter()
+    if not reduce:
+        return _mclp_model(problem, k, time_limit=time_limit, node_limit=node_limit, t0=t0)
+    red = problem.reduced(k=k)
+    k_left = min(k, problem.n_candidates) - len(red.forced)
+    sub = None
+    if k_left > 0 and red.problem.n_candidates > 0:
+        sub = red.problem.mclp(k_left, time_limit=time_limit, node_limit=node_limit, reduce=False)
+    return _lift(problem, red, sub, t0, target=False)
+
+
+def _mclp_model(
+    problem: CoverageProblem, k: int, *, time_limit: float, node_limit: int | None, t0: float
+) -> SitingResult:
+    """Maximise the covered weight with at most ``k`` sites, on HiGHS (greedy warm start)."""
+    warm, _ = _lazy_greedy(problem, k=k)
+    n_c = problem.n_candidates
+    sol, info = _highs(
+        problem,
+        cost=np.r_[np.zeros(n_c), problem.weight],
+        row=(np.ones(n_c), -np.inf, float(min(k, n_c))),  # at most k sites
+        sense=highspy.ObjSense.kMaximize,
+        warm=warm,
+        time_limit=time_limit,
+        # Trust pseudo-costs at once and keep more solutions: about 2x on hard MCLPs
+        # (2,000 x 300, p = 30: 17 s -> 8 s); no gain for target cover.
+        options={"mip_pscost_minreliable": 0, "mip_pool_soft_limit": 1000},
+        node_limit=node_limit,
+    )
+    chosen = np.flatnonzero(sol[:n_c] > 0.5)
+    bound = min(info["bound"], problem.total_weight)
+    return _scored(problem, chosen, bound, info["status"], t0, target=False)
+
+
+def _target_cover(
+    problem: CoverageProblem,
+    needed: float,
+    *,
+    time_limit: float,
+    node_limit: int | None,
+    reduce: bool,
+) -> SitingResult:
+    """:meth:`CoverageProblem.target_cover`: on the reduced model, or on the whole one."""
+    t0 = time.perf_counter()
+    achievable = problem.total_weight
+    note = None
+    if needed > achievable + 1e-9:
+        note, needed = "target_unreachable", achievable
+    if needed <= 0:
+        none = np.array([], np.int64)
+        return SitingResult(
+            none, np.array([]), 0.0, 0.0, 0.0, note or "optimal", "highs", 0.0, achievable
+        )
+    if not reduce:
+        return _target_model(
+            problem, needed, time_limit=time_limit, node_limit=node_limit, t0=t0, note=note
+        )
+    red = problem.reduced(needed=needed)
+    left = needed - red.forced_weight
+    sub = None
+    if left > 1e-9 and red.problem.n_candidates > 0:
+        sub = red.problem.target_cover(
+            left, time_limit=time_limit, node_limit=node_limit, reduce=False
+        )
+        if sub.status == "infeasible":
+            return sub
+    out = _lift(problem, red, sub, t0, target=True)
+    return replace(out, status=note or out.status, achievable=achievable)
+
+
+def _target_model(
+    problem: CoverageProblem,
+    needed: float,
+    *,
+    time_limit: float,
+    node_limit: int | None,
+    t0: float,
+    note: str | None,
+) -> SitingResult:
+    """Fewest sites covering ``needed``, on HiGHS (greedy warm start); ``note`` overrides the
+    status (``target_unreachable``)."""
+    achievable = problem.total_weight
+    greedy_sel, _ = _lazy_greedy(problem, k=problem.n_candidates, stop_at=needed)
+    n_c = problem.n_candidates
+    sol, info = _highs(
+        problem,
+        cost=np.r_[np.ones(n_c), np.zeros(len(problem.weight))],
+        row=(np.r_[np.zeros(n_c), problem.weight], needed - 1e-6, np.inf),  # enough covered
+        sense=highspy.ObjSense.kMinimize,
+        warm=greedy_sel,
+        time_limit=time_limit,
+        node_limit=node_limit,
+    )
+    if info["status"] == "infeasible":
+        nan, seconds = float("nan"), time.perf_counter() - t0
+        none = np.array([], np.int64)
+        return SitingResult(
+            none, np.array([]), nan, nan, nan, "infeasible", "highs", seconds, achievable
+        )
+    chosen = np.flatnonzero(sol[:n_c] > 0.5)
+    raw = info["bound"]
+    bound = float(np.ceil(raw - 1e-6)) if np.isfinite(raw) else float("nan")
+    status = note or info["status"]
+    return _scored(problem, chosen, bound, status, t0, target=True, achievable=achievable)
+
+
+def _lift(
+    problem: CoverageProblem,
+    red: Reduction,
+    sub: SitingResult | None,
+    t0: float,
+    *,
+    target: bool,
+) -> SitingResult:
+    """The whole model's result from its reduction's: the fixed sites plus the sub-model's
+    picks (``sub`` is None when the fixed sites settle it: nothing is left to solve)."""
+    if sub is None:
+        chosen, status, raw = np.array([], np.int64), "optimal", float("nan")
+    else:
+        offset = float(len(red.forced)) if target else red.forced_weight
+        chosen, status, raw = red.kept[sub.selected], sub.status, sub.bound + offset
+    bound = None  # no bound from a solver: the objective is proven
+    if np.isfinite(raw):
+        bound = float(np.ceil(raw - 1e-6)) if target else min(raw, problem.total_weight)
+    sites = np.r_[red.forced, chosen]
+    return _scored(problem, sites, bound, status, t0, target=target, extra={"reduction": red.sizes})
+
+
+def _scored(
+    problem: CoverageProblem,
+    chosen: np.ndarray,
+    bound: float | None,
+    status: str,
+    t0: float,
+    *,
+    target: bool,
+    achievable: float = float("nan"),
+    extra: dict[str, Any] | None = None,
+) -> SitingResult:
+    """A solver's choice as a result: sites in greedy order with their gains, the objective
+    (sites for a ``target`` cover, else weight), and its gap to ``bound`` (None: proven)."""
+    sel, gains = problem.order_by_gain(np.asarray(chosen, np.int64))
+    obj = float(len(sel)) if target else float(gains.sum())
+    bound = obj if bound is None else bound
+    if target:
+        gap = 0.0 if bound >= obj - 1e-9 else (obj - bound) / max(obj, 1e-12)
+    else:
+        gap = 0.0 if bound <= obj + 1e-9 else (bound - obj) / max(bound, 1e-12)
+    seconds = time.perf_counter() - t0
+    return SitingResult(
+        sel, gains, obj, bound, gap, status, "highs", seconds, achievable, extra or {}
+    )
+
+
+def _reduce(problem: CoverageProblem, *, k: int | None, needed: float | None) -> Reduction:
+    """:meth:`CoverageProblem.reduced`: drop outdone candidates, fix indispensable ones."""
+    cover = problem.cover.tocsc()
+    n_c = problem.n_candidates
+    rank = pd.Series(problem.candidate_ids).rank(method="first").to_numpy()
+    limited = problem.group_of if problem.group_limit is not None else None
+    keep = ~_dominated(cover, rank, limited)
+    forced = _fixed_open(problem, cover, k=k, needed=needed)
+    keep[forced] = False
+    hit = np.zeros(cover.shape[0], bool)
+    if len(forced):
+        hit = np.asarray(cover[:, forced].sum(axis=1)).ravel() > 0
+    kept = np.flatnonzero(keep)
+    a = sp.csr_matrix(cover[~hit][:, kept])
+    w = problem.weight[~hit]
+    has = np.diff(a.indptr) > 0
+    a, w = _merge_identical_rows(a[has], w[has])
+    smaller = CoverageProblem(
+        sp.csc_matrix(a),
+        w,
+        problem.candidate_ids[kept],
+        problem.group_of[kept],
+        problem.group_limit,
+    )
+    sizes = {
+        "candidates": n_c,
+        "candidates_dropped": int(n_c - len(kept) - len(forced)),
+        "candidates_fixed": len(forced),
+        "demand_groups": len(problem.weight),
+        "demand_groups_reduced": len(w),
+    }
+    log.info("model reduced: %s", sizes)
+    return Reduction(smaller, kept, forced, float(problem.weight[hit].sum()), sizes)
+
+
+def _fixed_open(
+    problem: CoverageProblem, cover: sp.csc_matrix, *, k: int | None, needed: float | None
+) -> np.ndarray:
+    """Candidates every optimal solution opens (the rules in :meth:`CoverageProblem.reduced`)."""
+    none = np.array([], np.int64)
+    n_c = problem.n_candidates
+    csr = cover.tocsr()
+    unique_rows = np.diff(csr.indptr) == 1  # demand only one candidate reaches
+    if not unique_rows.any() or problem.group_limit is not None:
+        return none
+    only = csr.indices[csr.indptr[:-1][unique_rows]]
+    alone = np.bincount(only, weights=problem.weight[unique_rows], minlength=n_c)
+    if k is not None and 0 < k < n_c:
+        colsum = np.asarray(cover.T @ problem.weight).ravel()
+        top_k = np.sort(colsum)[::-1][:k].sum()
+        _, gains = _lazy_greedy(problem, k=k)
+        ratio = 1.0 - (1.0 - 1.0 / k) ** k
+        upper = min(problem.total_weight, top_k, gains.sum() / ratio)
+        forced = np.flatnonzero(alone > upper / k * (1 + 1e-9))
+        return forced if len(forced) <= k else none  # more cannot happen (they would exceed U)
+    if needed is not None and needed >= problem.total_weight - 1e-9:
+        return np.flatnonzero(alone > 0)
+    return none
+
+
+def _highs(
+    problem: CoverageProblem,
+    *,
+    cost: np.ndarray,
+    row: tuple[np.ndarray, float, float],
+    sense: highspy.ObjSense,
+    warm: np.ndarray,
+    time_limit: float,
+    options: dict[str, Any] | None = None,
+    node_limit: int | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Solve a coverage model on HiGHS with objective ``cost`` and the extra ``row``.
+
+    Variables: x_j (open candidate j, binary), then y_i (demand group i covered, [0, 1]),
+    linked by y_i <= sum_j a_ij x_j; per-group limits are added as rows.
+    """
+    # A node limit is deterministic (same request, same answer); time is a backstop.
+    if node_limit is not None:
+        options = {**(options or {}), "mip_max_nodes": int(node_limit)}
+    n = problem.n_candidates + len(problem.weight)
+    return _run_highs(
+        cost,
+        np.zeros(n),
+        np.ones(n),
+        _link_rows(problem.cover),  # y_i - sum_j a_ij x_j <= 0
+        [row, *_group_rows(problem)],
+        problem.n_candidates,
+        sense=sense,
+        warm=_warm_vector(problem, warm),
+        time_limit=time_limit,
+        options=options,
+    )
+
+
+def _group_rows(problem: CoverageProblem) -> list[tuple[np.ndarray, float, float]]:
+    """At most ``group_limit`` sites per group, one row per group with more candidates."""
+    if problem.group_limit is None or (problem.group_of < 0).all():
+        return []
+    out = []
+    for g in np.unique(problem.group_of[problem.group_of >= 0]):
+        coef = (problem.group_of == g).astype(float)
+        if coef.sum() > problem.group_limit:
+            out.append((coef, -np.inf, float(problem.group_limit)))
+    return out
 
 
 def _dominated(cover: sp.csc_matrix, rank: np.ndarray, group_of: np.ndarray | None) -> np.ndarray:
@@ -630,7 +1080,7 @@ def _warm_vector(problem: CoverageProblem, chosen: np.ndarray) -> np.ndarray:
     return start
 
 
-def _solve(
+def _run_highs(
     cost: np.ndarray,
     lower: np.ndarray,
     upper: np.ndarray,
@@ -708,9 +1158,6 @@ def _solve(
 
 def _new_highs() -> highspy.Highs:
     # HiGHS prints a banner from C++ on its first construction; keep command output clean.
-    import os
-    import sys
-
     sys.stdout.flush()
     saved = os.dup(1)
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -772,29 +1219,7 @@ def _lazy_greedy(
     return np.array(selected, dtype=np.int64), np.array(gains, dtype=float)
 
 
-def check_k(k: int, available: int) -> None:
-    """Reject a ``k`` that cannot be honoured, with what to do instead."""
-    if k <= 0:
-        msg = f"k must be at least 1 (got {k}); to see current coverage run `servicecircle analyze`"
-        raise InputError(msg)
-    if k > available:
-        msg = f"k = {k} is more than the {available} usable candidates; choose a smaller k or add candidates"
-        raise InputError(msg)
-
-
-def proposals_frame(
-    candidates: gpd.GeoDataFrame, result: SitingResult, *, weight_name: str = "population"
-) -> gpd.GeoDataFrame:
-    """The selected candidates in selection order, with what each newly covers."""
-    chosen = candidates.iloc[result.selected].copy()
-    chosen.insert(0, "rank", np.arange(1, len(chosen) + 1))
-    chosen.insert(1, "candidate_id", chosen.pop("id"))
-    chosen[f"{weight_name}_newly_covered"] = np.round(result.gains, 2)
-    chosen["cumulative_newly_covered"] = np.round(np.cumsum(result.gains), 2)
-    return chosen.reset_index(drop=True)
-
-
-# --- the whole step: from a region and its coverage to proposals --------------------------------
+# --- step 4: describing the selection ----------------------------------------------------------
 
 
 @dataclass(frozen=True, eq=False)
@@ -825,6 +1250,231 @@ class Suggestion:
     summary: dict[str, Any]
     problem: CoverageProblem
 
+    def coverage_curve(
+        self, *, k_max: int | None = None, exact: bool = True, time_limit: float = 10.0
+    ) -> pd.DataFrame:
+        """Coverage after 1, 2, ... new sites: the table :func:`planner.charts.coverage_curve_chart` draws.
+
+        Parameters
+        ----------
+        k_max
+            Largest number of new sites; default until no candidate adds anyone.
+        exact, time_limit
+            As in :func:`coverage_curve` (one HiGHS solve of ``time_limit`` seconds per k).
+
+        Returns
+        -------
+        pandas.DataFrame
+            :func:`coverage_curve`'s table of this suggestion's problem, with
+            ``coverage_greedy`` (and ``coverage_exact``): a share of the whole population when
+            the objective is population, NaN otherwise. ``attrs`` hold ``coverage_before``,
+            ``coverage_reachable``, ``weight``, ``minutes``, ``mode`` and ``region``.
+        """
+        problem, summary = self.problem, self.summary
+        ks = None if k_max is None else range(1, min(int(k_max), problem.n_candidates) + 1)
+        table = coverage_curve(problem, ks, exact=exact, time_limit=time_limit)
+        total = float(summary.get("population_total") or 0)
+        by_population = summary.get("weight", "population") == "population" and total > 0
+        before = float(summary.get("coverage_before", 0.0))
+        for name in ("greedy", "exact"):
+            if f"newly_covered_{name}" in table:
+                table[f"coverage_{name}"] = (
+                    before + table[f"newly_covered_{name}"] / total if by_population else np.nan
+                )
+        table.attrs.update(
+            coverage_before=before if by_population else np.nan,
+            coverage_reachable=before + problem.total_weight / total if by_population else np.nan,
+            weight=summary.get("weight", "population"),
+            minutes=summary.get("minutes"),
+            mode=summary.get("mode"),
+            region=summary.get("region", ""),
+        )
+        return table
+
+
+def describe(
+    region: Region,
+    problem: CoverageProblem,
+    result: SitingResult,
+    greedy: SitingResult,
+    *,
+    excluded: pd.DataFrame,
+    k: int | None = None,
+    target: float | None = None,
+    time_limit: float = 60.0,
+    node_limit: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Suggestion:
+    """The proposals, their service areas and the summary of a selection.
+
+    Parameters
+    ----------
+    region
+        The region the problem was built from.
+    problem
+        A problem from :meth:`CoverageProblem.from_region`.
+    result, greedy
+        What :func:`solve` chose.
+    excluded
+        The candidates left out (from :func:`eligible_candidates`).
+    k, target, time_limit, node_limit
+        The request, for the summary.
+    progress
+        Called with a short message before the long step.
+    """
+    say = progress or log.info
+    origin = problem.origin
+    if origin is None:
+        msg = "describe needs a problem built by CoverageProblem.from_region"
+        raise ValueError(msg)
+    cands = _require_candidates(region)
+    picked = origin.usable[result.selected]
+    # Population newly covered by each pick, in selection order (the objective may weigh otherwise).
+    people = CoverageProblem.from_matrix(
+        origin.reach,
+        origin.population,
+        candidate_ids=cands["id"].to_numpy()[origin.usable],
+        served=origin.served,
+    )
+    pop_gain = _marginal(people, result.selected)
+    proposals = proposals_frame(cands, replace_positions(result, picked, pop_gain))
+    say("service areas of the proposals")
+    added = _added_areas(region, origin, picked)
+    figures = {
+        "newly": float(pop_gain.sum()),
+        "reachable": people.total_weight,
+        "placed": len(picked),
+        "candidates": len(cands),
+    }
+    request = {"k": k, "target": target, "time_limit": time_limit, "node_limit": node_limit}
+    summary = _summary(region, problem, result, greedy, excluded, figures, request)
+    return Suggestion(
+        proposals, excluded.reset_index(drop=True), result, greedy, added, summary, problem
+    )
+
+
+def _added_areas(region: Region, origin: Origin, picked: np.ndarray) -> gpd.GeoDataFrame:
+    """Service areas the candidates at positions ``picked`` would add (site_id, name, minutes)."""
+    if len(picked) == 0:
+        empty: dict[str, list[Any]] = {"site_id": [], "name": [], "minutes": []}
+        return gpd.GeoDataFrame(empty, geometry=[], crs=region.crs)
+    std, speed = origin.standard, origin.speed_kmh
+    graph = region.graph(std.mode, speed)
+    snap = region.snap("candidates", std.mode, speed).subset(picked)
+    nodes = search(graph, snap, limit_s=std.minutes * 60.0, toward=True)
+    pieces, src = reached_pieces(graph, nodes, snap, limit_s=std.minutes * 60.0)
+    labels, polygons = area_polygons(pieces, src)
+    cands = _require_candidates(region)
+    return gpd.GeoDataFrame(
+        {
+            "site_id": cands["id"].to_numpy()[picked[labels]],
+            "name": cands["name"].to_numpy()[picked[labels]],
+            "minutes": std.minutes,
+        },
+        geometry=polygons,
+        crs=region.crs,
+    )
+
+
+def _summary(
+    region: Region,
+    problem: CoverageProblem,
+    result: SitingResult,
+    greedy: SitingResult,
+    excluded: pd.DataFrame,
+    figures: dict[str, float],
+    request: dict[str, Any],
+) -> dict[str, Any]:
+    """JSON-ready headline figures of a selection (coverage before and after, solver, sizes)."""
+    origin = problem.origin
+    assert origin is not None  # describe checked it
+    k = request["k"]
+    pop = origin.population
+    total_pop = pop.sum()
+    before_pop = pop[origin.served].sum()
+    newly, reachable = figures["newly"], figures["reachable"]
+    summary: dict[str, Any] = json_ready(
+        {
+            "region": region.name,
+            "town": origin.town,
+            "model": "mclp" if k is not None else "target_cover",
+            "k": k,
+            "target": request["target"],
+            "tier": origin.tier,
+            "existing_serving": origin.serving or "any",
+            "mode": origin.standard.mode,
+            "minutes": origin.standard.minutes,
+            "population_total": round(total_pop),
+            "population_newly_covered": round(newly),
+            "coverage_before": round(before_pop / total_pop, 4) if total_pop else 0.0,
+            "coverage_after": round((before_pop + newly) / total_pop, 4) if total_pop else 0.0,
+            "coverage_achievable": round((before_pop + reachable) / total_pop, 4)
+            if total_pop
+            else 0.0,
+            "new_sites": int(figures["placed"]),
+            "objective": result.objective,
+            "bound": result.bound,
+            "gap": result.gap,
+            "solver": result.solver,
+            "status": result.status,
+            "solve_seconds": round(result.seconds, 3),
+            "coverage_sets_seconds": round(origin.sets_seconds, 3),
+            "model_reduction": result.extra.get("reduction"),
+            "greedy_objective": greedy.objective,
+            "weight": origin.weight_column or "population",
+            "candidates_total": int(figures["candidates"]),
+            "candidates_usable": len(origin.usable),
+            "candidates_excluded": excluded["reason"].value_counts().to_dict(),
+            "time_limit": request["time_limit"],
+            "node_limit": request["node_limit"],
+            "note": _shortfall_note(k, int(figures["placed"]), problem.group_limit),
+        }
+    )
+    return summary
+
+
+def proposals_frame(
+    candidates: gpd.GeoDataFrame, result: SitingResult, *, weight_name: str = "population"
+) -> gpd.GeoDataFrame:
+    """The selected candidates in selection order, with what each newly covers."""
+    chosen = candidates.iloc[result.selected].copy()
+    chosen.insert(0, "rank", np.arange(1, len(chosen) + 1))
+    chosen.insert(1, "candidate_id", chosen.pop("id"))
+    chosen[f"{weight_name}_newly_covered"] = np.round(result.gains, 2)
+    chosen["cumulative_newly_covered"] = np.round(np.cumsum(result.gains), 2)
+    return chosen.reset_index(drop=True)
+
+
+def replace_positions(
+    result: SitingResult, positions: np.ndarray, gains: np.ndarray
+) -> SitingResult:
+    """The same result with candidate positions in another indexing and other gains."""
+    return replace(result, selected=positions, gains=gains)
+
+
+def _marginal(problem: CoverageProblem, order: np.ndarray) -> np.ndarray:
+    covered = np.zeros(len(problem.weight), bool)
+    cover = problem.cover.tocsc()
+    out = np.zeros(len(order))
+    for n, j in enumerate(order):  # one step per selected site
+        rows = cover.indices[cover.indptr[j] : cover.indptr[j + 1]]
+        out[n] = problem.weight[rows[~covered[rows]]].sum()
+        covered[rows] = True
+    return out
+
+
+def _shortfall_note(k: int | None, placed: int, max_per_town: int | None) -> str | None:
+    if k is None or placed >= k:
+        return None
+    why = f"at most {max_per_town} per town, and " if max_per_town else ""
+    return (
+        f"only {placed} of the {k} new sites are proposed: {why}no further candidate "
+        "reaches anyone still uncovered"
+    )
+
+
+# --- the whole step: from a region and its coverage to proposals --------------------------------
+
 
 def suggest(
     region: Region,
@@ -844,6 +1494,9 @@ def suggest(
     progress: Callable[[str], None] | None = None,
 ) -> Suggestion:
     """Propose new sites among the region's candidates.
+
+    The four steps of this module in a row: :func:`eligible_candidates`,
+    :meth:`CoverageProblem.from_region`, :func:`solve` and :func:`describe`.
 
     Parameters
     ----------
@@ -874,211 +1527,29 @@ def suggest(
     node_limit
         Most branch-and-bound nodes: a work limit that, unlike time, gives the same answer to
         the same request on any machine (status ``node_limit`` when reached).
+    progress
+        Called with a short message before each long step.
     """
-    from planner.areas import area_polygons, reached_pieces
-    from planner.coverage import analyze, json_ready
-    from planner.reach import search
-
-    say = progress or (lambda msg: log.info(msg))
-    check_request(
-        k=k,
-        target=target,
-        tier=tier,
-        method=method,
-        max_per_town=max_per_town,
-        time_limit=time_limit,
-        min_rooms=min_rooms,
-        node_limit=node_limit,
+    say = progress or log.info
+    ask: dict[str, Any] = dict(k=k, target=target, time_limit=time_limit, node_limit=node_limit)
+    check_request(tier=tier, method=method, max_per_town=max_per_town, min_rooms=min_rooms, **ask)
+    usable, excluded = eligible_candidates(
+        region, tier=tier, kinds=kinds, min_rooms=min_rooms, town=town
     )
-    cands = region.candidates
-    if cands is None or len(cands) == 0:
-        msg = "no candidate buildings: give a candidates file (id, name, kind, lon, lat, rooms)"
-        given = region.files.candidates if region.files is not None else None
-        if given is not None:
-            rej = region.rejected
-            rej = rej[rej["layer"] == "candidates"] if len(rej) else rej
-            counts = rej["reason"].value_counts() if len(rej) else pd.Series(dtype=int)
-            why = "; ".join(f"{n} {r}" for r, n in counts.head(3).items())
-            some = ", top reasons" if len(counts) > 3 else ""  # the listed counts add up, or say so
-            msg = (
-                f"{given}: no usable candidate buildings"
-                + (f" ({len(rej)} left out{some}: {why})" if len(rej) else "")
-                + "; give a candidates file (id, name, kind, lon, lat, rooms) or an OSM file "
-                "with idle schools, factories or houses"
-            )
-        raise InputError(msg)
-    if coverage is None:
-        say("coverage of existing sites")
-        coverage = analyze(region, service_areas=False)
-    new_tier = tier or "station"
-    std = region.standards.for_tier(new_tier)
-    speed = region.standards.speed_of(std)
-    graph = region.graph(std.mode, speed)
-    cand_snap = region.snap("candidates", std.mode, speed)
-    res_snap = region.snap("residents", std.mode, speed)
-
-    reasons = pd.Series("", index=cands.index, dtype=object)
-    if kinds:
-        from planner.text import KIND_ALIASES, normalise_token
-
-        wanted = {KIND_ALIASES.get(normalise_token(x)) for x in kinds}
-        if None in wanted:
-            msg = f"unknown candidate kind in {kinds}; use idle_school, idle_house, idle_factory, public_venue, other"
-            raise InputError(msg)
-        reasons[~cands["kind"].isin(wanted) & (reasons == "")] = "kind not allowed"
-    if min_rooms > 0:
-        rooms = (
-            pd.to_numeric(cands["rooms"], errors="coerce")
-            if "rooms" in cands
-            else pd.Series(np.nan, index=cands.index)
-        )
-        reasons[rooms.isna() & (reasons == "")] = (
-            f"rooms unknown (at least {min_rooms:g} required; use min_rooms=0 to allow)"
-        )
-        reasons[(rooms < min_rooms) & (reasons == "")] = f"fewer than {min_rooms:g} function rooms"
-    reasons[~cand_snap.ok & (reasons == "")] = (
-        f"farther than {region.standards.max_snap_m:g} m from a road usable {std.mode}"
-    )
-    res = coverage.residents
-    in_town = np.ones(len(res), bool)
-    if town is not None:
-        in_town = _town_mask(res, town)
-        if not in_town.any():
-            towns = sorted(res["town"].dropna().astype(str).unique()) if "town" in res else []
-            msg = f"no residents in town {town!r}; give --town one of: " + (
-                ", ".join(towns) or "(the residents have no town column)"
-            )
-            raise InputError(msg)
-        reasons[~_town_mask(cands, town) & (reasons == "")] = "outside the town asked for"
-    usable = np.flatnonzero((reasons == "").to_numpy())
-    excluded = pd.DataFrame({"candidate_id": cands["id"], "reason": reasons})[reasons != ""]
-    if len(usable) == 0:
-        top = excluded["reason"].value_counts().head(3).to_dict()
-        msg = f"no usable candidates among {len(cands)} ({top})"
-        raise InputError(msg)
     if k is not None:
         check_k(k, len(usable))
-
-    say(
-        f"coverage sets: {len(usable)} candidates x {len(res)} residents within {std.minutes:g} min {std.mode}"
+    problem = CoverageProblem.from_region(
+        region,
+        usable,
+        coverage=coverage,
+        tier=tier,
+        town=town,
+        weight_column=weight_column,
+        max_per_town=max_per_town,
+        progress=say,
     )
-    t_sets = time.perf_counter()
-    reach = coverage_matrix(graph, cand_snap.subset(usable), res_snap, limit_s=std.minutes * 60.0)
-    sets_seconds = time.perf_counter() - t_sets
-    served = res[f"covered_{tier}"].to_numpy() if tier else res["covered"].to_numpy()
-    pop = res["population"].to_numpy(float) * in_town
-    if weight_column is not None:
-        if weight_column not in res:
-            msg = f"weight column {weight_column!r} not in residents (columns: {list(res.columns)})"
-            raise InputError(msg)
-        weight = (
-            pd.to_numeric(res[weight_column], errors="coerce").fillna(0).to_numpy(float) * in_town
-        )
-    else:
-        weight = pop
-    town_col = cands["town"].astype(str).to_numpy()[usable] if "town" in cands else None
-    problem = CoverageProblem.from_matrix(
-        reach,
-        weight,
-        candidate_ids=cands["id"].to_numpy()[usable],
-        served=served,
-        groups=town_col,
-        group_limit=max_per_town,
-    )
-    total_pop = pop.sum()
-    before_pop = pop[served].sum()
-    say("greedy selection")
-    if k is not None:
-        greedy = problem.greedy(k)
-    else:
-        needed = target * (weight.sum()) - (weight * served).sum()
-        greedy = problem.greedy_target(max(needed, 0.0))
-    result = greedy
-    if method == "exact":
-        say(f"exact model with HiGHS (time limit {time_limit:g} s)")
-        result = (
-            problem.mclp(k, time_limit=time_limit, node_limit=node_limit)
-            if k is not None
-            else problem.target_cover(
-                max(needed, 0.0), time_limit=time_limit, node_limit=node_limit
-            )
-        )
-    # Population newly covered by each pick, in selection order (the objective may weigh otherwise).
-    picked = usable[result.selected]
-    pop_problem = CoverageProblem.from_matrix(
-        reach, pop, candidate_ids=cands["id"].to_numpy()[usable], served=served
-    )
-    pop_gain = _marginal(pop_problem, result.selected)
-    proposals = proposals_frame(cands, replace_positions(result, picked, pop_gain))
-    newly = float(pop_gain.sum())
-    say("service areas of the proposals")
-    added = gpd.GeoDataFrame(
-        {"site_id": [], "name": [], "minutes": []}, geometry=[], crs=region.crs
-    )
-    if len(picked):
-        snap = cand_snap.subset(picked)
-        nodes = search(graph, snap, limit_s=std.minutes * 60.0, toward=True)
-        pieces, src = reached_pieces(graph, nodes, snap, limit_s=std.minutes * 60.0)
-        labels, polygons = area_polygons(pieces, src)
-        added = gpd.GeoDataFrame(
-            {
-                "site_id": cands["id"].to_numpy()[picked[labels]],
-                "name": cands["name"].to_numpy()[picked[labels]],
-                "minutes": std.minutes,
-            },
-            geometry=polygons,
-            crs=region.crs,
-        )
-    summary = json_ready(
-        {
-            "region": region.name,
-            "town": town,
-            "model": "mclp" if k is not None else "target_cover",
-            "k": k,
-            "target": target,
-            "tier": new_tier,
-            "existing_serving": tier or "any",
-            "mode": std.mode,
-            "minutes": std.minutes,
-            "population_total": round(total_pop),
-            "population_newly_covered": round(newly),
-            "coverage_before": round(before_pop / total_pop, 4) if total_pop else 0.0,
-            "coverage_after": round((before_pop + newly) / total_pop, 4) if total_pop else 0.0,
-            "coverage_achievable": round((before_pop + pop_problem.total_weight) / total_pop, 4)
-            if total_pop
-            else 0.0,
-            "new_sites": len(picked),
-            "objective": result.objective,
-            "bound": result.bound,
-            "gap": result.gap,
-            "solver": result.solver,
-            "status": result.status,
-            "solve_seconds": round(result.seconds, 3),
-            "coverage_sets_seconds": round(sets_seconds, 3),
-            "model_reduction": result.extra.get("reduction"),
-            "greedy_objective": greedy.objective,
-            "weight": weight_column or "population",
-            "candidates_total": len(cands),
-            "candidates_usable": len(usable),
-            "candidates_excluded": excluded["reason"].value_counts().to_dict(),
-            "time_limit": time_limit,
-            "node_limit": node_limit,
-            "note": _shortfall_note(k, len(picked), max_per_town),
-        }
-    )
-    return Suggestion(
-        proposals, excluded.reset_index(drop=True), result, greedy, added, summary, problem
-    )
-
-
-def _shortfall_note(k: int | None, placed: int, max_per_town: int | None) -> str | None:
-    if k is None or placed >= k:
-        return None
-    why = f"at most {max_per_town} per town, and " if max_per_town else ""
-    return (
-        f"only {placed} of the {k} new sites are proposed: {why}no further candidate "
-        "reaches anyone still uncovered"
-    )
+    result, greedy = solve(problem, method=method, progress=say, **ask)
+    return describe(region, problem, result, greedy, excluded=excluded, progress=say, **ask)
 
 
 def check_request(
@@ -1097,10 +1568,6 @@ def check_request(
     The one validation of a suggestion's parameters: the CLI and the API both call it, so a
     value one refuses the other refuses too, with the same words.
     """
-    import math
-
-    from planner.text import TIERS
-
     if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
         msg = f"time limit must be a positive number of seconds (e.g. 60), got {time_limit:g}"
         raise InputError(msg)
@@ -1132,29 +1599,11 @@ def check_request(
         check_k(k, 1)
 
 
-def replace_positions(
-    result: SitingResult, positions: np.ndarray, gains: np.ndarray
-) -> SitingResult:
-    """The same result with candidate positions in another indexing and other gains."""
-    from dataclasses import replace
-
-    return replace(result, selected=positions, gains=gains)
-
-
-def _marginal(problem: CoverageProblem, order: np.ndarray) -> np.ndarray:
-    covered = np.zeros(len(problem.weight), bool)
-    cover = problem.cover.tocsc()
-    out = np.zeros(len(order))
-    for n, j in enumerate(order):  # one step per selected site
-        rows = cover.indices[cover.indptr[j] : cover.indptr[j + 1]]
-        out[n] = problem.weight[rows[~covered[rows]]].sum()
-        covered[rows] = True
-    return out
-
-
-def _town_mask(frame: pd.DataFrame, town: str) -> np.ndarray:
-    mask = np.zeros(len(frame), bool)
-    for col in ("town", "town_code"):
-        if col in frame:
-            mask |= frame[col].astype(str).to_numpy() == str(town)
-    return mask
+def check_k(k: int, available: int) -> None:
+    """Reject a ``k`` that cannot be honoured, with what to do instead."""
+    if k <= 0:
+        msg = f"k must be at least 1 (got {k}); to see current coverage run `servicecircle analyze`"
+        raise InputError(msg)
+    if k > available:
+        msg = f"k = {k} is more than the {available} usable candidates; choose a smaller k or add candidates"
+        raise InputError(msg)

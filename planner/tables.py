@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,8 @@ from planner.text import CANDIDATE_KINDS, COLUMNS, MODES, TABLE_WORDS, TIERS
 
 if TYPE_CHECKING:
     from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.worksheet.worksheet import Worksheet
 
     from planner.coverage import Coverage
     from planner.region import Region
@@ -120,40 +122,71 @@ def write_workbook(
     Path
     """
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.styles import Font, PatternFill
 
     path = Path(path)
     book = Workbook()
     notes = book.active
     notes.title = TABLE_WORDS["notes_sheet"]
-    bold = Font(bold=True)
-    fill = PatternFill("solid", fgColor="DDEBF7")
-    en_font = Font(italic=True, color="666666", size=9)
-
+    style = _HeaderStyle(
+        bold=Font(bold=True),
+        fill=PatternFill("solid", fgColor="DDEBF7"),
+        en_font=Font(italic=True, color="666666", size=9),
+    )
     for name, frame in sheets.items():
-        sheet = book.create_sheet(name[:31])
-        keys = list(frame.columns)
-        infos = [column_info(k) for k in keys]
-        for j, info in enumerate(infos, start=1):
-            top = sheet.cell(row=1, column=j, value=info["zh"])
-            top.font, top.fill = bold, fill
-            top.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-            sub = sheet.cell(row=2, column=j, value=info["en"])
-            sub.font, sub.fill = en_font, fill
-            sub.alignment = Alignment(horizontal="center")
-        values = frame.to_numpy(dtype=object)
-        for i, row in enumerate(values, start=_HEADER_ROWS + 1):
-            for j, value in enumerate(row, start=1):
-                _set(sheet.cell(row=i, column=j), value, infos[j - 1]["fmt"])
-        for j, info in enumerate(infos, start=1):
-            letter = sheet.cell(row=1, column=j).column_letter
-            shown = [info["zh"], info["en"], *(_shown(v, info["fmt"]) for v in values[:500, j - 1])]
-            sheet.column_dimensions[letter].width = min(max(_width(s) for s in shown) + 2, 42)
-        sheet.freeze_panes = sheet.cell(row=_HEADER_ROWS + 1, column=1)
-        if len(values):
-            sheet.auto_filter.ref = (
-                f"A2:{sheet.cell(row=2 + len(values), column=len(keys)).coordinate}"
-            )
+        _write_sheet(book.create_sheet(name[:31]), frame, style)
+    _write_notes(notes, sheets, title=title, options=options, style=style)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    inert_formulas(book)
+    book.save(path)
+    fix_workbook_times(path)
+    return path
+
+
+class _HeaderStyle(NamedTuple):
+    """The look of header rows: bold, a light blue fill, the English line small and grey."""
+
+    bold: Font
+    fill: PatternFill
+    en_font: Font
+
+
+def _write_sheet(sheet: Worksheet, frame: pd.DataFrame, style: _HeaderStyle) -> None:
+    """One table: Chinese and English header rows, formatted cells, widths, frozen header."""
+    from openpyxl.styles import Alignment
+
+    keys = list(frame.columns)
+    infos = [column_info(k) for k in keys]
+    for j, info in enumerate(infos, start=1):
+        top = sheet.cell(row=1, column=j, value=info["zh"])
+        top.font, top.fill = style.bold, style.fill
+        top.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        sub = sheet.cell(row=2, column=j, value=info["en"])
+        sub.font, sub.fill = style.en_font, style.fill
+        sub.alignment = Alignment(horizontal="center")
+    values = frame.to_numpy(dtype=object)
+    for i, row in enumerate(values, start=_HEADER_ROWS + 1):
+        for j, value in enumerate(row, start=1):
+            _set(sheet.cell(row=i, column=j), value, infos[j - 1]["fmt"])
+    for j, info in enumerate(infos, start=1):
+        letter = sheet.cell(row=1, column=j).column_letter
+        shown = [info["zh"], info["en"], *(_shown(v, info["fmt"]) for v in values[:500, j - 1])]
+        sheet.column_dimensions[letter].width = min(max(_width(s) for s in shown) + 2, 42)
+    sheet.freeze_panes = sheet.cell(row=_HEADER_ROWS + 1, column=1)
+    if len(values):
+        sheet.auto_filter.ref = f"A2:{sheet.cell(row=2 + len(values), column=len(keys)).coordinate}"
+
+
+def _write_notes(
+    notes: Worksheet,
+    sheets: Mapping[str, pd.DataFrame],
+    *,
+    title: str,
+    options: Mapping[str, Any],
+    style: _HeaderStyle,
+) -> None:
+    """The 说明 sheet: what the workbook is, every column of every sheet, the run's options."""
+    from openpyxl.styles import Font
 
     notes.append([TABLE_WORDS["notes_title"].format(title=title)])
     notes["A1"].font = Font(bold=True, size=14)
@@ -161,27 +194,22 @@ def write_workbook(
     notes.append([])
     notes.append([TABLE_WORDS[k] for k in ("col_sheet", "col_zh", "col_en", "col_note")])
     for cell in notes[notes.max_row]:
-        cell.font, cell.fill = bold, fill
+        cell.font, cell.fill = style.bold, style.fill
     for name, frame in sheets.items():
         for key in frame.columns:
             info = column_info(key)
             notes.append([name, info["zh"], info["en"], info["note"]])
     notes.append([])
     notes.append([TABLE_WORDS["options_title"]])
-    notes.cell(row=notes.max_row, column=1).font = bold
+    notes.cell(row=notes.max_row, column=1).font = style.bold
     notes.append([TABLE_WORDS["option"], TABLE_WORDS["value"]])
     for cell in notes[notes.max_row]:
-        cell.font, cell.fill = bold, fill
+        cell.font, cell.fill = style.bold, style.fill
     for label, value in options.items():
         _set(notes.cell(row=notes.max_row + 1, column=1), str(label), "text")
         _set(notes.cell(row=notes.max_row, column=2), _option_text(value), "text")
     for letter, width in zip("ABCD", (26, 28, 30, 60), strict=True):
         notes.column_dimensions[letter].width = width
-    path.parent.mkdir(parents=True, exist_ok=True)
-    inert_formulas(book)
-    book.save(path)
-    fix_workbook_times(path)
-    return path
 
 
 def write_people_csv(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -254,23 +282,27 @@ def write_analysis_tables(coverage: Coverage, region: Region, out: str | Path) -
     }
 
 
+PROPOSAL_COLUMNS = (
+    "rank",
+    "candidate_id",
+    "name",
+    "kind",
+    "kind_input",
+    "town",
+    "village",
+    "rooms",
+    "population_newly_covered",
+    "cumulative_newly_covered",
+    "lon",
+    "lat",
+)
+"""The columns of a proposals table, in order (``proposals.csv`` leaves ``village`` out)."""
+
+
 def proposals_for_people(proposals: pd.DataFrame) -> pd.DataFrame:
     """Proposals with Chinese kind names and the input's kind words kept as given."""
-    cols = [
-        "rank",
-        "candidate_id",
-        "name",
-        "kind",
-        "kind_input",
-        "town",
-        "village",
-        "rooms",
-        "population_newly_covered",
-        "cumulative_newly_covered",
-        "lon",
-        "lat",
-    ]
-    return for_people(pd.DataFrame(proposals[[c for c in cols if c in proposals.columns]]))
+    cols = [c for c in PROPOSAL_COLUMNS if c in proposals.columns]
+    return for_people(pd.DataFrame(proposals[cols]))
 
 
 def write_suggestion_tables(

@@ -115,7 +115,6 @@ def town_map_svg(
     from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
 
     from planner.charts import cjk_font
-    from planner.map_layers import ROAD_CLASSES, road_classes
 
     cjk_font()
     res = coverage.residents
@@ -123,17 +122,47 @@ def town_map_svg(
     units = region.units
     fig = Figure(figsize=(7.0, 5.2), dpi=100)
     ax = fig.subplots()
-    outline = None
+    outline = _town_outline(units, town)
+    box, pad = _frame(outline if outline is not None else mine)
+    _draw_roads(ax, region, box)
+    _draw_units(ax, units, town, outline)
+    _draw_gaps(ax, coverage, mine, town)
+    _draw_sites(ax, region.sites, box)
+    _draw_proposals(ax, proposals)
+    ax.set_xlim(box[0], box[2])
+    ax.set_ylim(box[1], box[3])
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower left", fontsize=7, frameon=True, markerscale=0.8)
+    _scale_bar(ax, box, pad)
+    fig.tight_layout(pad=0.2)
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
+    svg = buf.getvalue()
+    return svg[svg.index("<svg") :]
+
+
+def _town_outline(units: gpd.GeoDataFrame | None, town: str) -> gpd.GeoDataFrame | None:
+    """The town's boundary polygon, or ``None`` when the boundaries lack it."""
     if units is not None and len(units):
         town_poly = units[(units["level"] == "town") & (units["name"].astype(str) == town)]
         if len(town_poly):
-            outline = town_poly
-    if outline is not None:
-        x0, y0, x1, y1 = outline.total_bounds
-    else:
-        x0, y0, x1, y1 = mine.total_bounds
+            return town_poly
+    return None
+
+
+def _frame(shown: gpd.GeoDataFrame) -> tuple[tuple[float, float, float, float], float]:
+    """The map's box around ``shown`` (metric CRS) and the margin added on each side."""
+    x0, y0, x1, y1 = shown.total_bounds
     pad = max(x1 - x0, y1 - y0) * 0.06 + 200
-    box = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+    return (x0 - pad, y0 - pad, x1 + pad, y1 + pad), pad
+
+
+def _draw_roads(ax: Any, region: Region, box: tuple[float, float, float, float]) -> None:
+    """The roads in the box, minor to major, in the web map's road colours."""
+    from planner.map_layers import ROAD_CLASSES, road_classes
+
     net = region.network
     geoms = net.edge_geometry
     inside = shapely.intersects(geoms, shapely.box(*box))
@@ -145,23 +174,35 @@ def town_map_svg(
             gpd.GeoSeries(geoms[mask], crs=net.crs).plot(
                 ax=ax, color=color, linewidth=weight * 0.45, zorder=1
             )
-    if units is not None and len(units):
-        villages = units[(units["level"] == "village") & (units["town"].astype(str) == town)]
-        if len(villages):
-            villages.boundary.plot(ax=ax, color="#999999", linewidth=0.4, zorder=2)
-            for name, pt in zip(villages["name"], villages.representative_point(), strict=True):
-                ax.annotate(
-                    str(name), (pt.x, pt.y), fontsize=6, color="#555555", ha="center", zorder=6
-                )
-        if outline is not None:
-            outline.boundary.plot(ax=ax, color="#555555", linewidth=1.0, linestyle="--", zorder=2)
+
+
+def _draw_units(
+    ax: Any, units: gpd.GeoDataFrame | None, town: str, outline: gpd.GeoDataFrame | None
+) -> None:
+    """The town's villages with their names, and the town's outline dashed."""
+    if units is None or not len(units):
+        return
+    villages = units[(units["level"] == "village") & (units["town"].astype(str) == town)]
+    if len(villages):
+        villages.boundary.plot(ax=ax, color="#999999", linewidth=0.4, zorder=2)
+        for name, pt in zip(villages["name"], villages.representative_point(), strict=True):
+            ax.annotate(str(name), (pt.x, pt.y), fontsize=6, color="#555555", ha="center", zorder=6)
+    if outline is not None:
+        outline.boundary.plot(ax=ax, color="#555555", linewidth=1.0, linestyle="--", zorder=2)
+
+
+def _draw_gaps(ax: Any, coverage: Coverage, mine: gpd.GeoDataFrame, town: str) -> None:
+    """The town's gap areas and its uncovered residents."""
     gaps = coverage.gaps[coverage.gaps["town"].astype(str) == town]
     if len(gaps):
         gaps.plot(ax=ax, color=_GAP_COLOR, alpha=0.3, edgecolor=_GAP_COLOR, linewidth=0.5, zorder=3)
     unc = mine[~mine["covered"].to_numpy()]
     if len(unc):
         ax.scatter(unc.geometry.x, unc.geometry.y, s=3, color=_UNCOVERED_COLOR, zorder=4, lw=0)
-    sites = region.sites
+
+
+def _draw_sites(ax: Any, sites: gpd.GeoDataFrame, box: tuple[float, float, float, float]) -> None:
+    """The sites in the box, one legend entry per tier."""
     for tier, info in TIERS.items():
         chosen = sites[(sites["tier"] == tier)]
         chosen = chosen[chosen.intersects(shapely.box(*box))]
@@ -176,26 +217,28 @@ def town_map_svg(
                 zorder=5,
                 label=info["zh"],
             )
-    if proposals is not None and len(proposals):
-        ax.scatter(
-            proposals.geometry.x,
-            proposals.geometry.y,
-            s=70,
-            color=_PROPOSAL_COLOR,
-            edgecolor="black",
-            linewidth=1,
-            zorder=6,
-            label=REPORT_WORDS["proposed"],
-        )
-        for r, pt in zip(proposals["rank"], proposals.geometry, strict=True):
-            ax.annotate(str(r), (pt.x, pt.y), fontsize=6, ha="center", va="center", zorder=7)
-    ax.set_xlim(box[0], box[2])
-    ax.set_ylim(box[1], box[3])
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="lower left", fontsize=7, frameon=True, markerscale=0.8)
-    # a scale bar of a round length
+
+
+def _draw_proposals(ax: Any, proposals: gpd.GeoDataFrame | None) -> None:
+    """The proposed sites, numbered by rank."""
+    if proposals is None or not len(proposals):
+        return
+    ax.scatter(
+        proposals.geometry.x,
+        proposals.geometry.y,
+        s=70,
+        color=_PROPOSAL_COLOR,
+        edgecolor="black",
+        linewidth=1,
+        zorder=6,
+        label=REPORT_WORDS["proposed"],
+    )
+    for r, pt in zip(proposals["rank"], proposals.geometry, strict=True):
+        ax.annotate(str(r), (pt.x, pt.y), fontsize=6, ha="center", va="center", zorder=7)
+
+
+def _scale_bar(ax: Any, box: tuple[float, float, float, float], pad: float) -> None:
+    """A scale bar of a round length (1, 2 or 5 times a power of ten metres), bottom right."""
     width = box[2] - box[0]
     bar = 10 ** np.floor(np.log10(width / 4))
     bar *= 5 if width / 4 / bar >= 5 else 2 if width / 4 / bar >= 2 else 1
@@ -210,11 +253,6 @@ def town_map_svg(
         ha="center",
         fontsize=7,
     )
-    fig.tight_layout(pad=0.2)
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg")
-    svg = buf.getvalue()
-    return svg[svg.index("<svg") :]
 
 
 def gap_village_labels(residents: gpd.GeoDataFrame, gaps: gpd.GeoDataFrame) -> dict[str, str]:
@@ -253,16 +291,50 @@ def town_report_html(
     name, code = find_town(region, town)
     w = REPORT_WORDS
     fig = town_figures(coverage, name)
-    by_unit = coverage.by_unit
-    villages = by_unit[(by_unit["level"] == "village") & (by_unit["town"].astype(str) == name)]
-    villages = villages.sort_values(["population_uncovered", "population"], ascending=False)
     gaps = coverage.gaps[coverage.gaps["town"].astype(str) == name].sort_values(
         "population", ascending=False
     )
     proposals = suggestion.proposals if suggestion is not None else None
+    parts = [
+        *_heading(coverage, name, code, fig, gaps),
+        f"<section class='map'>{town_map_svg(region, coverage, name, proposals=proposals)}</section>",
+        f"<h2>{html.escape(w['by_tier'])}</h2>",
+        _table(
+            [w["tier"], w["rule"], w["covered"], w["coverage"]],
+            [
+                [t["name"], t["rule"], f"{t['population_covered']:,}", f"{t['coverage']:.1%}"]
+                for t in fig["tiers"]
+            ],
+            numeric={2, 3},
+        ),
+        *_village_section(coverage, name),
+    ]
+    if len(gaps):
+        parts += _gap_section(coverage, gaps)
+    if suggestion is not None and proposals is not None and len(proposals):
+        parts += _proposal_section(suggestion.summary, proposals)
+    if audit is not None:
+        parts += _standards_section(audit, name)
+    if note:
+        parts.append(f"<p class='note'>{html.escape(note)}</p>")
+    parts.append(f"<footer>{html.escape(w['footer'])}</footer>")
+    title = html.escape(w["title"].format(region=coverage.region_name, town=name))
+    return (
+        "<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>"
+        f"<title>{title}</title><style>{_CSS}</style></head><body>"
+        + "".join(parts)
+        + "</body></html>"
+    )
+
+
+def _heading(
+    coverage: Coverage, name: str, code: str | None, fig: dict[str, Any], gaps: gpd.GeoDataFrame
+) -> list[str]:
+    """The page's title, its line of code, rule and date, and the town's headline figures."""
+    w = REPORT_WORDS
     std = coverage.standards.default
     rule = f"{MODES.get(std.mode, {}).get('zh', std.mode)} {std.minutes:g} 分钟"
-    parts = [
+    return [
         f"<header><h1>{html.escape(w['title'].format(region=coverage.region_name, town=name))}</h1>",
         f"<div class='meta'>{html.escape(w['meta'].format(code=code or '—', rule=rule, day=date.today().isoformat()))}</div></header>",
         "<section class='figures'>",
@@ -277,16 +349,16 @@ def town_report_html(
             )
         ),
         "</section>",
-        f"<section class='map'>{town_map_svg(region, coverage, name, proposals=proposals)}</section>",
-        f"<h2>{html.escape(w['by_tier'])}</h2>",
-        _table(
-            [w["tier"], w["rule"], w["covered"], w["coverage"]],
-            [
-                [t["name"], t["rule"], f"{t['population_covered']:,}", f"{t['coverage']:.1%}"]
-                for t in fig["tiers"]
-            ],
-            numeric={2, 3},
-        ),
+    ]
+
+
+def _village_section(coverage: Coverage, name: str) -> list[str]:
+    """The town's villages, the most uncovered people first."""
+    w = REPORT_WORDS
+    by_unit = coverage.by_unit
+    villages = by_unit[(by_unit["level"] == "village") & (by_unit["town"].astype(str) == name)]
+    villages = villages.sort_values(["population_uncovered", "population"], ascending=False)
+    return [
         f"<h2>{html.escape(w['villages'])}</h2>",
         _table(
             [w["village"], w["population"], w["uncovered"], w["coverage"], w["mean_minutes"]],
@@ -303,56 +375,54 @@ def town_report_html(
             numeric={1, 2, 3, 4},
         ),
     ]
-    if len(gaps):
-        labels = gap_village_labels(coverage.residents, gaps.head(15))
-        parts += [
-            f"<h2>{html.escape(w['gap_list'])}</h2>",
-            _table(
-                [w["gap"], w["village"], w["population"], w["nearest"], w["minutes"]],
+
+
+def _gap_section(coverage: Coverage, gaps: gpd.GeoDataFrame) -> list[str]:
+    """The town's 15 most populous gaps, each with its villages and nearest site."""
+    w = REPORT_WORDS
+    labels = gap_village_labels(coverage.residents, gaps.head(15))
+    return [
+        f"<h2>{html.escape(w['gap_list'])}</h2>",
+        _table(
+            [w["gap"], w["village"], w["population"], w["nearest"], w["minutes"]],
+            [
                 [
-                    [
-                        str(r.gap_id),
-                        labels.get(str(r.gap_id), str(r.village)),
-                        f"{r.population:,}",
-                        w["no_site"] if pd.isna(r.nearest_site_name) else str(r.nearest_site_name),
-                        "—" if pd.isna(r.minutes_min) else f"{r.minutes_min:.0f}",
-                    ]
-                    for r in gaps.head(15).itertuples()
-                ],
-                numeric={2, 4},
-            ),
-        ]
-    if suggestion is not None and proposals is not None and len(proposals):
-        s = suggestion.summary
-        parts += [
-            f"<h2>{html.escape(w['proposals'].format(before=s['coverage_before'], after=s['coverage_after']))}</h2>",
-            _table(
-                [w["rank"], w["name"], w["kind"], w["village"], w["newly"]],
-                [
-                    [
-                        str(r.rank),
-                        str(r.name),
-                        _kind(r),
-                        str(getattr(r, "village", "") or ""),
-                        f"{r.population_newly_covered:,.0f}",
-                    ]
-                    for r in proposals.itertuples()
-                ],
-                numeric={0, 4},
-            ),
-        ]
-    if audit is not None:
-        parts += _standards_section(audit, name)
-    if note:
-        parts.append(f"<p class='note'>{html.escape(note)}</p>")
-    parts.append(f"<footer>{html.escape(w['footer'])}</footer>")
-    title = html.escape(w["title"].format(region=coverage.region_name, town=name))
-    return (
-        "<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>"
-        f"<title>{title}</title><style>{_CSS}</style></head><body>"
-        + "".join(parts)
-        + "</body></html>"
+                    str(r.gap_id),
+                    labels.get(str(r.gap_id), str(r.village)),
+                    f"{r.population:,}",
+                    w["no_site"] if pd.isna(r.nearest_site_name) else str(r.nearest_site_name),
+                    "—" if pd.isna(r.minutes_min) else f"{r.minutes_min:.0f}",
+                ]
+                for r in gaps.head(15).itertuples()
+            ],
+            numeric={2, 4},
+        ),
+    ]
+
+
+def _proposal_section(summary: dict[str, Any], proposals: gpd.GeoDataFrame) -> list[str]:
+    """The proposed sites of the town, with coverage before -> after in the heading."""
+    w = REPORT_WORDS
+    heading = w["proposals"].format(
+        before=summary["coverage_before"], after=summary["coverage_after"]
     )
+    return [
+        f"<h2>{html.escape(heading)}</h2>",
+        _table(
+            [w["rank"], w["name"], w["kind"], w["village"], w["newly"]],
+            [
+                [
+                    str(r.rank),
+                    str(r.name),
+                    _kind(r),
+                    str(getattr(r, "village", "") or ""),
+                    f"{r.population_newly_covered:,.0f}",
+                ]
+                for r in proposals.itertuples()
+            ],
+            numeric={0, 4},
+        ),
+    ]
 
 
 def _standards_section(audit: Audit, town: str) -> list[str]:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import schemathesis
+from api_harness import LocalServer
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -16,7 +17,6 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from api.local import LocalServer
 from api.main import create_app
 
 pytestmark = pytest.mark.slow

@@ -9,8 +9,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 from _sample import sample  # noqa: F401  (session fixture)
+from api_harness import LocalServer
 
-from api.local import LocalServer
 from planner.scenario import Scenario, compare
 from planner.town_report import chromium_path
 

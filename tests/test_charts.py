@@ -85,7 +85,7 @@ def test_a_missing_cjk_font_is_a_clear_warning(monkeypatch):
 
 def _charts(sample, suggestion):  # noqa: F811
     _, cov = sample
-    curve = charts.coverage_curve(suggestion, k_max=12)
+    curve = suggestion.coverage_curve(k_max=12)
     sensitivity = pd.DataFrame(
         {
             "speed_kmh": [3.6, 4.0, 4.5, 5.0],
@@ -147,7 +147,7 @@ def test_each_chart_has_title_units_and_real_chinese(sample, suggestion, cjk_fam
 
 
 def test_coverage_curve_shows_diminishing_returns(suggestion):
-    curve = charts.coverage_curve(suggestion)
+    curve = suggestion.coverage_curve()
     gains = curve["gain_greedy"].to_numpy()
     assert (np.diff(gains) <= 1e-9).all(), "greedy adds the best site first"
     assert (np.diff(curve["coverage_greedy"]) >= 0).all()

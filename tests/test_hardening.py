@@ -22,11 +22,11 @@ import httpx
 import openpyxl
 import pandas as pd
 import pytest
+from api_harness import LocalServer
 from conftest import SAMPLE, TOWN_NODES_M, TOWN_WAYS, lonlat, osm_xml
 from test_map_browser import CHROMIUM, FLAGS
 from typer.testing import CliRunner
 
-from api.local import LocalServer
 from planner.cli import app
 from planner.coverage import analyze
 from planner.errors import InputError

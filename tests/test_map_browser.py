@@ -11,8 +11,8 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from api_harness import LocalServer
 
-from api.local import LocalServer
 from planner.text import TIERS
 
 CHROMIUM = shutil.which("chromium") or (

@@ -365,3 +365,68 @@ def test_proposals_csv_has_six_decimal_coordinates_and_whole_people(sample, tmp_
         assert newly.isdigit() and int(newly) == round(p["population_newly_covered"])
     total = sum(int(r["population_newly_covered"]) for r in rows)
     assert int(rows[-1]["cumulative_newly_covered"]) == total
+
+
+def test_eligible_candidates_report_every_one_left_out_with_its_rule(sample):  # noqa: F811
+    """Each candidate is usable or excluded with the first rule it fails, checked row by row."""
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from planner.siting import eligible_candidates
+
+    region, _ = sample
+    cands = region.candidates.copy()
+    far = cands.index[::9]  # some candidates moved 80 km away from every road
+    cands.loc[far, "geometry"] = cands.loc[far, "geometry"].translate(xoff=80_000)
+    moved = replace(region, candidates=cands, _cache={})
+    usable, excluded = eligible_candidates(
+        moved, kinds=["idle_school", "闲置厂房", "public_venue"], min_rooms=4, town="青山乡"
+    )
+
+    def first_rule(row: pd.Series, is_far: bool) -> str:
+        rooms = pd.to_numeric(row["rooms"], errors="coerce")
+        if row["kind"] not in {"idle_school", "idle_factory", "public_venue"}:
+            return "kind not allowed"
+        if pd.isna(rooms):
+            return "rooms unknown (at least 4 required; use min_rooms=0 to allow)"
+        if rooms < 4:
+            return "fewer than 4 function rooms"
+        if is_far:
+            return "farther than 500 m from a road usable walk"
+        if row["town"] != "青山乡":
+            return "outside the town asked for"
+        return ""
+
+    expected = [first_rule(row, i in set(far)) for i, row in cands.iterrows()]
+    assert {  # the case exercises the rules
+        "kind not allowed",
+        "fewer than 4 function rooms",
+        "farther than 500 m from a road usable walk",
+        "outside the town asked for",
+    } <= set(expected)
+    assert usable.tolist() == [i for i, why in enumerate(expected) if not why]
+    assert len(usable) > 0 and len(usable) + len(excluded) == len(cands)
+    assert excluded["candidate_id"].tolist() == [
+        c for c, why in zip(cands["id"], expected, strict=True) if why
+    ]
+    assert excluded["reason"].tolist() == [why for why in expected if why]
+
+
+@pytest.mark.parametrize("seed", [3, 17, 2024])
+def test_coverage_curve_equals_a_solve_at_each_k(seed):
+    from planner.siting import coverage_curve
+
+    reach, weight, served, _, problem = random_problem(seed, 8, 30, 0.25)
+    ks = [1, 2, 4, 7]
+    curve = coverage_curve(problem, ks, time_limit=10)
+    assert curve["k"].tolist() == ks
+    for row in curve.itertuples():
+        greedy = problem.greedy(row.k)
+        exact = problem.mclp(row.k, time_limit=10)
+        assert row.newly_covered_greedy == pytest.approx(greedy.objective)
+        last = greedy.gains[-1] if len(greedy.selected) == row.k else 0.0
+        assert row.gain_greedy == pytest.approx(last)
+        assert row.newly_covered_exact == pytest.approx(exact.objective)
+        assert row.newly_covered_exact == pytest.approx(brute_mclp(reach, weight, served, row.k))
+        assert row.status_exact == "optimal" and row.gap_exact == 0.0

@@ -12,6 +12,7 @@ from api import geojson
 from api.deps import Region, Town
 from api.models import error_responses
 from planner.audit import FINDING_COLUMNS
+from planner.coverage import json_ready
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,7 +99,7 @@ async def region_audit(loaded: Region) -> RegionAudit:
     f = result.findings
     return RegionAudit(
         region=loaded.id,
-        summary=geojson.plain(result.summary),
+        summary=json_ready(result.summary),
         county=_findings(f[f["level"] == "county"]),
         towns=geojson.records(result.towns, _TOWN_COLUMNS),
         issues=_findings(result.issues),

@@ -14,11 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api import geojson
 from api.deps import LimitsDep, Region, Town, require_api_key
-from api.errors import ApiError, limit_exceeded
+from api.errors import limit_exceeded
 from api.models import error_responses
-from api.state import LoadedRegion
 from planner import vocab
+from planner.coverage import json_ready
 from planner.errors import InputError
+from planner.scenario import Scenario
+from planner.scenario import compare as run
+from planner.town_report import fix_text_layer, print_pdf, town_report_html
 
 router = APIRouter(
     tags=["scenarios"],
@@ -119,9 +122,7 @@ class CompareResponse(BaseModel):
     )
 
 
-def _scenario(body: CompareRequest) -> Any:
-    from planner.scenario import Scenario
-
+def _scenario(body: CompareRequest) -> Scenario:
     add = None
     if body.add:
         add = gpd.GeoDataFrame(
@@ -136,27 +137,6 @@ def _scenario(body: CompareRequest) -> Any:
     return Scenario(close=tuple(body.close), add=add, retier=dict(body.retier))
 
 
-def _bounded(loaded: LoadedRegion, key: tuple[Any, ...], compute: Any) -> Any:
-    # Scenarios share the suggestion slots: each one is a full re-analysis of the region.
-    cached = loaded.pages.peek(key)
-    if cached is not None:
-        return cached
-    slots = loaded._suggest_slots
-    if not slots.acquire(blocking=False):
-        n = loaded.limits.max_concurrent_suggest
-        raise ApiError(
-            429,
-            "busy",
-            f"{n} scenarios or suggestions are being computed (max_concurrent_suggest = {n}); retry shortly",
-            {"limit": "max_concurrent_suggest", "maximum": n},
-            headers={"Retry-After": "2"},
-        )
-    try:
-        return loaded.pages.get(key, compute)
-    finally:
-        slots.release()
-
-
 @router.post(
     "/regions/{region}/compare",
     summary="Compare coverage before and after a scenario",
@@ -168,8 +148,6 @@ async def compare(loaded: Region, limits: LimitsDep, body: CompareRequest) -> Co
     coverage. At most `max_k` sites may be added."""
     if len(body.add) > limits.max_k:
         raise limit_exceeded(["body", "add"], len(body.add), "max_k", limits.max_k)
-    from planner.scenario import compare as run
-
     key = ("compare", body.model_dump_json())
 
     def compute() -> dict[str, Any]:
@@ -177,7 +155,7 @@ async def compare(loaded: Region, limits: LimitsDep, body: CompareRequest) -> Co
         towns = result.by_unit[result.by_unit["level"] == "town"]
         return {
             "region": loaded.id,
-            "summary": geojson.plain(dict(result.summary)),
+            "summary": json_ready(dict(result.summary)),
             "by_tier": geojson.records(result.by_tier, list(TierChange.model_fields)),
             "towns": geojson.records(towns.astype({"code": str}), list(UnitChange.model_fields)),
             "changed": geojson.feature_collection(
@@ -197,7 +175,7 @@ async def compare(loaded: Region, limits: LimitsDep, body: CompareRequest) -> Co
             ),
         }
 
-    answer = await run_in_threadpool(_bounded, loaded, key, compute)
+    answer = await run_in_threadpool(loaded.bounded, key, compute, busy="busy_scenario")
     return CompareResponse.model_validate(answer)
 
 
@@ -226,8 +204,6 @@ async def town_report(
     name = str(town["name"])
 
     def page() -> str:
-        from planner.town_report import town_report_html
-
         suggestion = note = None
         if k > 0:
             request = {"k": k, "town": name, "time_limit": min(5.0, limits.suggest_time_limit)}
@@ -244,8 +220,6 @@ async def town_report(
         return HTMLResponse(html)
 
     def pdf() -> bytes:
-        from planner.town_report import fix_text_layer, print_pdf
-
         with tempfile.TemporaryDirectory() as tmp:
             src = Path(tmp) / "report.html"
             src.write_text(html, encoding="utf-8")
@@ -253,5 +227,6 @@ async def town_report(
             fix_text_layer(out)
             return out.read_bytes()
 
-    data = await run_in_threadpool(_bounded, loaded, ("report-pdf", name, k), pdf)
+    key = ("report-pdf", name, k)
+    data = await run_in_threadpool(loaded.bounded, key, pdf, busy="busy_scenario")
     return Response(data, media_type="application/pdf")

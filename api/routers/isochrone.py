@@ -96,21 +96,11 @@ def isochrones(loaded: Region, limits: LimitsDep, body: IsochroneRequest) -> Res
         )
     check_minutes(body.minutes, limits, ["body", "minutes"])
     check_work(loaded, limits, len(body.locations), body.minutes)
-    items = []
-    with loaded.work_slot():
-        for i, (lon, lat) in enumerate(body.locations):
-            try:
-                feature = loaded.isochrone_feature(
-                    lon,
-                    lat,
-                    minutes=body.minutes,
-                    mode=body.mode,
-                    coord_sys=body.coord_sys,
-                    index=i,
-                )
-            except ApiError as exc:
-                if isinstance(exc.detail, dict) and "loc" in exc.detail:
-                    exc.detail = {**exc.detail, "loc": ["body", "locations", i]}
-                raise
-            items.append(feature)
+    with loaded.work_slot():  # a point the roads cannot serve is named by its index
+        items = [
+            loaded.isochrone_feature(
+                lon, lat, minutes=body.minutes, mode=body.mode, coord_sys=body.coord_sys, index=i
+            )
+            for i, (lon, lat) in enumerate(body.locations)
+        ]
     return GeoJSONResponse(geojson.feature_collection(items))

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from api.config import Limits
 from api.deps import LimitsDep, MapKey, Region, Town, unauthorized
 from api.errors import limit_exceeded
 from api.models import error_responses
 from api.responses import MapResponse
-from api.state import Page
+from api.state import LoadedRegion, Page
+from planner import vocab
 
 router = APIRouter(
     tags=["maps"],
@@ -25,6 +28,9 @@ router = APIRouter(
         }
     ),
 )
+
+TOWN_MAP_K = 3
+"""Proposals on a town's map by default (a region's map shows ``vocab.DEFAULT_K``)."""
 
 KQuery = Annotated[
     int | None,
@@ -58,12 +64,7 @@ async def region_map(
     """A Leaflet map with Chinese labels: sites coloured by tier, service areas, gap areas,
     uncovered residents and `k` proposed sites, with a legend and layer control. It loads
     nothing from the network except optional background tiles."""
-    k = _proposals(k, 5, authorised)
-    if k > limits.max_k:
-        raise limit_exceeded(["query", "k"], k, "max_k", limits.max_k)
-    page: Page | None = loaded.pages.peek(loaded.map_key(None, k=k))
-    if page is None:
-        page = await run_in_threadpool(loaded.map_page, None, k=k)
+    page = await _page(loaded, None, _proposals(k, vocab.DEFAULT_K, authorised), limits)
     return _send(request, page)
 
 
@@ -82,13 +83,17 @@ async def town_map(
     k: KQuery = None,
 ) -> Response:
     """The map of one town: its sites, villages, gap areas and `k` proposed sites."""
-    k = _proposals(k, 3, authorised)
+    page = await _page(loaded, town, _proposals(k, TOWN_MAP_K, authorised), limits)
+    return _send(request, page)
+
+
+async def _page(loaded: LoadedRegion, town: pd.Series | None, k: int, limits: Limits) -> Page:
     if k > limits.max_k:
         raise limit_exceeded(["query", "k"], k, "max_k", limits.max_k)
-    page: Page | None = loaded.pages.peek(loaded.map_key(town, k=k))
+    page: Page | None = loaded.pages.peek(loaded.map_key(town, k=k))  # no thread when cached
     if page is None:
         page = await run_in_threadpool(loaded.map_page, town, k=k)
-    return _send(request, page)
+    return page
 
 
 def _send(request: Request, page: Page) -> Response:

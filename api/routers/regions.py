@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from api import views
 from api.deps import Region, get_store
 from api.models import RegionList, RegionSummary, error_responses
 from api.state import RegionStore
@@ -16,7 +17,8 @@ router = APIRouter(tags=["regions"])
 @router.get("/regions", summary="Loaded regions")
 async def list_regions(store: Annotated[RegionStore, Depends(get_store)]) -> RegionList:
     """Every region the server loaded at start-up, with population and coverage."""
-    return RegionList.model_validate({"regions": [r.item_json() for r in store.regions.values()]})
+    items = [views.region_item(r) for r in store.regions.values()]
+    return RegionList.model_validate({"regions": items})
 
 
 @router.get(
@@ -27,4 +29,4 @@ async def list_regions(store: Annotated[RegionStore, Depends(get_store)]) -> Reg
 async def region_summary(loaded: Region) -> RegionSummary:
     """Population, coverage per tier (under its travel standard) and at each threshold,
     gap areas and equity figures, as computed at start-up."""
-    return RegionSummary.model_validate(loaded.summary_json())
+    return RegionSummary.model_validate(views.region_summary(loaded))

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from api import views
 from api.deps import LimitsDep, Region, require_api_key, town_as_field
 from api.errors import limit_exceeded
 from api.models import SuggestRequest, SuggestResponse, error_responses
@@ -65,4 +66,4 @@ def suggest(loaded: Region, limits: LimitsDep, body: SuggestRequest) -> SuggestR
         "time_limit": time_limit,
         "node_limit": limits.suggest_node_limit,
     }
-    return SuggestResponse.model_validate(loaded.suggestion_json(request))
+    return SuggestResponse.model_validate(views.suggestion(loaded.suggestion(request), loaded.id))

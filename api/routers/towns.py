@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from api import geojson
+from api import geojson, views
 from api.deps import Region, Town
 from api.models import GapCount, TownDetail, TownList, UnitCoverage, VillageDetail, error_responses
 from api.state import LoadedRegion
@@ -56,7 +56,7 @@ def town_detail(loaded: Region, town: Town) -> TownDetail:
         gaps=GapCount(
             count=len(gaps), population=int(gaps["population"].sum()) if len(gaps) else 0
         ),
-        links=loaded.links(town),
+        links=views.links(loaded.id, town),
     )
 
 

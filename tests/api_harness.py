@@ -1,4 +1,5 @@
-"""Run the real server under uvicorn on a free loopback port (for tests and benchmarks)."""
+"""Run the real server under uvicorn on a free loopback port (a test and benchmark harness,
+kept out of the shipped package: it needs httpx)."""
 
 from __future__ import annotations
 
