@@ -166,8 +166,13 @@ WORKER_CONFIG: dict[str, Any] = {
     # one by one. On the sample county that made a worker's task 1.5x the CPU and 3x the wall
     # time of the same analysis in-process (bench/bench_province.py); None unsets it.
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-    # The statistical profiler samples every thread's stack every 10 ms, holding the GIL.
+    # The statistical profiler samples every thread's stack every 10 ms, holding the GIL; the
+    # event loop's 20 ms tick and 100 ms memory poll also take the GIL from the county's thread.
+    # Without the four, a task costs what it costs in one process (bench/bench_province.py).
     "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1000ms",
+    "distributed.worker.memory.monitor-interval": "1000ms",
+    "distributed.admin.system-monitor.interval": "5000ms",
 }
 """Dask settings for the workers ``province`` starts (see the README for a running cluster)."""
 
