@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputError, read_toml
-from planner.io import REJECTED_COLUMNS
+from planner.schema import REJECTED_COLUMNS
 from planner.text import (
     AUDIT_RULES,
     FUNCTION_ALIASES,

@@ -18,8 +18,8 @@ from api.config import load_settings
 from api.local import LocalServer
 from planner import InputError, Region, Standards, analyze
 from planner.areas import isochrone
+from planner.coords import wgs84_to_gcj02
 from planner.coverage import gap_areas
-from planner.io import wgs84_to_gcj02
 from planner.region import SAMPLE_DIR
 from planner.siting import suggest
 from planner.text import TIERS
