@@ -1349,9 +1349,9 @@ class AuditFiles:
     @classmethod
     def sample(cls) -> AuditFiles:
         """The bundled sample county's ledgers."""
-        from planner.region import SAMPLE_DIR
+        from planner.region import sample_dir
 
-        return cls.beside(SAMPLE_DIR / "sites.csv")
+        return cls.beside(sample_dir() / "sites.csv")
 
     @classmethod
     def beside(cls, sites: str | Path, **given: str | Path | None) -> AuditFiles:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,31 @@ from planner.standards import Standards
 
 log = logging.getLogger(__name__)
 
-SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_data"
+SAMPLE_PACKAGE = "planner.sample_data"
+"""The bundled sample's package: ``sample_data/`` of the repository, shipped in the wheel."""
+
+
+def sample_dir() -> Path:
+    """The folder of the bundled sample county, found as package data (wheel or editable).
+
+    Raises
+    ------
+    InputError
+        When the package is not installed (a source tree on ``PYTHONPATH`` only), saying how
+        to install it or which files to give instead.
+    """
+    try:
+        folder = resources.files(SAMPLE_PACKAGE)
+    except ModuleNotFoundError:
+        msg = (
+            f"bundled sample not found: {SAMPLE_PACKAGE} is not installed; install servicecircle "
+            "(pip install -e . in a checkout) or give --network, --sites and --residents"
+        )
+        raise InputError(msg) from None
+    if not isinstance(folder, Path):  # e.g. inside a zip: no folder the readers can open
+        msg = f"bundled sample not found: {SAMPLE_PACKAGE} is not a folder ({folder})"
+        raise InputError(msg)
+    return folder
 
 
 @dataclass(frozen=True)
@@ -54,7 +79,7 @@ class RegionFiles:
     @classmethod
     def sample(cls) -> RegionFiles:
         """The bundled synthetic sample county."""
-        d = SAMPLE_DIR
+        d = sample_dir()
         if not (d / "county.osm").exists():
             msg = f"bundled sample not found in {d}; run `python sample_data/generate.py`"
             raise InputError(msg)

@@ -12,6 +12,7 @@ import httpx
 import numpy as np
 import pytest
 import shapely
+from conftest import SAMPLE as SAMPLE_DIR
 from shapely.geometry import shape
 
 from api.config import load_settings
@@ -20,7 +21,6 @@ from planner import InputError, Region, Standards, analyze
 from planner.areas import isochrone
 from planner.coords import wgs84_to_gcj02
 from planner.coverage import gap_areas
-from planner.region import SAMPLE_DIR
 from planner.siting import suggest
 from planner.text import TIERS
 
