@@ -69,8 +69,6 @@ _COLUMN_ALIASES: dict[str, str] = {
     "电话": "phone",
 }
 
-# --- tables ---------------------------------------------------------------------------------
-
 _TABLE_SUFFIXES = {
     ".csv": "csv",
     ".txt": "csv",

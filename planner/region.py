@@ -77,9 +77,10 @@ class RegionFiles:
     """Sheet of every XLSX input to read (default: every sheet with the expected columns)."""
 
     @classmethod
-    def sample(cls) -> RegionFiles:
-        """The bundled synthetic sample county."""
-        d = sample_dir()
+    def sample(cls, folder: str | Path | None = None) -> RegionFiles:
+        """The bundled synthetic sample county, from :func:`sample_dir` or the given ``folder``
+        (e.g. a checkout's ``sample_data``)."""
+        d = sample_dir() if folder is None else Path(folder)
         if not (d / "county.osm").exists():
             msg = f"bundled sample not found in {d}; run `python sample_data/generate.py`"
             raise InputError(msg)

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import warnings
 from importlib import resources
 from pathlib import Path
@@ -81,13 +80,15 @@ def test_the_sample_is_found_as_package_data():
         assert path is not None and Path(path).parent == folder and Path(path).is_file()
     # the same sample as the repository's (an editable install points at it)
     assert (folder / "sites.csv").read_bytes() == (SAMPLE / "sites.csv").read_bytes()
+    # or an explicit folder
+    assert RegionFiles.sample(SAMPLE).sites == SAMPLE / "sites.csv"
 
 
 def test_a_checkout_that_is_not_installed_says_what_to_do(tmp_path):
-    # -S: no site-packages and so no editable-install hook; the dependencies come from
-    # PYTHONPATH, the code from the checkout itself.
-    path = [str(ROOT), sysconfig.get_paths()["purelib"], os.environ.get("PYTHONPATH", "")]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p)}
+    # -S: no site-packages processing and so no editable-install hook; the dependencies come
+    # from PYTHONPATH (this process's folders), the code from the checkout itself.
+    path = [str(ROOT), *(p for p in sys.path if p and Path(p).is_dir())]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     done = subprocess.run(
         [sys.executable, "-S", "-m", "planner", "analyze", "--out", str(tmp_path / "out")],
         cwd=tmp_path,
