@@ -15,7 +15,7 @@ Charts (matplotlib, Chinese labels) live in :mod:`planner.charts`.
 from planner.coords import gcj02_to_wgs84, to_wgs84, wgs84_to_gcj02
 from planner.coverage import Coverage, analyze, gap_areas, unit_table, weighted_gini
 from planner.errors import InputError
-from planner.io import read_candidates, read_residents, read_sites, read_units
+from planner.inputs import read_candidates, read_residents, read_sites, read_units
 from planner.maps import coverage_map
 from planner.network import RoadNetwork, TravelGraph, clip_osm, load_network
 from planner.population import buildings_from_osm, spread_population

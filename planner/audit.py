@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputError, read_toml
-from planner.io import REJECTED_COLUMNS
+from planner.schema import REJECTED_COLUMNS
 from planner.text import (
     AUDIT_RULES,
     FUNCTION_ALIASES,
@@ -1381,9 +1381,9 @@ class AuditFiles:
     @classmethod
     def sample(cls) -> AuditFiles:
         """The bundled sample county's ledgers."""
-        from planner.region import SAMPLE_DIR
+        from planner.region import sample_dir
 
-        return cls.beside(SAMPLE_DIR / "sites.csv")
+        return cls.beside(sample_dir() / "sites.csv")
 
     @classmethod
     def beside(cls, sites: str | Path, **given: str | Path | None) -> AuditFiles:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import shapely
+from pyproj import Transformer
 
 from planner.errors import InputError
 from planner.text import normalise_token
@@ -23,7 +25,7 @@ SYSTEM_NAMES = {
 }
 
 
-_COORD_ALIASES = {
+COORD_ALIASES = {
     "wgs84": "wgs84",
     "wgs_84": "wgs84",
     "epsg:4326": "wgs84",
@@ -116,14 +118,7 @@ def bd09_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def to_wgs84(lon: np.ndarray, lat: np.ndarray, system: str) -> tuple[np.ndarray, np.ndarray]:
     """Convert coordinates in ``system`` (``wgs84``, ``gcj02`` or ``bd09``) to WGS84."""
-    if system == "wgs84":
-        return np.asarray(lon, float), np.asarray(lat, float)
-    if system == "gcj02":
-        return gcj02_to_wgs84(lon, lat)
-    if system == "bd09":
-        return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
-    msg = f"unknown coordinate system {system!r}; use one of {', '.join(COORD_SYSTEMS)}"
-    raise InputError(msg)
+    return _convert(_TO_WGS84, lon, lat, system)
 
 
 def coord_system(value: str | None) -> str:
@@ -139,7 +134,7 @@ def coord_system(value: str | None) -> str:
         return layer_systems(value)["*"] or "wgs84"
     if normalise_token(value) == AUTO:
         return AUTO
-    key = _COORD_ALIASES.get(normalise_token(value))
+    key = COORD_ALIASES.get(normalise_token(value))
     if key is None:
         msg = f"unknown coordinate system {value!r}; use one of {', '.join(COORD_SYSTEMS)} or auto"
         raise InputError(msg)
@@ -195,14 +190,37 @@ def gcj02_to_bd09(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def from_wgs84(lon: np.ndarray, lat: np.ndarray, system: str) -> tuple[np.ndarray, np.ndarray]:
     """Convert WGS84 coordinates to ``system`` (to paste results back into Amap or Baidu)."""
-    if system == "wgs84":
-        return np.asarray(lon, float), np.asarray(lat, float)
-    if system == "gcj02":
-        return wgs84_to_gcj02(lon, lat)
-    if system == "bd09":
-        return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
-    msg = f"unknown coordinate system {system!r}; use one of {', '.join(COORD_SYSTEMS)}"
-    raise InputError(msg)
+    return _convert(_FROM_WGS84, lon, lat, system)
+
+
+Conversion = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _unchanged(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(lon, float), np.asarray(lat, float)
+
+
+_TO_WGS84: dict[str, Conversion] = {
+    "wgs84": _unchanged,
+    "gcj02": gcj02_to_wgs84,
+    "bd09": lambda lon, lat: gcj02_to_wgs84(*bd09_to_gcj02(lon, lat)),
+}
+_FROM_WGS84: dict[str, Conversion] = {
+    "wgs84": _unchanged,
+    "gcj02": wgs84_to_gcj02,
+    "bd09": lambda lon, lat: gcj02_to_bd09(*wgs84_to_gcj02(lon, lat)),
+}
+
+
+def _convert(
+    table: dict[str, Conversion], lon: np.ndarray, lat: np.ndarray, system: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Apply the conversion of ``system`` in ``table``; an unknown system is an input error."""
+    convert = table.get(system)
+    if convert is None:
+        msg = f"unknown coordinate system {system!r}; use one of {', '.join(COORD_SYSTEMS)}"
+        raise InputError(msg)
+    return convert(lon, lat)
 
 
 # --- detection -------------------------------------------------------------------------------
@@ -253,8 +271,6 @@ def road_fit(
         ``DETECT_PAIRED_BELOW`` points; both empty when fewer than ``DETECT_MIN_POINTS``
         points lie in China (elsewhere the three systems coincide).
     """
-    from pyproj import Transformer
-
     lon, lat = np.asarray(lon, float), np.asarray(lat, float)
     keep = np.isfinite(lon) & np.isfinite(lat)
     keep &= ~_outside_china(np.where(keep, lon, 0.0), np.where(keep, lat, 0.0))

@@ -17,6 +17,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from planner.areas import area_polygons, reached_pieces
+from planner.checks import check_reachable, warn_units_outside
 from planner.reach import NodeTimes, nearest
 from planner.region import Region
 from planner.standards import Standards
@@ -115,81 +116,20 @@ def analyze(
     sites = region.sites
     out = res[[c for c in res.columns if c != "source_row"]].copy()
     pop = out["population"].to_numpy(float)
-    rejected = [region.rejected]
-    node_times: dict[str, NodeTimes] = {}
-    site_tier = sites["tier"].to_numpy()
-    site_ids = sites["id"].to_numpy()
-
-    best = np.full(len(out), np.inf)
-    best_site = np.full(len(out), None, dtype=object)
-    best_tier = np.full(len(out), None, dtype=object)
-    covered_any = np.zeros(len(out), bool)
-    far = np.zeros(len(out), bool)
-    off_street = np.zeros(len(out), bool)  # joined a bridge or tunnel: no street within reach
-    site_far = np.zeros(len(sites), bool)
+    reach = _Reach.start(region)
     for tier in TIERS:
-        ts = std.for_tier(tier)
-        speed = std.speed_of(ts)
-        say(f"{tier_label(tier)}: travel times {ts.mode} within {ts.minutes:g} min")
-        graph = region.graph(ts.mode, speed)
-        site_snap = region.snap("sites", ts.mode, speed)
-        res_snap = region.snap("residents", ts.mode, speed)
-        far |= ~res_snap.ok
-        if res_snap.off_street is not None:
-            off_street |= res_snap.off_street
-        mask = site_tier == tier
-        lost = mask & ~site_snap.ok
-        site_far |= lost
-        if lost.any():
-            rejected.append(
-                pd.DataFrame(
-                    {
-                        "layer": "sites",
-                        "file": str(region.files.sites) if region.files else "sites",
-                        "row": sites.loc[lost, "source_row"].to_numpy(),
-                        "id": site_ids[lost],
-                        "reason": f"farther than {std.max_snap_m:g} m from any road usable "
-                        f"{ts.mode}; the site cannot be reached and is left out",
-                    }
-                )
-            )
-        index = np.flatnonzero(mask)
-        reach, nodes = nearest(graph, site_snap.subset(index), res_snap)
-        node_times[tier] = nodes
-        minutes = reach.minutes
-        ids = np.full(len(out), None, dtype=object)
-        hit = reach.source >= 0
-        ids[hit] = site_ids[index[reach.source[hit]]]
-        covered = minutes <= ts.minutes
-        out[f"minutes_{tier}"] = _finite(minutes)
-        out[f"site_{tier}"] = ids
-        out[f"covered_{tier}"] = covered
-        closer = minutes < best
-        best = np.where(closer, minutes, best)
-        best_site = np.where(closer, ids, best_site)
-        best_tier = np.where(closer, tier, best_tier)
-        covered_any |= covered
-
-    _check_layers(region, far, site_far)
-    out["minutes"] = _finite(best)
-    out["nearest_site"] = best_site
-    out["nearest_tier"] = best_tier
-    out["covered"] = covered_any
-    out["status"] = np.where(
-        far,
-        f"farther than {std.max_snap_m:g} m from a road",
-        np.where(np.isinf(best), "no site reachable", "ok"),
-    )
-    out["joins_road_at"] = np.where(far, "", np.where(off_street, "bridge_or_tunnel", "street"))
+        _reach_tier(region, tier, out, reach, say)
+    _check_layers(region, reach.far, reach.site_far)
+    _nearest_columns(out, reach, std.max_snap_m)
 
     say("coverage by tier, town and village")
-    by_tier = _by_tier(out, sites.loc[~site_far], std)
+    by_tier = _by_tier(out, sites.loc[~reach.site_far], std)
     by_unit = unit_table(out, region.units, std)
     equity = equity_figures(out, by_unit)
     say("gap areas")
     gaps = gap_areas(out, sites, link_m=gap_link_m)
     rejected_all = pd.concat(
-        [r for r in rejected if len(r)] or [region.rejected], ignore_index=True
+        [r for r in reach.rejected if len(r)] or [region.rejected], ignore_index=True
     )
     summary = _summary(region, out, by_tier, equity, gaps, rejected_all, std, pop)
     return Coverage(
@@ -202,8 +142,115 @@ def analyze(
         equity=equity,
         summary=summary,
         rejected=rejected_all,
-        node_times=node_times,
+        node_times=reach.node_times,
         region=region if service_areas else None,
+    )
+
+
+@dataclass(eq=False)
+class _Reach:
+    """What :func:`analyze` gathers tier by tier: the nearest site of any tier so far and the
+    points that cannot reach the roads."""
+
+    best: np.ndarray
+    """Minutes to the nearest site of any tier (infinite: none reachable)."""
+    best_site: np.ndarray
+    best_tier: np.ndarray
+    covered: np.ndarray
+    """Covered by some tier within its standard."""
+    far: np.ndarray
+    """Residents too far from every road of some tier's mode."""
+    off_street: np.ndarray
+    """Residents that joined a bridge or tunnel: no street within reach."""
+    site_far: np.ndarray
+    """Sites too far from a road of their tier's mode (left out)."""
+    rejected: list[pd.DataFrame]
+    node_times: dict[str, NodeTimes] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, region: Region) -> _Reach:
+        """Nothing reached yet; the rejected rows are those of reading the region."""
+        n = len(region.residents)
+        return cls(
+            best=np.full(n, np.inf),
+            best_site=np.full(n, None, dtype=object),
+            best_tier=np.full(n, None, dtype=object),
+            covered=np.zeros(n, bool),
+            far=np.zeros(n, bool),
+            off_street=np.zeros(n, bool),
+            site_far=np.zeros(len(region.sites), bool),
+            rejected=[region.rejected],
+        )
+
+
+def _reach_tier(region: Region, tier: str, out: pd.DataFrame, reach: _Reach, say: Progress) -> None:
+    """Minutes from every resident to the nearest site of ``tier``: the columns
+    ``minutes_<tier>``, ``site_<tier>``, ``covered_<tier>`` of ``out``, and ``reach`` updated."""
+    std = region.standards
+    sites = region.sites
+    site_ids = sites["id"].to_numpy()
+    ts = std.for_tier(tier)
+    speed = std.speed_of(ts)
+    say(f"{tier_label(tier)}: travel times {ts.mode} within {ts.minutes:g} min")
+    graph = region.graph(ts.mode, speed)
+    site_snap = region.snap("sites", ts.mode, speed)
+    res_snap = region.snap("residents", ts.mode, speed)
+    reach.far |= ~res_snap.ok
+    if res_snap.off_street is not None:
+        reach.off_street |= res_snap.off_street
+    mask = sites["tier"].to_numpy() == tier
+    lost = mask & ~site_snap.ok
+    reach.site_far |= lost
+    if lost.any():
+        reach.rejected.append(_unreachable_sites(region, lost, ts.mode))
+    index = np.flatnonzero(mask)
+    found, nodes = nearest(graph, site_snap.subset(index), res_snap)
+    reach.node_times[tier] = nodes
+    minutes = found.minutes
+    ids = np.full(len(out), None, dtype=object)
+    hit = found.source >= 0
+    ids[hit] = site_ids[index[found.source[hit]]]
+    covered = minutes <= ts.minutes
+    out[f"minutes_{tier}"] = _finite(minutes)
+    out[f"site_{tier}"] = ids
+    out[f"covered_{tier}"] = covered
+    closer = minutes < reach.best
+    reach.best = np.where(closer, minutes, reach.best)
+    reach.best_site = np.where(closer, ids, reach.best_site)
+    reach.best_tier = np.where(closer, tier, reach.best_tier)
+    reach.covered |= covered
+
+
+def _unreachable_sites(region: Region, lost: np.ndarray, mode: str) -> pd.DataFrame:
+    """Rejected rows for the sites in ``lost``: too far from any road usable ``mode``."""
+    sites = region.sites
+    return pd.DataFrame(
+        {
+            "layer": "sites",
+            "file": str(region.files.sites) if region.files else "sites",
+            "row": sites.loc[lost, "source_row"].to_numpy(),
+            "id": sites["id"].to_numpy()[lost],
+            "reason": f"farther than {region.standards.max_snap_m:g} m from any road usable "
+            f"{mode}; the site cannot be reached and is left out",
+        }
+    )
+
+
+def _nearest_columns(out: pd.DataFrame, reach: _Reach, max_snap_m: float) -> None:
+    """Columns of the nearest site of any tier: ``minutes``, ``nearest_site``,
+    ``nearest_tier``, ``covered``, ``status`` and ``joins_road_at``."""
+    far = reach.far
+    out["minutes"] = _finite(reach.best)
+    out["nearest_site"] = reach.best_site
+    out["nearest_tier"] = reach.best_tier
+    out["covered"] = reach.covered
+    out["status"] = np.where(
+        far,
+        f"farther than {max_snap_m:g} m from a road",
+        np.where(np.isinf(reach.best), "no site reachable", "ok"),
+    )
+    out["joins_road_at"] = np.where(
+        far, "", np.where(reach.off_street, "bridge_or_tunnel", "street")
     )
 
 
@@ -414,6 +461,23 @@ def residents_for_tier(res: gpd.GeoDataFrame, tier: str) -> gpd.GeoDataFrame:
     )
 
 
+GAP_COLUMNS = [
+    "gap_id",
+    "population",
+    "residents",
+    "town",
+    "village",
+    "centroid_lon",
+    "centroid_lat",
+    "nearest_site",
+    "nearest_site_name",
+    "nearest_tier",
+    "minutes_min",
+    "minutes_mean",
+]
+"""Columns of :func:`gap_areas` (besides the polygon)."""
+
+
 def gap_areas(
     res: gpd.GeoDataFrame,
     sites: gpd.GeoDataFrame,
@@ -431,27 +495,38 @@ def gap_areas(
     if tier is not None:
         res = residents_for_tier(res, tier)
     gap = res.loc[~res["covered"].to_numpy() & (res["population"].to_numpy() > 0)]
-    columns = [
-        "gap_id",
-        "population",
-        "residents",
-        "town",
-        "village",
-        "centroid_lon",
-        "centroid_lat",
-        "nearest_site",
-        "nearest_site_name",
-        "nearest_tier",
-        "minutes_min",
-        "minutes_mean",
-    ]
     if gap.empty:
-        return gpd.GeoDataFrame(columns=[*columns, "geometry"], geometry="geometry", crs=res.crs)
+        return gpd.GeoDataFrame(
+            columns=[*GAP_COLUMNS, "geometry"], geometry="geometry", crs=res.crs
+        )
     xy = np.column_stack([gap.geometry.x.to_numpy(), gap.geometry.y.to_numpy()])
     pairs = cKDTree(xy).query_pairs(link_m, output_type="ndarray")
     n = len(xy)
     adj = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     _, label = connected_components(adj, directed=False)
+    table = _gap_figures(gap, xy, label)
+    table["nearest_site_name"] = table["nearest_site"].map(sites.set_index("id")["name"])
+    radius = link_m / 2 + 1.0 if buffer_m is None else buffer_m
+    discs = shapely.buffer(shapely.points(xy), radius, quad_segs=6)
+    order = np.argsort(label, kind="stable")
+    merged = shapely.multipolygons(shapely.get_parts(discs[order]), indices=label[order])
+    polygons = np.array([shapely.union_all(shapely.get_parts(m)) for m in merged], dtype=object)
+    centroid = gpd.GeoSeries(shapely.points(table["cx"], table["cy"]), crs=res.crs).to_crs(4326)
+    table["centroid_lon"] = np.round(centroid.x.to_numpy(), 6)
+    table["centroid_lat"] = np.round(centroid.y.to_numpy(), 6)
+    table = table.sort_values(["population", "cx"], ascending=[False, True])
+    polygons = polygons[table.index.to_numpy()]
+    table = table.reset_index(drop=True)
+    table["gap_id"] = [f"G{i + 1:03d}" for i in range(len(table))]
+    table["population"] = table["population"].round().astype(int)
+    table["minutes_min"] = _round(table["minutes_min"].to_numpy(float))
+    table["minutes_mean"] = _round(table["minutes_mean"].to_numpy(float))
+    return gpd.GeoDataFrame(table[GAP_COLUMNS], geometry=polygons, crs=res.crs)
+
+
+def _gap_figures(gap: pd.DataFrame, xy: np.ndarray, label: np.ndarray) -> pd.DataFrame:
+    """Per gap area (``label``): population, residents, weighted centre ``cx, cy``, minutes,
+    the most populous town and village, and the nearest site of its closest resident."""
     frame = pd.DataFrame(
         {
             "label": label,
@@ -478,7 +553,6 @@ def gap_areas(
             "minutes_mean": g["minutes"].mean(),
         }
     )
-    # The most populous town/village of the area, and the nearest site of its closest resident.
     for col in ("town", "village"):
         top = frame.groupby(["label", col])["population"].sum().reset_index()
         top = top.sort_values(["label", "population", col], ascending=[True, False, True])
@@ -486,24 +560,7 @@ def gap_areas(
     closest = frame.sort_values(["label", "minutes"]).drop_duplicates("label").set_index("label")
     table["nearest_site"] = closest["nearest_site"]
     table["nearest_tier"] = closest["nearest_tier"]
-    names = sites.set_index("id")["name"]
-    table["nearest_site_name"] = table["nearest_site"].map(names)
-    radius = link_m / 2 + 1.0 if buffer_m is None else buffer_m
-    discs = shapely.buffer(shapely.points(xy), radius, quad_segs=6)
-    order = np.argsort(label, kind="stable")
-    merged = shapely.multipolygons(shapely.get_parts(discs[order]), indices=label[order])
-    polygons = np.array([shapely.union_all(shapely.get_parts(m)) for m in merged], dtype=object)
-    centroid = gpd.GeoSeries(shapely.points(table["cx"], table["cy"]), crs=res.crs).to_crs(4326)
-    table["centroid_lon"] = np.round(centroid.x.to_numpy(), 6)
-    table["centroid_lat"] = np.round(centroid.y.to_numpy(), 6)
-    table = table.sort_values(["population", "cx"], ascending=[False, True])
-    polygons = polygons[table.index.to_numpy()]
-    table = table.reset_index(drop=True)
-    table["gap_id"] = [f"G{i + 1:03d}" for i in range(len(table))]
-    table["population"] = table["population"].round().astype(int)
-    table["minutes_min"] = _round(table["minutes_min"].to_numpy(float))
-    table["minutes_mean"] = _round(table["minutes_mean"].to_numpy(float))
-    return gpd.GeoDataFrame(table[columns], geometry=polygons, crs=res.crs)
+    return table
 
 
 def _empty_areas(crs: str) -> gpd.GeoDataFrame:
@@ -548,8 +605,6 @@ def _service_areas(region: Region, node_times: dict[str, NodeTimes]) -> gpd.GeoD
 
 
 def _check_layers(region: Region, res_far: np.ndarray, site_far: np.ndarray) -> None:
-    from planner.checks import check_reachable, warn_units_outside
-
     files = region.files
     net = region.network
     snap_m = region.standards.max_snap_m

@@ -31,7 +31,7 @@ import numpy as np
 import shapely
 
 from planner.errors import InputError
-from planner.io import error_cause, feed_file
+from planner.io import error_cause, feed_input
 from planner.network import RoadNetwork, default_cache_dir
 
 log = logging.getLogger(__name__)
@@ -189,12 +189,9 @@ def with_slopes(
 def _cache_path(network: RoadNetwork, dem: Path, cache_dir: str | Path | None) -> Path | None:
     if cache_dir is False:  # type: ignore[comparison-overlap]
         return None
-    digest = hashlib.sha256()
-    try:
-        feed_file(digest, dem)
-    except OSError as exc:
-        msg = f"{dem}: cannot read the DEM ({error_cause(exc)}); check the path and permissions"
-        raise InputError(msg) from None
+    digest = feed_input(
+        hashlib.sha256(), dem, what="the DEM", todo="check the path and permissions"
+    )
     coords, index = shapely.get_coordinates(network.edge_geometry, return_index=True)
     for array in (coords, index, network.edge_u, network.edge_v):
         digest.update(np.ascontiguousarray(array).tobytes())

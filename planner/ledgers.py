@@ -15,16 +15,14 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputError
-from planner.io import (
+from planner.io import WGS84, blank, read_table
+from planner.schema import (
     REJECTED_COLUMNS,
-    WGS84,
-    _blank,
-    _numeric,
-    _points,
-    _quoted,
-    _require,
-    _Rows,
-    read_table,
+    Rows,
+    numeric,
+    quoted,
+    require_columns,
+    wgs84_points,
 )
 from planner.text import (
     ACTIVITY_TYPE_ALIASES,
@@ -140,7 +138,7 @@ UNIT_STAT_COLUMNS = [
 ]
 
 
-def _ledger(path: str | Path, kind: str, required: list[str]) -> _Rows:
+def _ledger(path: str | Path, kind: str, required: list[str]) -> Rows:
     """Read one ledger table with its aliases; refuse workbooks with several filled sheets."""
     path = Path(path)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
@@ -153,11 +151,11 @@ def _ledger(path: str | Path, kind: str, required: list[str]) -> _Rows:
         if target and target not in frame.columns and target not in renames.values():
             renames[col] = target
     frame = frame.rename(columns=renames)
-    _require(frame, path, kind, required)
+    require_columns(frame, path, kind, required)
     for col in frame.columns:
         if col not in ("_row", "geometry") and frame[col].dtype == object:
-            frame[col] = frame[col].where(~_blank(frame[col]), None)
-    return _Rows(frame.reset_index(drop=True), path, kind)
+            frame[col] = frame[col].where(~blank(frame[col]), None)
+    return Rows(frame.reset_index(drop=True), path, kind)
 
 
 def _one_sheet(path: Path) -> None:
@@ -180,7 +178,7 @@ def _one_sheet(path: Path) -> None:
         raise InputError(msg)
 
 
-def _rejected(rows: _Rows, key: str) -> pd.DataFrame:
+def _rejected(rows: Rows, key: str) -> pd.DataFrame:
     frame = rows.frame
     if key in frame:
         rows.frame = frame.assign(id=frame[key].fillna("").astype(str))
@@ -195,14 +193,14 @@ def _text(series: pd.Series) -> pd.Series:
     return series.fillna("").astype(str).str.normalize("NFKC").str.strip()
 
 
-def _known_site(rows: _Rows, site_ids: pd.Series | None, column: str = "site_id") -> None:
+def _known_site(rows: Rows, site_ids: pd.Series | None, column: str = "site_id") -> None:
     if site_ids is None:
         return
     known = set(site_ids.astype(str))
     ids = _text(rows.frame[column])
     rows.reject(
         (ids != "") & ~ids.isin(known),
-        "unknown site id " + _quoted(ids) + "; it is not in the sites file",
+        "unknown site id " + quoted(ids) + "; it is not in the sites file",
     )
 
 
@@ -234,9 +232,9 @@ def read_teams(
     rows.reject(frame["site_id"] == "", "missing site_id; give the site the team belongs to")
     rows.reject(frame["team"] == "", "missing team name")
     _known_site(rows, site_ids)
-    frame["members"] = _numeric(rows, "members", required=False)
+    frame["members"] = numeric(rows, "members", required=False)
     dup = frame.duplicated(["site_id", "team"], keep="first") & rows.ok
-    rows.reject(dup, "team " + _quoted(frame["team"]) + " is listed twice for this site")
+    rows.reject(dup, "team " + quoted(frame["team"]) + " is listed twice for this site")
     out = frame.loc[rows.ok, ["site_id", "team", "members", "_row"]]
     return out.rename(columns={"_row": "source_row"}).reset_index(drop=True), _rejected(
         rows, "site_id"
@@ -318,7 +316,7 @@ def read_activities(
     date = parse_dates(frame["date"])
     rows.reject(
         date.isna(),
-        "date " + _quoted(frame["date"]) + " is not a date; write it as 2025-03-14",
+        "date " + quoted(frame["date"]) + " is not a date; write it as 2025-03-14",
     )
     valid = date[rows.ok]
     if valid.empty:
@@ -334,8 +332,8 @@ def read_activities(
     )
     rows.reject(frame["site_id"] == "", "missing site_id; give the site that held the activity")
     _known_site(rows, site_ids)
-    frame["participants"] = _numeric(rows, "participants", required=False)
-    frame["volunteer_hours"] = _numeric(rows, "volunteer_hours", required=False)
+    frame["participants"] = numeric(rows, "participants", required=False)
+    frame["volunteer_hours"] = numeric(rows, "volunteer_hours", required=False)
     frame["date"] = date
     frame["type_raw"] = frame["type"]
     frame["type"] = frame["type"].map(lambda v: ACTIVITY_TYPE_ALIASES.get(normalise_token(v)))
@@ -383,7 +381,7 @@ def read_projects(
     rows.reject(
         ~level.isin(["centre", "institute", "station", "city"]),
         "level "
-        + _quoted(frame["level"].fillna(""))
+        + quoted(frame["level"].fillna(""))
         + " is not centre (县级/中心), institute (乡镇/所), station (村/站) or city (市级)",
     )
     frame["level"] = level
@@ -396,10 +394,10 @@ def read_projects(
         known = set(unit_codes.astype(str))
         rows.reject(
             (frame["unit_code"] != "") & ~frame["unit_code"].isin(known),
-            "unknown unit_code " + _quoted(frame["unit_code"]) + "; it is not in the units",
+            "unknown unit_code " + quoted(frame["unit_code"]) + "; it is not in the units",
         )
     dup = frame.duplicated(["name", "level", "site_id", "unit_code"], keep="first") & rows.ok
-    rows.reject(dup, "project " + _quoted(frame["name"]) + " is listed twice")
+    rows.reject(dup, "project " + quoted(frame["name"]) + " is listed twice")
     out = frame.loc[rows.ok, [c for c in PROJECT_COLUMNS if c != "source_row"] + ["_row"]]
     return out.rename(columns={"_row": "source_row"}).reset_index(drop=True), _rejected(
         rows, "name"
@@ -424,17 +422,17 @@ def unit_stats_from_units(units: gpd.GeoDataFrame) -> pd.DataFrame:
     """The figures carried by the boundary file itself (columns missing there stay empty)."""
     frame = pd.DataFrame(units.drop(columns="geometry")).copy()
     frame["_row"] = frame.get("source_row", pd.Series(np.arange(len(frame)) + 1))
-    rows = _Rows(frame.reset_index(drop=True), Path("units"), "units")
+    rows = Rows(frame.reset_index(drop=True), Path("units"), "units")
     stats, _ = _unit_stats(rows)
     return stats
 
 
-def _unit_stats(rows: _Rows) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _unit_stats(rows: Rows) -> tuple[pd.DataFrame, pd.DataFrame]:
     frame = rows.frame
     frame["code"] = _text(frame["code"])
     rows.reject(frame["code"] == "", "missing code")
     for col in UNIT_STAT_COLUMNS[1:5]:
-        frame[col] = _numeric(rows, col, required=False) if col in frame else np.nan
+        frame[col] = numeric(rows, col, required=False) if col in frame else np.nan
     rows.reject(
         frame["volunteers_with_hours"] > frame["volunteers"],
         "volunteers_with_hours "
@@ -447,14 +445,14 @@ def _unit_stats(rows: _Rows) -> tuple[pd.DataFrame, pd.DataFrame]:
         rows.reject(
             frame["kind"].notna() & kind.isna(),
             "kind "
-            + _quoted(frame["kind"].fillna(""))
+            + quoted(frame["kind"].fillna(""))
             + " is neither community (社区) nor rural (村)",
         )
         frame["kind"] = kind
     else:
         frame["kind"] = None
     dup = frame.duplicated("code", keep="first") & rows.ok
-    rows.reject(dup, "code " + _quoted(frame["code"]) + " is listed twice")
+    rows.reject(dup, "code " + quoted(frame["code"]) + " is listed twice")
     out = frame.loc[rows.ok, UNIT_STAT_COLUMNS].reset_index(drop=True)
     return out, _rejected(rows, "code")
 
@@ -489,9 +487,9 @@ def read_venues(
     frame["name"] = _text(frame["name"])
     kind = frame["kind"].map(lambda v: VENUE_KIND_ALIASES.get(normalise_token(v)) if v else None)
     accepted = ", ".join(f"{k} ({v['zh']})" for k, v in VENUE_KINDS.items())
-    rows.reject(kind.isna(), "kind " + _quoted(frame["kind"].fillna("")) + f"; use {accepted}")
+    rows.reject(kind.isna(), "kind " + quoted(frame["kind"].fillna("")) + f"; use {accepted}")
     frame["kind"] = kind
-    points = _points(rows, coord_sys)
+    points = wgs84_points(rows, coord_sys)
     ok = rows.ok.to_numpy()
     out = points.loc[ok, ["id", "name", "kind", "lon", "lat", "geometry"]].reset_index(drop=True)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=WGS84), _rejected(rows, "id")

@@ -7,12 +7,12 @@ import itertools
 import logging
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,8 @@ from scipy.sparse.csgraph import connected_components
 from planner import access
 from planner.access import WAY_TAGS
 from planner.errors import InputError
-from planner.io import error_cause, feed_file
+from planner.io import error_cause, feed_input
+from planner.osm_reader import highway_ways, read_osm_network
 from planner.standards import DEFAULT_SPEEDS_KMH
 from planner.text import MODES
 
@@ -348,8 +349,6 @@ def load_network(
 
 def _read_osm(path: Path, *, simplify: bool) -> RoadNetwork:
     # Straight into arrays (planner.osm_reader); equal to read_graph + from_graph, faster.
-    from planner.osm_reader import read_osm_network
-
     try:
         arrays = read_osm_network(
             path,
@@ -397,12 +396,9 @@ def default_cache_dir() -> Path:
 def _cache_path(path: Path, cache_dir: str | Path | None, simplify: bool) -> Path | None:
     if cache_dir is False:  # type: ignore[comparison-overlap]
         return None
-    digest = hashlib.sha256()
-    try:
-        feed_file(digest, path)
-    except OSError as exc:
-        msg = f"{path}: cannot read road network file ({error_cause(exc)}); check its permissions"
-        raise InputError(msg) from None
+    digest = feed_input(
+        hashlib.sha256(), path, what="road network file", todo="check its permissions"
+    )
     digest.update(f"v{CACHE_VERSION}-simplify{simplify}".encode())
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     return folder / f"network-{digest.hexdigest()[:24]}.npz"
@@ -480,15 +476,7 @@ def _roads_to_xml(source: Path, xml: Path) -> None:
     pieces: list[tuple[int, list[int], dict[str, str]]] = []
     clipped = 0
     piece_ids = itertools.count(_PIECE_ID_BASE)
-    # The entity filter lets only ways through; the processor's own type is any OSM object.
-    ways = cast(
-        "Iterable[osmium.osm.Way]",
-        osmium.FileProcessor(str(source), osmium.osm.NODE | osmium.osm.WAY)
-        .with_locations()
-        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-        .with_filter(osmium.filter.KeyFilter("highway")),
-    )
-    for way in ways:
+    for way in highway_ways(source):
         tags = {tag.k: tag.v for tag in way.tags}
         if tags["highway"] in NOT_ROADS or tags.get("area") == "yes":
             continue

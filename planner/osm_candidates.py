@@ -94,7 +94,7 @@ def candidates_from_osm(path: str | Path) -> gpd.GeoDataFrame:
     geopandas.GeoDataFrame
         WGS84 points with ``id`` (``osm:<type>/<id>``), ``name``, ``kind``, ``rooms``,
         ``rooms_source``, ``lon``, ``lat`` and the OSM tags used, in the layout of
-        :func:`planner.io.read_candidates`.
+        :func:`planner.inputs.read_candidates`.
     """
     return read_osm_candidates(path)[0]
 

@@ -32,6 +32,7 @@ from planner.access import WAY_TAGS
 from planner.errors import InputError
 
 if TYPE_CHECKING:
+    import osmium
     from pyproj import CRS
 
 log = logging.getLogger(__name__)
@@ -108,13 +109,26 @@ def read_osm_network(
 # --- reading ways ------------------------------------------------------------------------------
 
 
+def highway_ways(path: str | Path) -> Iterable[osmium.osm.Way]:
+    """The ways tagged ``highway=*`` of an OSM file, with their node locations (pyosmium)."""
+    import osmium
+
+    # The entity filter lets only ways through; the processor's own type is any OSM object.
+    return cast(
+        "Iterable[osmium.osm.Way]",
+        osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations()
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+        .with_filter(osmium.filter.KeyFilter("highway")),
+    )
+
+
 def _collect_ways(
     path: Path, not_roads: frozenset[str]
 ) -> (
     tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple[str, ...]]] | None
 ):
     """Node ids and fixed-point coordinates of every road way, one tag signature per way."""
-    import osmium
 
     refs = array("q")
     xs = array("i")
@@ -122,14 +136,7 @@ def _collect_ways(
     way_len = array("q")
     way_sig = array("q")
     codes: dict[tuple[str, ...], int] = {}
-    # The entity filter lets only ways through; the processor's own type is any OSM object.
-    processor = cast(
-        "Iterable[osmium.osm.Way]",
-        osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
-        .with_locations()
-        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-        .with_filter(osmium.filter.KeyFilter("highway")),
-    )
+    processor = highway_ways(path)
     sigs: list[tuple[str, ...]] = []
     by_tags: dict[tuple[tuple[str, str], ...], int] = {}  # a way's tags -> signature, -1: no road
     for way in processor:  # the one Python loop: pyosmium hands over ways one by one

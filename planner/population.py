@@ -205,6 +205,23 @@ def spread_population(
     buildings = buildings.set_crs(crs) if buildings.crs is None else buildings
     metric = buildings.estimate_utm_crs() if buildings.crs.is_geographic else buildings.crs
     places = _village_places(villages, units, key).to_crs(metric)
+    totals = _village_totals(places, key)
+    shapes = buildings.geometry.to_crs(metric)
+    points = shapes.representative_point().to_numpy()
+    owner = _assign(points, places.geometry.to_numpy(), max_distance_m)
+    share, counts = _shares(totals, owner, _weights(buildings, shapes, weight))
+    homes = _homes(places, key, totals, owner, share, counts, points)
+    homes.insert(0, "id", [f"P{i + 1:06d}" for i in range(len(homes))])
+    out = gpd.GeoDataFrame(homes, geometry="geometry", crs=metric).to_crs(crs)
+    left = int(totals.sum() - out["population"].sum())
+    if left:  # cannot happen by construction; guards the promise that totals are kept
+        msg = f"{left} persons were not placed; please report this"
+        raise RuntimeError(msg)
+    return out
+
+
+def _village_totals(places: gpd.GeoDataFrame, key: str) -> np.ndarray:
+    """Each village's population in whole persons; raises for a missing or negative one."""
     totals = pd.to_numeric(places["population"], errors="coerce")
     bad = totals.isna() | (totals < 0)
     if bad.any():
@@ -215,23 +232,36 @@ def spread_population(
         )
         msg = f"village population must be a number of at least 0 (check {names[:5]})"
         raise InputError(msg)
-    totals = np.round(totals.to_numpy(float)).astype(np.int64)
+    whole: np.ndarray = np.round(totals.to_numpy(float)).astype(np.int64)
+    return whole
 
-    shapes = buildings.geometry.to_crs(metric)
-    points = shapes.representative_point().to_numpy()
-    owner = _assign(points, places.geometry.to_numpy(), max_distance_m)
-    w = _weights(buildings, shapes, weight)
+
+def _shares(totals: np.ndarray, owner: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whole persons per placed building (``owner >= 0``, in order) by weight ``w``, and the
+    number of buildings of each village."""
     placed = owner >= 0
-    n_village = len(places)
+    n_village = len(totals)
     wsum = np.bincount(owner[placed], weights=w[placed], minlength=n_village)
     counts = np.bincount(owner[placed], minlength=n_village)
     # Villages whose buildings all weigh nothing share equally among them.
     flat = (wsum <= 0) & (counts > 0)
     w = np.where(placed & flat[np.maximum(owner, 0)], 1.0, w)
     wsum = np.bincount(owner[placed], weights=w[placed], minlength=n_village)
-    share = _largest_remainder(totals, owner[placed], w[placed], wsum)
+    return _largest_remainder(totals, owner[placed], w[placed], wsum), counts
 
-    idx = np.flatnonzero(placed)
+
+def _homes(
+    places: gpd.GeoDataFrame,
+    key: str,
+    totals: np.ndarray,
+    owner: np.ndarray,
+    share: np.ndarray,
+    counts: np.ndarray,
+    points: np.ndarray,
+) -> pd.DataFrame:
+    """One row per building with people, with its village's columns; a village without
+    buildings keeps its whole population at its own point."""
+    idx = np.flatnonzero(owner >= 0)
     attrs = places.drop(
         columns=[
             c for c in ("population", "geometry", "lon", "lat", "source_row", "_row") if c in places
@@ -257,14 +287,8 @@ def spread_population(
         alone["building"] = -1
         alone["geometry"] = shapely.point_on_surface(places.geometry.to_numpy()[lonely])
         homes = pd.concat([homes, alone], ignore_index=True)
-    homes = homes[homes["population"] > 0].reset_index(drop=True)
-    homes.insert(0, "id", [f"P{i + 1:06d}" for i in range(len(homes))])
-    out = gpd.GeoDataFrame(homes, geometry="geometry", crs=metric).to_crs(crs)
-    left = int(totals.sum() - out["population"].sum())
-    if left:  # cannot happen by construction; guards the promise that totals are kept
-        msg = f"{left} persons were not placed; please report this"
-        raise RuntimeError(msg)
-    return out
+    kept: pd.DataFrame = homes[homes["population"] > 0].reset_index(drop=True)
+    return kept
 
 
 def _village_places(

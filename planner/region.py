@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +21,43 @@ from planner.coords import (
     likely_system,
     road_fit,
 )
+from planner.dem import with_slopes
 from planner.errors import InputError
-from planner.io import (
-    REJECTED_COLUMNS,
-    read_candidates,
-    read_residents,
-    read_sites,
-    read_units,
-)
+from planner.inputs import read_candidates, read_residents, read_sites, read_units
 from planner.network import RoadNetwork, TravelGraph, load_network
+from planner.osm_candidates import read_osm_candidates
+from planner.schema import REJECTED_COLUMNS
 from planner.snap import Snapped, snap_points
+from planner.snap_index import load_indexes, save_indexes
 from planner.standards import Standards
 
 log = logging.getLogger(__name__)
 
-SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_data"
+SAMPLE_PACKAGE = "planner.sample_data"
+"""The bundled sample's package: ``sample_data/`` of the repository, shipped in the wheel."""
+
+
+def sample_dir() -> Path:
+    """The folder of the bundled sample county, found as package data (wheel or editable).
+
+    Raises
+    ------
+    InputError
+        When the package is not installed (a source tree on ``PYTHONPATH`` only), saying how
+        to install it or which files to give instead.
+    """
+    try:
+        folder = resources.files(SAMPLE_PACKAGE)
+    except ModuleNotFoundError:
+        msg = (
+            f"bundled sample not found: {SAMPLE_PACKAGE} is not installed; install servicecircle "
+            "(pip install -e . in a checkout) or give --network, --sites and --residents"
+        )
+        raise InputError(msg) from None
+    if not isinstance(folder, Path):  # e.g. inside a zip: no folder the readers can open
+        msg = f"bundled sample not found: {SAMPLE_PACKAGE} is not a folder ({folder})"
+        raise InputError(msg)
+    return folder
 
 
 @dataclass(frozen=True)
@@ -54,9 +77,10 @@ class RegionFiles:
     """Sheet of every XLSX input to read (default: every sheet with the expected columns)."""
 
     @classmethod
-    def sample(cls) -> RegionFiles:
-        """The bundled synthetic sample county."""
-        d = SAMPLE_DIR
+    def sample(cls, folder: str | Path | None = None) -> RegionFiles:
+        """The bundled synthetic sample county, from :func:`sample_dir` or the given ``folder``
+        (e.g. a checkout's ``sample_data``)."""
+        d = sample_dir() if folder is None else Path(folder)
         if not (d / "county.osm").exists():
             msg = f"bundled sample not found in {d}; run `python sample_data/generate.py`"
             raise InputError(msg)
@@ -107,8 +131,6 @@ class Region:
         """The travel graph for ``mode`` (built once per mode and speed)."""
         key = ("graph", mode, speed_kmh)
         if key not in self._cache:
-            from planner.snap_index import load_indexes
-
             graph = self.network.travel_graph(mode, speed_kmh=speed_kmh)
             load_indexes(graph, self.network)  # snapping indexes saved with the network
             self._cache[key] = graph
@@ -124,8 +146,6 @@ class Region:
             self._cache[key] = snap_points(
                 self.graph(mode, speed_kmh), xy, max_distance_m=self.standards.max_snap_m
             )
-            from planner.snap_index import save_indexes
-
             save_indexes(self.graph(mode, speed_kmh), self.network)
         snapped: Snapped = self._cache[key]
         return snapped
@@ -167,79 +187,26 @@ class Region:
         cache_dir
             Folder for compiled road networks (see :func:`planner.network.load_network`).
         """
-        given = {k: v for k, v in paths.items() if v is not None}
-        own = {"network", "sites", "residents"} & set(given)
-        if files is None and own:
-            # A county of one's own: never mix in the sample's boundaries or candidates.
-            missing = sorted({"network", "sites", "residents"} - own)
-            if missing:
-                flags = ", ".join(f"--{m}" for m in missing)
-                msg = f"give {flags} too: your own county needs a road network, sites and residents"
-                raise InputError(msg)
-            files = RegionFiles(**given)
-        else:
-            base = files or RegionFiles.sample()
-            files = RegionFiles(**{**base.__dict__, **given})
+        files = _region_files(files, paths)
         if isinstance(standards, str | Path):
             standards = Standards.from_toml(standards)
         elif standards is None:
             standards = Standards.from_toml(files.standards) if files.standards else Standards()
         network = load_network(files.network, cache_dir=cache_dir)
         if files.dem:
-            from planner.dem import with_slopes
-
             network = with_slopes(network, files.dem, cache_dir=cache_dir)
         given = layer_systems(files.coord_sys)
         tree = shapely.STRtree(network.edge_geometry)
-        found: dict[str, str | None] = {}
-        layers = {}
-        for layer, reader in (("sites", read_sites), ("residents", read_residents)):
-            path = getattr(files, layer)
-            frame, rej = reader(path, coord_sys=given[layer], sheet=files.sheet)
-            if given[layer] in (None, AUTO):
-                found[layer] = _detect_coord_sys(
-                    network, frame, path=path, layer=layer, auto=given[layer] == AUTO, tree=tree
-                )
-            layers[layer] = frame, rej
-        systems = _layer_choices(given, found)
-        for layer, reader in (("sites", read_sites), ("residents", read_residents)):
-            if found.get(layer) is not None and systems[layer] != "wgs84":  # auto: read again
-                path = getattr(files, layer)
-                layers[layer] = reader(path, coord_sys=systems[layer], sheet=files.sheet)
+        layers, systems = _read_people(network, files, given, tree)
         (sites, rej_sites), (residents, rej_res) = layers["sites"], layers["residents"]
-        system = systems["sites"]  # proposals paste back where the sites came from
         rejected = [rej_sites, rej_res]
         units = candidates = county_name = None
         if files.units:
-            units, rej = read_units(files.units)
+            units, rej, county_name = _read_boundaries(files.units, network.crs)
             rejected.append(rej)
-            # The county outline names the region; coverage is counted by town and village.
-            county = units.loc[units["level"] == "county", "name"]
-            county_name = str(county.iloc[0]) if len(county) == 1 else None
-            units = units.loc[units["level"] != "county"].reset_index(drop=True).to_crs(network.crs)
-        if files.candidates and str(files.candidates).lower().endswith(
-            (".osm", ".osm.bz2", ".pbf")
-        ):
-            from planner.osm_candidates import read_osm_candidates
-
-            candidates, in_use = read_osm_candidates(files.candidates)
-            rejected.append(
-                pd.DataFrame(
-                    {
-                        "layer": "candidates",
-                        "file": str(files.candidates),
-                        "row": 0,  # OSM features have ids, not rows
-                        "id": in_use["id"],
-                        "reason": in_use["reason"],
-                    },
-                    columns=REJECTED_COLUMNS,
-                )
-            )
-            candidates = _input_coords(candidates, system).to_crs(network.crs)
-        elif files.candidates:
+        if files.candidates:
             candidates, rej = _read_candidates(network, files, given, systems, tree)
             rejected.append(rej)
-            candidates = _input_coords(candidates, systems["candidates"]).to_crs(network.crs)
         sites = _input_coords(sites, systems["sites"])
         residents = _input_coords(residents, systems["residents"])
         residents = residents.to_crs(network.crs)
@@ -259,8 +226,110 @@ class Region:
             rejected=pd.concat([r for r in rejected if len(r)] or [rejected[0]], ignore_index=True),
             standards=standards,
             files=files,
-            coord_sys=system,
+            coord_sys=systems["sites"],  # proposals paste back where the sites came from
         )
+
+
+def _region_files(files: RegionFiles | None, paths: dict[str, Any]) -> RegionFiles:
+    """``files`` with the paths given one by one (the sample's when neither names a county)."""
+    given = {k: v for k, v in paths.items() if v is not None}
+    own = {"network", "sites", "residents"} & set(given)
+    if files is None and own:
+        # A county of one's own: never mix in the sample's boundaries or candidates.
+        missing = sorted({"network", "sites", "residents"} - own)
+        if missing:
+            flags = ", ".join(f"--{m}" for m in missing)
+            msg = f"give {flags} too: your own county needs a road network, sites and residents"
+            raise InputError(msg)
+        return RegionFiles(**given)
+    base = files or RegionFiles.sample()
+    return RegionFiles(**{**base.__dict__, **given})
+
+
+Layers = dict[str, tuple[gpd.GeoDataFrame, pd.DataFrame]]
+
+
+def _read_people(
+    network: RoadNetwork,
+    files: RegionFiles,
+    given: dict[str, str | None],
+    tree: shapely.STRtree,
+) -> tuple[Layers, dict[str, str]]:
+    """Sites and residents (with rejected rows) read in their coordinate systems, and the
+    system chosen for each layer (given, or detected from the roads: see :func:`_layer_choices`)."""
+    found: dict[str, str | None] = {}
+    layers: Layers = {}
+    for layer, reader in (("sites", read_sites), ("residents", read_residents)):
+        path = getattr(files, layer)
+        frame, rej = reader(path, coord_sys=given[layer], sheet=files.sheet)
+        if given[layer] in (None, AUTO):
+            found[layer] = _detect_coord_sys(
+                network, frame, path=path, layer=layer, auto=given[layer] == AUTO, tree=tree
+            )
+        layers[layer] = frame, rej
+    systems = _layer_choices(given, found)
+    for layer, reader in (("sites", read_sites), ("residents", read_residents)):
+        if found.get(layer) is not None and systems[layer] != "wgs84":  # auto: read again
+            path = getattr(files, layer)
+            layers[layer] = reader(path, coord_sys=systems[layer], sheet=files.sheet)
+    return layers, systems
+
+
+def _read_boundaries(
+    path: str | Path, crs: str
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, str | None]:
+    """Towns and villages in ``crs``, rejected rows, and the county's name when the file
+    outlines one county (it names the region; coverage is counted by town and village)."""
+    units, rejected = read_units(path)
+    county = units.loc[units["level"] == "county", "name"]
+    county_name = str(county.iloc[0]) if len(county) == 1 else None
+    units = units.loc[units["level"] != "county"].reset_index(drop=True).to_crs(crs)
+    return units, rejected, county_name
+
+
+def _read_candidates(
+    network: RoadNetwork,
+    files: RegionFiles,
+    given: dict[str, str | None],
+    systems: dict[str, str],
+    tree: shapely.STRtree,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Candidates in the network's CRS, from an OSM extract or a table, and rejected rows.
+
+    A table is read in its system: given, or detected on its own points like the others
+    (``systems["candidates"]`` is updated); OSM is WGS84 and pastes back like the sites.
+    """
+    path = files.candidates
+    assert path is not None
+    if str(path).lower().endswith((".osm", ".osm.bz2", ".pbf")):
+        frame, rej = _osm_candidates(path)
+        return _input_coords(frame, systems["sites"]).to_crs(network.crs), rej
+    system = given["candidates"]
+    frame, rej = read_candidates(path, coord_sys=system, sheet=files.sheet)
+    if system in (None, AUTO):
+        found = _detect_coord_sys(
+            network, frame, path=path, layer="candidates", auto=system == AUTO, tree=tree
+        )
+        systems["candidates"] = found or systems["candidates"]
+        if system == AUTO and systems["candidates"] != "wgs84":
+            frame, rej = read_candidates(path, coord_sys=systems["candidates"], sheet=files.sheet)
+    return _input_coords(frame, systems["candidates"]).to_crs(network.crs), rej
+
+
+def _osm_candidates(path: str | Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Candidates from an OSM extract, and the buildings in use as rejected rows."""
+    candidates, in_use = read_osm_candidates(path)
+    rejected = pd.DataFrame(
+        {
+            "layer": "candidates",
+            "file": str(path),
+            "row": 0,  # OSM features have ids, not rows
+            "id": in_use["id"],
+            "reason": in_use["reason"],
+        },
+        columns=REJECTED_COLUMNS,
+    )
+    return candidates, rejected
 
 
 def _detect_coord_sys(
@@ -329,29 +398,6 @@ def _layer_choices(given: dict[str, str | None], found: dict[str, str | None]) -
         else:
             out[layer] = "wgs84"
     return out
-
-
-def _read_candidates(
-    network: RoadNetwork,
-    files: RegionFiles,
-    given: dict[str, str | None],
-    systems: dict[str, str],
-    tree: shapely.STRtree,
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """A candidates table in its system: given, or detected on its own points like the others."""
-    path = files.candidates
-    assert path is not None
-    system = given["candidates"]
-    frame, rej = read_candidates(path, coord_sys=system, sheet=files.sheet)
-    if system not in (None, AUTO):
-        return frame, rej
-    found = _detect_coord_sys(
-        network, frame, path=path, layer="candidates", auto=system == AUTO, tree=tree
-    )
-    systems["candidates"] = found or systems["candidates"]
-    if system == AUTO and systems["candidates"] != "wgs84":
-        frame, rej = read_candidates(path, coord_sys=systems["candidates"], sheet=files.sheet)
-    return frame, rej
 
 
 def _medians(medians: dict[str, float]) -> str:

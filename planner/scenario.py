@@ -16,7 +16,8 @@ import pandas as pd
 from planner.coords import COORD_SYSTEMS
 from planner.coverage import Coverage, analyze, json_ready
 from planner.errors import InputError
-from planner.io import read_sites, read_table
+from planner.inputs import read_sites
+from planner.io import read_table
 from planner.region import Region, _attach_units
 from planner.text import SCENARIO_ACTIONS, TIERS, normalise_token
 from planner.vocab import tier_key

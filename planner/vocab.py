@@ -23,12 +23,7 @@ def tier_key(value: Any, *, where: str = "tier") -> str:
     InputError
         Naming ``where`` (a flag, column or field) and the accepted tiers.
     """
-    key = _lookup(value, TIER_ALIASES)
-    if key is None:
-        accepted = ", ".join(f"{k} ({v['zh']})" for k, v in TIERS.items())
-        msg = f"{where}: unknown tier {value!r}; use one of {accepted}"
-        raise InputError(msg)
-    return key
+    return _key(value, TIER_ALIASES, TIERS, noun="tier", where=where)
 
 
 def kind_key(value: Any, *, where: str = "kind") -> str:
@@ -39,12 +34,13 @@ def kind_key(value: Any, *, where: str = "kind") -> str:
     InputError
         Naming ``where`` and the accepted kinds.
     """
-    key = _lookup(value, KIND_ALIASES)
-    if key is None:
-        accepted = ", ".join(f"{k} ({v['zh']})" for k, v in CANDIDATE_KINDS.items())
-        msg = f"{where}: unknown candidate kind {value!r}; use one of {accepted}"
-        raise InputError(msg)
-    return key
+    return _key(value, KIND_ALIASES, CANDIDATE_KINDS, noun="candidate kind", where=where)
+
+
+def accepted(vocabulary: dict[str, dict[str, str]]) -> str:
+    """The keys of a vocabulary (:data:`~planner.text.TIERS` ...) with their Chinese names, as
+    error messages list them: ``"station (站), institute (所), ..."``."""
+    return ", ".join(f"{k} ({v['zh']})" for k, v in vocabulary.items())
 
 
 def kind_keys(values: Iterable[Any], *, where: str = "kinds") -> list[str]:
@@ -66,7 +62,20 @@ def town_mask(frame: pd.DataFrame, town: str) -> np.ndarray:
     return mask
 
 
-def _lookup(value: Any, aliases: dict[str, str]) -> str | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    return aliases.get(normalise_token(value))
+def _key(
+    value: Any,
+    aliases: dict[str, str],
+    vocabulary: dict[str, dict[str, str]],
+    *,
+    noun: str,
+    where: str,
+) -> str:
+    """The key ``aliases`` give ``value``; else an error naming ``where`` and the keys of
+    ``vocabulary`` with their Chinese names."""
+    key = None
+    if value is not None and (isinstance(value, str) or not pd.isna(value)):
+        key = aliases.get(normalise_token(value))
+    if key is None:
+        msg = f"{where}: unknown {noun} {value!r}; use one of {accepted(vocabulary)}"
+        raise InputError(msg)
+    return key

@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 import shapely
 from api_harness import LocalServer
+from conftest import SAMPLE as SAMPLE_DIR
 from shapely.geometry import shape
 
 from api.config import load_settings
 from planner import InputError, Region, Standards, analyze
 from planner.areas import isochrone
+from planner.coords import wgs84_to_gcj02
 from planner.coverage import gap_areas
-from planner.io import wgs84_to_gcj02
-from planner.region import SAMPLE_DIR
 from planner.siting import suggest
 from planner.text import TIERS
 

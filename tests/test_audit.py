@@ -652,7 +652,7 @@ def test_the_city_needs_five_projects_per_million_registered_people():
 
 
 def test_sites_with_chinese_headers_are_audited(write_table):
-    from planner.io import read_sites
+    from planner.inputs import read_sites
 
     path = write_table(
         "站点.csv",

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import shapely
 from _sample import sample  # noqa: F401  (session fixture)
+from conftest import SAMPLE
 
 from planner.coverage import analyze, weighted_gini
 from planner.network import RoadNetwork
@@ -253,14 +254,13 @@ def test_analyze_command_writes_every_output(tmp_path):
 
 def test_own_county_never_borrows_the_sample_boundaries(tmp_path):
     from planner.errors import InputError
-    from planner.region import SAMPLE_DIR
 
     with pytest.raises(InputError, match="give --residents, --sites too"):
-        Region.from_files(network=SAMPLE_DIR / "county.osm", cache_dir=tmp_path)
+        Region.from_files(network=SAMPLE / "county.osm", cache_dir=tmp_path)
     region = Region.from_files(
-        network=SAMPLE_DIR / "county.osm",
-        sites=SAMPLE_DIR / "sites.csv",
-        residents=SAMPLE_DIR / "residents.csv",
+        network=SAMPLE / "county.osm",
+        sites=SAMPLE / "sites.csv",
+        residents=SAMPLE / "residents.csv",
         cache_dir=tmp_path,
     )
     assert region.units is None and region.candidates is None

@@ -30,7 +30,7 @@ from typer.testing import CliRunner
 from planner.cli import app
 from planner.coverage import analyze
 from planner.errors import InputError
-from planner.io import read_residents, read_sites
+from planner.inputs import read_residents, read_sites
 from planner.maps import coverage_map, esc
 from planner.region import Region
 from planner.report import output_folder, write_csv, write_xlsx

@@ -18,18 +18,10 @@ from scipy.sparse.csgraph import dijkstra
 from typer.testing import CliRunner
 
 from planner.cli import app
+from planner.coords import bd09_to_gcj02, gcj02_to_wgs84, to_wgs84, wgs84_to_gcj02
 from planner.coverage import analyze
 from planner.errors import InputError
-from planner.io import (
-    bd09_to_gcj02,
-    gcj02_to_wgs84,
-    read_candidates,
-    read_residents,
-    read_sites,
-    read_units,
-    to_wgs84,
-    wgs84_to_gcj02,
-)
+from planner.inputs import read_candidates, read_residents, read_sites, read_units
 from planner.network import RoadNetwork, load_network, read_graph
 from planner.region import Region, RegionFiles
 from planner.standards import Standards

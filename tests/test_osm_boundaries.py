@@ -8,7 +8,7 @@ import shapely
 from conftest import SAMPLE, shared_file
 
 from planner.coverage import analyze
-from planner.io import read_units
+from planner.inputs import read_units
 from planner.region import Region, RegionFiles
 
 

@@ -16,7 +16,7 @@ import pytest
 from _sample import sample  # noqa: F401  (session fixture)
 
 from planner.gpkg import _rgba
-from planner.io import read_candidates
+from planner.inputs import read_candidates
 from planner.region import _attach_units
 from planner.report import write_analysis, write_suggestion
 from planner.siting import suggest

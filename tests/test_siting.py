@@ -278,7 +278,7 @@ def test_target_above_reachable_is_reported_not_failed(sample):  # noqa: F811
 
 
 def test_duplicate_candidate_ids_are_rejected_with_their_row(tmp_path):
-    from planner.io import read_candidates
+    from planner.inputs import read_candidates
 
     path = tmp_path / "c.csv"
     path.write_text(
