@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -173,6 +174,11 @@ WORKER_CONFIG: dict[str, Any] = {
     "distributed.admin.tick.interval": "1000ms",
     "distributed.worker.memory.monitor-interval": "1000ms",
     "distributed.admin.system-monitor.interval": "5000ms",
+    # On Linux a worker forked from this process has the analysis modules loaded already:
+    # 2 workers up in about 1 s instead of 5-9 s for spawned ones importing everything again.
+    # The cluster is started before this process uses any thread of its own, and macOS (where
+    # forking breaks system frameworks) keeps Dask's default.
+    "distributed.worker.multiprocessing-method": "fork" if sys.platform == "linux" else "spawn",
 }
 """Dask settings for the workers ``province`` starts (see the README for a running cluster)."""
 
