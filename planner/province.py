@@ -9,6 +9,7 @@ import os
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -188,7 +189,9 @@ def local_cluster(workers: int) -> LocalCluster:
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set(WORKER_CONFIG):  # read by the nannies as they start
+    with dask.config.set(WORKER_CONFIG), warnings.catch_warnings():  # read as nannies start
+        # Python 3.12+ warns on any fork of a process with threads (Dask's event loop here).
+        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
         return LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
