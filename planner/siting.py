@@ -215,7 +215,7 @@ def eligible_candidates(
         reasons[mask & (reasons == "")] = reason
 
     if kinds:
-        leave_out(~cands["kind"].isin(kind_keys(kinds, where="kinds")), "kind not allowed")
+        leave_out(~cands["kind"].isin(kind_keys(kinds, where="--kinds")), "kind not allowed")
     if min_rooms > 0:
         rooms = (
             pd.to_numeric(cands["rooms"], errors="coerce")
