@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from planner.text import CHART_LABELS, MODES, TIERS, UNIT_LEVELS
+from planner.vocab import UNKNOWN_TOWN, find_town, town_mask
 
 if TYPE_CHECKING:
     from planner.coverage import Coverage
@@ -269,7 +270,7 @@ def coverage_by_unit_chart(
     level
         ``"town"`` or ``"village"`` (villages and communities).
     town
-        Show only this town's residents (name), e.g. its villages.
+        Show only this town's residents (name or code), e.g. its villages.
     tier
         Count only sites of this tier (``"station"`` ...); default the nearest site of any tier.
     thresholds
@@ -334,13 +335,11 @@ def _unit_shares(
         raise ValueError(msg)
     within = _within(coverage, tier, thresholds)
     pop = res["population"].to_numpy(float)
-    units = res[level].fillna("(未知)").astype(str).to_numpy()
+    units = res[level].fillna(UNKNOWN_TOWN).astype(str).to_numpy()
     keep = np.ones(len(res), bool)
     if town is not None:
-        keep = res["town"].astype(str).to_numpy() == str(town)
-        if not keep.any():
-            msg = f"no residents in town {town!r}"
-            raise ValueError(msg)
+        name, code = find_town(res, town)
+        keep = town_mask(res, name, code=code)
     names = sorted(set(units[keep]))
     shares = np.array(
         [_shares(within[keep & (units == n)], pop[keep & (units == n)]) for n in names]

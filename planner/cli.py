@@ -804,7 +804,8 @@ def report(
 
     from planner.coverage import analyze as run
     from planner.report import check_output_folder, output_folder
-    from planner.town_report import find_town, town_figures, write_town_report
+    from planner.town_report import town_figures, write_town_report
+    from planner.vocab import find_town
 
     with _user_errors(out), _progress(verbose) as say:
         if (town is None) == (not all_towns):
@@ -819,7 +820,11 @@ def report(
                 "(level town) or a town column in the residents file"
             )
             raise InputError(msg)
-        names = sorted(known.unique()) if all_towns else [find_town(region, str(town))[0]]
+        names = (
+            sorted(known.unique())
+            if all_towns
+            else [find_town(region.residents, str(town), where="--town")[0]]
+        )
         coverage = run(region, progress=say)
         audited = _audit_if_ledgers(region, coverage, say)
         written = []

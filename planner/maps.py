@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 from branca.element import Element, Figure, MacroElement
 from jinja2 import Template  # the class branca.element uses (not re-exported there)
 
 from planner import map_layers
 from planner.text import LABELS, TIERS, tier_label
-from planner.vocab import town_mask
+from planner.vocab import resolve_town, town_mask
 
 if TYPE_CHECKING:
     from planner.coverage import Coverage
@@ -265,22 +266,24 @@ def _town_view(
     """The frames of the map: every row, or only those of ``town`` (name or code)."""
     res = coverage.residents
     areas = coverage.service_areas
-    if gaps is None:
-        gaps = coverage.gaps
-        if town is not None:  # areas whose most populous town is this one
-            inside = town_mask(res, town)
-            name = str(res.loc[inside, "town"].iloc[0]) if inside.any() and "town" in res else None
-            gaps = gaps[gaps["town"].astype(str) == name] if name else gaps.iloc[0:0]
     if town is not None:
-        res = res[town_mask(res, town)]
-        sites = sites[town_mask(sites, town)] if "town" in sites or "town_code" in sites else sites
+        name, code = resolve_town(res, town) or (town, None)
+
+        def inside(frame: pd.DataFrame) -> np.ndarray:
+            return town_mask(frame, name, code=code)
+
+        if gaps is None:  # areas whose most populous town is this one
+            gaps = coverage.gaps[inside(coverage.gaps)]
+        res = res[inside(res)]
+        sites = sites[inside(sites)] if "town" in sites or "town_code" in sites else sites
         areas = areas[areas["site_id"].isin(sites["id"])]
         if proposals is not None and ("town" in proposals or "town_code" in proposals):
-            proposals = proposals[town_mask(proposals, town)]
+            proposals = proposals[inside(proposals)]
         if added_areas is not None and proposals is not None and "site_id" in added_areas:
             added_areas = added_areas[added_areas["site_id"].isin(proposals["candidate_id"])]
         if units is not None:
-            units = units[town_mask(units, town)]
+            units = units[inside(units)]
+    gaps = coverage.gaps if gaps is None else gaps
     return _View(res, sites, areas, gaps, units, proposals, added_areas)
 
 

@@ -29,9 +29,7 @@ from planner.errors import NotFound, OutOfReach
 from planner.region import Region
 from planner.standards import Standards, TierStandard
 from planner.text import TIERS
-
-UNKNOWN = "(未知)"
-"""How ``planner.coverage.unit_table`` names residents without a town or village."""
+from planner.vocab import town_mask
 
 BOUNDS_PAD = 0.02
 """Degrees (about 2 km) a point may lie beyond the last road node and still snap."""
@@ -54,7 +52,7 @@ def villages(coverage: Coverage) -> pd.DataFrame:
 
 def villages_of(rows: pd.DataFrame, town: pd.Series) -> pd.DataFrame:
     """The rows of ``rows`` (villages) in ``town``."""
-    found: pd.DataFrame = rows[rows["town"] == town["name"]]
+    found: pd.DataFrame = rows[in_town(rows, town)]
     return found
 
 
@@ -81,13 +79,10 @@ def find_unit(rows: pd.DataFrame, key: str, *, kind: str, where: str = "") -> pd
 
 def in_town(frame: pd.DataFrame, town: pd.Series) -> np.ndarray:
     """Which rows of ``frame`` (residents, sites) lie in ``town`` (a row of :func:`towns`):
-    by ``town_code`` when the frame has one and the town has a real code, else by name."""
-    if "town_code" in frame and str(town["code"]) != str(town["name"]):
-        col = frame["town_code"]
-        return (col.fillna(UNKNOWN).astype(str) == str(town["code"])).to_numpy()
-    if "town" in frame:
-        return (frame["town"].fillna(UNKNOWN).astype(str) == str(town["name"])).to_numpy()
-    return np.zeros(len(frame), bool)
+    by ``town_code`` where a row has one and the town a real code, else by name
+    (:func:`planner.vocab.town_mask`)."""
+    code = str(town["code"])
+    return town_mask(frame, str(town["name"]), code=None if code == str(town["name"]) else code)
 
 
 # --- gap areas under a standard ---------------------------------------------------------------

@@ -369,6 +369,23 @@ PEOPLE_FILES = (
 """The files for people (planner.tables, planner.gpkg) either command may write."""
 
 
+def _files_written(files: dict[str, str], *, map_html: bool) -> dict[str, str]:
+    """The output files of a command by name, without ``map`` when no map is drawn."""
+    return {k: v for k, v in files.items() if map_html or k != "map"}
+
+
+def _with_run(summary: dict[str, Any], run: dict[str, Any] | None) -> dict[str, Any]:
+    """``summary`` with the run record (:func:`run_record`) under ``"run"`` when given."""
+    return summary if run is None else {**summary, "run": run}
+
+
+def _final_paths(out: str | Path, names: dict[str, str], extra: dict[str, Path]) -> dict[str, Path]:
+    """Where the files ``names`` (by name) and ``extra`` (written in the temporary folder)
+    stand once the output folder ``out`` is in place."""
+    final = check_output_folder(out)
+    return {k: final / v for k, v in names.items()} | {k: final / p.name for k, p in extra.items()}
+
+
 def write_analysis(
     coverage: Coverage,
     region: Region,
@@ -384,13 +401,10 @@ def write_analysis(
     :func:`run_record`) is stored in ``summary.json`` under ``"run"``; ``tianditu_key`` adds
     天地图 backgrounds to the map (default: ``TIANDITU_KEY`` from the environment).
     """
-    names = {k: v for k, v in ANALYSIS_FILES.items() if map_html or k != "map"}
+    names = _files_written(ANALYSIS_FILES, map_html=map_html)
     with output_folder(out, owns=[*ANALYSIS_FILES.values(), *PEOPLE_FILES]) as tmp:
         paths = {k: tmp / v for k, v in names.items()}
-        summary = dict(coverage.summary)
-        if run is not None:
-            summary["run"] = run
-        write_json(summary, paths["summary"])
+        write_json(_with_run(coverage.summary, run), paths["summary"])
         write_csv(residents_table(coverage), paths["residents"])
         write_csv(coverage.by_unit, paths["by_unit_csv"])
         write_geojson(coverage.gaps, paths["gaps"])
@@ -405,8 +419,7 @@ def write_analysis(
                 network=region.network,
                 tianditu_key=tianditu_key,
             ).save(str(paths["map"]))
-    final = check_output_folder(out)
-    return {k: final / v for k, v in names.items()} | {k: final / p.name for k, p in extra.items()}
+    return _final_paths(out, names, extra)
 
 
 def write_suggestion(
@@ -423,7 +436,7 @@ def write_suggestion(
 
     ``tianditu_key`` adds 天地图 backgrounds to the map (default: ``TIANDITU_KEY``).
     """
-    names = {k: v for k, v in SUGGESTION_FILES.items() if map_html or k != "map"}
+    names = _files_written(SUGGESTION_FILES, map_html=map_html)
     props = suggestion.proposals
     cols = [c for c in PROPOSAL_COLUMNS if c != "village"]
     table = pd.DataFrame(props[[c for c in cols if c in props.columns] + _input_coords(props)])
@@ -440,10 +453,7 @@ def write_suggestion(
             props[[*table.columns, "geometry"]] if len(props) else props,
             paths["proposals_geojson"],
         )
-        summary = dict(suggestion.summary)
-        if run is not None:
-            summary["run"] = run
-        write_json(summary, paths["summary"])
+        write_json(_with_run(suggestion.summary, run), paths["summary"])
         write_csv(suggestion.excluded, paths["excluded"])
         write_geojson(suggestion.added_areas, paths["added_areas"])
         extra = people_outputs(coverage, region, tmp, suggestion=suggestion, after=after)
@@ -460,8 +470,7 @@ def write_suggestion(
                 remaining_gaps=after.gaps,
                 tianditu_key=tianditu_key,
             ).save(str(paths["map"]))
-    final = check_output_folder(out)
-    return {k: final / v for k, v in names.items()} | {k: final / p.name for k, p in extra.items()}
+    return _final_paths(out, names, extra)
 
 
 def write_geopackage(coverage: Coverage, region: Region, path: str | Path) -> Path:

@@ -48,7 +48,8 @@ from planner.reach import (
 )
 from planner.snap import Snapped
 from planner.standards import TierStandard
-from planner.text import KIND_ALIASES, TIERS, normalise_token
+from planner.text import TIERS
+from planner.vocab import find_town, kind_keys, town_mask
 
 if TYPE_CHECKING:
     from planner.coverage import Coverage
@@ -214,7 +215,7 @@ def eligible_candidates(
         reasons[mask & (reasons == "")] = reason
 
     if kinds:
-        leave_out(~cands["kind"].isin(_kind_keys(kinds)), "kind not allowed")
+        leave_out(~cands["kind"].isin(kind_keys(kinds, where="--kinds")), "kind not allowed")
     if min_rooms > 0:
         rooms = (
             pd.to_numeric(cands["rooms"], errors="coerce")
@@ -228,8 +229,8 @@ def eligible_candidates(
         ~on_road, f"farther than {region.standards.max_snap_m:g} m from a road usable {std.mode}"
     )
     if town is not None:
-        _require_town_residents(region.residents, town)
-        leave_out(~_town_mask(cands, town), "outside the town asked for")
+        name, code = find_town(region.residents, town, where="--town")
+        leave_out(~town_mask(cands, name, code=code), "outside the town asked for")
     usable = np.flatnonzero((reasons == "").to_numpy())
     excluded = pd.DataFrame({"candidate_id": cands["id"], "reason": reasons})[reasons != ""]
     if len(usable) == 0:
@@ -259,34 +260,6 @@ def _require_candidates(region: Region) -> gpd.GeoDataFrame:
             "with idle schools, factories or houses"
         )
     raise InputError(msg)
-
-
-def _kind_keys(kinds: list[str]) -> set[str]:
-    """Candidate-kind keys of what a person wrote (keys, aliases or Chinese words)."""
-    wanted = {KIND_ALIASES.get(normalise_token(x)) for x in kinds}
-    if None in wanted:
-        msg = f"unknown candidate kind in {kinds}; use idle_school, idle_house, idle_factory, public_venue, other"
-        raise InputError(msg)
-    return {w for w in wanted if w is not None}
-
-
-def _require_town_residents(residents: pd.DataFrame, town: str) -> None:
-    """Stop when ``town`` has no residents, listing the towns there are."""
-    if _town_mask(residents, town).any():
-        return
-    towns = sorted(residents["town"].dropna().astype(str).unique()) if "town" in residents else []
-    msg = f"no residents in town {town!r}; give --town one of: " + (
-        ", ".join(towns) or "(the residents have no town column)"
-    )
-    raise InputError(msg)
-
-
-def _town_mask(frame: pd.DataFrame, town: str) -> np.ndarray:
-    mask = np.zeros(len(frame), bool)
-    for col in ("town", "town_code"):
-        if col in frame:
-            mask |= frame[col].astype(str).to_numpy() == str(town)
-    return mask
 
 
 # --- step 2: the problem ---------------------------------------------------------------------
@@ -656,7 +629,10 @@ def _resident_weights(
     """Per resident: ``served`` by an existing site (of ``tier``, or any), ``population`` and
     the ``weight`` maximised (population or ``weight_column``), both 0 outside ``town``."""
     res = residents
-    in_town = np.ones(len(res), bool) if town is None else _town_mask(res, town)
+    in_town = np.ones(len(res), bool)
+    if town is not None:
+        name, code = find_town(res, town, where="--town")
+        in_town = town_mask(res, name, code=code)
     served = res[f"covered_{tier}"].to_numpy() if tier else res["covered"].to_numpy()
     population = res["population"].to_numpy(float) * in_town
     weight = population

@@ -24,6 +24,7 @@ import shapely
 
 from planner.errors import InputError
 from planner.text import AUDIT_RULES, AUDIT_STATUS, CANDIDATE_KINDS, MODES, REPORT_WORDS, TIERS
+from planner.vocab import find_town, town_mask
 
 if TYPE_CHECKING:
     from planner.audit import Audit
@@ -38,29 +39,10 @@ _UNCOVERED_COLOR = "#e31a1c"
 _PROPOSAL_COLOR = "#ff7f00"
 
 
-def find_town(region: Region, town: str) -> tuple[str, str | None]:
-    """The town's name and code from a name or code; an :class:`InputError` naming the towns."""
-    res = region.residents
-    names = sorted(res["town"].dropna().astype(str).unique()) if "town" in res else []
-    if town in names:
-        code = None
-        if "town_code" in res:
-            codes = res.loc[res["town"].astype(str) == town, "town_code"].dropna()
-            code = str(codes.iloc[0]) if len(codes) else None
-        return town, code
-    if "town_code" in res:
-        hit = res.loc[res["town_code"].astype(str) == str(town), "town"]
-        if len(hit):
-            return str(hit.iloc[0]), str(town)
-    shown = "、".join(names[:12]) + ("…" if len(names) > 12 else "")
-    msg = f"no town {town!r} among the residents; use one of: {shown or '(residents have no town column)'}"
-    raise InputError(msg)
-
-
 def town_figures(coverage: Coverage, town: str) -> dict[str, Any]:
     """Population, coverage and per-tier coverage of one town's residents."""
     res = coverage.residents
-    mine = res[res["town"].astype(str) == town]
+    mine = res[town_mask(res, town)]
     pop = mine["population"].to_numpy(float)
     total = float(pop.sum())
     tiers = []
@@ -118,7 +100,7 @@ def town_map_svg(
 
     cjk_font()
     res = coverage.residents
-    mine = res[res["town"].astype(str) == town]
+    mine = res[town_mask(res, town)]
     units = region.units
     fig = Figure(figsize=(7.0, 5.2), dpi=100)
     ax = fig.subplots()
@@ -146,7 +128,7 @@ def town_map_svg(
 def _town_outline(units: gpd.GeoDataFrame | None, town: str) -> gpd.GeoDataFrame | None:
     """The town's boundary polygon, or ``None`` when the boundaries lack it."""
     if units is not None and len(units):
-        town_poly = units[(units["level"] == "town") & (units["name"].astype(str) == town)]
+        town_poly = units[(units["level"] == "town").to_numpy() & town_mask(units, town)]
         if len(town_poly):
             return town_poly
     return None
@@ -182,7 +164,7 @@ def _draw_units(
     """The town's villages with their names, and the town's outline dashed."""
     if units is None or not len(units):
         return
-    villages = units[(units["level"] == "village") & (units["town"].astype(str) == town)]
+    villages = units[(units["level"] == "village").to_numpy() & town_mask(units, town)]
     if len(villages):
         villages.boundary.plot(ax=ax, color="#999999", linewidth=0.4, zorder=2)
         for name, pt in zip(villages["name"], villages.representative_point(), strict=True):
@@ -193,7 +175,7 @@ def _draw_units(
 
 def _draw_gaps(ax: Any, coverage: Coverage, mine: gpd.GeoDataFrame, town: str) -> None:
     """The town's gap areas and its uncovered residents."""
-    gaps = coverage.gaps[coverage.gaps["town"].astype(str) == town]
+    gaps = coverage.gaps[town_mask(coverage.gaps, town)]
     if len(gaps):
         gaps.plot(ax=ax, color=_GAP_COLOR, alpha=0.3, edgecolor=_GAP_COLOR, linewidth=0.5, zorder=3)
     unc = mine[~mine["covered"].to_numpy()]
@@ -288,12 +270,10 @@ def town_report_html(
 ) -> str:
     """The A4 page of one town: map, coverage per tier, villages, gaps, proposals, and the
     standards' status of its sites when an ``audit`` is given."""
-    name, code = find_town(region, town)
+    name, code = find_town(region.residents, town)
     w = REPORT_WORDS
     fig = town_figures(coverage, name)
-    gaps = coverage.gaps[coverage.gaps["town"].astype(str) == name].sort_values(
-        "population", ascending=False
-    )
+    gaps = coverage.gaps[town_mask(coverage.gaps, name)].sort_values("population", ascending=False)
     proposals = suggestion.proposals if suggestion is not None else None
     parts = [
         *_heading(coverage, name, code, fig, gaps),
@@ -427,8 +407,8 @@ def _proposal_section(summary: dict[str, Any], proposals: gpd.GeoDataFrame) -> l
 
 def _standards_section(audit: Audit, town: str) -> list[str]:
     """The town's audited sites: verdict and the rules each fails (failures first)."""
-    sites = audit.sites[audit.sites["town"].astype(str) == town] if "town" in audit.sites else None
-    if sites is None or sites.empty:
+    sites = audit.sites[town_mask(audit.sites, town)]
+    if sites.empty:
         return []
     w = REPORT_WORDS
     order = {"fail": 0, "no_data": 1, "pass": 2}
@@ -632,7 +612,7 @@ def write_town_report(
     audit: Audit | None = None,
 ) -> dict[str, Path]:
     """Write ``<town>.html`` and ``<town>.pdf`` into ``out``; ``k`` proposals for the town (0: none)."""
-    name, _ = find_town(region, town)
+    name, _ = find_town(region.residents, town)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     suggestion = note = None

@@ -48,18 +48,87 @@ def kind_keys(values: Iterable[Any], *, where: str = "kinds") -> list[str]:
     return [kind_key(v, where=where) for v in values]
 
 
-def town_mask(frame: pd.DataFrame, town: str) -> np.ndarray:
-    """Rows of ``frame`` in ``town``, given by name or code (``town``/``town_code`` columns;
-    for boundary tables also the town row itself by its ``code``)."""
-    mask = np.zeros(len(frame), bool)
-    for col in ("town", "town_code"):
-        if col in frame:
-            mask |= frame[col].astype(str).to_numpy() == str(town)
-    if "level" in frame and "code" in frame:
-        mask |= (frame["level"] == "town").to_numpy() & (
-            frame["code"].astype(str).to_numpy() == str(town)
-        )
-    return mask
+UNKNOWN_TOWN = "(未知)"
+"""The town (and village) of residents without one, as :func:`planner.coverage.unit_table`
+names them."""
+
+
+def town_mask(frame: pd.DataFrame, town: str, *, code: str | None = None) -> np.ndarray:
+    """Which rows of ``frame`` (residents, sites, candidates, gaps, boundaries) lie in a town.
+
+    A row names its town in ``town`` and/or ``town_code``; a row without a name is in
+    :data:`UNKNOWN_TOWN` (as :func:`planner.coverage.unit_table` counts it); a boundary row of level ``"town"`` is also the town itself, by its
+    ``code`` and ``name``.
+
+    Parameters
+    ----------
+    frame
+        The table.
+    town
+        The town as a person wrote it, its name or its code; with ``code``, its name.
+    code
+        The town's code, when known (a town row of ``coverage.by_unit``, :func:`find_town`):
+        a row with a town code is then in the town when that code is ``code`` (names may
+        repeat across codes), a row without one when its name is ``town``. Without
+        ``code``, a row is in the town when its name or its code is ``town``.
+
+    Returns
+    -------
+    numpy.ndarray
+        One bool per row.
+    """
+    names = _labels(frame, "town")
+    codes = _labels(frame, "town_code")
+    has_code = pd.notna(codes) & (codes != UNKNOWN_TOWN)
+    if code is None:
+        mask = (names == str(town)) | (has_code & (codes == str(town)))
+    else:  # by code where a row has one, else by name
+        mask = np.where(has_code, codes == str(code), names == str(town))
+    if "level" in frame:  # a boundary table: the town's own polygon
+        spellings = {str(town)} if code is None else {str(town), str(code)}
+        own = np.zeros(len(frame), bool)
+        for col in ("code", "name"):
+            if col in frame:
+                own |= frame[col].astype(str).isin(spellings).to_numpy()
+        mask |= (frame["level"] == "town").to_numpy() & own
+    return np.asarray(mask, bool)
+
+
+def resolve_town(frame: pd.DataFrame, key: str) -> tuple[str, str | None] | None:
+    """The name and code (``None`` when ``frame`` has none) of the town named or coded ``key``
+    among the rows of ``frame`` (residents), or ``None`` when no row is in it."""
+    mask = town_mask(frame, key)
+    if not mask.any():
+        return None
+    first = int(np.argmax(mask))
+    name = _labels(frame, "town")[first]
+    code = _labels(frame, "town_code")[first]
+    return str(key) if name is None else name, None if code in (None, UNKNOWN_TOWN) else code
+
+
+def find_town(frame: pd.DataFrame, key: str, *, where: str = "town") -> tuple[str, str | None]:
+    """:func:`resolve_town`, or an error naming ``where`` and the towns of ``frame``.
+
+    Raises
+    ------
+    InputError
+        When no row of ``frame`` (residents) is in the town.
+    """
+    found = resolve_town(frame, key)
+    if found is not None:
+        return found
+    names = sorted(frame["town"].dropna().astype(str).unique()) if "town" in frame else []
+    shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+    msg = f"{where}: no residents in town {key!r}; use one of: {shown or '(residents have no town column)'}"
+    raise InputError(msg)
+
+
+def _labels(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """``frame[column]`` as strings, a missing value :data:`UNKNOWN_TOWN`; ``None`` for each
+    row (equal to no town) when the column is absent."""
+    if column not in frame:
+        return np.full(len(frame), None, dtype=object)
+    return frame[column].fillna(UNKNOWN_TOWN).astype(str).to_numpy()
 
 
 def _key(

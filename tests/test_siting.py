@@ -304,7 +304,18 @@ def test_an_unknown_town_lists_the_towns_there_are(sample):  # noqa: F811
     with pytest.raises(InputError) as err:
         suggest(region, coverage, k=2, town="不存在乡")
     towns = sorted(coverage.residents["town"].unique())
-    assert len(towns) > 1 and str(err.value).endswith("give --town one of: " + ", ".join(towns))
+    assert len(towns) > 1 and str(err.value).endswith("use one of: " + ", ".join(towns))
+
+
+def test_a_town_given_by_code_is_the_town_given_by_name(sample):  # noqa: F811
+    region, coverage = sample
+    res = coverage.residents
+    code = str(res.loc[res["town"] == "青山乡", "town_code"].iloc[0])
+    by_name = suggest(region, coverage, k=2, town="青山乡")
+    by_code = suggest(region, coverage, k=2, town=code)
+    assert by_code.proposals["candidate_id"].tolist() == by_name.proposals["candidate_id"].tolist()
+    assert by_code.excluded.equals(by_name.excluded)
+    assert (by_name.proposals["town"] == "青山乡").all() and len(by_name.proposals) == 2
 
 
 def test_candidates_left_out_add_up_or_say_top_reasons(tmp_path):

@@ -13,6 +13,7 @@ from api.deps import Region, Town
 from api.models import error_responses
 from planner.audit import FINDING_COLUMNS
 from planner.coverage import json_ready
+from planner.query import in_town
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -112,14 +113,11 @@ async def town_audit(loaded: Region, town: Town) -> TownAudit:
     circle) and every failed rule in the town."""
     result = await run_in_threadpool(loaded.audit_result)
     name = str(town["name"])
-    row = result.towns[result.towns["town"] == name]
-    issues = result.issues
+    row = result.towns[in_town(result.towns, town)]
     return TownAudit(
         region=loaded.id,
         town=(geojson.records(row, _TOWN_COLUMNS) or [{"town": name}])[0],
-        sites=geojson.records(result.sites[result.sites["town"] == name], _SITE_COLUMNS),
-        villages=geojson.records(
-            result.villages[result.villages["town"] == name], _VILLAGE_COLUMNS
-        ),
-        issues=_findings(issues[issues["town"] == name]),
+        sites=geojson.records(result.sites[in_town(result.sites, town)], _SITE_COLUMNS),
+        villages=geojson.records(result.villages[in_town(result.villages, town)], _VILLAGE_COLUMNS),
+        issues=_findings(result.issues[in_town(result.issues, town)]),
     )
