@@ -1,4 +1,4 @@
-"""A county at scale (issue 12): cold and warm ``analyze`` against osmnx and the code it started from.
+"""A county at scale (issue 12): cold and warm ``analyze`` vs osmnx and the code it started from.
 
 Every step runs in its own process under ``/usr/bin/time``, so its peak memory (maximum
 resident set) is its own, not this script's; each is timed ``--repeats`` times (min and
@@ -10,8 +10,9 @@ median), with the load average before and after every run (the machine may be sh
   included, every default output written: tables, GeoPackage and ``map.html``);
 - a **warm** analyze (the cache a cold run filled), side by side with the same command of the
   code at ``--old-ref`` (default ``9e9401b``), checked out in a throwaway worktree outside
-  the repo, run with the same Python and its own cache (filled by one untimed-for-target cold
-  run first); a run past ``--old-timeout`` seconds is killed and recorded as that bound;
+  the repo, run with the same Python and its own cache (filled first by one cold run, shown
+  in the table but not a target); a run past ``--old-timeout`` seconds is killed and recorded
+  as that bound;
 - ``--huge``: a cold analyze of a 1,000,000-node county (400,000 residents, 8,000 sites).
 
 Targets: cold analyze faster than ``graph_from_xml`` alone and under 1 GB at peak; warm
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     steps: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-county-") as tmp:
         work = Path(tmp)
-        runner = _Runner(work, steps, args)
+        runner = _Runner(work, steps)
         county = runner.write(
             "write county", work / "county", args.nodes, args.residents, args.sites
         )
@@ -177,10 +178,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 class _Runner:
     """Runs the steps, keeps every measurement under its step's name, stops on a failure."""
 
-    def __init__(
-        self, work: Path, steps: dict[str, list[dict[str, Any]]], args: argparse.Namespace
-    ) -> None:
-        self.work, self.steps, self.args = work, steps, args
+    def __init__(self, work: Path, steps: dict[str, list[dict[str, Any]]]) -> None:
+        self.work, self.steps = work, steps
 
     def run(
         self, step: str, cmd: list[str], *, code: Path = ROOT, timeout: float | None = None
