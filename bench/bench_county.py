@@ -251,9 +251,8 @@ def _fill_old_cache(
     runner: _Runner, county: dict[str, str], old: Path, work: Path, args: argparse.Namespace
 ) -> bool:
     """One cold run of the old code, which fills its cache; false if it timed out."""
-    say(
-        f"county: cold analyze with {args.old_ref} (fills its cache; at most {args.old_timeout:g} s)"
-    )
+    limit = f"at most {args.old_timeout:g} s"
+    say(f"county: cold analyze with {args.old_ref} (fills its cache; {limit})")
     done = runner.analyze(
         f"cold analyze, old {args.old_ref}",
         county,
