@@ -391,6 +391,14 @@ _GROUPS: list[tuple[str, list[tuple[str, list[str]]]]] = [
                 "networkx: snap (node) + Dijkstra + lookup",
                 ["networkx.snap_nodes", "networkx.dijkstra_15min", "networkx.lookup_15min"],
             ),
+            (
+                "engine: snap (edge, index in memory) + nearest",
+                [
+                    "engine.snap_sites_prepared",
+                    "engine.snap_residents_prepared",
+                    "engine.nearest_15min",
+                ],
+            ),
         ],
     ),
     (
