@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Sequence
 from io import StringIO
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -99,7 +99,17 @@ def error_cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def feed_file(digest: Any, path: str | Path) -> Any:
+class Digest(Protocol):
+    """What :func:`feed_file` needs of a ``hashlib`` object."""
+
+    def update(self, data: bytes, /) -> None:
+        """Add ``data`` to what is hashed."""
+
+
+D = TypeVar("D", bound=Digest)
+
+
+def feed_file(digest: D, path: str | Path) -> D:
     """Feed a file's content into a ``hashlib`` digest in 1 MiB blocks; return the digest.
 
     Raises ``OSError`` when the file cannot be read (callers say what that means for them).
@@ -110,7 +120,7 @@ def feed_file(digest: Any, path: str | Path) -> Any:
     return digest
 
 
-def feed_input(digest: Any, path: str | Path, *, what: str, todo: str) -> Any:
+def feed_input(digest: D, path: str | Path, *, what: str, todo: str) -> D:
     """:func:`feed_file` for a file the user gave: when it cannot be read, an
     :class:`InputError` ``"<path>: cannot read <what> (<cause>); <todo>"``."""
     try:

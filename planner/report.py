@@ -204,7 +204,7 @@ def _recover(out: Path) -> None:
 
 def file_sha256(path: str | Path) -> str:
     """The SHA-256 of a file's content (hex)."""
-    return str(feed_file(hashlib.sha256(), path).hexdigest())
+    return feed_file(hashlib.sha256(), path).hexdigest()
 
 
 def run_record(command: str, *, inputs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
