@@ -114,16 +114,20 @@ def _guarded(files: RegionFiles, kwargs: dict[str, Any]) -> dict[str, Any]:
         s = run_region(files, **kwargs)
     except InputError as exc:
         return {"region": files.name, "error": str(exc)}
-    return {
-        "region": s["region"],
-        "population_total": s["population_total"],
-        "population_covered": s["population_covered"],
-        "coverage": s["coverage"],
-        "gaps": s["gaps"],
-        "population_in_gaps": s["population_in_gaps"],
-        "gini_minutes": s["equity"]["gini_minutes"],
-        "error": None,
-    }
+    row = _headline(s)
+    return {**{k: row[k] for k in _REGION_FIGURES}, "error": None}
+
+
+_REGION_FIGURES = (
+    "region",
+    "population_total",
+    "population_covered",
+    "coverage",
+    "gaps",
+    "population_in_gaps",
+    "gini_minutes",
+)
+"""The figures :func:`run_regions` returns per region, a part of the county headline."""
 
 
 # --- the province command -----------------------------------------------------------------
