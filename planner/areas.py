@@ -29,15 +29,17 @@ def reached_pieces(
 
     Returns
     -------
-    lines, source
-        Line strings (metric CRS) and, for each, the index of its source.
+    ends, source
+        The straight pieces as an ``(n, 2, 2)`` array of start and end points (metric CRS),
+        and, for each, the index of its source. Arrays, not line strings: drawing burns them
+        straight into a raster (:func:`area_polygons`), so no geometry object is made per piece.
     """
     _, t_fwd, t_bwd = _directed(graph, nodes.toward)
     d_u, d_v = nodes.seconds[graph.seg_u], nodes.seconds[graph.seg_v]
     hosts = np.unique(sources.segment[sources.ok])
     touched = np.flatnonzero((np.minimum(d_u, d_v) < limit_s) | np.isin(np.arange(len(d_u)), hosts))
     if len(touched) == 0:
-        return np.array([], dtype=object), np.array([], dtype=np.int64)
+        return np.zeros((0, 2, 2)), np.array([], dtype=np.int64)
     lines = shapely.segmentize(graph.seg_geometry[touched], step_m)
     xy, owner = shapely.get_coordinates(lines, return_index=True)
     seg = touched[owner]
@@ -79,20 +81,8 @@ def reached_pieces(
         frac = np.clip((limit_s - tb) / (ta - tb), 0.0, 1.0)
         p[cut_a] = q[cut_a] + (p[cut_a] - q[cut_a]) * frac[cut_a, None]
     ok = piece_src >= 0
-    a, p, q, piece_src, cut_a, cut_b = a[ok], p[ok], q[ok], piece_src[ok], cut_a[ok], cut_b[ok]
-    # Chain consecutive pieces of one segment with the same source into one line: far fewer,
-    # longer lines make buffering an order of magnitude faster than two-point pieces.
-    cont = np.zeros(len(a), bool)
-    cont[1:] = (a[1:] == a[:-1] + 1) & (piece_src[1:] == piece_src[:-1]) & ~cut_b[:-1] & ~cut_a[1:]
-    cont[1:] &= ~start[a[1:]]
-    run = np.cumsum(~cont) - 1
-    coords = np.concatenate([p[~cont], q])
-    owner = np.concatenate([run[~cont], run])
-    seq = np.concatenate([np.flatnonzero(~cont) * 2, np.arange(len(q)) * 2 + 1])
-    order = np.lexsort((seq, owner))
-    lines = shapely.linestrings(coords[order], indices=owner[order])
-    lines = shapely.simplify(lines, 1.0)
-    return lines, piece_src[~cont]
+    ends = np.stack([p[ok], q[ok]], axis=1)
+    return ends, piece_src[ok]
 
 
 def _split_at_meeting(
@@ -140,17 +130,18 @@ def area_polygons(
     buffer_m: float = 60.0,
     fill_holes_m2: float = 40_000.0,
     cell_m: float = 10.0,
-    tile: int = 256,
+    tile: int = 512,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw reached road pieces as one polygon per label (the strip beside the roads).
 
-    The pieces are burnt into a label raster of ``cell_m`` cells; every cell within
-    ``buffer_m`` of a burnt cell (the strip beside a road that residents reach on foot) takes
-    the label of its nearest burnt cell, and the raster is polygonised. The raster is worked
-    in tiles of ``tile`` x ``tile`` cells and only where pieces lie, so cost follows the
-    reached roads' extent (not the county's, nor the number of labels) and the raster's
-    memory stays bounded by one tile; the tiles' polygons are joined
-    by one vectorised coverage union (their seams coincide exactly). Where strips of two labels
+    The straight pieces (``(n, 2, 2)`` start and end points, from :func:`reached_pieces`) are
+    burnt into a label raster of ``cell_m`` cells by sampling each piece every half cell;
+    every cell within ``buffer_m`` of a burnt cell (the strip beside a road that residents
+    reach on foot) takes the label of its nearest burnt cell, and the raster is polygonised.
+    The raster is worked in tiles of ``tile`` x ``tile`` cells and only where pieces lie, so
+    cost follows the reached roads' extent (not the county's, nor the number of labels) and
+    the raster's memory stays bounded by one tile; an area that spans tiles is joined by one
+    vectorised coverage union (the tiles' seams coincide exactly). Where strips of two labels
     overlap, each cell belongs to the nearer road, so areas do not overlap. Holes smaller than
     ``fill_holes_m2`` (blocks enclosed by reached roads) are filled; larger holes, such as a
     lake or hill inside a ring road, stay open.
@@ -160,37 +151,66 @@ def area_polygons(
     labels, polygons
         The distinct labels and their (multi)polygons, in label order.
     """
+    pieces = np.asarray(pieces, dtype=float).reshape(-1, 2, 2)
     if len(pieces) == 0:
         return np.array([], dtype=labels.dtype), np.array([], dtype=object)
     uniq, code = np.unique(labels, return_inverse=True)
-    parts, owner, grid = _raster_parts(pieces, code, buffer_m=buffer_m, cell_m=cell_m, tile=tile)
+    parts, owner, tile_of, grid = _raster_parts(
+        pieces, code, buffer_m=buffer_m, cell_m=cell_m, tile=tile
+    )
+    polygons = np.empty(len(uniq), dtype=object)
+    found = np.unique(owner)
+    # An area within one tile is its tile's parts; one that spans tiles is joined by a
+    # single vectorised coverage union, whose seams must share vertices: split every edge
+    # there at each cell corner (coordinates are cells).
+    pair = np.unique(np.column_stack([owner, tile_of]), axis=0)
+    spans = np.bincount(pair[:, 0], minlength=len(uniq)) > 1
+    joined = spans[owner]
+    merged = np.empty(len(uniq), dtype=object)
+    alone = ~joined
+    if alone.any():
+        idx = np.flatnonzero(alone)
+        idx = idx[np.argsort(owner[idx], kind="stable")]
+        one = shapely.multipolygons(parts[idx], indices=_dense(owner[idx]))
+        single = shapely.get_num_geometries(one) == 1
+        one[single] = shapely.get_geometry(one[single], 0)  # a Polygon stays a Polygon
+        merged[np.unique(owner[idx])] = one
+    if joined.any():
+        merged[np.unique(owner[joined])] = _union_rows(
+            shapely.segmentize(parts[joined], 1.0), owner[joined]
+        )
+    x0, y1, cell = grid
+    merged[found] = shapely.transform(
+        merged[found], lambda xy: np.column_stack([x0 + xy[:, 0] * cell, y1 - xy[:, 1] * cell])
+    )
+    # Raster edges are stairs of cells; a light simplification drops their collinear vertices
+    # without moving an edge by more than 1.5 m (the strip stays within buffer_m + 5 m).
+    polygons[found] = shapely.simplify(merged[found], min(cell / 2, 1.5), preserve_topology=True)
+    for k in np.setdiff1d(np.arange(len(uniq)), found):
+        # every cell of this label went to a nearer road of another: draw its own strip
+        lines = shapely.linestrings(pieces[code == k])
+        polygons[k] = shapely.union_all(shapely.buffer(lines, buffer_m, quad_segs=4))
+    if fill_holes_m2 > 0:
+        polygons = fill_small_holes(polygons, fill_holes_m2)
+    return uniq, _polygonal(polygons)
+
+
+def _dense(owner: np.ndarray) -> np.ndarray:
+    """Labels renumbered 0..k-1 in sorted order (as ``shapely.multipolygons`` indices)."""
+    return np.unique(owner, return_inverse=True)[1]
+
+
+def _union_rows(parts: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """One coverage union per owner (in sorted owner order), all in one vectorised call."""
     order = np.argsort(owner, kind="stable")
     parts, owner = parts[order], owner[order]
     found, first, count = np.unique(owner, return_index=True, return_counts=True)
-    polygons = np.empty(len(uniq), dtype=object)
-    # One row per label, padded with None: a single vectorised coverage union joins the
-    # pieces of an area that fall in several tiles.
+    # One row per owner, padded with None.
     table = np.full((len(found), int(count.max(initial=0))), None, dtype=object)
     table[
         np.repeat(np.arange(len(found)), count), np.arange(len(owner)) - np.repeat(first, count)
     ] = parts
-    # Seams must share vertices: split every edge at each cell corner (coordinates are cells).
-    table = shapely.segmentize(table, 1.0)
-    merged = shapely.coverage_union_all(table, axis=1)
-    x0, y1, cell = grid
-    merged = shapely.transform(
-        merged, lambda xy: np.column_stack([x0 + xy[:, 0] * cell, y1 - xy[:, 1] * cell])
-    )
-    # Raster edges are stairs of cells; a light simplification drops their collinear vertices
-    # without moving an edge by more than 1.5 m (the strip stays within buffer_m + 5 m).
-    merged = shapely.simplify(merged, min(cell / 2, 1.5), preserve_topology=True)
-    polygons[found] = merged
-    for k in np.setdiff1d(np.arange(len(uniq)), found):
-        # every cell of this label went to a nearer road of another: draw its own strip
-        polygons[k] = shapely.union_all(shapely.buffer(pieces[code == k], buffer_m, quad_segs=4))
-    if fill_holes_m2 > 0:
-        polygons = fill_small_holes(polygons, fill_holes_m2)
-    return uniq, _polygonal(polygons)
+    return np.asarray(shapely.coverage_union_all(table, axis=1), dtype=object)
 
 
 def _polygonal(geoms: np.ndarray) -> np.ndarray:
@@ -207,63 +227,84 @@ def _polygonal(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
+def _samples(pieces: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Points every ``step`` (or closer) along each piece, both ends included, and their piece."""
+    d = pieces[:, 1] - pieces[:, 0]
+    n = np.ceil(np.hypot(d[:, 0], d[:, 1]) / step).astype(np.int64) + 1
+    owner = np.repeat(np.arange(len(pieces)), n)
+    first = np.cumsum(n) - n
+    t = (np.arange(n.sum()) - first[owner]) / np.maximum(n - 1, 1)[owner]
+    return pieces[owner, 0] + d[owner] * t[:, None], owner
+
+
 def _raster_parts(
     pieces: np.ndarray, code: np.ndarray, *, buffer_m: float, cell_m: float, tile: int
-) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
-    """Polygons (in cell units) of each label's strip, tile by tile where pieces lie."""
-    x0, _, _, y1 = shapely.total_bounds(pieces)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float, float]]:
+    """Polygons (in cell units) of each label's strip, tile by tile where pieces lie.
+
+    Returns the polygons, the label and the tile (a number) of each, and the grid
+    ``(x0, y1, cell_m)`` that maps cells to metres.
+    """
+    x0, y1 = pieces[..., 0].min(), pieces[..., 1].max()
     halo = int(np.ceil(buffer_m / cell_m)) + 2
     x0, y1 = x0 - halo * cell_m, y1 + halo * cell_m
     # A burnt cell's centre lies up to 0.7 cells off its road and a polygon's corner 0.7 cells
     # off its cell centre: one cell less keeps the drawn strip within buffer_m + 0.4 cells.
     reach = buffer_m / cell_m - 1.0
-    box = shapely.bounds(pieces)
-    col = ((box[:, [0, 2]] - x0) / cell_m).astype(np.int64)
-    row = ((y1 - box[:, [3, 1]]) / cell_m).astype(np.int64)
+    # Pieces in cell units (column, row); each is sampled every half cell, tile by tile.
+    cr = np.empty_like(pieces)
+    cr[..., 0] = (pieces[..., 0] - x0) / cell_m
+    cr[..., 1] = (y1 - pieces[..., 1]) / cell_m
+    lo, hi = cr.min(axis=1).astype(np.int64), cr.max(axis=1).astype(np.int64)
     # tiles touched by each piece's box grown by the halo
-    tc0, tc1 = (col[:, 0] - halo) // tile, (col[:, 1] + halo) // tile
-    tr0, tr1 = (row[:, 0] - halo) // tile, (row[:, 1] + halo) // tile
-    span_c, span_r = tc1 - tc0 + 1, tr1 - tr0 + 1
-    n = span_c * span_r
+    t0, t1 = (lo - halo) // tile, (hi + halo) // tile
+    span = t1 - t0 + 1
+    n = span[:, 0] * span[:, 1]
     k = np.repeat(np.arange(len(pieces)), n)
     off = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-    tiles = np.unique(
-        np.column_stack([tr0[k] + off // span_c[k], tc0[k] + off % span_c[k]]), axis=0
-    )
-    tiles = tiles[(tiles >= 0).all(axis=1)]
-    tree = shapely.STRtree(pieces)
+    tr = t0[k, 1] + off // span[k, 0]
+    tc = t0[k, 0] + off % span[k, 0]
+    ok = (tr >= 0) & (tc >= 0)
+    k, tr, tc = k[ok], tr[ok], tc[ok]
+    width = int(tc.max()) + 1
+    tile_id = tr * width + tc
+    order = np.argsort(tile_id, kind="stable")
+    k, tile_id = k[order], tile_id[order]
+    ids, first = np.unique(tile_id, return_index=True)
+    bounds = np.r_[first, len(k)]
     parts: list[shapely.Geometry] = []
     owner: list[int] = []
+    tile_of: list[int] = []
     size = tile + 2 * halo
-    for tr, tc in tiles:  # one per tile of reached roads, not per piece or label
-        r0, c0 = tr * tile - halo, tc * tile - halo
-        window = shapely.box(
-            x0 + c0 * cell_m, y1 - (r0 + size) * cell_m, x0 + (c0 + size) * cell_m, y1 - r0 * cell_m
-        )
-        hit = tree.query(window)
-        if len(hit) == 0:
+    for i, tid in enumerate(ids):  # one per tile of reached roads, not per piece or label
+        r0, c0 = (tid // width) * tile - halo, (tid % width) * tile - halo
+        mine = k[bounds[i] : bounds[i + 1]]
+        xy, which = _samples(cr[mine], 0.5)
+        col = np.floor(xy[:, 0]).astype(np.int64) - c0
+        row = np.floor(xy[:, 1]).astype(np.int64) - r0
+        inside = (col >= 0) & (col < size) & (row >= 0) & (row < size)
+        if not inside.any():
             continue
-        transform = Affine(cell_m, 0.0, x0 + c0 * cell_m, 0.0, -cell_m, y1 - r0 * cell_m)
-        burnt = rasterio.features.rasterize(
-            zip(pieces[hit], (code[hit] + 1).tolist(), strict=True),
-            out_shape=(size, size),
-            transform=transform,
-            fill=0,
-            all_touched=True,
-            dtype="int32",
-        )
-        if not burnt.any():
-            continue
+        burnt = np.zeros((size, size), dtype=np.int32)
+        burnt[row[inside], col[inside]] = code[mine[which[inside]]] + 1
         dist, (iy, ix) = distance_transform_edt(burnt == 0, return_indices=True)
         core = np.s_[halo : halo + tile, halo : halo + tile]
         raster = np.where(dist[core] <= reach, burnt[iy[core], ix[core]], 0).astype(np.int32)
-        cells = Affine(1.0, 0.0, float(tc * tile), 0.0, 1.0, float(tr * tile))
+        if not raster.any():
+            continue
+        cells = Affine(1.0, 0.0, float(c0 + halo), 0.0, 1.0, float(r0 + halo))
         for geom, value in rasterio.features.shapes(
             raster, mask=raster > 0, connectivity=4, transform=cells
         ):
             parts.append(shapely.geometry.shape(geom))
             owner.append(int(value) - 1)
-    return np.array(parts, dtype=object), np.asarray(owner, dtype=np.int64), (x0, y1, cell_m)
+            tile_of.append(int(tid))
+    return (
+        np.array(parts, dtype=object),
+        np.asarray(owner, dtype=np.int64),
+        np.asarray(tile_of, dtype=np.int64),
+        (x0, y1, cell_m),
+    )
 
 
 def fill_small_holes(polygons: np.ndarray, max_area_m2: float) -> np.ndarray:

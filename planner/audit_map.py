@@ -10,6 +10,7 @@ import geopandas as gpd
 import pandas as pd
 
 from planner.audit import Audit
+from planner.map_layers import GeoJson
 from planner.maps import _corner_box, coverage_map, layer_control_last, stable_ids
 from planner.text import AUDIT_RULES, AUDIT_STATUS, TIERS
 
@@ -66,7 +67,7 @@ def compliance_layer(result: Audit, sites: gpd.GeoDataFrame) -> folium.FeatureGr
         + ")"
     )
     layer = folium.FeatureGroup(name=label, show=True)
-    folium.GeoJson(
+    GeoJson(
         frame.__geo_interface__,
         marker=folium.CircleMarker(radius=8, weight=3, fill=False),
         style_function=lambda f: {"color": AUDIT_STATUS[f["properties"]["verdict"]]["color"]},

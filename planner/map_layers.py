@@ -46,7 +46,49 @@ def _js(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-class _Script(MacroElement):
+class _Text(Element):
+    """Text placed in the page as it is (branca would compile it as a Jinja template)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # branca's __init__ is unannotated
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self.text
+
+
+class RawRender(MacroElement):
+    """A macro element whose rendered header, html and script go into the page as text.
+
+    branca's ``MacroElement.render`` wraps each rendered macro in ``Element(text)``, which
+    compiles the text (megabytes of GeoJSON on a county map) as a Jinja template only to
+    print it back: the map's slowest step, and text such as ``{{`` in a name would be read as
+    template syntax. Mixed in after a folium class (``class X(folium.GeoJson, RawRender)``),
+    it takes the place of ``MacroElement.render`` in that class's chain.
+    """
+
+    def render(self, **kwargs: Any) -> None:
+        figure = self.get_root()  # type: ignore[no-untyped-call]
+        if not isinstance(figure, Figure):
+            raise TypeError("a map element is rendered only inside its map's figure")
+        module = self._template.module.__dict__
+        for part, target in (
+            ("header", figure.header),
+            ("html", figure.html),
+            ("script", figure.script),
+        ):
+            macro = module.get(part)
+            if macro is not None:
+                target.add_child(_Text(str(macro(self, kwargs))), name=self.get_name())
+        for element in self._children.values():
+            element.render(**kwargs)
+
+
+class GeoJson(folium.GeoJson, RawRender):
+    """``folium.GeoJson`` whose (large) rendered data is not compiled again as a template."""
+
+
+class _Script(RawRender):
     """A script run once the map exists; element names are looked up when the page renders.
 
     The body is inserted as a value, never parsed as a template (names in it stay text), and
@@ -91,8 +133,8 @@ def road_classes(highway: np.ndarray) -> np.ndarray:
 
 def road_lines(
     network: RoadNetwork, *, bounds: tuple[float, float, float, float] | None = None
-) -> dict[str, dict[str, Any]]:
-    """The road network as one WGS84 GeoJSON MultiLineString per road class.
+) -> dict[str, str]:
+    """The road network as one WGS84 GeoJSON MultiLineString feature (JSON text) per class.
 
     Parameters
     ----------
@@ -100,14 +142,21 @@ def road_lines(
         A :class:`planner.network.RoadNetwork` (directed edges; two-way roads appear once).
     bounds
         Keep only roads touching this box (metric CRS of the network).
+
+    Returns
+    -------
+    dict
+        Class name to the feature's JSON text, written straight from GEOS (a county's roads
+        are tens of megabytes: no Python object is made per coordinate).
     """
     u, v = network.edge_u, network.edge_v
-    pair = np.column_stack([np.minimum(u, v), np.maximum(u, v)])
-    _, first = np.unique(
-        np.column_stack([pair, np.round(network.edge_length, 1)]), axis=0, return_index=True
-    )
+    # each road once: a two-way road is two directed edges with the same ends and length
+    key = np.column_stack([np.minimum(u, v), np.maximum(u, v), np.round(network.edge_length, 1)])
+    order = np.lexsort(key.T[::-1])
+    key = key[order]
+    first = np.r_[True, (key[1:] != key[:-1]).any(axis=1)]
     keep = np.zeros(len(u), bool)
-    keep[first] = True
+    keep[order[first]] = True
     geoms = network.edge_geometry
     if bounds is not None:
         box = shapely.box(*bounds)
@@ -122,11 +171,13 @@ def road_lines(
             continue
         multi = shapely.multilinestrings(lines[mask])
         multi = shapely.transform(multi, lambda xy: np.round(xy, 5))
-        out[name] = {
-            "type": "Feature",
-            "properties": {"class": name},
-            "geometry": json.loads(shapely.to_geojson(multi)),
-        }
+        out[name] = (
+            '{"type":"Feature","properties":{"class":'
+            + _js(name)
+            + '},"geometry":'
+            + shapely.to_geojson(multi)
+            + "}"
+        )
     return out
 
 
@@ -143,13 +194,14 @@ def add_roads(
     group = folium.FeatureGroup(name=MAP_WORDS["roads"], show=True)
     group.add_to(m)
     styles = {k: {"color": c, "weight": w} for k, (_t, c, w) in ROAD_CLASSES.items()}
-    order = [roads[k] for k in ("minor", "medium", "major") if k in roads]
+    # GEOS writes numbers only: the features' text needs no escaping inside <script>
+    order = "[" + ",".join(roads[k] for k in ("minor", "medium", "major") if k in roads) + "]"
     group.add_child(
         _script(
             m,
             "if (!map.getPane('scRoads')) { map.createPane('scRoads').style.zIndex = 350; }\n"
             f"var styles = {_js(styles)};\n"
-            f"L.geoJSON({_js(order)}, {{pane: 'scRoads', interactive: false,"
+            f"L.geoJSON({order}, {{pane: 'scRoads', interactive: false,"
             " style: function (f) { var s = styles[f.properties['class']];"
             " return {color: s.color, weight: s.weight, opacity: 0.9, lineCap: 'round'}; }})"
             ".addTo(@{group}@);",

@@ -327,7 +327,7 @@ def _add_boundaries(m: folium.Map, units: gpd.GeoDataFrame | None, *, villages_t
         return
     layer = folium.FeatureGroup(name=LABELS["boundaries"], show=True)
     towns = units[units["level"] == "town"] if "level" in units else units
-    folium.GeoJson(
+    map_layers.GeoJson(
         _geojson(towns, ["name", "code"]),
         style_function=lambda _f: {
             "color": "#555",
@@ -343,7 +343,7 @@ def _add_boundaries(m: folium.Map, units: gpd.GeoDataFrame | None, *, villages_t
     )
     if len(villages):
         layer = folium.FeatureGroup(name=LABELS["villages"], show=True)
-        folium.GeoJson(
+        map_layers.GeoJson(
             _geojson(villages, ["name", "code"]),
             style_function=lambda _f: {"color": "#999", "weight": 0.8, "fill": False},
             tooltip=folium.GeoJsonTooltip(["name", "code"], aliases=_labels("village", "code")),
@@ -357,7 +357,7 @@ def _add_service_areas(m: folium.Map, areas: gpd.GeoDataFrame) -> None:
         return
     layer = folium.FeatureGroup(name=LABELS["service_areas"], show=True)
     cols = ["name", "minutes", "population_served"]
-    folium.GeoJson(
+    map_layers.GeoJson(
         _geojson(areas, ["site_id", *cols, "tier"]),
         style_function=lambda f: {
             "color": TIERS.get(f["properties"]["tier"], {}).get("color", "#3388ff"),
@@ -379,7 +379,7 @@ def _add_gaps(m: folium.Map, gaps: gpd.GeoDataFrame) -> None:
     layer = folium.FeatureGroup(name=f"{LABELS['gaps']} ({len(gaps)})", show=True)
     cols = ["gap_id", "population", "town", "village", "nearest_site_name", "minutes_min"]
     names = _labels("gap_id", "population", "town", "village", "nearest_site", "minutes_to_site")
-    folium.GeoJson(
+    map_layers.GeoJson(
         _geojson(gaps, cols),
         style_function=lambda _f: {
             "color": _GAP_COLOR,
@@ -404,7 +404,7 @@ def _add_uncovered(m: folium.Map, uncovered: gpd.GeoDataFrame) -> None:
     )
     cols = ["population", "village", "minutes", "nearest_site"]
     names = _labels("population", "village", "minutes_to_site", "nearest_site")
-    folium.GeoJson(
+    map_layers.GeoJson(
         _geojson(uncovered, ["id", *cols]),
         marker=folium.CircleMarker(
             radius=3,
@@ -446,7 +446,7 @@ def _add_sites_by_tier(
         layer = folium.FeatureGroup(name=f"{info['zh']} {info['en']} ({len(chosen)})", show=True)
         cols = ["name", "tier_zh", "id", "population_served", "standard"]
         names = _labels("name", "tier", "site_id", "served", "standard")
-        folium.GeoJson(
+        map_layers.GeoJson(
             _geojson(chosen, cols),
             marker=folium.CircleMarker(
                 radius=9 if tier in ("centre", "institute") else 6,
@@ -469,7 +469,7 @@ def _add_proposals(
     extra: list[tuple[str, str]] = []
     if added_areas is not None and len(added_areas):
         layer = folium.FeatureGroup(name=LABELS["new_areas"], show=True)
-        folium.GeoJson(
+        map_layers.GeoJson(
             _geojson(added_areas, ["site_id", "name", "minutes"]),
             style_function=lambda _f: {
                 "color": _PROPOSAL_COLOR,
@@ -499,7 +499,7 @@ def _add_proposal_markers(m: folium.Map, proposals: gpd.GeoDataFrame) -> None:
     )
     present = [c for c in cols if c in frame.columns]
     aliases = [a for c, a in zip(cols, names, strict=True) if c in frame.columns]
-    folium.GeoJson(
+    map_layers.GeoJson(
         _geojson(frame, cols),
         marker=folium.CircleMarker(
             radius=11,
@@ -644,7 +644,8 @@ def stable_ids(m: folium.Map) -> folium.Map:
     so the same map rendered twice differed; numbering the elements in document order makes
     the HTML a function of the map's content (rerun outputs compare byte for byte). It also
     seals every macro's output against a second pass of Jinja (:class:`_Sealed`), so that no
-    name runs as template code. Call it again after adding elements.
+    name runs as template code (our large layers, :class:`planner.map_layers.RawRender`, have
+    no second pass). Call it again after adding elements.
     """
     root = m.get_root()
     seen: set[int] = set()
@@ -656,7 +657,11 @@ def stable_ids(m: folium.Map) -> folium.Map:
             continue
         seen.add(id(element))
         element._id = f"{n:032x}"
-        if isinstance(element, MacroElement) and not isinstance(element._template, _Sealed):
+        if (
+            isinstance(element, MacroElement)
+            and not isinstance(element, map_layers.RawRender)  # no second pass to seal against
+            and not isinstance(element._template, _Sealed)
+        ):
             element._template = _Sealed(element._template)
         n += 1
         stack.extend(getattr(element, "_children", {}).values())

@@ -27,8 +27,8 @@ def test_every_road_is_drawn_once_in_its_class(sample):  # noqa: F811
     }
     expected = sum(p[2] for p in pairs)
     drawn = 0.0
-    for feature in lines.values():
-        geom = shapely.from_geojson(json.dumps(feature["geometry"]))
+    for text in lines.values():
+        geom = shapely.from_geojson(json.dumps(json.loads(text)["geometry"]))
         drawn += gpd.GeoSeries([geom], crs=4326).to_crs(net.crs).length.iloc[0]
     assert drawn == pytest.approx(expected, rel=0.01)
     classes = road_classes(net.edge_highway)
