@@ -43,6 +43,7 @@ none lies within the snap limit; travel uses every way.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 # The OSM way tags kept per directed edge in ``RoadNetwork.edge_tags`` (raw values, "" when the
 # way has no such tag), besides ``highway`` which has its own array. Every reader of road
@@ -125,8 +126,11 @@ def _value(tags: dict[str, np.ndarray], key: str, n: int) -> np.ndarray:
     raw = tags.get(key)
     if raw is None or len(raw) == 0:
         return np.full(n, "", dtype=object)
-    text = np.char.lower(np.char.strip(np.asarray(raw, dtype=str)))
-    return np.char.partition(text, ";")[:, 0].astype(object)
+    # A county's edges share a handful of values: clean each distinct value once.
+    codes, distinct = pd.factorize(np.asarray(raw, dtype=object), use_na_sentinel=False)
+    text = np.char.lower(np.char.strip(np.asarray(distinct, dtype=str)))
+    cleaned: np.ndarray = np.char.partition(text, ";")[:, 0].astype(object)
+    return cleaned[codes]
 
 
 def usable(highway: np.ndarray, tags: dict[str, np.ndarray], mode: str) -> np.ndarray:
@@ -179,6 +183,9 @@ def street_level(tags: dict[str, np.ndarray], n: int) -> np.ndarray:
 
 def _layer(values: np.ndarray) -> np.ndarray:
     # layer is an integer; odd values ("-1.5", "ground") count as 0 unless clearly signed.
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    if len(distinct) < len(values):
+        return _layer(np.asarray(distinct, dtype=object))[codes]  # each distinct value once
     out = np.zeros(len(values))
     text = values.astype(str)
     numeric = np.char.lstrip(np.char.lstrip(text, "-"), "+")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+from typing import Any
+
 import numpy as np
 import rasterio.features
 import shapely
-import shapely.geometry
 from affine import Affine
 from scipy.ndimage import distance_transform_edt
 
@@ -272,7 +274,8 @@ def _raster_parts(
     k, tile_id = k[order], tile_id[order]
     ids, first = np.unique(tile_id, return_index=True)
     bounds = np.r_[first, len(k)]
-    parts: list[shapely.Geometry] = []
+    rings: list[Any] = []
+    ring_counts: list[int] = []
     owner: list[int] = []
     tile_of: list[int] = []
     size = tile + 2 * halo
@@ -296,15 +299,30 @@ def _raster_parts(
         for geom, value in rasterio.features.shapes(
             raster, mask=raster > 0, connectivity=4, transform=cells
         ):
-            parts.append(shapely.geometry.shape(geom))
+            rings.extend(geom["coordinates"])
+            ring_counts.append(len(geom["coordinates"]))
             owner.append(int(value) - 1)
             tile_of.append(int(tid))
     return (
-        np.array(parts, dtype=object),
+        _polygons_from_rings(rings, np.asarray(ring_counts, dtype=np.int64)),
         np.asarray(owner, dtype=np.int64),
         np.asarray(tile_of, dtype=np.int64),
         (x0, y1, cell_m),
     )
+
+
+def _polygons_from_rings(rings: list[Any], ring_counts: np.ndarray) -> np.ndarray:
+    """Polygons from GeoJSON rings (shell then holes), ``ring_counts[i]`` rings for the i-th.
+
+    One vectorised construction for all polygons instead of one shapely object per ring.
+    """
+    if not rings:
+        return np.array([], dtype=object)
+    sizes = np.fromiter((len(r) for r in rings), dtype=np.int64, count=len(rings))
+    xy = np.array(list(itertools.chain.from_iterable(rings)), dtype=float).reshape(-1, 2)
+    ring_geoms = shapely.linearrings(xy, indices=np.repeat(np.arange(len(rings)), sizes))
+    polygon_of = np.repeat(np.arange(len(ring_counts)), ring_counts)
+    return np.asarray(shapely.polygons(ring_geoms, indices=polygon_of), dtype=object)
 
 
 def fill_small_holes(polygons: np.ndarray, max_area_m2: float) -> np.ndarray:

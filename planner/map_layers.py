@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import html
 import json
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import folium
@@ -123,12 +125,13 @@ def _script(parent: Any, body: str, **refs: Any) -> MacroElement:
 
 def road_classes(highway: np.ndarray) -> np.ndarray:
     """The drawing class (``major``, ``medium``, ``minor``) of each OSM highway type."""
-    highway = np.asarray(highway).astype(str)
-    out = np.full(len(highway), "minor", dtype=object)
+    codes, distinct = pd.factorize(np.asarray(highway, dtype=object), use_na_sentinel=False)
+    names = np.asarray(distinct, dtype=object).astype(str)
+    out = np.full(len(names), "minor", dtype=object)
     for name, (types, _color, _weight) in ROAD_CLASSES.items():
         if types:
-            out[np.isin(highway, list(types))] = name
-    return out
+            out[np.isin(names, list(types))] = name
+    return out[codes]  # each distinct highway type classed once
 
 
 def road_lines(
@@ -149,6 +152,10 @@ def road_lines(
         Class name to the feature's JSON text, written straight from GEOS (a county's roads
         are tens of megabytes: no Python object is made per coordinate).
     """
+    cached = _roads_cache(network) if bounds is None else None
+    if cached is not None and cached.exists():
+        drawn: dict[str, str] = json.loads(cached.read_text(encoding="utf-8"))
+        return drawn
     u, v = network.edge_u, network.edge_v
     # each road once: a two-way road is two directed edges with the same ends and length
     key = np.column_stack([np.minimum(u, v), np.maximum(u, v), np.round(network.edge_length, 1)])
@@ -161,9 +168,13 @@ def road_lines(
     if bounds is not None:
         box = shapely.box(*bounds)
         keep &= shapely.intersects(geoms, box)
-    classes = road_classes(network.edge_highway)[keep]
-    lines = gpd.GeoSeries(shapely.simplify(geoms[keep], 3.0), crs=network.crs).to_crs(4326)
-    lines = np.asarray(lines.array)
+    classes = road_classes(network.edge_highway[keep])
+    lines = geoms[keep]
+    bent = shapely.get_num_coordinates(lines) > 2  # a straight piece has nothing to simplify
+    # Douglas-Peucker: a line stays a valid line, and GEOS does it ~10x faster than with
+    # topology preserved (which only polygons need)
+    lines[bent] = shapely.simplify(lines[bent], 3.0, preserve_topology=False)
+    lines = np.asarray(gpd.GeoSeries(lines, crs=network.crs).to_crs(4326).array)
     out = {}
     for name in ROAD_CLASSES:
         mask = classes == name
@@ -178,7 +189,31 @@ def road_lines(
             + shapely.to_geojson(multi)
             + "}"
         )
+    if cached is not None:
+        _write_atomic(cached, json.dumps(out))
     return out
+
+
+ROADS_LAYER_VERSION = 1
+"""Bump when :func:`road_lines` draws differently: cached road layers of older versions are
+then left unused."""
+
+
+def _roads_cache(network: RoadNetwork) -> Path | None:
+    """Where a county's whole road layer is kept beside its compiled network (none uncached)."""
+    if not network.cache_file:
+        return None
+    cache = Path(network.cache_file)
+    return cache.with_name(f"{cache.stem}.roads-v{ROADS_LAYER_VERSION}.json")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:  # a read-only cache still draws, only without keeping the layer
+        tmp.unlink(missing_ok=True)
 
 
 def add_roads(
