@@ -8,6 +8,7 @@ layer readers (:mod:`planner.inputs`) and the audit ledgers (:mod:`planner.ledge
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -36,10 +37,22 @@ class Rows:
         self.kind = kind
         self.bad = pd.Series("", index=frame.index, dtype=object)
 
-    def reject(self, mask: pd.Series | np.ndarray, reason: str | pd.Series) -> None:
-        """Give rows in ``mask`` that are still accepted this ``reason`` (the first one wins)."""
+    def reject(
+        self,
+        mask: pd.Series | np.ndarray,
+        reason: str | pd.Series | Callable[[pd.Series], pd.Series],
+    ) -> None:
+        """Give rows in ``mask`` that are still accepted this ``reason`` (the first one wins).
+
+        ``reason`` is one text, a text per row, or a function that writes the texts of the
+        rows it is given (a boolean mask), so that a reason quoting each row's values is
+        written only for the rows rejected, not for a county's every resident.
+        """
         mask = pd.Series(np.asarray(mask, bool), index=self.frame.index) & (self.bad == "")
-        if isinstance(reason, pd.Series):
+        if callable(reason):
+            if mask.any():
+                self.bad[mask] = reason(mask)
+        elif isinstance(reason, pd.Series):
             self.bad[mask] = reason[mask]
         else:
             self.bad[mask] = reason
@@ -86,7 +99,13 @@ def quoted(series: pd.Series) -> pd.Series:
 def to_number(series: pd.Series, *, thousands: bool = False) -> pd.Series:
     """Numbers of text cells (NaN where not a number); ``thousands`` drops ``1,234`` commas."""
     # Full-width digits and signs (from Chinese input methods) become ASCII under NFKC.
-    text = series.astype(str).str.normalize("NFKC").str.strip()
+    raw = np.asarray(series.to_numpy(), dtype=str)
+    wide = np.strings.str_len(np.strings.encode(raw, "utf-8")) != np.strings.str_len(raw)
+    if wide.any():  # only non-ASCII cells need the (per-cell) Unicode normalisation
+        fixed = raw.astype(object)
+        fixed[wide] = pd.Series(raw[wide]).str.normalize("NFKC").to_numpy(dtype=object)
+        raw = fixed.astype(str)
+    text = pd.Series(np.strings.strip(raw), index=series.index)
     if thousands:
         text = text.str.replace(r"(?<=\d),(?=\d{3}(?!\d))", "", regex=True)
     return pd.to_numeric(text, errors="coerce")
@@ -166,11 +185,13 @@ def _column_xy(rows: Rows) -> tuple[pd.Series, pd.Series]:
     rows.reject(blank(raw_lon) | blank(raw_lat), "missing lon or lat")
     rows.reject(
         lon.isna() | lat.isna(),
-        "lon/lat "
-        + quoted(raw_lon)
-        + ", "
-        + quoted(raw_lat)
-        + " is not a pair of numbers; write decimal degrees such as 117.2345, 28.2716",
+        lambda m: (
+            "lon/lat "
+            + quoted(raw_lon[m])
+            + ", "
+            + quoted(raw_lat[m])
+            + " is not a pair of numbers; write decimal degrees such as 117.2345, 28.2716"
+        ),
     )
     return lon, lat
 
@@ -180,24 +201,35 @@ def _check_degrees(rows: Rows, lon: pd.Series, lat: pd.Series) -> None:
         ~(np.isfinite(lon) & np.isfinite(lat)),
         "lon/lat is not a finite number; give the point of this row",
     )
-    pair = "lon/lat (" + lon.map("{:.10g}".format) + ", " + lat.map("{:.10g}".format) + ")"
+
+    def pair(m: pd.Series) -> pd.Series:
+        return (
+            "lon/lat (" + lon[m].map("{:.10g}".format) + ", " + lat[m].map("{:.10g}".format) + ")"
+        )
+
     rows.reject(
         (lon.abs() > 1000) | (lat.abs() > 1000),
-        pair + " look like projected metres; give WGS84 longitude and latitude in degrees",
+        lambda m: (
+            pair(m) + " look like projected metres; give WGS84 longitude and latitude in degrees"
+        ),
     )
     # A Chinese point with the columns the wrong way round: latitude 73-136, longitude 3-54.
     rows.reject(
         lat.between(73, 136) & lon.between(3, 54),
-        pair + " look swapped (longitude and latitude fit China the other way round); "
-        "swap the lon and lat values",
+        lambda m: (
+            pair(m) + " look swapped (longitude and latitude fit China the other way round); "
+            "swap the lon and lat values"
+        ),
     )
     rows.reject(
         lon.between(-90, 90) & (lat.abs() > 90) & (lat.abs() <= 180),
-        pair + " look swapped (latitude beyond 90); swap the lon and lat values",
+        lambda m: pair(m) + " look swapped (latitude beyond 90); swap the lon and lat values",
     )
     rows.reject(
         ~(lon.between(-180, 180) & lat.between(-90, 90)),
-        pair + " is out of range; longitude must be within ±180 and latitude within ±90",
+        lambda m: (
+            pair(m) + " is out of range; longitude must be within ±180 and latitude within ±90"
+        ),
     )
 
 
