@@ -132,7 +132,7 @@ def area_polygons(
     buffer_m: float = 60.0,
     fill_holes_m2: float = 40_000.0,
     cell_m: float = 10.0,
-    tile: int = 512,
+    tile: int = 1024,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw reached road pieces as one polygon per label (the strip beside the roads).
 
@@ -178,16 +178,15 @@ def area_polygons(
         one[single] = shapely.get_geometry(one[single], 0)  # a Polygon stays a Polygon
         merged[np.unique(owner[idx])] = one
     if joined.any():
-        merged[np.unique(owner[joined])] = _union_rows(
-            shapely.segmentize(parts[joined], 1.0), owner[joined]
-        )
+        spanning = np.unique(owner[joined])
+        union = _union_rows(shapely.segmentize(parts[joined], 1.0), owner[joined])
+        # GDAL's polygons have vertices at corners only; the seams' split points are dropped
+        # again by a light simplification that moves no edge (collinear vertices only).
+        merged[spanning] = shapely.simplify(union, 0.1, preserve_topology=True)
     x0, y1, cell = grid
-    merged[found] = shapely.transform(
+    polygons[found] = shapely.transform(
         merged[found], lambda xy: np.column_stack([x0 + xy[:, 0] * cell, y1 - xy[:, 1] * cell])
     )
-    # Raster edges are stairs of cells; a light simplification drops their collinear vertices
-    # without moving an edge by more than 1.5 m (the strip stays within buffer_m + 5 m).
-    polygons[found] = shapely.simplify(merged[found], min(cell / 2, 1.5), preserve_topology=True)
     for k in np.setdiff1d(np.arange(len(uniq)), found):
         # every cell of this label went to a nearer road of another: draw its own strip
         lines = shapely.linestrings(pieces[code == k])
@@ -288,11 +287,17 @@ def _raster_parts(
         inside = (col >= 0) & (col < size) & (row >= 0) & (row < size)
         if not inside.any():
             continue
-        burnt = np.zeros((size, size), dtype=np.int32)
-        burnt[row[inside], col[inside]] = code[mine[which[inside]]] + 1
+        row, col = row[inside], col[inside]
+        # Only cells within the halo of a burnt cell can be reached: the distance transform
+        # runs on that window of the tile (a tile of a sparse tier is mostly empty).
+        r_lo, r_hi = max(int(row.min()) - halo, 0), min(int(row.max()) + halo + 1, size)
+        c_lo, c_hi = max(int(col.min()) - halo, 0), min(int(col.max()) + halo + 1, size)
+        burnt = np.zeros((r_hi - r_lo, c_hi - c_lo), dtype=np.int32)
+        burnt[row - r_lo, col - c_lo] = code[mine[which[inside]]] + 1
         dist, (iy, ix) = distance_transform_edt(burnt == 0, return_indices=True)
-        core = np.s_[halo : halo + tile, halo : halo + tile]
-        raster = np.where(dist[core] <= reach, burnt[iy[core], ix[core]], 0).astype(np.int32)
+        near = np.zeros((size, size), dtype=np.int32)
+        near[r_lo:r_hi, c_lo:c_hi] = np.where(dist <= reach, burnt[iy, ix], 0)
+        raster = near[halo : halo + tile, halo : halo + tile]
         if not raster.any():
             continue
         cells = Affine(1.0, 0.0, float(c0 + halo), 0.0, 1.0, float(r0 + halo))

@@ -152,6 +152,10 @@ def road_lines(
         Class name to the feature's JSON text, written straight from GEOS (a county's roads
         are tens of megabytes: no Python object is made per coordinate).
     """
+    if bounds is not None and len(network.node_xy):
+        lo, hi = network.node_xy.min(axis=0), network.node_xy.max(axis=0)
+        if bounds[0] <= lo[0] and bounds[1] <= lo[1] and bounds[2] >= hi[0] and bounds[3] >= hi[1]:
+            bounds = None  # the box holds every road: the whole, cacheable layer
     cached = _roads_cache(network) if bounds is None else None
     if cached is not None and cached.exists():
         drawn: dict[str, str] = json.loads(cached.read_text(encoding="utf-8"))

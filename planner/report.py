@@ -272,7 +272,10 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
         if out[c].dtype.kind != "O" and str(out[c].dtype) != "string":
             continue
         values = out[c]
-        text = values.map(lambda v: isinstance(v, str) and v.startswith(_FORMULA_START))
+        raw = values.to_numpy(dtype=object)
+        is_text = np.fromiter((isinstance(v, str) for v in raw), dtype=bool, count=len(raw))
+        first = np.strings.slice(np.asarray(np.where(is_text, raw, ""), dtype=str), 0, 1)
+        text = pd.Series(is_text & np.isin(first, _FORMULA_START), index=values.index)
         if text.any():
             out[c] = values.where(~text, "'" + values[text].astype(str))
     return out
