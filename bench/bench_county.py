@@ -126,8 +126,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         county = runner.write(
             "write county", work / "county", args.nodes, args.residents, args.sites
         )
-        for rep in range(args.repeats):
-            say(f"county: repeat {rep + 1}/{args.repeats}: osmnx.graph_from_xml")
+        cold_repeats = args.repeats if args.cold_repeats is None else args.cold_repeats
+        for rep in range(cold_repeats):
+            say(f"county: repeat {rep + 1}/{cold_repeats}: osmnx.graph_from_xml")
             runner.run("osmnx.graph_from_xml", [sys.executable, "-c", _OSMNX, county["network"]])
             say("county: cold analyze (empty cache)")
             warm_cache = work / f"cache-cold{rep}"
@@ -163,6 +164,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--residents", type=int, default=100_000)
     parser.add_argument("--sites", type=int, default=2_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--cold-repeats",
+        type=int,
+        default=None,
+        help="repeats of the slow cold steps (graph_from_xml, cold analyze); default --repeats",
+    )
     parser.add_argument(
         "--old-ref", default="9e9401b", help="commit to compare warm runs with ('' to skip)"
     )

@@ -23,11 +23,13 @@ def reached_pieces(
     *,
     limit_s: float,
     step_m: float = 25.0,
+    block: int = 50_000,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Road pieces reached within ``limit_s`` and the source that reaches each.
 
     Segments are cut every ``step_m`` metres; a piece is kept up to the point where the time
-    runs out (interpolated), so nothing beyond the limit is claimed.
+    runs out (interpolated), so nothing beyond the limit is claimed. Segments are worked
+    ``block`` at a time, which bounds the memory of the intermediate arrays.
 
     Returns
     -------
@@ -42,6 +44,32 @@ def reached_pieces(
     touched = np.flatnonzero((np.minimum(d_u, d_v) < limit_s) | np.isin(np.arange(len(d_u)), hosts))
     if len(touched) == 0:
         return np.zeros((0, 2, 2)), np.array([], dtype=np.int64)
+    # Worked in blocks of segments: a county's reached roads are millions of vertices, and a
+    # dozen temporary arrays of them would be most of the run's memory.
+    blocks = [
+        _reached_block(
+            graph, nodes, sources, touched[i : i + block], (t_fwd, t_bwd), limit_s, step_m
+        )
+        for i in range(0, len(touched), block)
+    ]
+    return (
+        np.concatenate([b[0] for b in blocks]),
+        np.concatenate([b[1] for b in blocks]),
+    )
+
+
+def _reached_block(
+    graph: TravelGraph,
+    nodes: NodeTimes,
+    sources: Snapped,
+    touched: np.ndarray,
+    seconds: tuple[np.ndarray, np.ndarray],
+    limit_s: float,
+    step_m: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`reached_pieces` of the segments ``touched`` (``seconds``: forward, backward)."""
+    t_fwd, t_bwd = seconds
+    d_u, d_v = nodes.seconds[graph.seg_u], nodes.seconds[graph.seg_v]
     lines = shapely.segmentize(graph.seg_geometry[touched], step_m)
     xy, owner = shapely.get_coordinates(lines, return_index=True)
     seg = touched[owner]
@@ -273,8 +301,7 @@ def _raster_parts(
     k, tile_id = k[order], tile_id[order]
     ids, first = np.unique(tile_id, return_index=True)
     bounds = np.r_[first, len(k)]
-    rings: list[Any] = []
-    ring_counts: list[int] = []
+    parts: list[np.ndarray] = []
     owner: list[int] = []
     tile_of: list[int] = []
     size = tile + 2 * halo
@@ -301,15 +328,19 @@ def _raster_parts(
         if not raster.any():
             continue
         cells = Affine(1.0, 0.0, float(c0 + halo), 0.0, 1.0, float(r0 + halo))
+        rings: list[Any] = []
+        ring_counts: list[int] = []
         for geom, value in rasterio.features.shapes(
             raster, mask=raster > 0, connectivity=4, transform=cells
         ):
             rings.extend(geom["coordinates"])
             ring_counts.append(len(geom["coordinates"]))
             owner.append(int(value) - 1)
-            tile_of.append(int(tid))
+        # made into geometries tile by tile: GDAL's rings are Python tuples, heavy to keep
+        parts.append(_polygons_from_rings(rings, np.asarray(ring_counts, dtype=np.int64)))
+        tile_of.extend([int(tid)] * len(ring_counts))
     return (
-        _polygons_from_rings(rings, np.asarray(ring_counts, dtype=np.int64)),
+        np.concatenate(parts) if parts else np.array([], dtype=object),
         np.asarray(owner, dtype=np.int64),
         np.asarray(tile_of, dtype=np.int64),
         (x0, y1, cell_m),
