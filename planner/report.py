@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from planner.coords import COORD_SYSTEMS
 from planner.coverage import Coverage
@@ -303,11 +304,31 @@ def write_json(data: dict[str, Any], path: Path) -> None:
 
 
 def write_geojson(frame: gpd.GeoDataFrame, path: Path) -> None:
-    """Write a layer as WGS84 GeoJSON (an empty FeatureCollection when there is nothing)."""
+    """Write a layer as WGS84 GeoJSON (an empty FeatureCollection when there is nothing).
+
+    Coordinates have 6 decimals (about 0.1 m). GEOS writes the geometries and pandas the
+    properties: GDAL's GeoJSON driver formats numbers about 20x slower (4 s for a county's
+    service areas, against 0.2 s for the same layer as GeoPackage).
+    """
     if frame.empty:
         path.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
         return
-    frame.to_crs(4326).to_file(path, driver="GeoJSON", COORDINATE_PRECISION=6)
+    wgs = frame.to_crs(4326)
+    geoms = shapely.transform(wgs.geometry.to_numpy(), lambda xy: np.round(xy, 6))
+    shapes = shapely.to_geojson(geoms)
+    table = pd.DataFrame(wgs.drop(columns=wgs.geometry.name)).reset_index(drop=True)
+    props = json.loads(table.to_json(orient="records", force_ascii=False, date_format="iso"))
+    features = ",\n".join(
+        '{"type":"Feature","properties":'
+        + json.dumps(prop, ensure_ascii=False, separators=(",", ":"))
+        + ',"geometry":'
+        + (shape if shape is not None else "null")
+        + "}"
+        for prop, shape in zip(props, shapes, strict=True)
+    )
+    path.write_text(
+        '{"type":"FeatureCollection","features":[\n' + features + "\n]}\n", encoding="utf-8"
+    )
 
 
 def _input_coords(frame: pd.DataFrame) -> list[str]:
