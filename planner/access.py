@@ -121,6 +121,23 @@ NOT_FOR: dict[str, frozenset[str]] = {
 MOTORROAD_CLOSES = frozenset({"walk", "bike"})
 
 
+def compact_tags(tags: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``tags`` as object arrays, where a key no edge has (every value "") takes no memory.
+
+    Such a key becomes a read-only view of one "" (eight bytes, not eight per edge): a county
+    where no way carries ``motorroad`` or ``indoor`` keeps nothing of them, and every rule
+    reads them as before.
+    """
+    out = {}
+    for key, values in tags.items():
+        values = np.asarray(values)
+        if len(values) and not (values != "").any():
+            out[key] = np.broadcast_to(np.array("", dtype=object), values.shape)
+        else:
+            out[key] = values.astype(object, copy=False)
+    return out
+
+
 def _value(tags: dict[str, np.ndarray], key: str, n: int) -> np.ndarray:
     """The first part of the tag's values, lower-cased ("" where absent)."""
     raw = tags.get(key)

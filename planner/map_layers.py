@@ -52,7 +52,7 @@ class _Text(Element):
     """Text placed in the page as it is (branca would compile it as a Jinja template)."""
 
     def __init__(self, text: str) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]  # branca's __init__ is unannotated
+        super().__init__()
         self.text = text
 
     def render(self, **kwargs: Any) -> str:
@@ -69,8 +69,8 @@ class RawRender(MacroElement):
     it takes the place of ``MacroElement.render`` in that class's chain.
     """
 
-    def render(self, **kwargs: Any) -> None:
-        figure = self.get_root()  # type: ignore[no-untyped-call]
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # as MacroElement's
+        figure = self.get_root()
         if not isinstance(figure, Figure):
             raise TypeError("a map element is rendered only inside its map's figure")
         module = self._template.module.__dict__
@@ -198,6 +198,11 @@ def road_lines(
     return out
 
 
+MINOR_ROADS_MAX_MB = 8.0
+"""Above this much GeoJSON of minor roads (some 150,000 streets), a map draws main roads only
+and says so in the layer's name: a page of tens of megabytes of lanes opens slowly, or not
+at all, on an official's laptop, and at a county's zoom they are not told apart anyway."""
+
 ROADS_LAYER_VERSION = 1
 """Bump when :func:`road_lines` draws differently: cached road layers of older versions are
 then left unused."""
@@ -228,9 +233,13 @@ def add_roads(
 ) -> None:
     """Draw the roads under every other layer, major roads wider and coloured."""
     roads = road_lines(network, bounds=bounds)
+    name = MAP_WORDS["roads"]
+    if len(roads.get("minor", "")) > MINOR_ROADS_MAX_MB * 1e6:
+        del roads["minor"]
+        name = MAP_WORDS["roads_main_only"]
     if not roads:
         return
-    group = folium.FeatureGroup(name=MAP_WORDS["roads"], show=True)
+    group = folium.FeatureGroup(name=name, show=True)
     group.add_to(m)
     styles = {k: {"color": c, "weight": w} for k, (_t, c, w) in ROAD_CLASSES.items()}
     # GEOS writes numbers only: the features' text needs no escaping inside <script>

@@ -139,7 +139,9 @@ class RoadNetwork:
                 edge_highway=z["edge_highway"].astype(object),
                 edge_speed_kph=z["edge_speed_kph"],
                 edge_geometry=geoms,
-                edge_tags={k[4:]: z[k].astype(object) for k in z.files if k.startswith("tag_")},
+                edge_tags=access.compact_tags(
+                    {k[4:]: z[k] for k in z.files if k.startswith("tag_")}
+                ),
             )
 
     @classmethod

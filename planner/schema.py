@@ -105,7 +105,7 @@ def to_number(series: pd.Series, *, thousands: bool = False) -> pd.Series:
         fixed = raw.astype(object)
         fixed[wide] = pd.Series(raw[wide]).str.normalize("NFKC").to_numpy(dtype=object)
         raw = fixed.astype(str)
-    text = pd.Series(np.strings.strip(raw), index=series.index)
+    text: pd.Series[str] = pd.Series(np.strings.strip(raw), index=series.index, dtype=object)
     if thousands:
         text = text.str.replace(r"(?<=\d),(?=\d{3}(?!\d))", "", regex=True)
     return pd.to_numeric(text, errors="coerce")

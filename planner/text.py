@@ -664,6 +664,7 @@ COMPARE_WORDS: dict[str, str] = {
 # Words of the map additions (planner.map_layers).
 MAP_WORDS: dict[str, str] = {
     "roads": "道路 Roads",
+    "roads_main_only": "主要道路 Main roads (小路未画出 minor roads left out at this size)",
     "tianditu_vector": "天地图 矢量 Tianditu map",
     "tianditu_imagery": "天地图 影像 Tianditu imagery",
     "search": "搜索站点、村、候选点",

@@ -105,3 +105,18 @@ def test_the_proposals_map_header_gives_before_and_after_for_both_figures(sample
     assert f"未覆盖 {was:,} → {left:,}" in title
     s = suggestion.summary
     assert f"覆盖率 {s['coverage_before']:.1%} → {s['coverage_after']:.1%}" in title
+
+
+def test_a_large_county_map_draws_main_roads_only_and_says_so(sample, monkeypatch):  # noqa: F811
+    from planner import map_layers
+    from planner.text import MAP_WORDS
+
+    region, coverage = sample
+    full = coverage_map(coverage, sites=region.sites, network=region.network).get_root().render()
+    named = json.dumps(MAP_WORDS["roads_main_only"])  # layer names are JSON in the page
+    assert '"class":"minor"' in full and named not in full
+    # the sample's minor roads are some 0.1 MB of GeoJSON: call that a large county
+    monkeypatch.setattr(map_layers, "MINOR_ROADS_MAX_MB", 0.01)
+    page = coverage_map(coverage, sites=region.sites, network=region.network).get_root().render()
+    assert '"class":"minor"' not in page and '"class":"major"' in page
+    assert named in page
