@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -271,80 +273,123 @@ def _raster_parts(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float, float]]:
     """Polygons (in cell units) of each label's strip, tile by tile where pieces lie.
 
+    Tiles are rastered (burn and distance transform, which free the interpreter) on a pool
+    of two threads while this thread polygonises the tile before: at most three tiles are in
+    memory at once.
+
     Returns the polygons, the label and the tile (a number) of each, and the grid
     ``(x0, y1, cell_m)`` that maps cells to metres.
     """
     x0, y1 = pieces[..., 0].min(), pieces[..., 1].max()
     halo = int(np.ceil(buffer_m / cell_m)) + 2
     x0, y1 = x0 - halo * cell_m, y1 + halo * cell_m
-    # A burnt cell's centre lies up to 0.7 cells off its road and a polygon's corner 0.7 cells
-    # off its cell centre: one cell less keeps the drawn strip within buffer_m + 0.4 cells.
-    reach = buffer_m / cell_m - 1.0
     # Pieces in cell units (column, row); each is sampled every half cell, tile by tile.
     cr = np.empty_like(pieces)
     cr[..., 0] = (pieces[..., 0] - x0) / cell_m
     cr[..., 1] = (y1 - pieces[..., 1]) / cell_m
-    lo, hi = cr.min(axis=1).astype(np.int64), cr.max(axis=1).astype(np.int64)
-    # tiles touched by each piece's box grown by the halo
-    t0, t1 = (lo - halo) // tile, (hi + halo) // tile
-    span = t1 - t0 + 1
-    n = span[:, 0] * span[:, 1]
-    k = np.repeat(np.arange(len(pieces)), n)
-    off = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-    tr = t0[k, 1] + off // span[k, 0]
-    tc = t0[k, 0] + off % span[k, 0]
-    ok = (tr >= 0) & (tc >= 0)
-    k, tr, tc = k[ok], tr[ok], tc[ok]
-    width = int(tc.max()) + 1
-    tile_id = tr * width + tc
-    order = np.argsort(tile_id, kind="stable")
-    k, tile_id = k[order], tile_id[order]
-    ids, first = np.unique(tile_id, return_index=True)
-    bounds = np.r_[first, len(k)]
+    grid = _TileGrid(cr, code, halo=halo, tile=tile, reach=buffer_m / cell_m - 1.0)
     parts: list[np.ndarray] = []
-    owner: list[int] = []
-    tile_of: list[int] = []
-    size = tile + 2 * halo
-    for i, tid in enumerate(ids):  # one per tile of reached roads, not per piece or label
-        r0, c0 = (tid // width) * tile - halo, (tid % width) * tile - halo
-        mine = k[bounds[i] : bounds[i + 1]]
-        xy, which = _samples(cr[mine], 0.5)
+    owner: list[np.ndarray] = []
+    tile_of: list[np.ndarray] = []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending: deque[tuple[int, Future[np.ndarray | None]]] = deque()
+        todo = iter(range(len(grid.ids)))
+        for i in itertools.islice(todo, 2):
+            pending.append((i, pool.submit(grid.raster, i)))
+        while pending:  # one per tile of reached roads, not per piece or label
+            i, job = pending.popleft()
+            raster = job.result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append((nxt, pool.submit(grid.raster, nxt)))
+            if raster is None:
+                continue
+            polygons, labels = grid.polygons(i, raster)
+            parts.append(polygons)
+            owner.append(labels)
+            tile_of.append(np.full(len(labels), grid.ids[i], dtype=np.int64))
+    if not parts:
+        empty = np.array([], dtype=np.int64)
+        return np.array([], dtype=object), empty, empty, (x0, y1, cell_m)
+    return np.concatenate(parts), np.concatenate(owner), np.concatenate(tile_of), (x0, y1, cell_m)
+
+
+class _TileGrid:
+    """The tiles of ``tile`` x ``tile`` cells that pieces (in cell units) touch, with a halo."""
+
+    def __init__(
+        self, cr: np.ndarray, code: np.ndarray, *, halo: int, tile: int, reach: float
+    ) -> None:
+        self.cr, self.code, self.halo, self.tile = cr, code, halo, tile
+        # A burnt cell's centre lies up to 0.7 cells off its road and a polygon's corner 0.7
+        # cells off its cell centre: ``reach`` (buffer less one cell) keeps the drawn strip
+        # within the buffer + 0.4 cells.
+        self.reach = reach
+        lo, hi = cr.min(axis=1).astype(np.int64), cr.max(axis=1).astype(np.int64)
+        # tiles touched by each piece's box grown by the halo
+        t0, t1 = (lo - halo) // tile, (hi + halo) // tile
+        span = t1 - t0 + 1
+        n = span[:, 0] * span[:, 1]
+        k = np.repeat(np.arange(len(cr)), n)
+        off = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+        tr = t0[k, 1] + off // span[k, 0]
+        tc = t0[k, 0] + off % span[k, 0]
+        ok = (tr >= 0) & (tc >= 0)
+        k, tr, tc = k[ok], tr[ok], tc[ok]
+        self.width = int(tc.max()) + 1 if len(tc) else 1
+        tile_id = tr * self.width + tc
+        order = np.argsort(tile_id, kind="stable")
+        self.pieces, tile_id = k[order], tile_id[order]
+        self.ids, first = np.unique(tile_id, return_index=True)
+        self.bounds = np.r_[first, len(k)]
+
+    def origin(self, i: int) -> tuple[int, int]:
+        """Row and column (cells) of the i-th tile's haloed corner."""
+        tid = int(self.ids[i])
+        return (tid // self.width) * self.tile - self.halo, (
+            tid % self.width
+        ) * self.tile - self.halo
+
+    def raster(self, i: int) -> np.ndarray | None:
+        """The i-th tile's labels (0: none): each cell within reach takes its nearest road's."""
+        halo, size = self.halo, self.tile + 2 * self.halo
+        r0, c0 = self.origin(i)
+        mine = self.pieces[self.bounds[i] : self.bounds[i + 1]]
+        xy, which = _samples(self.cr[mine], 0.5)
         col = np.floor(xy[:, 0]).astype(np.int64) - c0
         row = np.floor(xy[:, 1]).astype(np.int64) - r0
         inside = (col >= 0) & (col < size) & (row >= 0) & (row < size)
         if not inside.any():
-            continue
+            return None
         row, col = row[inside], col[inside]
         # Only cells within the halo of a burnt cell can be reached: the distance transform
         # runs on that window of the tile (a tile of a sparse tier is mostly empty).
         r_lo, r_hi = max(int(row.min()) - halo, 0), min(int(row.max()) + halo + 1, size)
         c_lo, c_hi = max(int(col.min()) - halo, 0), min(int(col.max()) + halo + 1, size)
         burnt = np.zeros((r_hi - r_lo, c_hi - c_lo), dtype=np.int32)
-        burnt[row - r_lo, col - c_lo] = code[mine[which[inside]]] + 1
+        burnt[row - r_lo, col - c_lo] = self.code[mine[which[inside]]] + 1
         dist, (iy, ix) = distance_transform_edt(burnt == 0, return_indices=True)
         near = np.zeros((size, size), dtype=np.int32)
-        near[r_lo:r_hi, c_lo:c_hi] = np.where(dist <= reach, burnt[iy, ix], 0)
-        raster = near[halo : halo + tile, halo : halo + tile]
-        if not raster.any():
-            continue
-        cells = Affine(1.0, 0.0, float(c0 + halo), 0.0, 1.0, float(r0 + halo))
+        near[r_lo:r_hi, c_lo:c_hi] = np.where(dist <= self.reach, burnt[iy, ix], 0)
+        raster = near[halo : halo + self.tile, halo : halo + self.tile]
+        return raster if raster.any() else None
+
+    def polygons(self, i: int, raster: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The polygons (cell units) of the i-th tile's labels, and the label of each."""
+        r0, c0 = self.origin(i)
+        cells = Affine(1.0, 0.0, float(c0 + self.halo), 0.0, 1.0, float(r0 + self.halo))
         rings: list[Any] = []
         ring_counts: list[int] = []
+        labels: list[int] = []
         for geom, value in rasterio.features.shapes(
             raster, mask=raster > 0, connectivity=4, transform=cells
         ):
             rings.extend(geom["coordinates"])
             ring_counts.append(len(geom["coordinates"]))
-            owner.append(int(value) - 1)
+            labels.append(int(value) - 1)
         # made into geometries tile by tile: GDAL's rings are Python tuples, heavy to keep
-        parts.append(_polygons_from_rings(rings, np.asarray(ring_counts, dtype=np.int64)))
-        tile_of.extend([int(tid)] * len(ring_counts))
-    return (
-        np.concatenate(parts) if parts else np.array([], dtype=object),
-        np.asarray(owner, dtype=np.int64),
-        np.asarray(tile_of, dtype=np.int64),
-        (x0, y1, cell_m),
-    )
+        polygons = _polygons_from_rings(rings, np.asarray(ring_counts, dtype=np.int64))
+        return polygons, np.asarray(labels, dtype=np.int64)
 
 
 def _polygons_from_rings(rings: list[Any], ring_counts: np.ndarray) -> np.ndarray:
