@@ -97,9 +97,9 @@ class _Pieces:
     def nearest(self, xy: np.ndarray, max_distance_m: float) -> tuple[np.ndarray, ...]:
         """Nearest piece within the limit: ``(piece, distance, t, complete)`` per point.
 
-        The points are visited in spatial order; each asks the KD-tree for its 4 nearest
-        midpoints, then 16, then 64 where those cannot prove the answer. ``complete`` is false
-        where even 64 cannot (then the caller asks the exact R-tree instead).
+        The points are visited in spatial order; each asks the KD-tree for its 8 nearest
+        midpoints, then 32, then 128 where those cannot prove the answer. ``complete`` is false
+        where even 128 cannot (then the caller asks the exact R-tree instead).
         """
         n = len(xy)
         piece = np.zeros(n, dtype=np.int64)
@@ -144,7 +144,7 @@ class _Pieces:
         return j[rows, best], best_d, t[rows, best], complete
 
 
-_K_STEPS = (4, 16, 64)
+_K_STEPS = (8, 32, 128)
 """Nearest midpoints asked per point, in turn, until they prove the nearest piece."""
 _SORT_FROM = 2048
 """Points are put in spatial order first from this many on (locality of the tree walks)."""
