@@ -65,15 +65,23 @@ class _Pieces:
     total_m: np.ndarray
     half: float
     tree: cKDTree
-    ab: np.ndarray = field(init=False, repr=False)
-    """``b - a`` per piece."""
-    den: np.ndarray = field(init=False, repr=False)
-    """Squared length per piece (``ab . ab``)."""
+    packed: np.ndarray = field(init=False, repr=False)
+    """Per piece ``a``, ``b - a`` and its squared length side by side, shape ``(m, 5)``: what
+    a candidate needs comes in one gather (``a`` is a view of its first two columns)."""
 
     def __post_init__(self) -> None:
         ab = self.b - self.a
-        object.__setattr__(self, "ab", ab)
-        object.__setattr__(self, "den", ab[:, 0] * ab[:, 0] + ab[:, 1] * ab[:, 1])
+        packed = np.empty((len(self.a), 5))
+        packed[:, :2] = self.a
+        packed[:, 2:4] = ab
+        packed[:, 4] = ab[:, 0] * ab[:, 0] + ab[:, 1] * ab[:, 1]
+        object.__setattr__(self, "packed", packed)
+        object.__setattr__(self, "a", packed[:, :2])
+
+    @property
+    def ab(self) -> np.ndarray:
+        """``b - a`` per piece."""
+        return self.packed[:, 2:4]
 
     @classmethod
     def build(cls, graph: TravelGraph, segments: np.ndarray, step_m: float = 50.0) -> _Pieces:
@@ -98,7 +106,7 @@ class _Pieces:
         """Nearest piece within the limit: ``(piece, distance, t, complete)`` per point.
 
         The points are visited in spatial order; each asks the KD-tree for its 8 nearest
-        midpoints, then 32, then 128 where those cannot prove the answer. ``complete`` is false
+        midpoints, then 16, then 128 where those cannot prove the answer. ``complete`` is false
         where even 128 cannot (then the caller asks the exact R-tree instead).
         """
         n = len(xy)
@@ -121,13 +129,12 @@ class _Pieces:
         m = len(self.a)
         k = min(k, m)
         bound = max_distance_m + self.half
-        d_mid, j = self.tree.query(xy, k=k, distance_upper_bound=bound, workers=-1)
+        workers = -1 if len(xy) >= _THREADS_FROM else 1
+        d_mid, j = self.tree.query(xy, k=k, distance_upper_bound=bound, workers=workers)
         d_mid, j = d_mid.reshape(len(xy), k), j.reshape(len(xy), k)
         found = j < m
-        jj = np.where(found, j, 0)
-        ax, ay = self.a[jj, 0], self.a[jj, 1]
-        bx, by = self.ab[jj, 0], self.ab[jj, 1]
-        den = self.den[jj]
+        candidate = np.take(self.packed, np.where(found, j, 0), axis=0)  # faster than [ ]
+        ax, ay, bx, by, den = (candidate[..., i] for i in range(5))
         apx, apy = xy[:, :1] - ax, xy[:, 1:] - ay
         t = np.clip((apx * bx + apy * by) / np.where(den > 0, den, 1.0), 0.0, 1.0)
         dist = np.where(found, np.hypot(apx - t * bx, apy - t * by), np.inf)
@@ -144,8 +151,10 @@ class _Pieces:
         return j[rows, best], best_d, t[rows, best], complete
 
 
-_K_STEPS = (8, 32, 128)
+_K_STEPS = (8, 16, 128)
 """Nearest midpoints asked per point, in turn, until they prove the nearest piece."""
+_THREADS_FROM = 20_000
+"""Points from which the KD-tree query runs on every core (below, threads cost more)."""
 _SORT_FROM = 2048
 """Points are put in spatial order first from this many on (locality of the tree walks)."""
 _SORT_CELL_M = 250.0
@@ -159,7 +168,7 @@ def _spatial_order(xy: np.ndarray, cell_m: float = _SORT_CELL_M) -> np.ndarray:
     cell = np.floor((xy - xy.min(axis=0)) / cell_m).astype(np.int64)
     width = int(cell[:, 0].max()) + 1
     col = np.where(cell[:, 1] % 2 == 0, cell[:, 0], width - 1 - cell[:, 0])
-    return np.argsort(cell[:, 1] * width + col, kind="stable")
+    return np.argsort(cell[:, 1] * width + col)
 
 
 def _midpoint_tree(a: np.ndarray, b: np.ndarray) -> cKDTree:
@@ -235,10 +244,10 @@ def snap_points(
         pieces = _pieces(graph, name, keep)
         j, dist, t, complete = pieces.nearest(xy[todo], max_distance_m)
         hit = complete & (dist <= max_distance_m)
-        rows = todo[hit]
-        segment[rows] = pieces.segment[j[hit]]
+        rows, jh = todo[hit], j[hit]
+        segment[rows] = pieces.segment[jh]
         access[rows] = dist[hit]
-        along = pieces.start_m[j[hit]] + t[hit] * np.hypot(*pieces.ab[j[hit]].T)
+        along = pieces.start_m[jh] + t[hit] * np.hypot(*pieces.ab[jh].T)
         total = pieces.total_m[segment[rows]]
         # A point at a node is at the node exactly (one-way rules must not see 1e-12 of a road).
         along = np.where(along < 1e-6, 0.0, np.where(total - along < 1e-6, total, along))
