@@ -163,8 +163,8 @@ _SORT_CELL_M = 250.0
 
 def _spatial_order(xy: np.ndarray, cell_m: float = _SORT_CELL_M) -> np.ndarray:
     """Positions of ``xy`` by rows of square cells, cells in a row alternately left/right."""
-    if len(xy) == 0:
-        return np.arange(0)
+    if len(xy) == 0 or not np.isfinite(xy).all():
+        return np.arange(len(xy))  # (the KD-tree refuses non-finite points with a clear error)
     cell = np.floor((xy - xy.min(axis=0)) / cell_m).astype(np.int64)
     width = int(cell[:, 0].max()) + 1
     col = np.where(cell[:, 1] % 2 == 0, cell[:, 0], width - 1 - cell[:, 0])

@@ -103,7 +103,9 @@ def save_indexes(graph: TravelGraph, network: RoadNetwork) -> Path | None:
             arrays[f"{name}.{f}"] = getattr(pieces, f)
         arrays[f"{name}.half"] = np.array(pieces.half)
         arrays.update(_tree_arrays(name, pieces.tree))
-    index_bytes = {name: _pieces_bytes(p) for name, p in built.items()}
+    index_bytes = {
+        name: _pieces_bytes(p, arrays.get(f"{name}.tree_nodes")) for name, p in built.items()
+    }
     tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.npz")
     try:
         np.savez(
@@ -178,11 +180,13 @@ def _geometry_bytes(geoms: np.ndarray) -> int:
     return int(shapely.get_num_coordinates(geoms).sum()) * 16 + 108 * len(geoms)
 
 
-def _pieces_bytes(pieces: _Pieces) -> int:
+def _pieces_bytes(pieces: _Pieces, tree_nodes: np.ndarray | None) -> int:
     n = len(pieces.a)
-    arrays = int(sum(getattr(pieces, f).nbytes for f in _FIELDS))
-    # cKDTree: a copy of the points, an index per point, ~2n/leafsize nodes of ~80 bytes.
-    return arrays + n * 16 + n * 8 + (2 * n // 16 + 1) * 80
+    # ``a`` is a view of ``packed``; the other fields own their memory.
+    arrays = pieces.packed.nbytes + sum(getattr(pieces, f).nbytes for f in _FIELDS[1:])
+    # cKDTree: a copy of the points, an index per point and its nodes (estimated if unknown).
+    nodes = len(tree_nodes) if tree_nodes is not None else (2 * n // 16 + 1) * _NODE_BYTES
+    return int(arrays) + n * 16 + n * 8 + nodes
 
 
 def _node_bytes() -> int:
