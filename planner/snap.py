@@ -85,8 +85,7 @@ class _Pieces:
 
     @classmethod
     def build(cls, graph: TravelGraph, segments: np.ndarray, step_m: float = 50.0) -> _Pieces:
-        lines = shapely.segmentize(graph.seg_geometry[segments], step_m)
-        xy, owner = shapely.get_coordinates(lines, return_index=True)
+        xy, owner = _segmentize(graph.seg_geometry[segments], step_m)
         joined = owner[1:] == owner[:-1]
         a, b = xy[:-1][joined], xy[1:][joined]
         seg = owner[:-1][joined]
@@ -159,6 +158,35 @@ _SORT_FROM = 2048
 """Points are put in spatial order first from this many on (locality of the tree walks)."""
 _SORT_CELL_M = 250.0
 """Cell size of the spatial order of points and pieces."""
+
+
+def _segmentize(lines: np.ndarray, step_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates (and owning line) of ``shapely.segmentize(lines, step_m)``, in numpy.
+
+    The same points, bit for bit, as GEOS's densifier (each straight part longer than
+    ``step_m`` cut into ``ceil(length / step_m)`` equal parts, the point at fraction
+    ``j * (length / count) / length`` of it; a point equal to the previous one of its line
+    left out), about five times faster: no line objects are made.
+    """
+    xy, owner = shapely.get_coordinates(lines, return_index=True)
+    same = owner[1:] == owner[:-1]  # vertex i and i + 1 bound a straight part
+    dx, dy = xy[1:, 0] - xy[:-1, 0], xy[1:, 1] - xy[:-1, 1]
+    length = np.sqrt(dx * dx + dy * dy)  # as GEOS measures it (not hypot)
+    parts = np.where(same & (length > step_m), np.ceil(length / step_m), 1.0).astype(np.int64)
+    emit = np.ones(len(xy), dtype=np.int64)  # points starting at each vertex
+    emit[:-1] = np.where(same, parts, 1)
+    source = np.repeat(np.arange(len(xy)), emit)
+    j = np.arange(len(source)) - (np.cumsum(emit) - emit)[source]
+    out = xy[source]
+    inner = np.flatnonzero(j > 0)
+    at = source[inner]
+    fraction = (j[inner] * (length[at] / parts[at])) / length[at]
+    out[inner, 0] = xy[at, 0] + fraction * dx[at]
+    out[inner, 1] = xy[at, 1] + fraction * dy[at]
+    own = owner[source]
+    repeat = (own[1:] == own[:-1]) & (out[1:] == out[:-1]).all(axis=1)
+    keep = np.r_[True, ~repeat]
+    return out[keep], own[keep]
 
 
 def _spatial_order(xy: np.ndarray, cell_m: float = _SORT_CELL_M) -> np.ndarray:

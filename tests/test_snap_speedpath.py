@@ -14,7 +14,7 @@ from conftest import shared_file
 
 from planner.network import TravelGraph, load_network
 from planner.region import Region
-from planner.snap import _K_STEPS, _pieces, _tiers, snap_points
+from planner.snap import _K_STEPS, _pieces, _segmentize, _tiers, snap_points
 from planner.standards import Standards
 
 MAX_SNAP_M = Standards().max_snap_m
@@ -130,3 +130,30 @@ def test_snaps_do_not_depend_on_the_order_or_batching_of_the_points(sample_graph
     for i, single in enumerate(one_by_one):
         assert single.segment[0] == whole.segment[i]
         assert single.access_m[0] == whole.access_m[i]
+
+
+def _crafted_lines() -> np.ndarray:
+    coords = [
+        [(0, 0), (100, 0)],  # an exact multiple of the step
+        [(0, 0), (0, 0), (120.5, 3.25), (120.5, 3.25), (130, 400)],  # repeated vertices
+        [(5, 5), (5.0000001, 5)],  # shorter than the step
+        [(0, 0), (300, 0), (300, 300), (0, 0)],  # a closed loop
+        [(3.3e6, 4.1e5), (3.3e6 + 1234.567, 4.1e5 - 987.654)],  # large coordinates
+    ]
+    return np.array([shapely.LineString(c) for c in coords], dtype=object)
+
+
+@pytest.mark.parametrize("step_m", [50.0, 7.3])
+def test_segmentize_gives_the_points_of_shapely_segmentize(sample_graphs, guixi_walk, step_m):
+    for lines in (
+        sample_graphs["walk"].seg_geometry,
+        sample_graphs["drive"].seg_geometry,
+        guixi_walk.seg_geometry,
+        _crafted_lines(),
+    ):
+        expected, owner = shapely.get_coordinates(
+            shapely.segmentize(lines, step_m), return_index=True
+        )
+        got, got_owner = _segmentize(lines, step_m)
+        assert np.array_equal(got, expected)
+        assert np.array_equal(got_owner, owner)
