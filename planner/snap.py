@@ -273,10 +273,12 @@ def snap_points(
         j, dist, t, complete = pieces.nearest(xy[todo], max_distance_m)
         hit = complete & (dist <= max_distance_m)
         rows, jh = todo[hit], j[hit]
-        segment[rows] = pieces.segment[jh]
+        seg = np.take(pieces.segment, jh)
+        segment[rows] = seg
         access[rows] = dist[hit]
-        along = pieces.start_m[jh] + t[hit] * np.hypot(*pieces.ab[jh].T)
-        total = pieces.total_m[segment[rows]]
+        ab = np.take(pieces.packed, jh, axis=0)[:, 2:4]  # (np.take: faster than [ ])
+        along = np.take(pieces.start_m, jh) + t[hit] * np.hypot(ab[:, 0], ab[:, 1])
+        total = np.take(pieces.total_m, seg)
         # A point at a node is at the node exactly (one-way rules must not see 1e-12 of a road).
         along = np.where(along < 1e-6, 0.0, np.where(total - along < 1e-6, total, along))
         fraction[rows] = along / np.maximum(total, 1e-12)
