@@ -2,11 +2,14 @@
 
 :func:`planner.snap.snap_points` builds, per travel graph, short straight pieces of the road
 segments and a KD-tree over their midpoints (kept on the graph as ``_snap_pieces_<name>``).
-Building them (segmentising every road, collecting coordinates) costs more than the search
-itself, so the pieces are saved per travel mode next to the network's cache file
-(``network-<digest>.snap-<mode>.npz``) and put back on the graph when it is next compiled;
-only the KD-tree is rebuilt from the stored midpoints. Each file records the memory the
-network and the indexes take (:func:`cache_report` lists them).
+Building them (segmentising every road, collecting coordinates, building the tree) costs more
+than the search itself, so the pieces are saved per travel mode next to the network's cache
+file (``network-<digest>.snap-<mode>.npz``, uncompressed) and put back on the graph when it is
+next compiled, with the KD-tree's own arrays (its pickle state, restored without rebuilding
+when the file was written by the same scipy release on the same platform; else the tree is
+rebuilt) and the size of each segment's road network piece (the snapping tiers).
+Each file records the memory the network and the indexes take (:func:`cache_report` lists
+them).
 """
 
 from __future__ import annotations
@@ -14,20 +17,27 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import platform
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy
 import shapely
 from scipy.spatial import cKDTree
 
 from planner.network import RoadNetwork, TravelGraph
-from planner.snap import _Pieces
+from planner.snap import _midpoint_tree, _Pieces
 
 log = logging.getLogger(__name__)
 
 _PREFIX = "_snap_pieces_"
 _FIELDS = ("a", "b", "segment", "start_m", "total_m")
+_FORMAT = 2
+"""Layout of the index files; files of another layout are rebuilt."""
+_COMPONENTS = "segment_component_size"
+"""The graph's cached per-segment network piece size, saved with the indexes."""
 
 
 def index_path(network: RoadNetwork, mode: str) -> Path | None:
@@ -45,16 +55,28 @@ def load_indexes(graph: TravelGraph, network: RoadNetwork) -> int:
         return 0
     try:
         with np.load(path, allow_pickle=False) as z:
+            if "format" not in z or int(z["format"]) != _FORMAT:
+                return 0  # written by an older version: rebuilt and saved again
             if str(z["checksum"]) != _checksum(graph):
                 return 0  # another compilation of the roads (other rules): rebuild
             names = [str(x) for x in z["names"]]
+            same_build = str(z["tree_build"]) == _tree_build()
             for name in names:
                 a, b, segment, start_m, total_m = (z[f"{name}.{f}"] for f in _FIELDS)
-                tree = cKDTree(0.5 * (a + b))
+                tree = _restore_tree(z, name, a, b) if same_build else None
+                if tree is None:
+                    tree = _midpoint_tree(a, b)
                 half = float(z[f"{name}.half"])
                 pieces = _Pieces(a, b, segment, start_m, total_m, half, tree)
                 graph.__dict__.setdefault(_PREFIX + name, pieces)
-    except (OSError, KeyError, ValueError) as exc:  # a damaged cache file is only slower
+            if len(z[_COMPONENTS]) == len(graph.seg_u):
+                graph.__dict__.setdefault(_COMPONENTS, z[_COMPONENTS])
+    except (
+        OSError,
+        KeyError,
+        ValueError,
+        zipfile.BadZipFile,
+    ) as exc:  # a damaged cache file is only slower
         log.warning("ignoring unreadable snapping index %s (%s)", path, exc)
         return 0
     log.info("snapping indexes %s from cache %s", ", ".join(names), path)
@@ -70,22 +92,29 @@ def save_indexes(graph: TravelGraph, network: RoadNetwork) -> Path | None:
     if path.exists():
         try:
             with np.load(path, allow_pickle=False) as z:
-                if set(built) <= {str(x) for x in z["names"]}:
+                fresh = "format" in z and int(z["format"]) == _FORMAT
+                if fresh and set(built) <= {str(x) for x in z["names"]}:
                     return path
-        except (OSError, KeyError, ValueError):
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile):
             pass
     arrays: dict[str, np.ndarray] = {}
     for name, pieces in built.items():
         for f in _FIELDS:
             arrays[f"{name}.{f}"] = getattr(pieces, f)
         arrays[f"{name}.half"] = np.array(pieces.half)
-    index_bytes = {name: _pieces_bytes(p) for name, p in built.items()}
+        arrays.update(_tree_arrays(name, pieces.tree))
+    index_bytes = {
+        name: _pieces_bytes(p, arrays.get(f"{name}.tree_nodes")) for name, p in built.items()
+    }
     tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.npz")
     try:
         np.savez(
             tmp,
             names=np.array(sorted(built)),
+            format=np.array(_FORMAT),
             checksum=np.array(_checksum(graph)),
+            tree_build=np.array(_tree_build()),
+            segment_component_size=graph.segment_component_size,
             network_bytes=np.array(network_bytes(network)),
             graph_bytes=np.array(_graph_bytes(graph)),
             index_names=np.array(list(index_bytes)),
@@ -116,12 +145,12 @@ def cache_report(cache_dir: str | Path) -> pd.DataFrame:
                     rows.append((path.name, f"graph {mode}", int(z["graph_bytes"]) / 1e6, disk))
                     for name, size in zip(z["index_names"], z["index_bytes"], strict=True):
                         rows.append((path.name, f"snap index {mode} {name}", size / 1e6, 0.0))
-            except (OSError, KeyError, ValueError):
+            except (OSError, KeyError, ValueError, zipfile.BadZipFile):
                 continue
         else:
             try:
                 network = RoadNetwork.from_npz(path)
-            except (OSError, KeyError, ValueError):
+            except (OSError, KeyError, ValueError, zipfile.BadZipFile):
                 continue
             size = network_bytes(network) / 1e6
             rows.append((path.name, "network", size, path.stat().st_size / 1e6))
@@ -151,11 +180,71 @@ def _geometry_bytes(geoms: np.ndarray) -> int:
     return int(shapely.get_num_coordinates(geoms).sum()) * 16 + 108 * len(geoms)
 
 
-def _pieces_bytes(pieces: _Pieces) -> int:
+def _pieces_bytes(pieces: _Pieces, tree_nodes: np.ndarray | None) -> int:
     n = len(pieces.a)
-    arrays = int(sum(getattr(pieces, f).nbytes for f in _FIELDS))
-    # cKDTree: a copy of the points, an index per point, ~2n/leafsize nodes of ~80 bytes.
-    return arrays + n * 16 + n * 8 + (2 * n // 16 + 1) * 80
+    # ``a`` is a view of ``packed``; the other fields own their memory.
+    arrays = pieces.packed.nbytes + sum(getattr(pieces, f).nbytes for f in _FIELDS[1:])
+    # cKDTree: a copy of the points, an index per point and its nodes (estimated if unknown).
+    nodes = len(tree_nodes) if tree_nodes is not None else (2 * n // 16 + 1) * _NODE_BYTES
+    return int(arrays) + n * 16 + n * 8 + nodes
+
+
+def _node_bytes() -> int:
+    """Size of one cKDTree node in its pickle state (a one-point tree has a single node)."""
+    return len(cKDTree(np.zeros((1, 2))).__getstate__()[0])
+
+
+_NODE_BYTES = _node_bytes()
+
+
+def _tree_build() -> str:
+    """What a saved KD-tree state depends on: the scipy release and the platform's ABI."""
+    return f"scipy {scipy.__version__} {platform.machine()} {np.dtype(np.intp).itemsize * 8}bit"
+
+
+def _tree_arrays(name: str, tree: cKDTree) -> dict[str, np.ndarray]:
+    """A KD-tree's pickle state as plain arrays (its data, the midpoints, are not repeated)."""
+    buffer, _, n, m, leafsize, maxes, mins, indices, boxsize, _ = tree.__getstate__()
+    if boxsize is not None:
+        return {}  # periodic trees are never built here
+    nodes = np.frombuffer(buffer, dtype=np.uint8)
+    return {
+        f"{name}.tree_nodes": nodes,
+        f"{name}.tree_indices": indices,
+        f"{name}.tree_shape": np.array([n, m, leafsize]),
+        f"{name}.tree_box": np.stack([maxes, mins]),
+    }
+
+
+def _restore_tree(
+    z: np.lib.npyio.NpzFile, name: str, a: np.ndarray, b: np.ndarray
+) -> cKDTree | None:
+    """The saved KD-tree of ``name``, or ``None`` when it is absent or does not check out.
+
+    The state is handed to ``cKDTree.__setstate__`` (what unpickling does) only when its
+    shape fits the pieces; a damaged file never gets here (``np.load`` checks each array's
+    CRC-32 and raises).
+    """
+    if f"{name}.tree_nodes" not in z:
+        return None
+    nodes, indices = z[f"{name}.tree_nodes"], z[f"{name}.tree_indices"]
+    n, m, leafsize = (int(v) for v in z[f"{name}.tree_shape"])
+    maxes, mins = z[f"{name}.tree_box"]
+    data = 0.5 * (a + b)
+    fits = (
+        n == len(a) == len(indices)
+        and m == 2
+        and len(nodes) % _NODE_BYTES == 0
+        and 0 < len(nodes) // _NODE_BYTES <= 2 * n + 1
+        and indices.dtype == np.intp
+        and (n == 0 or (int(indices.min()) >= 0 and int(indices.max()) < n))
+    )
+    if not fits:
+        log.warning("snapping index %s: saved KD-tree does not fit its pieces; rebuilding", name)
+        return None
+    tree = cKDTree.__new__(cKDTree)
+    tree.__setstate__((nodes.view("S1"), data, n, m, leafsize, maxes, mins, indices, None, None))
+    return tree
 
 
 def _checksum(graph: TravelGraph) -> str:
@@ -165,4 +254,7 @@ def _checksum(graph: TravelGraph) -> str:
     street = getattr(graph, "seg_street", None)  # segments where points may join, if known
     if street is not None:
         digest.update(np.ascontiguousarray(street).tobytes())
+    # Which directions are open decides the network pieces (saved segment_component_size).
+    digest.update(np.isfinite(graph.seg_t_fwd).tobytes())
+    digest.update(np.isfinite(graph.seg_t_bwd).tobytes())
     return digest.hexdigest()[:32]
