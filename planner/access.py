@@ -42,6 +42,8 @@ none lies within the snap limit; travel uses every way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -138,16 +140,28 @@ def compact_tags(tags: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+def per_distinct(values: np.ndarray, rule: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``rule`` applied to each distinct value once, spread back over ``values``.
+
+    A county's edges share a handful of tag values and highway types: a string rule then
+    costs per distinct value, not per edge. ``rule`` takes and returns arrays of equal length.
+    """
+    codes, distinct = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+    done: np.ndarray = rule(np.asarray(distinct, dtype=object))
+    return done[codes]
+
+
 def _value(tags: dict[str, np.ndarray], key: str, n: int) -> np.ndarray:
     """The first part of the tag's values, lower-cased ("" where absent)."""
     raw = tags.get(key)
     if raw is None or len(raw) == 0:
         return np.full(n, "", dtype=object)
-    # A county's edges share a handful of values: clean each distinct value once.
-    codes, distinct = pd.factorize(np.asarray(raw, dtype=object), use_na_sentinel=False)
-    text = np.char.lower(np.char.strip(np.asarray(distinct, dtype=str)))
-    cleaned: np.ndarray = np.char.partition(text, ";")[:, 0].astype(object)
-    return cleaned[codes]
+    return per_distinct(raw, _first_part)
+
+
+def _first_part(values: np.ndarray) -> np.ndarray:
+    text = np.char.lower(np.char.strip(values.astype(str)))
+    return np.char.partition(text, ";")[:, 0].astype(object)
 
 
 def usable(highway: np.ndarray, tags: dict[str, np.ndarray], mode: str) -> np.ndarray:
@@ -189,7 +203,7 @@ def street_level(tags: dict[str, np.ndarray], n: int) -> np.ndarray:
     tunnel = _value(tags, "tunnel", n)
     bridge = _value(tags, "bridge", n)
     covered = _value(tags, "covered", n)
-    layer = _layer(_value(tags, "layer", n))
+    layer = per_distinct(_value(tags, "layer", n), _layer)
     below = ((tunnel != "") & (tunnel != "no") & (tunnel != "building_passage")) | (
         covered == "yes"
     )
@@ -200,9 +214,6 @@ def street_level(tags: dict[str, np.ndarray], n: int) -> np.ndarray:
 
 def _layer(values: np.ndarray) -> np.ndarray:
     # layer is an integer; odd values ("-1.5", "ground") count as 0 unless clearly signed.
-    codes, distinct = pd.factorize(values, use_na_sentinel=False)
-    if len(distinct) < len(values):
-        return _layer(np.asarray(distinct, dtype=object))[codes]  # each distinct value once
     out = np.zeros(len(values))
     text = values.astype(str)
     numeric = np.char.lstrip(np.char.lstrip(text, "-"), "+")

@@ -20,6 +20,7 @@ import shapely
 from branca.element import Element, Figure, MacroElement
 from jinja2 import Template  # the class branca.element uses (not re-exported there)
 
+from planner.access import per_distinct
 from planner.text import CANDIDATE_KINDS, LABELS, MAP_WORDS, TIERS
 
 if TYPE_CHECKING:
@@ -125,13 +126,16 @@ def _script(parent: Any, body: str, **refs: Any) -> MacroElement:
 
 def road_classes(highway: np.ndarray) -> np.ndarray:
     """The drawing class (``major``, ``medium``, ``minor``) of each OSM highway type."""
-    codes, distinct = pd.factorize(np.asarray(highway, dtype=object), use_na_sentinel=False)
-    names = np.asarray(distinct, dtype=object).astype(str)
+    return per_distinct(highway, _road_class)
+
+
+def _road_class(highway: np.ndarray) -> np.ndarray:
+    names = highway.astype(str)
     out = np.full(len(names), "minor", dtype=object)
     for name, (types, _color, _weight) in ROAD_CLASSES.items():
         if types:
             out[np.isin(names, list(types))] = name
-    return out[codes]  # each distinct highway type classed once
+    return out
 
 
 def road_lines(
