@@ -128,7 +128,7 @@ def compact_tags(tags: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
     Such a key becomes a read-only view of one "" (eight bytes, not eight per edge): a county
     where no way carries ``motorroad`` or ``indoor`` keeps nothing of them, and every rule
-    reads them as before.
+    reads them as before. :class:`planner.network.RoadNetwork` applies it to its tags.
     """
     out = {}
     for key, values in tags.items():

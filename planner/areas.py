@@ -50,7 +50,13 @@ def reached_pieces(
     # dozen temporary arrays of them would be most of the run's memory.
     blocks = [
         _reached_block(
-            graph, nodes, sources, touched[i : i + block], (t_fwd, t_bwd), limit_s, step_m
+            graph,
+            nodes,
+            sources,
+            touched[i : i + block],
+            (t_fwd, t_bwd, d_u, d_v),
+            limit_s,
+            step_m,
         )
         for i in range(0, len(touched), block)
     ]
@@ -65,13 +71,16 @@ def _reached_block(
     nodes: NodeTimes,
     sources: Snapped,
     touched: np.ndarray,
-    seconds: tuple[np.ndarray, np.ndarray],
+    seconds: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     limit_s: float,
     step_m: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`reached_pieces` of the segments ``touched`` (``seconds``: forward, backward)."""
-    t_fwd, t_bwd = seconds
-    d_u, d_v = nodes.seconds[graph.seg_u], nodes.seconds[graph.seg_v]
+    """:func:`reached_pieces` of the segments ``touched``.
+
+    ``seconds``: per segment, the times along it forward and backward, and the times of its
+    two end nodes (computed once for all blocks).
+    """
+    t_fwd, t_bwd, d_u, d_v = seconds
     lines = shapely.segmentize(graph.seg_geometry[touched], step_m)
     xy, owner = shapely.get_coordinates(lines, return_index=True)
     seg = touched[owner]

@@ -82,6 +82,10 @@ class RoadNetwork:
     # walk_bwd, bike_fwd, bike_bwd (fwd: from u to v); empty without a DEM.
     edge_slope: dict[str, np.ndarray] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Every way the network is made (OSM reader, osmnx graph, cache) keeps its tags lean.
+        object.__setattr__(self, "edge_tags", access.compact_tags(self.edge_tags))
+
     @property
     def n_nodes(self) -> int:
         """Number of nodes."""
@@ -139,9 +143,7 @@ class RoadNetwork:
                 edge_highway=z["edge_highway"].astype(object),
                 edge_speed_kph=z["edge_speed_kph"],
                 edge_geometry=geoms,
-                edge_tags=access.compact_tags(
-                    {k[4:]: z[k] for k in z.files if k.startswith("tag_")}
-                ),
+                edge_tags={k[4:]: z[k] for k in z.files if k.startswith("tag_")},
             )
 
     @classmethod

@@ -28,7 +28,7 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from planner.access import WAY_TAGS, compact_tags
+from planner.access import WAY_TAGS
 from planner.errors import InputError
 
 if TYPE_CHECKING:
@@ -465,7 +465,7 @@ def _compile(
         "edge_highway": highway[keep_edge],
         "edge_speed_kph": speed[keep_edge],
         "edge_geometry": np.asarray(geometry[keep_edge], dtype=object),
-        "edge_tags": compact_tags({k: values[k][keep_edge] for k in WAY_TAGS}),
+        "edge_tags": {k: values[k][keep_edge] for k in WAY_TAGS},
     }
 
 
