@@ -12,9 +12,10 @@ import pandas as pd
 import shapely
 from shapely.geometry import mapping
 
+from planner.coords import LONLAT_DECIMALS, round_lonlat
 from planner.coverage import json_ready
 
-PRECISION = 6
+PRECISION = LONLAT_DECIMALS
 """Decimal places of longitude/latitude (about 0.1 m), as the CLI's GeoJSON files."""
 
 
@@ -43,7 +44,7 @@ def records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]
 def wgs84_geometries(frame: gpd.GeoDataFrame) -> np.ndarray:
     """The geometries of ``frame`` in WGS84, rounded, valid, with counter-clockwise shells."""
     geoms = frame.geometry.to_crs(4326).to_numpy() if frame.crs else frame.geometry.to_numpy()
-    rounded = shapely.transform(geoms, lambda xy: np.round(xy, PRECISION))
+    rounded = round_lonlat(geoms, PRECISION)
     broken = ~shapely.is_valid(rounded) & shapely.is_valid(geoms)
     rounded[broken] = geoms[broken]  # rounding pinched a ring: keep full precision there
     invalid = ~shapely.is_valid(rounded) & ~shapely.is_missing(rounded)

@@ -14,6 +14,16 @@ from planner.text import normalise_token
 
 log = logging.getLogger(__name__)
 
+LONLAT_DECIMALS = 6
+"""Decimal places of longitude and latitude in what we write (about 0.1 m)."""
+
+
+def round_lonlat(geoms: np.ndarray, decimals: int = LONLAT_DECIMALS) -> np.ndarray:
+    """WGS84 geometries with coordinates rounded to ``decimals`` places (shorter GeoJSON)."""
+    rounded: np.ndarray = shapely.transform(geoms, lambda xy: np.round(xy, decimals))
+    return rounded
+
+
 COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
 AUTO = "auto"
 

@@ -21,6 +21,7 @@ from branca.element import Element, Figure, MacroElement
 from jinja2 import Template  # the class branca.element uses (not re-exported there)
 
 from planner.access import per_distinct
+from planner.coords import round_lonlat
 from planner.text import CANDIDATE_KINDS, LABELS, MAP_WORDS, TIERS
 
 if TYPE_CHECKING:
@@ -189,7 +190,7 @@ def road_lines(
         if not mask.any():
             continue
         multi = shapely.multilinestrings(lines[mask])
-        multi = shapely.transform(multi, lambda xy: np.round(xy, 5))
+        multi = round_lonlat(multi, 5)  # 1 m: enough for a line drawn under everything
         out[name] = (
             '{"type":"Feature","properties":{"class":'
             + _js(name)

@@ -14,11 +14,11 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from branca.element import Element, Figure, MacroElement
 from jinja2 import Template  # the class branca.element uses (not re-exported there)
 
 from planner import map_layers
+from planner.coords import round_lonlat
 from planner.text import LABELS, TIERS, tier_label
 from planner.vocab import resolve_town, town_mask
 
@@ -151,7 +151,7 @@ def _geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:
     # Tooltips and popups insert property values as HTML (folium's innerHTML): escape text.
     keep = [c for c in columns if c in frame.columns]
     out = frame[[*keep, "geometry"]].to_crs(4326).copy()
-    out.geometry = shapely.transform(out.geometry.to_numpy(), lambda xy: np.round(xy, 6))
+    out.geometry = round_lonlat(out.geometry.to_numpy())
     for c in keep:
         if out[c].dtype.kind == "f":
             out[c] = out[c].round(2)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planner.coords import COORD_SYSTEMS
+from planner.coords import COORD_SYSTEMS, round_lonlat
 from planner.coverage import Coverage
 from planner.errors import InputError
 from planner.gpkg import gpkg_ready
@@ -314,8 +314,7 @@ def write_geojson(frame: gpd.GeoDataFrame, path: Path) -> None:
         path.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
         return
     wgs = frame.to_crs(4326)
-    geoms = shapely.transform(wgs.geometry.to_numpy(), lambda xy: np.round(xy, 6))
-    shapes = shapely.to_geojson(geoms)
+    shapes = shapely.to_geojson(round_lonlat(wgs.geometry.to_numpy()))
     table = pd.DataFrame(wgs.drop(columns=wgs.geometry.name)).reset_index(drop=True)
     props = json.loads(table.to_json(orient="records", force_ascii=False, date_format="iso"))
     features = ",\n".join(
