@@ -11,6 +11,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components
 
+from planner.lines import Lines
 from planner.network import HIGHWAY_SPEEDS_KPH, RoadNetwork
 
 CRS = "EPSG:32650"
@@ -139,7 +140,7 @@ def grid_network(
         edge_length=np.maximum(shapely.length(geometry), 0.01),
         edge_highway=edge_highway,
         edge_speed_kph=edge_speed,
-        edge_geometry=geometry,
+        edge_lines=Lines.from_geoms(geometry),
         source=f"synthetic grid {side}x{side} seed {seed}",
     )
 

@@ -81,8 +81,7 @@ def _reached_block(
     two end nodes (computed once for all blocks).
     """
     t_fwd, t_bwd, d_u, d_v = seconds
-    lines = shapely.segmentize(graph.seg_geometry[touched], step_m)
-    xy, owner = shapely.get_coordinates(lines, return_index=True)
+    xy, owner = graph.seg_lines.take(touched).segmentize(step_m)
     seg = touched[owner]
     step = np.r_[0.0, np.hypot(*np.diff(xy, axis=0).T)]
     start = np.r_[True, owner[1:] != owner[:-1]]

@@ -258,7 +258,7 @@ def road_fit(
     lon: np.ndarray,
     lat: np.ndarray,
     *,
-    roads: shapely.STRtree,
+    roads: shapely.STRtree | Callable[[], shapely.STRtree],
     crs: str,
     sample: int = DETECT_SAMPLE,
 ) -> tuple[dict[str, float], dict[str, float]]:
@@ -269,7 +269,8 @@ def road_fit(
     lon, lat
         The points as given (degrees), in an unknown system.
     roads
-        Spatial index over the road lines, in the metric ``crs``.
+        Spatial index over the road lines, in the metric ``crs``, or a function that makes
+        it (called only when there are enough points to judge).
     sample
         At most this many points (a fixed random sample, so the answer is repeatable).
 
@@ -289,6 +290,8 @@ def road_fit(
         return {}, {}
     if len(index) > sample:
         index = np.sort(np.random.default_rng(0).choice(index, sample, replace=False))
+    if callable(roads):
+        roads = roads()
     to_metric = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     dist = {}
     for system in COORD_SYSTEMS:

@@ -28,7 +28,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import shapely
 
 from planner.errors import InputError
 from planner.io import error_cause, feed_input
@@ -108,14 +107,13 @@ def sample_dem(path: str | Path, xy: np.ndarray, crs: str) -> np.ndarray:
 
 def slope_factors(network: RoadNetwork, dem: str | Path) -> dict[str, np.ndarray]:
     """Time factors per directed edge and direction (keys :data:`SLOPE_KEYS`) from ``dem``."""
-    geoms = network.edge_geometry
+    lines = network.edge_lines
     # Orient every geometry from the edge's u to its v (readers usually do; make sure).
-    start = shapely.get_coordinates(shapely.get_point(geoms, 0))
+    start = lines.first
     backwards = np.hypot(*(start - network.node_xy[network.edge_v]).T) < np.hypot(
         *(start - network.node_xy[network.edge_u]).T
     )
-    lines = shapely.segmentize(np.where(backwards, shapely.reverse(geoms), geoms), STEP_M)
-    xy, owner = shapely.get_coordinates(lines, return_index=True)
+    xy, owner = lines.reversed_where(backwards).segmentize(STEP_M)
     z = sample_dem(dem, xy, network.crs)
     joined = owner[1:] == owner[:-1]
     edge = owner[:-1][joined]
@@ -131,7 +129,7 @@ def slope_factors(network: RoadNetwork, dem: str | Path) -> dict[str, np.ndarray
         )
     slope = np.where(unknown | (run <= 0), 0.0, rise / np.where(run > 0, run, 1.0))
     slope = np.round(slope, 9)  # interpolation noise on a flat DEM is no slope
-    n = len(geoms)
+    n = len(lines)
     total = np.bincount(edge, weights=run, minlength=n)
 
     def mean(factor: np.ndarray) -> np.ndarray:
@@ -192,8 +190,8 @@ def _cache_path(network: RoadNetwork, dem: Path, cache_dir: str | Path | None) -
     digest = feed_input(
         hashlib.sha256(), dem, what="the DEM", todo="check the path and permissions"
     )
-    coords, index = shapely.get_coordinates(network.edge_geometry, return_index=True)
-    for array in (coords, index, network.edge_u, network.edge_v):
+    lines = network.edge_lines
+    for array in (lines.xy, lines.offsets, network.edge_u, network.edge_v):
         digest.update(np.ascontiguousarray(array).tobytes())
     digest.update(f"{network.crs}-v{DEM_VERSION}-step{STEP_M}".encode())
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()

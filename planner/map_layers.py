@@ -165,20 +165,16 @@ def road_lines(
     if cached is not None and cached.exists():
         drawn: dict[str, str] = json.loads(cached.read_text(encoding="utf-8"))
         return drawn
-    u, v = network.edge_u, network.edge_v
-    # each road once: a two-way road is two directed edges with the same ends and length
-    key = np.column_stack([np.minimum(u, v), np.maximum(u, v), np.round(network.edge_length, 1)])
-    order = np.lexsort(key.T[::-1])
-    key = key[order]
-    first = np.r_[True, (key[1:] != key[:-1]).any(axis=1)]
-    keep = np.zeros(len(u), bool)
-    keep[order[first]] = True
-    geoms = network.edge_geometry
+    keep = np.zeros(len(network.edge_u), bool)
+    keep[network.one_way_each()] = True
     if bounds is not None:
-        box = shapely.box(*bounds)
-        keep &= shapely.intersects(geoms, box)
+        keep &= network.edge_lines.overlaps(bounds)  # by bounding box, then exactly below
+    lines = network.edge_lines.take(keep).geoms()
+    if bounds is not None:
+        inside = shapely.intersects(lines, shapely.box(*bounds))
+        keep[keep] = inside
+        lines = lines[inside]
     classes = road_classes(network.edge_highway[keep])
-    lines = geoms[keep]
     bent = shapely.get_num_coordinates(lines) > 2  # a straight piece has nothing to simplify
     # Douglas-Peucker: a line stays a valid line, and GEOS does it ~10x faster than with
     # topology preserved (which only polygons need)

@@ -24,6 +24,7 @@ from planner import access
 from planner.access import WAY_TAGS
 from planner.errors import InputError
 from planner.io import error_cause, feed_input
+from planner.lines import Lines
 from planner.osm_reader import highway_ways, read_osm_network
 from planner.standards import DEFAULT_SPEEDS_KMH
 from planner.text import MODES
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = "5"
+CACHE_VERSION = "6"
 
 # Typical speeds (km/h) for highway types without a maxspeed tag, for Chinese roads.
 HIGHWAY_SPEEDS_KPH: dict[str, float] = {
@@ -71,7 +72,7 @@ class RoadNetwork:
     edge_length: np.ndarray
     edge_highway: np.ndarray
     edge_speed_kph: np.ndarray
-    edge_geometry: np.ndarray
+    edge_lines: Lines  # one line per directed edge, from u to v
     source: str = ""
     cache_file: str = ""  # the compiled copy in the cache, beside which snapping indexes live
 
@@ -104,34 +105,50 @@ class RoadNetwork:
         """
         return TravelGraph.build(self, mode, speed_kmh=speed_kmh)
 
+    def one_way_each(self) -> np.ndarray:
+        """Positions of the edges that draw each road once, in order.
+
+        A two-way road is two directed edges with swapped ends and the same length (parallel
+        roads between two nodes differ in length), as :meth:`TravelGraph.build` pairs them.
+        """
+        u, v = self.edge_u, self.edge_v
+        key = np.column_stack([np.minimum(u, v), np.maximum(u, v), np.round(self.edge_length, 1)])
+        order = np.lexsort(key.T[::-1])
+        key = key[order]
+        first = np.r_[True, (key[1:] != key[:-1]).any(axis=1)]
+        return np.sort(order[first])
+
+    def road_tree(self) -> shapely.STRtree:
+        """Spatial index over the roads, each drawn once (:meth:`one_way_each`)."""
+        return shapely.STRtree(self.edge_lines.take(self.one_way_each()).geoms())
+
     # --- persistence -------------------------------------------------------------------------
 
     def to_npz(self, path: Path) -> None:
-        """Save the arrays (geometry as coordinates) to ``path``."""
-        coords, index = shapely.get_coordinates(self.edge_geometry, return_index=True)
+        """Save the arrays to ``path``; strings as codes of their distinct values."""
         tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
-        np.savez(
-            tmp,
-            crs=np.array(self.crs),
-            source=np.array(self.source),
-            node_osmid=self.node_osmid,
-            node_xy=self.node_xy,
-            edge_u=self.edge_u,
-            edge_v=self.edge_v,
-            edge_length=self.edge_length,
-            edge_highway=self.edge_highway.astype(str),
-            edge_speed_kph=self.edge_speed_kph,
-            geom_coords=coords,
-            geom_index=index,
-            **{f"tag_{k}": np.asarray(v, dtype=str) for k, v in self.edge_tags.items()},  # type: ignore[arg-type]  # numpy stub: ** could bind allow_pickle
-        )
+        strings = _coded("highway", self.edge_highway)
+        for key, tag in self.edge_tags.items():
+            strings.update(_coded(f"tag_{key}", tag))
+        arrays = {
+            "crs": np.array(self.crs),
+            "source": np.array(self.source),
+            "node_osmid": self.node_osmid,
+            "node_xy": self.node_xy,
+            "edge_u": self.edge_u,
+            "edge_v": self.edge_v,
+            "edge_length": self.edge_length,
+            "edge_speed_kph": self.edge_speed_kph,
+            "line_xy": self.edge_lines.xy,
+            "line_offsets": self.edge_lines.offsets,
+        }
+        np.savez(tmp, **arrays, **strings)  # type: ignore[arg-type]  # numpy stub: ** could bind allow_pickle
         os.replace(tmp, path)
 
     @classmethod
     def from_npz(cls, path: Path) -> RoadNetwork:
         """Load arrays saved by :meth:`to_npz`."""
         with np.load(path, allow_pickle=False) as z:
-            geoms = shapely.linestrings(z["geom_coords"], indices=z["geom_index"])
             return cls(
                 crs=str(z["crs"]),
                 source=str(z["source"]),
@@ -140,10 +157,14 @@ class RoadNetwork:
                 edge_u=z["edge_u"],
                 edge_v=z["edge_v"],
                 edge_length=z["edge_length"],
-                edge_highway=z["edge_highway"].astype(object),
+                edge_highway=_decoded(z, "highway"),
                 edge_speed_kph=z["edge_speed_kph"],
-                edge_geometry=geoms,
-                edge_tags={k[4:]: z[k] for k in z.files if k.startswith("tag_")},
+                edge_lines=Lines(z["line_xy"], z["line_offsets"]),
+                edge_tags={
+                    k[4:-6]: _decoded(z, k[:-6])
+                    for k in z.files
+                    if k.startswith("tag_") and k.endswith("_codes")
+                },
             )
 
     @classmethod
@@ -188,9 +209,24 @@ class RoadNetwork:
             edge_length=np.maximum(length, 0.01),
             edge_highway=highway,
             edge_speed_kph=edges["speed_kph"].astype(float).to_numpy(),
-            edge_geometry=np.asarray(geoms, dtype=object),
+            edge_lines=Lines.from_geoms(geoms),
             edge_tags=_edge_tags(edges),
         )
+
+
+def _coded(name: str, values: np.ndarray) -> dict[str, np.ndarray]:
+    """``values`` (strings) as codes into their distinct values, for :func:`_decoded`."""
+    codes, distinct = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+    return {
+        f"{name}_codes": codes.astype(np.int32),
+        f"{name}_values": np.asarray(distinct, dtype=str),
+    }
+
+
+def _decoded(z: Any, name: str) -> np.ndarray:
+    """Strings saved by :func:`_coded`: one Python string per distinct value, shared by edges."""
+    values: np.ndarray = z[f"{name}_values"].astype(object)[z[f"{name}_codes"]]
+    return values
 
 
 def _edge_tags(edges: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -554,7 +590,7 @@ class TravelGraph:
     seg_length: np.ndarray
     seg_t_fwd: np.ndarray
     seg_t_bwd: np.ndarray
-    seg_geometry: np.ndarray
+    seg_lines: Lines  # one line per segment, from seg_u to seg_v
     matrix: sp.csr_matrix = field(repr=False)
     # Segments at street level (planner.access.street_level), where points may join the roads.
     seg_street: np.ndarray | None = field(default=None, repr=False)
@@ -568,6 +604,11 @@ class TravelGraph:
     def reverse_matrix(self) -> sp.csr_matrix:
         """Travel seconds with every edge reversed (searches toward sites instead of from them)."""
         return self.matrix.T.tocsr()
+
+    @cached_property
+    def seg_geometry(self) -> np.ndarray:
+        """The segments as shapely line strings, made on first use (most runs need none)."""
+        return self.seg_lines.geoms()
 
     @cached_property
     def segment_tree(self) -> shapely.STRtree:
@@ -599,6 +640,7 @@ class TravelGraph:
             k: v for k, v in self.__dict__.items() if not k.startswith(("_tree_", "_snap_pieces_"))
         }
         state.pop("segment_tree", None)
+        state.pop("seg_geometry", None)
         state.pop("reverse_matrix", None)
         return state
 
@@ -617,7 +659,6 @@ class TravelGraph:
         u = network.edge_u[usable]
         v = network.edge_v[usable]
         length = network.edge_length[usable]
-        geoms = network.edge_geometry[usable]
         if speed_kmh is None and mode != "drive":
             speed_kmh = DEFAULT_SPEEDS_KMH[mode]
         if speed_kmh is not None:
@@ -668,7 +709,7 @@ class TravelGraph:
             seg_length=length[rep],
             seg_t_fwd=t_fwd,
             seg_t_bwd=t_bwd,
-            seg_geometry=geoms[rep],
+            seg_lines=network.edge_lines.take(np.flatnonzero(usable)[rep]),
             matrix=matrix,
             seg_street=street,
         )

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
-import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from planner.access import WAY_TAGS
 from planner.errors import InputError
+from planner.lines import Lines
 
 if TYPE_CHECKING:
     import osmium
@@ -444,7 +444,7 @@ def _compile(
     vert_node = np.r_[piece_a[first_piece], piece_b]
     vert_edge = np.r_[piece_edge[first_piece], piece_edge]
     order = np.argsort(vert_edge, kind="stable")
-    geometry = shapely.linestrings(node_xy[vert_node[order]], indices=vert_edge[order])
+    lines = Lines.from_owner(node_xy[vert_node[order]], vert_edge[order], n_edges)
     piece_len = np.hypot(*(node_xy[piece_b] - node_xy[piece_a]).T)
     merged = np.bincount(piece_edge, minlength=n_edges) > 1
     values = _edge_values(piece_edge, piece_sig, piece_len, merged, sigs, n_edges)
@@ -454,6 +454,7 @@ def _compile(
     )
     # Keep the nodes and edges that survive, renumbered.
     keep_edge = alive[edge_u]
+    lines = lines.take(keep_edge)
     new_index = np.cumsum(alive) - 1
     return {
         "crs": crs.to_wkt(),
@@ -461,10 +462,10 @@ def _compile(
         "node_xy": node_xy[alive],
         "edge_u": new_index[edge_u[keep_edge]].astype(np.int32),
         "edge_v": new_index[edge_v[keep_edge]].astype(np.int32),
-        "edge_length": np.maximum(shapely.length(geometry[keep_edge]), 0.01),
+        "edge_length": np.maximum(lines.length(), 0.01),
         "edge_highway": highway[keep_edge],
         "edge_speed_kph": speed[keep_edge],
-        "edge_geometry": np.asarray(geometry[keep_edge], dtype=object),
+        "edge_lines": lines,
         "edge_tags": {k: values[k][keep_edge] for k in WAY_TAGS},
     }
 

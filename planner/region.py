@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -196,7 +198,8 @@ class Region:
         if files.dem:
             network = with_slopes(network, files.dem, cache_dir=cache_dir)
         given = layer_systems(files.coord_sys)
-        tree = shapely.STRtree(network.edge_geometry)
+        # The roads' index is made only if a layer's system is judged, and dropped after.
+        tree = functools.cache(network.road_tree)
         layers, systems = _read_people(network, files, given, tree)
         (sites, rej_sites), (residents, rej_res) = layers["sites"], layers["residents"]
         rejected = [rej_sites, rej_res]
@@ -253,7 +256,7 @@ def _read_people(
     network: RoadNetwork,
     files: RegionFiles,
     given: dict[str, str | None],
-    tree: shapely.STRtree,
+    tree: Callable[[], shapely.STRtree],
 ) -> tuple[Layers, dict[str, str]]:
     """Sites and residents (with rejected rows) read in their coordinate systems, and the
     system chosen for each layer (given, or detected from the roads: see :func:`_layer_choices`)."""
@@ -292,7 +295,7 @@ def _read_candidates(
     files: RegionFiles,
     given: dict[str, str | None],
     systems: dict[str, str],
-    tree: shapely.STRtree,
+    tree: Callable[[], shapely.STRtree],
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Candidates in the network's CRS, from an OSM extract or a table, and rejected rows.
 
@@ -339,7 +342,7 @@ def _detect_coord_sys(
     path: str | Path,
     layer: str,
     auto: bool,
-    tree: shapely.STRtree,
+    tree: Callable[[], shapely.STRtree],
 ) -> str | None:
     """One point layer's coordinate system judged from the roads (see :mod:`planner.coords`).
 

@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy
-import shapely
 from scipy.spatial import cKDTree
 
 from planner.network import RoadNetwork, TravelGraph
@@ -158,13 +157,13 @@ def cache_report(cache_dir: str | Path) -> pd.DataFrame:
 
 
 def network_bytes(network: RoadNetwork) -> int:
-    """Approximate memory of a compiled network: its arrays plus its shapely geometries."""
+    """Approximate memory of a compiled network: its arrays and its strings' pointers."""
     arrays = [v for v in vars(network).values() if isinstance(v, np.ndarray)]
     tags = sum(v.nbytes for v in network.edge_tags.values())
     return (
         sum(a.nbytes for a in arrays if a.dtype != object)
         + tags
-        + _geometry_bytes(network.edge_geometry)
+        + network.edge_lines.nbytes
         + 8 * len(network.edge_highway)
     )
 
@@ -172,12 +171,7 @@ def network_bytes(network: RoadNetwork) -> int:
 def _graph_bytes(graph: TravelGraph) -> int:
     arrays = [v for v in vars(graph).values() if isinstance(v, np.ndarray) and v.dtype != object]
     matrix = graph.matrix.data.nbytes + graph.matrix.indices.nbytes + graph.matrix.indptr.nbytes
-    return int(sum(a.nbytes for a in arrays) + matrix + _geometry_bytes(graph.seg_geometry))
-
-
-def _geometry_bytes(geoms: np.ndarray) -> int:
-    # 16 bytes per 2-D coordinate plus about 100 bytes of GEOS and Python object per line.
-    return int(shapely.get_num_coordinates(geoms).sum()) * 16 + 108 * len(geoms)
+    return int(sum(a.nbytes for a in arrays) + matrix + graph.seg_lines.nbytes)
 
 
 def _pieces_bytes(pieces: _Pieces, tree_nodes: np.ndarray | None) -> int:

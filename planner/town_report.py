@@ -146,9 +146,10 @@ def _draw_roads(ax: Any, region: Region, box: tuple[float, float, float, float])
     from planner.map_layers import ROAD_CLASSES, road_classes
 
     net = region.network
-    geoms = net.edge_geometry
+    near = np.flatnonzero(net.edge_lines.overlaps(box))  # by bounding box, then exactly
+    geoms = net.edge_lines.take(near).geoms()
     inside = shapely.intersects(geoms, shapely.box(*box))
-    classes = road_classes(net.edge_highway)
+    classes = road_classes(net.edge_highway[near])
     for name in ("minor", "medium", "major"):
         _types, color, weight = ROAD_CLASSES[name]
         mask = inside & (classes == name)

@@ -13,6 +13,7 @@ from conftest import lonlat
 from pyproj import Transformer
 
 from planner.access import WAY_TAGS, street_level, usable
+from planner.lines import Lines
 from planner.network import RoadNetwork, load_network
 from planner.reach import nearest
 from planner.snap import snap_points
@@ -179,12 +180,14 @@ def test_a_hand_built_network_without_tags_behaves_as_before():
         edge_length=np.array([100.0, 100.0]),
         edge_highway=np.array(["footway", "motorway"], dtype=object),
         edge_speed_kph=np.array([5.0, 100.0]),
-        edge_geometry=np.array(
-            [
-                shapely.LineString([(0, 0), (100, 0)]),
-                shapely.LineString([(100, 0), (200, 0)]),
-            ],
-            dtype=object,
+        edge_lines=Lines.from_geoms(
+            np.array(
+                [
+                    shapely.LineString([(0, 0), (100, 0)]),
+                    shapely.LineString([(100, 0), (200, 0)]),
+                ],
+                dtype=object,
+            )
         ),
     )
     graph = network.travel_graph("walk")

@@ -110,7 +110,7 @@ def test_on_the_real_guixi_network_only_the_true_system_fits():
     network = load_network(shared_file("guixi", "mapofgx.osm"))
     # Houses 5-40 m beside real streets, at random places along them (seeded).
     rng = np.random.default_rng(8)
-    roads = network.edge_geometry[rng.integers(0, len(network.edge_geometry), 400)]
+    roads = network.edge_lines.geoms()[rng.integers(0, len(network.edge_lines.geoms()), 400)]
     along = shapely.line_interpolate_point(roads, rng.uniform(0, 1, 400), normalized=True)
     angle = rng.uniform(0, 2 * np.pi, 400)
     offset = rng.uniform(5, 40, 400)
@@ -119,7 +119,7 @@ def test_on_the_real_guixi_network_only_the_true_system_fits():
         + np.column_stack([np.cos(angle), np.sin(angle)]) * (offset[:, None])
     )
     lon, lat = Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True).transform(*xy.T)
-    tree = shapely.STRtree(network.edge_geometry)
+    tree = shapely.STRtree(network.edge_lines.geoms())
     assert likely_system(road_distances(lon, lat, roads=tree, crs=network.crs)) is None
     gcj = wgs84_to_gcj02(lon, lat)
     assert likely_system(road_distances(*gcj, roads=tree, crs=network.crs)) == "gcj02"
@@ -201,7 +201,7 @@ def test_an_unknown_layer_in_the_flag_is_a_one_line_error(tmp_path):
 def _beside_guixi_streets(network, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` WGS84 points 5-40 m beside real Guixi streets, at random places along them."""
     rng = np.random.default_rng(seed)
-    roads = network.edge_geometry[rng.integers(0, len(network.edge_geometry), n)]
+    roads = network.edge_lines.geoms()[rng.integers(0, len(network.edge_lines.geoms()), n)]
     along = shapely.line_interpolate_point(roads, rng.uniform(0, 1, n), normalized=True)
     angle = rng.uniform(0, 2 * np.pi, n)
     offset = rng.uniform(5, 40, n)
@@ -251,7 +251,7 @@ def test_small_real_wgs84_layers_far_from_the_roads_raise_no_alarm():
 
     path = shared_file("guixi", "mapofgx.osm")
     network = load_network(path)
-    tree = shapely.STRtree(network.edge_geometry)
+    tree = shapely.STRtree(network.edge_lines.geoms())
     root = ET.parse(path).getroot()
     nodes = {n.get("id"): (float(n.get("lon")), float(n.get("lat"))) for n in root.iter("node")}
     buildings = [

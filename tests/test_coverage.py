@@ -17,6 +17,7 @@ from _sample import sample  # noqa: F401  (session fixture)
 from conftest import SAMPLE
 
 from planner.coverage import analyze, weighted_gini
+from planner.lines import Lines
 from planner.network import RoadNetwork
 from planner.region import Region
 from planner.standards import Standards, TierStandard
@@ -40,7 +41,7 @@ def line_region(resident_x: list[float], site_x: list[float], tiers: list[str]) 
         edge_length=shapely.length(geoms),
         edge_highway=np.array(["residential"] * len(us), dtype=object),
         edge_speed_kph=np.full(len(us), 25.0),
-        edge_geometry=geoms,
+        edge_lines=Lines.from_geoms(geoms),
     )
     residents = gpd.GeoDataFrame(
         {

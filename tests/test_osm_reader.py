@@ -115,7 +115,7 @@ def test_same_directed_edges_with_lengths_to_a_decimetre(both):
     assert Counter(_edge_keys(new)) == Counter(_edge_keys(old))
     # The geometry is the road's course, not a straight line, and runs from u to v.
     start = new.node_xy[new.edge_u]
-    first = np.array([g.coords[0] for g in new.edge_geometry])
+    first = np.array([g.coords[0] for g in new.edge_lines.geoms()])
     assert np.allclose(first, start)
     assert np.all(new.edge_length > 0)
 

@@ -11,6 +11,7 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from planner.lines import Lines
 from planner.network import RoadNetwork
 from planner.reach import nearest, search, times_at
 from planner.snap import snap_points
@@ -47,7 +48,7 @@ def random_network(rng: np.random.Generator, n_nodes: int, n_edges: int) -> Road
         edge_length=shapely.length(geoms),
         edge_highway=np.array(hwy, dtype=object),
         edge_speed_kph=np.array(speed),
-        edge_geometry=geoms,
+        edge_lines=Lines.from_geoms(geoms),
     )
 
 
@@ -62,7 +63,7 @@ def reference_minutes(network, mode, speed_kmh, sites_xy, res_xy, max_snap):
         network.edge_highway,
         network.edge_length,
         network.edge_speed_kph,
-        network.edge_geometry,
+        network.edge_lines.geoms(),
         strict=True,
     ):
         if hw in banned:
@@ -162,7 +163,7 @@ def test_nearest_site_is_the_one_reached():
         edge_length=shapely.length(geoms),
         edge_highway=np.array(["residential"] * 4, dtype=object),
         edge_speed_kph=np.full(4, 25.0),
-        edge_geometry=geoms,
+        edge_lines=Lines.from_geoms(geoms),
     )
     graph = network.travel_graph("walk")
     sites = snap_points(graph, np.array([[100.0, 50.0], [1900.0, 0.0]]), max_distance_m=500)
@@ -199,7 +200,7 @@ def test_houses_beside_a_path_fragment_join_the_street_network():
         edge_length=shapely.length(geoms),
         edge_highway=np.array(["footway"] * len(us), dtype=object),
         edge_speed_kph=np.full(len(us), 5.0),
-        edge_geometry=geoms,
+        edge_lines=Lines.from_geoms(geoms),
     )
     graph = network.travel_graph("walk")
     house = np.array([[1050.0, 70.0]])  # 10 m from the fragment, 70 m from the street
@@ -227,7 +228,11 @@ def test_snapping_finds_the_nearest_point_of_curved_roads(seed, n_points, limit)
     )
     geoms = shapely.linestrings(coords)
     bent = RoadNetwork(
-        **{**network.__dict__, "edge_geometry": geoms, "edge_length": shapely.length(geoms)}
+        **{
+            **network.__dict__,
+            "edge_lines": Lines.from_geoms(geoms),
+            "edge_length": shapely.length(geoms),
+        }
     )
     graph = bent.travel_graph("walk")
     xy = rng.uniform(-200, 2200, size=(n_points, 2))
