@@ -344,6 +344,7 @@ def analyze(
         check_output_folder(out)  # before any work: a bad --out fails in a second
         region = _served_region(inputs, say, compliant=compliant_only)
         coverage = run(region, progress=say)
+        region.drop_indexes()  # every layer is snapped: outputs need no index
         say("writing outputs")
         files = region_inputs(region, standards=inputs.standards)
         record = run_record("analyze", inputs=files, options=inputs.options())

@@ -634,15 +634,20 @@ class TravelGraph:
         """Spatial index over the segments of pieces with at least ``min_nodes`` nodes."""
         return self.subset_tree(f"main{min_nodes}", self.segment_component_size >= min_nodes)
 
+    _DERIVED = ("_tree_", "_snap_pieces_", "segment_tree", "seg_geometry", "reverse_matrix")
+    """Keys (prefixes) of what is cached on the graph and can be made again from it."""
+
+    def drop_indexes(self) -> None:
+        """Forget the spatial indexes and other derived copies, to free their memory.
+
+        They are made again (or loaded from the cache) if asked for later.
+        """
+        for key in [k for k in self.__dict__ if k.startswith(self._DERIVED)]:
+            del self.__dict__[key]
+
     def __getstate__(self) -> dict[str, Any]:
         # Indexes are rebuilt on first use after unpickling (in a Dask worker).
-        state = {
-            k: v for k, v in self.__dict__.items() if not k.startswith(("_tree_", "_snap_pieces_"))
-        }
-        state.pop("segment_tree", None)
-        state.pop("seg_geometry", None)
-        state.pop("reverse_matrix", None)
-        return state
+        return {k: v for k, v in self.__dict__.items() if not k.startswith(self._DERIVED)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)

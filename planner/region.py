@@ -152,6 +152,16 @@ class Region:
         snapped: Snapped = self._cache[key]
         return snapped
 
+    def drop_indexes(self) -> None:
+        """Free the travel graphs' spatial indexes (a county's are hundreds of megabytes).
+
+        For when every layer is snapped (the snaps stay): drawing and writing outputs need no
+        index. A later snap of a new layer makes them again.
+        """
+        for key, value in self._cache.items():
+            if key[0] == "graph":
+                value.drop_indexes()
+
     def with_standards(self, standards: Standards) -> Region:
         """The same region under other standards (shares the compiled graphs)."""
         out = replace(self, standards=standards, _cache={})

@@ -18,8 +18,9 @@ from conftest import SAMPLE
 
 from planner.coverage import analyze, weighted_gini
 from planner.lines import Lines
-from planner.network import RoadNetwork
+from planner.network import RoadNetwork, TravelGraph
 from planner.region import Region
+from planner.snap import snap_points
 from planner.standards import Standards, TierStandard
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,6 +200,20 @@ def test_region_pickles_for_distributed_runs(sample):  # noqa: F811
     clone = pickle.loads(pickle.dumps(region))
     again = analyze(clone, service_areas=False)
     assert again.summary["population_covered"] == cov.summary["population_covered"]
+
+
+def test_dropped_indexes_are_made_again_with_the_same_snaps(sample):  # noqa: F811
+    region, _ = sample
+    clone = pickle.loads(pickle.dumps(region))  # the shared sample keeps its own indexes
+    graph = clone.graph("walk", None)
+    xy = np.column_stack([clone.residents.geometry.x, clone.residents.geometry.y])
+    before = snap_points(graph, xy, max_distance_m=500.0)
+    assert any(k.startswith("_snap_pieces_") for k in graph.__dict__)
+    clone.drop_indexes()
+    assert not any(k.startswith(TravelGraph._DERIVED) for k in graph.__dict__)
+    after = snap_points(graph, xy, max_distance_m=500.0)
+    assert np.array_equal(after.segment, before.segment)
+    assert np.array_equal(after.fraction, before.fraction)
 
 
 def test_analyze_command_writes_every_output(tmp_path):

@@ -53,9 +53,7 @@ def test_reversed_where_flips_only_the_lines_asked(geoms):
 
 @pytest.mark.parametrize("step_m", [25.0, 7.3])
 def test_segmentize_gives_the_points_of_shapely_segmentize(geoms, step_m):
-    expected, owner = shapely.get_coordinates(
-        shapely.segmentize(geoms, step_m), return_index=True
-    )
+    expected, owner = shapely.get_coordinates(shapely.segmentize(geoms, step_m), return_index=True)
     got, got_owner = Lines.from_geoms(geoms).segmentize(step_m)
     assert np.array_equal(got, expected)
     assert np.array_equal(got_owner, owner)
