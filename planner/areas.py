@@ -322,6 +322,11 @@ def _raster_parts(
     return np.concatenate(parts), np.concatenate(owner), np.concatenate(tile_of), (x0, y1, cell_m)
 
 
+_CHUNK = 20_000
+"""Pieces sampled at a time while a tile is rastered: bounds the samples' memory (a county's
+busiest tile has hundreds of thousands of pieces, two tiles are rastered at once)."""
+
+
 class _TileGrid:
     """The tiles of ``tile`` x ``tile`` cells that pieces (in cell units) touch, with a halo."""
 
@@ -333,23 +338,36 @@ class _TileGrid:
         # cells off its cell centre: ``reach`` (buffer less one cell) keeps the drawn strip
         # within the buffer + 0.4 cells.
         self.reach = reach
-        lo, hi = cr.min(axis=1).astype(np.int64), cr.max(axis=1).astype(np.int64)
-        # tiles touched by each piece's box grown by the halo
-        t0, t1 = (lo - halo) // tile, (hi + halo) // tile
-        span = t1 - t0 + 1
-        n = span[:, 0] * span[:, 1]
-        k = np.repeat(np.arange(len(cr)), n)
+        # Tiles touched by each piece's box grown by the halo: most pieces lie in one tile;
+        # only the others are expanded to one row per tile (a county has millions of pieces,
+        # so nothing here is made per piece and tile beyond what is needed).
+        (c0, c1), (r0, r1) = (
+            (
+                (np.minimum(cr[:, 0, d], cr[:, 1, d]).astype(np.int32) - halo) // tile,
+                (np.maximum(cr[:, 0, d], cr[:, 1, d]).astype(np.int32) + halo) // tile,
+            )
+            for d in (0, 1)
+        )
+        self.width = int(c1.max()) + 1 if len(c1) else 1
+        one = (c0 == c1) & (r0 == r1)
+        multi = np.flatnonzero(~one)
+        span_c, span_r = c1[multi] - c0[multi] + 1, r1[multi] - r0[multi] + 1
+        n = span_c * span_r
+        k = np.repeat(multi, n)
         off = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-        tr = t0[k, 1] + off // span[k, 0]
-        tc = t0[k, 0] + off % span[k, 0]
-        ok = (tr >= 0) & (tc >= 0)
-        k, tr, tc = k[ok], tr[ok], tc[ok]
-        self.width = int(tc.max()) + 1 if len(tc) else 1
-        tile_id = tr * self.width + tc
-        order = np.argsort(tile_id, kind="stable")
-        self.pieces, tile_id = k[order], tile_id[order]
+        at = np.repeat(np.arange(len(multi)), n)
+        tr = r0[k] + off // span_c[at]
+        tc = c0[k] + off % span_c[at]
+        piece = np.r_[np.flatnonzero(one), k]
+        tile_id = np.r_[
+            r0[one].astype(np.int64) * self.width + c0[one], tr.astype(np.int64) * self.width + tc
+        ]
+        del c0, c1, r0, r1, one, multi, k, off, at, tr, tc
+        # by tile, and within a tile in piece order (the order pieces are burnt in)
+        order = np.argsort(tile_id * len(cr) + piece)
+        self.pieces, tile_id = piece[order], tile_id[order]
         self.ids, first = np.unique(tile_id, return_index=True)
-        self.bounds = np.r_[first, len(k)]
+        self.bounds = np.r_[first, len(piece)]
 
     def origin(self, i: int) -> tuple[int, int]:
         """Row and column (cells) of the i-th tile's haloed corner."""
@@ -363,24 +381,34 @@ class _TileGrid:
         halo, size = self.halo, self.tile + 2 * self.halo
         r0, c0 = self.origin(i)
         mine = self.pieces[self.bounds[i] : self.bounds[i + 1]]
-        xy, which = _samples(self.cr[mine], 0.5)
-        col = np.floor(xy[:, 0]).astype(np.int64) - c0
-        row = np.floor(xy[:, 1]).astype(np.int64) - r0
-        inside = (col >= 0) & (col < size) & (row >= 0) & (row < size)
-        if not inside.any():
+        cells = [
+            self._cells(mine[j : j + _CHUNK], r0, c0, size) for j in range(0, len(mine), _CHUNK)
+        ]
+        row, col, value = (np.concatenate([c[k] for c in cells]) for k in range(3))
+        if len(row) == 0:
             return None
-        row, col = row[inside], col[inside]
         # Only cells within the halo of a burnt cell can be reached: the distance transform
         # runs on that window of the tile (a tile of a sparse tier is mostly empty).
         r_lo, r_hi = max(int(row.min()) - halo, 0), min(int(row.max()) + halo + 1, size)
         c_lo, c_hi = max(int(col.min()) - halo, 0), min(int(col.max()) + halo + 1, size)
         burnt = np.zeros((r_hi - r_lo, c_hi - c_lo), dtype=np.int32)
-        burnt[row - r_lo, col - c_lo] = self.code[mine[which[inside]]] + 1
+        burnt[row - r_lo, col - c_lo] = value
         dist, (iy, ix) = distance_transform_edt(burnt == 0, return_indices=True)
         near = np.zeros((size, size), dtype=np.int32)
         near[r_lo:r_hi, c_lo:c_hi] = np.where(dist <= self.reach, burnt[iy, ix], 0)
         raster = near[halo : halo + self.tile, halo : halo + self.tile]
         return raster if raster.any() else None
+
+    def _cells(
+        self, pieces: np.ndarray, r0: int, c0: int, size: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Row, column (in the tile) and label + 1 of the cells that ``pieces`` cross."""
+        xy, which = _samples(self.cr[pieces], 0.5)
+        col = np.floor(xy[:, 0]).astype(np.int32) - c0
+        row = np.floor(xy[:, 1]).astype(np.int32) - r0
+        inside = (col >= 0) & (col < size) & (row >= 0) & (row < size)
+        value = (self.code[pieces[which[inside]]] + 1).astype(np.int32)
+        return row[inside], col[inside], value
 
     def polygons(self, i: int, raster: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The polygons (cell units) of the i-th tile's labels, and the label of each."""
