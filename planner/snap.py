@@ -115,8 +115,9 @@ class _Pieces:
         """Nearest piece within the limit: ``(piece, distance, t, complete)`` per point.
 
         The points are visited in spatial order; each asks the KD-tree for its 8 nearest
-        midpoints, then 16, then 128 where those cannot prove the answer. ``complete`` is false
-        where even 128 cannot (then the caller asks the exact R-tree instead).
+        midpoints within a short radius (:data:`_K_STEPS`), then 16 and 128 within the snap
+        limit where those cannot prove the answer. ``complete`` is false where even 128 cannot
+        (then the caller asks the exact R-tree instead).
         """
         n = len(xy)
         piece = np.zeros(n, dtype=np.int64)
@@ -124,8 +125,8 @@ class _Pieces:
         t = np.zeros(n)
         order = _spatial_order(xy) if n > _SORT_FROM else np.arange(n)
         todo = order
-        for k in _K_STEPS:
-            j_, d_, t_, done = self._query(xy[todo], max_distance_m, k)
+        for k, near_m in _K_STEPS:
+            j_, d_, t_, done = self._query(xy[todo], max_distance_m, k, near_m)
             piece[todo], dist[todo], t[todo] = j_, d_, t_
             todo = todo[~done]
             if len(todo) == 0:
@@ -134,14 +135,41 @@ class _Pieces:
         complete[todo] = False
         return piece, dist, t, complete
 
-    def _query(self, xy: np.ndarray, max_distance_m: float, k: int) -> tuple[np.ndarray, ...]:
+    def _query(
+        self, xy: np.ndarray, max_distance_m: float, k: int, near_m: float = np.inf
+    ) -> tuple[np.ndarray, ...]:
+        """One step of :meth:`nearest`: the ``k`` nearest midpoints within ``near_m + half``.
+
+        Only midpoints that near are asked for (the tree search stops early): a point
+        whose nearest piece lies farther than ``near_m`` is left incomplete for the next step.
+        """
         m = len(self.a)
         k = min(k, m)
-        bound = max_distance_m + self.half
+        full = near_m >= max_distance_m
+        reach = min(near_m, max_distance_m) + self.half
         workers = -1 if len(xy) >= _THREADS_FROM else 1
-        d_mid, j = self.tree.query(xy, k=k, distance_upper_bound=bound, workers=workers)
+        d_mid, j = self.tree.query(xy, k=k, distance_upper_bound=reach, workers=workers)
         d_mid, j = d_mid.reshape(len(xy), k), j.reshape(len(xy), k)
-        found = j < m
+        piece = np.empty(len(xy), dtype=np.int64)
+        best_d = np.empty(len(xy))
+        best_t = np.empty(len(xy))
+        # In blocks: the temporaries of a block stay in the processor's cache.
+        for start in range(0, len(xy), _BLOCK):
+            block = slice(start, start + _BLOCK)
+            piece[block], best_d[block], best_t[block] = self._project(xy[block], j[block])
+        found_last = j[:, -1] < m
+        bound = np.minimum(best_d, max_distance_m) + self.half
+        # Any piece nearer than best_d has its midpoint within best_d + half: all such
+        # midpoints were among the k returned when the k-th lies beyond that (or none is left
+        # within the radius asked, and that radius reaches beyond best_d + half).
+        complete = (~found_last | (d_mid[:, -1] > bound)) & (full | (bound < reach))
+        if k == m and full:
+            complete[:] = True
+        return piece, best_d, best_t, complete
+
+    def _project(self, xy: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Nearest of the candidate pieces ``j`` (``m``: none) per point: piece, distance, t."""
+        found = j < len(self.a)
         candidate = np.take(self.packed, np.where(found, j, 0), axis=0)  # faster than [ ]
         ax, ay, bx, by, den = (candidate[..., i] for i in range(5))
         apx, apy = xy[:, :1] - ax, xy[:, 1:] - ay
@@ -149,19 +177,15 @@ class _Pieces:
         dist = np.where(found, np.hypot(apx - t * bx, apy - t * by), np.inf)
         best = np.argmin(dist, axis=1)
         rows = np.arange(len(xy))
-        best_d = dist[rows, best]
-        # Any piece nearer than best_d has its midpoint within best_d + half: all such
-        # midpoints were among the k returned when the k-th lies beyond that (or none is left).
-        complete = (
-            (k == m)
-            | ~found[:, -1]
-            | (d_mid[:, -1] > np.minimum(best_d, max_distance_m) + self.half)
-        )
-        return j[rows, best], best_d, t[rows, best], complete
+        return j[rows, best], dist[rows, best], t[rows, best]
 
 
-_K_STEPS = (8, 16, 128)
-"""Nearest midpoints asked per point, in turn, until they prove the nearest piece."""
+_K_STEPS = ((8, 50.0), (16, np.inf), (128, np.inf))
+"""``(k, near_m)``: nearest midpoints asked per point, in turn, until they prove the nearest
+piece; ``near_m``: the nearest-piece distance a step can prove (its tree search stops at that
+plus half a piece: a short radius keeps the search small for the usual point near a road)."""
+_BLOCK = 4096
+"""Points per block of the projection arithmetic."""
 _THREADS_FROM = 20_000
 """Points from which the KD-tree query runs on every core (below, threads cost more)."""
 _SORT_FROM = 2048

@@ -111,7 +111,7 @@ def test_guixi_points_need_more_than_the_first_nearest_midpoints(guixi_walk):
     name, keep, _ = _tiers(guixi_walk, 20)[0]
     pieces = _pieces(guixi_walk, name, keep)
     xy = _random_points(guixi_walk, 6000, 2)
-    *_, complete = pieces._query(xy, MAX_SNAP_M, _K_STEPS[0])
+    *_, complete = pieces._query(xy, MAX_SNAP_M, *_K_STEPS[0])
     assert (~complete).sum() > 10
     *_, complete = pieces.nearest(xy, MAX_SNAP_M)
     assert complete.all()
