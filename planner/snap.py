@@ -178,15 +178,16 @@ class _Pieces:
     """Cell lists answering most points without the KD-tree (built when the index is saved,
     :meth:`with_grid`)."""
     packed: np.ndarray = field(init=False, repr=False)
-    """Per piece ``a``, ``b - a`` and its squared length side by side, shape ``(m, 5)``: what
-    a candidate needs comes in one gather (``a`` is a view of its first two columns)."""
+    """Per piece ``a``, ``b - a`` and its squared length (1 if none) side by side, shape
+    ``(m, 5)``: what a candidate needs comes in one gather (``a``: a view of the first two)."""
 
     def __post_init__(self) -> None:
         ab = self.b - self.a
         packed = np.empty((len(self.a), 5))
         packed[:, :2] = self.a
         packed[:, 2:4] = ab
-        packed[:, 4] = ab[:, 0] * ab[:, 0] + ab[:, 1] * ab[:, 1]
+        den = ab[:, 0] * ab[:, 0] + ab[:, 1] * ab[:, 1]
+        packed[:, 4] = np.where(den > 0, den, 1.0)  # (a point piece: any t gives its point)
         object.__setattr__(self, "packed", packed)
         object.__setattr__(self, "a", packed[:, :2])
 
@@ -330,11 +331,21 @@ class _Pieces:
         listed in another order (the grid), so both give the same piece.
         """
         found = j < len(self.a)
-        candidate = np.take(self.packed, np.where(found, j, 0), axis=0)  # faster than [ ]
+        every = bool(found.all())
+        candidate = np.take(self.packed, j if every else np.where(found, j, 0), axis=0)
         ax, ay, bx, by, den = (candidate[..., i] for i in range(5))
+        # (in place where possible: the same operations in the same order, fewer temporaries)
         apx, apy = xy[:, :1] - ax, xy[:, 1:] - ay
-        t = np.clip((apx * bx + apy * by) / np.where(den > 0, den, 1.0), 0.0, 1.0)
-        dist = np.where(found, np.hypot(apx - t * bx, apy - t * by), np.inf)
+        t = apx * bx
+        t += apy * by
+        t /= den
+        np.clip(t, 0.0, 1.0, out=t)
+        ex, ey = t * bx, t * by
+        np.subtract(apx, ex, out=ex)
+        np.subtract(apy, ey, out=ey)
+        dist = np.hypot(ex, ey, out=ex)
+        if not every:
+            dist[~found] = np.inf
         best = np.argmin(dist, axis=1)
         rows = np.arange(len(xy))
         best_d = dist[rows, best]
