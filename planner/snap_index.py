@@ -7,7 +7,9 @@ than the search itself, so the pieces are saved per travel mode next to the netw
 file (``network-<digest>.snap-<mode>.npz``, uncompressed) and put back on the graph when it is
 next compiled, with the KD-tree's own arrays (its pickle state, restored without rebuilding
 when the file was written by the same scipy release on the same platform; else the tree is
-rebuilt) and the size of each segment's road network piece (the snapping tiers).
+rebuilt), the cell lists that answer most points without a tree search (built here, when the
+index is first saved: ``planner.snap._Grid``) and the size of each segment's road network piece
+(the snapping tiers).
 Each file records the memory the network and the indexes take (:func:`cache_report` lists
 them).
 """
