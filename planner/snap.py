@@ -115,6 +115,10 @@ class _Grid:
             empty = np.zeros(1, dtype=np.int64)
             return cls(np.zeros(2), cell_m, reach_m, np.ones(2, np.int64), empty, empty[:0])
         origin = lo.min(axis=0)
+        # Roads spread over a large, mostly empty area: larger cells keep the grid small
+        # (at most about four cells per piece; any size keeps the answers exact).
+        extent = hi.max(axis=0) - origin
+        cell_m = max(cell_m, float(np.sqrt(extent[0] * extent[1] / (4 * len(a) + 65_536))))
         first = np.floor((lo - origin) / cell_m).astype(np.int64)
         width = np.floor((hi - origin) / cell_m).astype(np.int64) - first + 1
         shape = (first + width).max(axis=0)

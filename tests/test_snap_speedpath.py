@@ -15,7 +15,7 @@ from conftest import shared_file
 from bench.synthetic import grid_network
 from planner.network import TravelGraph, load_network
 from planner.region import Region
-from planner.snap import _K_STEPS, _pieces, _segmentize, _tiers, snap_points
+from planner.snap import _K_STEPS, _Grid, _pieces, _segmentize, _tiers, snap_points
 from planner.standards import Standards
 
 MAX_SNAP_M = Standards().max_snap_m
@@ -212,17 +212,11 @@ def test_the_cell_lists_give_the_same_snaps_as_the_kd_tree(
         graph.__dict__.update(before)
 
 
-def test_a_cell_lists_every_piece_its_proof_counts_on(guixi_walk):
+def _check_cell_lists(a: np.ndarray, b: np.ndarray, grid: _Grid, xy: np.ndarray) -> None:
     """Brute force: a piece a cell leaves out lies beyond reach + margin of the cell's points."""
-    name, keep, _ = _tiers(guixi_walk, 20)[0]
-    pieces = _pieces(guixi_walk, name, keep).with_grid()
-    grid = pieces.grid
-    rng = np.random.default_rng(5)
-    lo, hi = pieces.a.min(axis=0), pieces.a.max(axis=0)
-    xy = rng.uniform(lo, hi, size=(300, 2))
     cell, margin = grid.locate(xy)
     assert (cell >= 0).all()
-    lines = shapely.linestrings(np.stack([pieces.a, pieces.b], axis=1))
+    lines = shapely.linestrings(np.stack([a, b], axis=1))
     for p, c, m in zip(xy, cell, margin, strict=True):
         # The point lies in its cell, margin is its distance to the cell's border.
         iy, ix = divmod(int(c), int(grid.shape[0]))
@@ -234,3 +228,25 @@ def test_a_cell_lists_every_piece_its_proof_counts_on(guixi_walk):
         listed[grid.pieces[grid.indptr[c] : grid.indptr[c + 1]]] = True
         left_out = shapely.distance(shapely.Point(p), lines[~listed])
         assert (left_out > grid.reach_m + m).all()
+
+
+def test_a_cell_lists_every_piece_its_proof_counts_on(guixi_walk):
+    name, keep, _ = _tiers(guixi_walk, 20)[0]
+    pieces = _pieces(guixi_walk, name, keep).with_grid()
+    rng = np.random.default_rng(5)
+    lo, hi = pieces.a.min(axis=0), pieces.a.max(axis=0)
+    xy = rng.uniform(lo, hi, size=(300, 2))
+    _check_cell_lists(pieces.a, pieces.b, pieces.grid, xy)
+
+
+def test_roads_far_apart_get_larger_cells_not_a_huge_grid():
+    # Two short roads 300 km apart (e.g. an exclave): 50 m cells would be 36 million.
+    a = np.array([[0.0, 0.0], [3e5, 3e5], [10.0, 5.0]])
+    b = np.array([[30.0, 0.0], [3e5 + 30.0, 3e5], [10.0, 45.0]])
+    grid = _Grid.build(a, b)
+    assert len(grid.indptr) - 1 < 100_000 and grid.cell_m > 50
+    rng = np.random.default_rng(6)
+    near = np.concatenate(
+        [rng.uniform(-50, 80, (100, 2)), rng.uniform(3e5 - 50, 3e5 + 80, (100, 2))]
+    )
+    _check_cell_lists(a, b, grid, near)
