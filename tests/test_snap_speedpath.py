@@ -247,6 +247,6 @@ def test_roads_far_apart_get_larger_cells_not_a_huge_grid():
     assert len(grid.indptr) - 1 < 100_000 and grid.cell_m > 50
     rng = np.random.default_rng(6)
     near = np.concatenate(
-        [rng.uniform(-50, 80, (100, 2)), rng.uniform(3e5 - 50, 3e5 + 80, (100, 2))]
+        [rng.uniform(-35, 75, (100, 2)), rng.uniform(3e5 - 35, 3e5 + 75, (100, 2))]
     )
     _check_cell_lists(a, b, grid, near)
