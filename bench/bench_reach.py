@@ -144,7 +144,8 @@ def _engine(
             graph.__dict__.pop("reverse_matrix", None)  # the unbounded run pays for it as well
             with timings.phase("engine.nearest_unbounded"):
                 unbounded, _ = nearest(graph, site_snap, resident_snap)
-            save_indexes(graph, cached)
+            with timings.phase("engine.snap_index_save"):  # the cell lists built on run 1
+                save_indexes(graph, cached)
             prepared = cached.travel_graph("walk")
             with timings.phase("engine.snap_index_load"):  # read the pieces and the KD-tree
                 loaded = load_indexes(prepared, cached)

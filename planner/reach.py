@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
@@ -192,17 +191,18 @@ def same_segment(
     empty = (np.array([], np.int64), np.array([], np.int64), np.array([], float))
     if len(live) == 0 or len(target_segment) == 0:
         return empty
-    left = pd.DataFrame(
-        {"t": np.arange(len(target_segment)), "seg": target_segment, "g": target_fraction}
-    )
-    right = pd.DataFrame({"s": live, "seg": sources.segment[live], "f": sources.fraction[live]})
-    pairs = left.merge(right, on="seg")
-    if pairs.empty:
+    # Pairs by target, then by source (a join on the segment through a sorted search).
+    order = live[np.argsort(sources.segment[live], kind="stable")]
+    by_segment = sources.segment[order]
+    first = np.searchsorted(by_segment, target_segment, side="left")
+    count = np.searchsorted(by_segment, target_segment, side="right") - first
+    if not count.any():
         return empty
-    t_idx = pairs["t"].to_numpy()
-    s_idx = pairs["s"].to_numpy()
-    pseg = pairs["seg"].to_numpy()
-    delta = pairs["f"].to_numpy() - pairs["g"].to_numpy()
+    t_idx = np.repeat(np.arange(len(target_segment)), count)
+    step = np.arange(len(t_idx)) - np.repeat(np.cumsum(count) - count, count)
+    s_idx = order[first[t_idx] + step]
+    pseg = target_segment[t_idx]
+    delta = sources.fraction[s_idx] - target_fraction[t_idx]
     along = np.where(delta >= 0, _part(delta, t_fwd[pseg]), _part(-delta, t_bwd[pseg]))
     seconds = along + sources.access_m[s_idx] / access_speed_mps(graph)
     if best_only:

@@ -8,12 +8,20 @@ midpoints, and only points no step can prove go to shapely's R-tree. Points are 
 order first and the pieces are stored in spatial order, so the tree walks and the gathers stay
 in cache: that, not the arithmetic, is what the time goes to. The pieces and the tree are kept
 on the travel graph and saved with the compiled network (:mod:`planner.snap_index`).
+
+A saved index also holds cell lists (:class:`_Grid`): per 50 m cell, the pieces within 40 m of
+it. A point near a road (most residents) then needs no tree search at all: it projects itself
+on its cell's pieces, and the nearest is proven when it lies nearer than 40 m plus the point's
+distance to its cell's border; the other points take the KD-tree steps. Both ways give the
+same piece, ties included.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import shapely
@@ -61,6 +69,107 @@ class Snapped:
         return Snapped(self.segment[index], self.fraction[index], self.access_m[index], off)
 
 
+_GRID_CELL_M = 50.0
+"""Side of the cells of the snapping grid."""
+_GRID_REACH_M = 40.0
+"""How far around its cell a cell lists the pieces (the grid proves nearest pieces up to
+this plus the point's distance to the cell's border; others go to the KD-tree)."""
+_GRID_SLACK_M = 0.01
+"""Pieces listed this much beyond the reach (rounding in the cell arithmetic)."""
+_GRID_BUILD_BLOCK = 131_072
+"""Pieces per block while building the grid (bounds the memory of the build)."""
+
+
+@dataclass(frozen=True, eq=False)
+class _Grid:
+    """Square cells over the pieces, each listing the pieces near it (a lookup instead of a search).
+
+    A cell lists, in piece order, every piece whose bounding box comes within ``reach_m`` of
+    the cell (compressed rows: the pieces of cell ``c`` are ``pieces[indptr[c]:indptr[c+1]]``).
+    A piece it does not list lies farther than ``reach_m + margin`` from a point of the cell,
+    ``margin`` being the point's distance to the cell's border: the nearest listed piece is
+    proven the nearest of all when it lies nearer than that. Cells are numbered by rows,
+    ``iy * shape[0] + ix``.
+    """
+
+    origin: np.ndarray
+    cell_m: float
+    reach_m: float
+    shape: np.ndarray
+    indptr: np.ndarray
+    pieces: np.ndarray
+
+    @classmethod
+    def build(
+        cls,
+        a: np.ndarray,
+        b: np.ndarray,
+        cell_m: float = _GRID_CELL_M,
+        reach_m: float = _GRID_REACH_M,
+    ) -> _Grid:
+        """List the pieces ``a``-``b`` per cell (two passes over blocks: bounded memory)."""
+        # Listed a little beyond reach_m: rounding in the cell arithmetic never leaves out
+        # a piece the proof counts on.
+        pad = reach_m + _GRID_SLACK_M
+        lo, hi = np.minimum(a, b) - pad, np.maximum(a, b) + pad
+        if len(a) == 0:
+            empty = np.zeros(1, dtype=np.int64)
+            return cls(np.zeros(2), cell_m, reach_m, np.ones(2, np.int64), empty, empty[:0])
+        origin = lo.min(axis=0)
+        # Roads spread over a large, mostly empty area: larger cells keep the grid small
+        # (at most about four cells per piece; any size keeps the answers exact).
+        extent = hi.max(axis=0) - origin
+        cell_m = max(cell_m, float(np.sqrt(extent[0] * extent[1] / (4 * len(a) + 65_536))))
+        first = np.floor((lo - origin) / cell_m).astype(np.int64)
+        width = np.floor((hi - origin) / cell_m).astype(np.int64) - first + 1
+        shape = (first + width).max(axis=0)
+        n_cells = int(shape[0] * shape[1])
+        per_piece = width[:, 0] * width[:, 1]
+        blocks = [
+            np.arange(i, min(i + _GRID_BUILD_BLOCK, len(a)))
+            for i in range(0, len(a), _GRID_BUILD_BLOCK)
+        ]
+
+        def cells_of(owner_block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            count = per_piece[owner_block]
+            owner = np.repeat(owner_block, count)
+            k = np.arange(len(owner)) - np.repeat(np.cumsum(count) - count, count)
+            wx = width[owner, 0]
+            ix = first[owner, 0] + k % wx
+            iy = first[owner, 1] + k // wx
+            return iy * shape[0] + ix, owner
+
+        per_cell = np.zeros(n_cells, dtype=np.int64)
+        for block in blocks:
+            per_cell += np.bincount(cells_of(block)[0], minlength=n_cells)
+        indptr = np.zeros(n_cells + 1, dtype=np.int64)
+        np.cumsum(per_cell, out=indptr[1:])
+        pieces = np.empty(int(indptr[-1]), dtype=np.int32)
+        fill = indptr[:-1].copy()
+        for block in blocks:  # in piece order: each cell lists its pieces in piece order
+            cell, owner = cells_of(block)
+            order = np.argsort(cell, kind="stable")
+            cell, owner = cell[order], owner[order]
+            run = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
+            length = np.diff(np.r_[run, len(cell)])
+            rank = np.arange(len(cell)) - np.repeat(run, length)
+            pieces[fill[cell] + rank] = owner
+            fill[cell[run]] += length
+        return cls(origin, float(cell_m), float(reach_m), shape, indptr, pieces)
+
+    def locate(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cell of each point (``-1`` outside the grid) and its distance to the cell's border."""
+        f = (xy - self.origin) / self.cell_m
+        with np.errstate(invalid="ignore"):
+            i = np.floor(f)
+            inside = ((i >= 0) & (i < self.shape)).all(axis=1)
+        frac = f - i
+        margin = self.cell_m * np.minimum(frac, 1.0 - frac).min(axis=1)
+        ii = np.where(inside[:, None], i, 0).astype(np.int64)
+        cell = np.where(inside, ii[:, 1] * self.shape[0] + ii[:, 0], -1)
+        return cell, np.where(inside, margin, -np.inf)
+
+
 @dataclass(frozen=True, eq=False)
 class _Pieces:
     """Straight pieces (at most ``2 * half`` long) of a set of segments, indexed by midpoint.
@@ -76,18 +185,28 @@ class _Pieces:
     total_m: np.ndarray
     half: float
     tree: cKDTree
+    grid: _Grid | None = None
+    """Cell lists answering most points without the KD-tree (built when the index is saved,
+    :meth:`with_grid`)."""
     packed: np.ndarray = field(init=False, repr=False)
-    """Per piece ``a``, ``b - a`` and its squared length side by side, shape ``(m, 5)``: what
-    a candidate needs comes in one gather (``a`` is a view of its first two columns)."""
+    """Per piece ``a``, ``b - a`` and its squared length (1 if none) side by side, shape
+    ``(m, 5)``: what a candidate needs comes in one gather (``a``: a view of the first two)."""
 
     def __post_init__(self) -> None:
         ab = self.b - self.a
         packed = np.empty((len(self.a), 5))
         packed[:, :2] = self.a
         packed[:, 2:4] = ab
-        packed[:, 4] = ab[:, 0] * ab[:, 0] + ab[:, 1] * ab[:, 1]
+        den = ab[:, 0] * ab[:, 0] + ab[:, 1] * ab[:, 1]
+        packed[:, 4] = np.where(den > 0, den, 1.0)  # (a point piece: any t gives its point)
         object.__setattr__(self, "packed", packed)
         object.__setattr__(self, "a", packed[:, :2])
+
+    def with_grid(self) -> _Pieces:
+        """These pieces with their cell lists (:class:`_Grid`), built if missing."""
+        if self.grid is not None:
+            return self
+        return replace(self, grid=_Grid.build(self.a, self.b))
 
     @property
     def ab(self) -> np.ndarray:
@@ -115,9 +234,11 @@ class _Pieces:
     def nearest(self, xy: np.ndarray, max_distance_m: float) -> tuple[np.ndarray, ...]:
         """Nearest piece within the limit: ``(piece, distance, t, complete)`` per point.
 
-        The points are visited in spatial order; each asks the KD-tree for its 8 nearest
-        midpoints, then 16, then 128 where those cannot prove the answer. ``complete`` is false
-        where even 128 cannot (then the caller asks the exact R-tree instead).
+        The points are visited in spatial order; those the cell lists (:class:`_Grid`) prove
+        are answered from them, the others ask the KD-tree for their 8 nearest
+        midpoints within a short radius (:data:`_K_STEPS`), then 16 and 128 within the snap
+        limit where those cannot prove the answer. ``complete`` is false where even 128 cannot
+        (then the caller asks the exact R-tree instead).
         """
         n = len(xy)
         piece = np.zeros(n, dtype=np.int64)
@@ -125,8 +246,12 @@ class _Pieces:
         t = np.zeros(n)
         order = _spatial_order(xy) if n > _SORT_FROM else np.arange(n)
         todo = order
-        for k in _K_STEPS:
-            j_, d_, t_, done = self._query(xy[todo], max_distance_m, k)
+        if self.grid is not None:
+            j_, d_, t_, done = self._grid_answers(xy[todo], max_distance_m)
+            piece[todo], dist[todo], t[todo] = j_, d_, t_
+            todo = todo[~done]
+        for k, near_m in _K_STEPS:
+            j_, d_, t_, done = self._query(xy[todo], max_distance_m, k, near_m)
             piece[todo], dist[todo], t[todo] = j_, d_, t_
             todo = todo[~done]
             if len(todo) == 0:
@@ -135,34 +260,126 @@ class _Pieces:
         complete[todo] = False
         return piece, dist, t, complete
 
-    def _query(self, xy: np.ndarray, max_distance_m: float, k: int) -> tuple[np.ndarray, ...]:
+    def _query(
+        self, xy: np.ndarray, max_distance_m: float, k: int, near_m: float = np.inf
+    ) -> tuple[np.ndarray, ...]:
+        """One step of :meth:`nearest`: the ``k`` nearest midpoints within ``near_m + half``.
+
+        Only midpoints that near are asked for (the tree search stops early): a point
+        whose nearest piece lies farther than ``near_m`` is left incomplete for the next step.
+        """
         m = len(self.a)
         k = min(k, m)
-        bound = max_distance_m + self.half
+        full = near_m >= max_distance_m
+        reach = min(near_m, max_distance_m) + self.half
         workers = -1 if len(xy) >= _THREADS_FROM else 1
-        d_mid, j = self.tree.query(xy, k=k, distance_upper_bound=bound, workers=workers)
+        d_mid, j = self.tree.query(xy, k=k, distance_upper_bound=reach, workers=workers)
         d_mid, j = d_mid.reshape(len(xy), k), j.reshape(len(xy), k)
-        found = j < m
-        candidate = np.take(self.packed, np.where(found, j, 0), axis=0)  # faster than [ ]
+        piece = np.empty(len(xy), dtype=np.int64)
+        best_d = np.empty(len(xy))
+        best_t = np.empty(len(xy))
+        # In blocks: the temporaries of a block stay in the processor's cache.
+        for start in range(0, len(xy), _BLOCK):
+            block = slice(start, start + _BLOCK)
+            piece[block], best_d[block], best_t[block] = self._project(xy[block], j[block])
+        found_last = j[:, -1] < m
+        bound = np.minimum(best_d, max_distance_m) + self.half
+        # Any piece nearer than best_d has its midpoint within best_d + half: all such
+        # midpoints were among the k returned when the k-th lies beyond that (or none is left
+        # within the radius asked, and that radius reaches beyond best_d + half).
+        complete = (~found_last | (d_mid[:, -1] > bound)) & (full | (bound < reach))
+        if k == m and full:
+            complete[:] = True
+        return piece, best_d, best_t, complete
+
+    def _grid_answers(self, xy: np.ndarray, max_distance_m: float) -> tuple[np.ndarray, ...]:
+        """:meth:`_grid_query`, the two halves of many points on two threads (as the KD-tree)."""
+        if len(xy) < _THREADS_FROM or (os.cpu_count() or 1) < 2:
+            return self._grid_query(xy, max_distance_m)
+        half = len(xy) // 2
+        with ThreadPoolExecutor(2) as pool:  # numpy lets go of the GIL in its loops
+            parts = list(
+                pool.map(lambda p: self._grid_query(p, max_distance_m), (xy[:half], xy[half:]))
+            )
+        return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))
+
+    def _grid_query(self, xy: np.ndarray, max_distance_m: float) -> tuple[np.ndarray, ...]:
+        """Nearest piece among those listed in each point's cell: ``(piece, d, t, complete)``.
+
+        Points are grouped by how many pieces their cell lists, so each group is one
+        rectangular gather with no padding.
+        """
+        grid = self.grid
+        assert grid is not None
+        n = len(xy)
+        piece = np.zeros(n, dtype=np.int64)
+        best_d = np.full(n, np.inf)
+        best_t = np.zeros(n)
+        cell, margin = grid.locate(xy)
+        start = np.where(cell >= 0, grid.indptr[np.maximum(cell, 0)], 0)
+        count = np.where(cell >= 0, grid.indptr[np.maximum(cell, 0) + 1] - start, 0)
+        by_count = np.argsort(count, kind="stable")
+        sorted_count = count[by_count]
+        widest = int(sorted_count[-1]) if n else 0
+        edges = np.searchsorted(sorted_count, np.arange(1, widest + 2))
+        for width in range(1, widest + 1):
+            group = by_count[edges[width - 1] : edges[width]]
+            for lo in range(0, len(group), _BLOCK):
+                rows = group[lo : lo + _BLOCK]
+                j = grid.pieces[start[rows, None] + np.arange(width)]
+                piece[rows], best_d[rows], best_t[rows] = self._project(xy[rows], j, tie_break=True)
+        # A piece the cell does not list lies beyond reach_m + margin (see _Grid).
+        complete = np.minimum(best_d, max_distance_m) < grid.reach_m + margin - _PROOF_EPS_M
+        return piece, best_d, best_t, complete
+
+    def _project(
+        self, xy: np.ndarray, j: np.ndarray, *, tie_break: bool = False
+    ) -> tuple[np.ndarray, ...]:
+        """Nearest of the candidate pieces ``j`` (``m``: none) per point: piece, distance, t.
+
+        Among pieces at the same distance the first candidate wins; the KD-tree lists them by
+        distance to their midpoints, and ``tie_break`` applies that same rule to candidates
+        listed in another order (the grid), so both give the same piece.
+        """
+        found = j < len(self.a)
+        every = bool(found.all())
+        candidate = np.take(self.packed, j if every else np.where(found, j, 0), axis=0)
         ax, ay, bx, by, den = (candidate[..., i] for i in range(5))
+        # (in place where possible: the same operations in the same order, fewer temporaries)
         apx, apy = xy[:, :1] - ax, xy[:, 1:] - ay
-        t = np.clip((apx * bx + apy * by) / np.where(den > 0, den, 1.0), 0.0, 1.0)
-        dist = np.where(found, np.hypot(apx - t * bx, apy - t * by), np.inf)
+        t = apx * bx
+        t += apy * by
+        t /= den
+        np.clip(t, 0.0, 1.0, out=t)
+        ex, ey = t * bx, t * by
+        np.subtract(apx, ex, out=ex)
+        np.subtract(apy, ey, out=ey)
+        dist = np.hypot(ex, ey, out=ex)
+        if not every:
+            dist[~found] = np.inf
         best = np.argmin(dist, axis=1)
         rows = np.arange(len(xy))
         best_d = dist[rows, best]
-        # Any piece nearer than best_d has its midpoint within best_d + half: all such
-        # midpoints were among the k returned when the k-th lies beyond that (or none is left).
-        complete = (
-            (k == m)
-            | ~found[:, -1]
-            | (d_mid[:, -1] > np.minimum(best_d, max_distance_m) + self.half)
-        )
-        return j[rows, best], best_d, t[rows, best], complete
+        if tie_break and j.shape[1] > 1:
+            tied = dist == best_d[:, None]
+            several = np.flatnonzero(tied.sum(axis=1) > 1)
+            if len(several):
+                mid = self.tree.data[j[several]]
+                d2 = (xy[several, None, 0] - mid[..., 0]) ** 2 + (
+                    xy[several, None, 1] - mid[..., 1]
+                ) ** 2
+                best[several] = np.argmin(np.where(tied[several], d2, np.inf), axis=1)
+        return j[rows, best], best_d, t[rows, best]
 
 
-_K_STEPS = (8, 16, 128)
-"""Nearest midpoints asked per point, in turn, until they prove the nearest piece."""
+_K_STEPS = ((8, 50.0), (16, np.inf), (128, np.inf))
+"""``(k, near_m)``: nearest midpoints asked per point, in turn, until they prove the nearest
+piece; ``near_m``: the nearest-piece distance a step can prove (its tree search stops at that
+plus half a piece: a short radius keeps the search small for the usual point near a road)."""
+_BLOCK = 4096
+"""Points per block of the projection arithmetic."""
+_PROOF_EPS_M = 1e-6
+"""Margin of the grid's proof against rounding (a point that close to its bound goes on)."""
 _THREADS_FROM = 20_000
 """Points from which the KD-tree query runs on every core (below, threads cost more)."""
 _SORT_FROM = 2048

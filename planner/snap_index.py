@@ -7,7 +7,9 @@ than the search itself, so the pieces are saved per travel mode next to the netw
 file (``network-<digest>.snap-<mode>.npz``, uncompressed) and put back on the graph when it is
 next compiled, with the KD-tree's own arrays (its pickle state, restored without rebuilding
 when the file was written by the same scipy release on the same platform; else the tree is
-rebuilt) and the size of each segment's road network piece (the snapping tiers).
+rebuilt), the cell lists that answer most points without a tree search (built here, when the
+index is first saved: ``planner.snap._Grid``) and the size of each segment's road network piece
+(the snapping tiers).
 Each file records the memory the network and the indexes take (:func:`cache_report` lists
 them).
 """
@@ -27,14 +29,14 @@ import scipy
 from scipy.spatial import cKDTree
 
 from planner.network import RoadNetwork, TravelGraph
-from planner.snap import _midpoint_tree, _Pieces
+from planner.snap import _Grid, _midpoint_tree, _Pieces
 
 log = logging.getLogger(__name__)
 
 _PREFIX = "_snap_pieces_"
 _FIELDS = ("a", "b", "segment", "start_m", "total_m")
-_FORMAT = 2
-"""Layout of the index files; files of another layout are rebuilt."""
+_FORMAT = 3
+"""Layout of the index files; files of another layout are rebuilt (3: with the cell lists)."""
 _COMPONENTS = "segment_component_size"
 """The graph's cached per-segment network piece size, saved with the indexes."""
 
@@ -66,7 +68,8 @@ def load_indexes(graph: TravelGraph, network: RoadNetwork) -> int:
                 if tree is None:
                     tree = _midpoint_tree(a, b)
                 half = float(z[f"{name}.half"])
-                pieces = _Pieces(a, b, segment, start_m, total_m, half, tree)
+                grid = _restore_grid(z, name, len(a))
+                pieces = _Pieces(a, b, segment, start_m, total_m, half, tree, grid)
                 graph.__dict__.setdefault(_PREFIX + name, pieces)
             if len(z[_COMPONENTS]) == len(graph.seg_u):
                 graph.__dict__.setdefault(_COMPONENTS, z[_COMPONENTS])
@@ -97,7 +100,13 @@ def save_indexes(graph: TravelGraph, network: RoadNetwork) -> Path | None:
         except (OSError, KeyError, ValueError, zipfile.BadZipFile):
             pass
     arrays: dict[str, np.ndarray] = {}
+    for name in list(built):
+        # The cell lists are built here, once per compiled network: they pay off from the
+        # second run on (they cost more than one snap of the residents saves).
+        built[name] = built[name].with_grid()
+        graph.__dict__[_PREFIX + name] = built[name]
     for name, pieces in built.items():
+        arrays.update(_grid_arrays(name, pieces.grid))
         for f in _FIELDS:
             arrays[f"{name}.{f}"] = getattr(pieces, f)
         arrays[f"{name}.half"] = np.array(pieces.half)
@@ -178,6 +187,8 @@ def _pieces_bytes(pieces: _Pieces, tree_nodes: np.ndarray | None) -> int:
     n = len(pieces.a)
     # ``a`` is a view of ``packed``; the other fields own their memory.
     arrays = pieces.packed.nbytes + sum(getattr(pieces, f).nbytes for f in _FIELDS[1:])
+    if pieces.grid is not None:
+        arrays += pieces.grid.indptr.nbytes + pieces.grid.pieces.nbytes
     # cKDTree: a copy of the points, an index per point and its nodes (estimated if unknown).
     nodes = len(tree_nodes) if tree_nodes is not None else (2 * n // 16 + 1) * _NODE_BYTES
     return int(arrays) + n * 16 + n * 8 + nodes
@@ -239,6 +250,39 @@ def _restore_tree(
     tree = cKDTree.__new__(cKDTree)
     tree.__setstate__((nodes.view("S1"), data, n, m, leafsize, maxes, mins, indices, None, None))
     return tree
+
+
+def _grid_arrays(name: str, grid: _Grid | None) -> dict[str, np.ndarray]:
+    if grid is None:
+        return {}
+    frame = np.array([*grid.origin, grid.cell_m, grid.reach_m, *grid.shape], dtype=float)
+    return {
+        f"{name}.grid_frame": frame,
+        f"{name}.grid_indptr": grid.indptr,
+        f"{name}.grid_pieces": grid.pieces,
+    }
+
+
+def _restore_grid(z: np.lib.npyio.NpzFile, name: str, n_pieces: int) -> _Grid | None:
+    """The saved cell lists of ``name``, or ``None`` (absent or not fitting: KD-tree only)."""
+    if f"{name}.grid_frame" not in z:
+        return None
+    frame, indptr, pieces = (z[f"{name}.grid_{f}"] for f in ("frame", "indptr", "pieces"))
+    x0, y0, cell_m, reach_m, nx, ny = (float(v) for v in frame)
+    shape = np.array([nx, ny], dtype=np.int64)
+    fits = (
+        cell_m > 0
+        and reach_m >= 0
+        and len(indptr) == int(nx * ny) + 1
+        and int(indptr[0]) == 0
+        and int(indptr[-1]) == len(pieces)
+        and bool((np.diff(indptr) >= 0).all())
+        and (len(pieces) == 0 or (int(pieces.min()) >= 0 and int(pieces.max()) < n_pieces))
+    )
+    if not fits:
+        log.warning("snapping index %s: saved cell lists do not fit its pieces; ignored", name)
+        return None
+    return _Grid(np.array([x0, y0]), cell_m, reach_m, shape, indptr, pieces)
 
 
 def _checksum(graph: TravelGraph) -> str:

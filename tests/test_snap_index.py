@@ -131,3 +131,44 @@ def test_the_network_piece_sizes_come_with_the_index(cached):
     assert "segment_component_size" in graph.__dict__  # loaded, not recomputed
     fresh = region.network.travel_graph("walk")
     assert np.array_equal(graph.segment_component_size, fresh.segment_component_size)
+
+
+def test_the_cell_lists_are_saved_and_reloaded(cached):
+    cache, region, _ = cached
+    built = _pieces(region.graph("walk"))
+    assert all(p.grid is not None for p in built.values())  # built when the index was saved
+    loaded = _pieces(Region.from_files(cache_dir=cache).graph("walk"))
+    for key, pieces in built.items():
+        got = loaded[key].grid
+        assert got is not None
+        assert np.array_equal(got.indptr, pieces.grid.indptr)
+        assert np.array_equal(got.pieces, pieces.grid.pieces)
+        assert np.array_equal(got.origin, pieces.grid.origin)
+        assert np.array_equal(got.shape, pieces.grid.shape)
+        assert (got.cell_m, got.reach_m) == (pieces.grid.cell_m, pieces.grid.reach_m)
+
+
+@pytest.mark.parametrize("damage", ["short lists", "piece out of range"])
+def test_cell_lists_that_do_not_fit_are_ignored_with_the_same_snaps(cached, damage):
+    cache, region, first = cached
+    path = index_path(region.network, "walk")
+    saved = path.read_bytes()
+    with np.load(path, allow_pickle=False) as z:
+        name = str(z["names"][0])
+        lists = z[f"{name}.grid_pieces"]
+    bad = lists.copy()
+    bad[0] = 10**9
+    changes = {
+        "short lists": {f"{name}.grid_pieces": lists[:-3]},
+        "piece out of range": {f"{name}.grid_pieces": bad},
+    }[damage]
+    try:
+        _rewrite(path, **changes)
+        graph = Region.from_files(cache_dir=cache).graph("walk")
+        assert _pieces(graph)[f"_snap_pieces_{name}"].grid is None  # KD-tree only
+        again = Region.from_files(cache_dir=cache)
+        snapped = again.snap("residents", "walk")
+        assert np.array_equal(snapped.segment, first.segment)
+        assert np.array_equal(snapped.access_m, first.access_m)
+    finally:
+        path.write_bytes(saved)

@@ -12,9 +12,10 @@ import pytest
 import shapely
 from conftest import shared_file
 
+from bench.synthetic import grid_network
 from planner.network import TravelGraph, load_network
 from planner.region import Region
-from planner.snap import _K_STEPS, _pieces, _segmentize, _tiers, snap_points
+from planner.snap import _K_STEPS, _Grid, _pieces, _segmentize, _tiers, snap_points
 from planner.standards import Standards
 
 MAX_SNAP_M = Standards().max_snap_m
@@ -111,7 +112,7 @@ def test_guixi_points_need_more_than_the_first_nearest_midpoints(guixi_walk):
     name, keep, _ = _tiers(guixi_walk, 20)[0]
     pieces = _pieces(guixi_walk, name, keep)
     xy = _random_points(guixi_walk, 6000, 2)
-    *_, complete = pieces._query(xy, MAX_SNAP_M, _K_STEPS[0])
+    *_, complete = pieces._query(xy, MAX_SNAP_M, *_K_STEPS[0])
     assert (~complete).sum() > 10
     *_, complete = pieces.nearest(xy, MAX_SNAP_M)
     assert complete.all()
@@ -157,3 +158,95 @@ def test_segmentize_gives_the_points_of_shapely_segmentize(sample_graphs, guixi_
         got, got_owner = _segmentize(lines, step_m)
         assert np.array_equal(got, expected)
         assert np.array_equal(got_owner, owner)
+
+
+def _with_grids(graph: TravelGraph) -> dict[str, object]:
+    """Give every tier's pieces their cell lists (as a saved index has); the old pieces back."""
+    before = {}
+    for name, keep, _ in _tiers(graph, 20):
+        pieces = _pieces(graph, name, keep)
+        before[f"_snap_pieces_{name}"] = pieces
+        graph.__dict__[f"_snap_pieces_{name}"] = pieces.with_grid()
+    return before
+
+
+@pytest.fixture(scope="module")
+def grid_walk():
+    """The benchmark's jittered street grid: many points are nearest to a node, where the
+    pieces meeting there tie (the cell lists must break ties as the KD-tree does)."""
+    return grid_network(60, seed=0).travel_graph("walk")
+
+
+@pytest.mark.parametrize("which", ["sample walk", "sample drive", "guixi", "street grid"])
+def test_the_cell_lists_give_the_same_snaps_as_the_kd_tree(
+    sample_graphs, guixi_walk, grid_walk, which
+):
+    graph = {
+        "sample walk": sample_graphs["walk"],
+        "sample drive": sample_graphs["drive"],
+        "guixi": guixi_walk,
+        "street grid": grid_walk,
+    }[which]
+    xy = _random_points(graph, 6000, 4)
+    if which == "street grid":  # dense: points in the node cones, where pieces tie
+        inside = np.random.default_rng(4).uniform(
+            graph.node_xy.min(axis=0), graph.node_xy.max(axis=0), size=(20_000, 2)
+        )
+        xy = np.concatenate([xy, inside])
+    plain = snap_points(graph, xy, max_distance_m=MAX_SNAP_M)
+    before = _with_grids(graph)
+    try:
+        name, keep, _ = _tiers(graph, 20)[0]
+        pieces = _pieces(graph, name, keep)
+        assert pieces.grid is not None
+        *_, proven = pieces._grid_query(xy, MAX_SNAP_M)
+        assert proven.mean() > 0.15  # the cell lists answered many points (many lie far out)
+        assert (~proven).any()  # and the KD-tree the others
+        gridded = snap_points(graph, xy, max_distance_m=MAX_SNAP_M)
+        assert np.array_equal(gridded.segment, plain.segment)
+        assert np.array_equal(gridded.fraction, plain.fraction)
+        assert np.array_equal(gridded.access_m, plain.access_m)
+        counts = _oracle_check(graph, xy)  # and both equal shapely's exact nearest segment
+        assert counts["snapped"] > 1000 and counts["ties"] > 0
+    finally:
+        graph.__dict__.update(before)
+
+
+def _check_cell_lists(a: np.ndarray, b: np.ndarray, grid: _Grid, xy: np.ndarray) -> None:
+    """Brute force: a piece a cell leaves out lies beyond reach + margin of the cell's points."""
+    cell, margin = grid.locate(xy)
+    assert (cell >= 0).all()
+    lines = shapely.linestrings(np.stack([a, b], axis=1))
+    for p, c, m in zip(xy, cell, margin, strict=True):
+        # The point lies in its cell, margin is its distance to the cell's border.
+        iy, ix = divmod(int(c), int(grid.shape[0]))
+        x0, y0 = grid.origin + grid.cell_m * np.array([ix, iy])
+        assert x0 <= p[0] <= x0 + grid.cell_m and y0 <= p[1] <= y0 + grid.cell_m
+        border = min(p[0] - x0, x0 + grid.cell_m - p[0], p[1] - y0, y0 + grid.cell_m - p[1])
+        assert abs(border - m) < 1e-6
+        listed = np.zeros(len(lines), bool)
+        listed[grid.pieces[grid.indptr[c] : grid.indptr[c + 1]]] = True
+        left_out = shapely.distance(shapely.Point(p), lines[~listed])
+        assert (left_out > grid.reach_m + m).all()
+
+
+def test_a_cell_lists_every_piece_its_proof_counts_on(guixi_walk):
+    name, keep, _ = _tiers(guixi_walk, 20)[0]
+    pieces = _pieces(guixi_walk, name, keep).with_grid()
+    rng = np.random.default_rng(5)
+    lo, hi = pieces.a.min(axis=0), pieces.a.max(axis=0)
+    xy = rng.uniform(lo, hi, size=(300, 2))
+    _check_cell_lists(pieces.a, pieces.b, pieces.grid, xy)
+
+
+def test_roads_far_apart_get_larger_cells_not_a_huge_grid():
+    # Two short roads 300 km apart (e.g. an exclave): 50 m cells would be 36 million.
+    a = np.array([[0.0, 0.0], [3e5, 3e5], [10.0, 5.0]])
+    b = np.array([[30.0, 0.0], [3e5 + 30.0, 3e5], [10.0, 45.0]])
+    grid = _Grid.build(a, b)
+    assert len(grid.indptr) - 1 < 100_000 and grid.cell_m > 50
+    rng = np.random.default_rng(6)
+    near = np.concatenate(
+        [rng.uniform(-35, 75, (100, 2)), rng.uniform(3e5 - 35, 3e5 + 75, (100, 2))]
+    )
+    _check_cell_lists(a, b, grid, near)
