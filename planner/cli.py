@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from planner.errors import InputError
+from planner.runtime import return_freed_memory
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -929,6 +930,7 @@ def main() -> None:
     except ImportError:  # pragma: no cover - older typer
         from click import exceptions as cx  # type: ignore[no-redef]  # same module, older home
 
+    return_freed_memory()  # a county's run keeps no freed memory it will not reuse
     try:
         code = app(prog_name="servicecircle", standalone_mode=False)
     except cx.NoArgsIsHelpError as exc:  # no command: the help, as typer shows it
