@@ -637,6 +637,7 @@ def audit(
     from planner.audit_map import compliance_map
     from planner.audit_report import write_audit
     from planner.coverage import analyze as run
+    from planner.maps import save_map
     from planner.report import check_output_folder, output_folder
 
     ledgers = {
@@ -670,7 +671,7 @@ def audit(
             site_map = compliance_map(
                 coverage, result, sites=region.sites, units=region.units, tianditu_key=tianditu_key
             )
-            site_map.save(str(tmp / "map.html"))
+            save_map(site_map, tmp / "map.html")
             written += [p.name for p in paths.values()]
         paths = {k: Path(out) / p.name for k, p in paths.items()}
     _print_audit(

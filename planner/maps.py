@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,27 @@ def _offline(m: folium.Map) -> None:
         ),
         name="sc_css",
     )
+
+
+def save_map(m: folium.Map | Figure, path: str | Path) -> None:
+    """Write the map's page to ``path`` as it is rendered, piece by piece.
+
+    What ``folium.Map.save`` writes, byte for byte, without holding the page twice more in
+    memory (joined as one string, then encoded as one bytes object): a county's page is tens
+    to hundreds of megabytes.
+    """
+    root = m.get_root()
+    assert isinstance(root, Figure)
+    for child in root._children.values():  # what Figure.render does before its template
+        child.render()
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        for piece in root._template.generate(this=root, kwargs={}):
+            for i in range(0, len(piece), _WRITE_CHARS):
+                out.write(piece[i : i + _WRITE_CHARS])
+
+
+_WRITE_CHARS = 1 << 20
+"""Characters encoded and written at a time by :func:`save_map`."""
 
 
 def _lonlat_bounds(frames: list[gpd.GeoDataFrame]) -> list[list[float]] | None:

@@ -25,7 +25,7 @@ from planner.coverage import Coverage
 from planner.errors import InputError
 from planner.gpkg import gpkg_ready
 from planner.io import feed_file
-from planner.maps import coverage_map
+from planner.maps import coverage_map, save_map
 from planner.outputs import after_proposals, people_outputs
 from planner.region import Region
 from planner.tables import PROPOSAL_COLUMNS, fix_workbook_times, inert_formulas
@@ -435,13 +435,14 @@ def write_analysis(
         write_csv(coverage.rejected, paths["rejected"])
         extra = people_outputs(coverage, region, tmp)  # planner.tables, planner.gpkg
         if map_html:
-            coverage_map(
+            page = coverage_map(
                 coverage,
                 sites=region.sites,
                 units=region.units,
                 network=region.network,
                 tianditu_key=tianditu_key,
-            ).save(str(paths["map"]))
+            )
+            save_map(page, paths["map"])
     return _final_paths(out, names, extra)
 
 
@@ -481,7 +482,7 @@ def write_suggestion(
         write_geojson(suggestion.added_areas, paths["added_areas"])
         extra = people_outputs(coverage, region, tmp, suggestion=suggestion, after=after)
         if map_html:
-            coverage_map(
+            page = coverage_map(
                 coverage,
                 sites=region.sites,
                 units=region.units,
@@ -492,7 +493,8 @@ def write_suggestion(
                 proposal_summary=suggestion.summary,
                 remaining_gaps=after.gaps,
                 tianditu_key=tianditu_key,
-            ).save(str(paths["map"]))
+            )
+            save_map(page, paths["map"])
     return _final_paths(out, names, extra)
 
 

@@ -10,7 +10,7 @@ import folium
 import geopandas as gpd
 import pandas as pd
 
-from planner.maps import _corner_box, coverage_map, layer_control_last, stable_ids
+from planner.maps import _corner_box, coverage_map, layer_control_last, save_map, stable_ids
 from planner.report import write_json
 from planner.scenario import Comparison
 from planner.tables import analysis_options, for_people, write_workbook
@@ -76,7 +76,7 @@ def write_comparison(
     )
     if map_html:
         paths["map"] = out / "map.html"
-        comparison_map(comparison, region, tianditu_key=tianditu_key).save(str(paths["map"]))
+        save_map(comparison_map(comparison, region, tianditu_key=tianditu_key), paths["map"])
     return paths
 
 

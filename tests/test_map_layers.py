@@ -13,7 +13,7 @@ from _sample import sample  # noqa: F401  (session fixture)
 
 from planner.errors import InputError
 from planner.map_layers import road_classes, road_lines
-from planner.maps import coverage_map
+from planner.maps import coverage_map, save_map
 
 
 def test_every_road_is_drawn_once_in_its_class(sample):  # noqa: F811
@@ -120,3 +120,15 @@ def test_a_large_county_map_draws_main_roads_only_and_says_so(sample, monkeypatc
     page = coverage_map(coverage, sites=region.sites, network=region.network).get_root().render()
     assert '"class":"minor"' not in page and '"class":"major"' in page
     assert named in page
+
+
+def test_save_map_writes_what_folium_writes(sample, tmp_path):  # noqa: F811
+    region, cov = sample
+    def page():
+        return coverage_map(cov, sites=region.sites, units=region.units, network=region.network)
+
+    save_map(page(), tmp_path / "ours.html")
+    page().save(str(tmp_path / "folium.html"))  # a page renders once: a second map
+    ours = (tmp_path / "ours.html").read_bytes()
+    assert len(ours) > 1_000_000  # a whole page, with its layers
+    assert ours == (tmp_path / "folium.html").read_bytes()
