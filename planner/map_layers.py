@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 from branca.element import Element, Figure, MacroElement
 from jinja2 import Template  # the class branca.element uses (not re-exported there)
+from pyproj import Transformer
 
 from planner.access import per_distinct
 from planner.coords import round_lonlat
@@ -168,31 +169,29 @@ def road_lines(
     keep = np.zeros(len(network.edge_u), bool)
     keep[network.one_way_each()] = True
     if bounds is not None:
-        keep &= network.edge_lines.overlaps(bounds)  # by bounding box, then exactly below
-    lines = network.edge_lines.take(keep).geoms()
-    if bounds is not None:
-        inside = shapely.intersects(lines, shapely.box(*bounds))
-        keep[keep] = inside
-        lines = lines[inside]
-    classes = road_classes(network.edge_highway[keep])
-    bent = shapely.get_num_coordinates(lines) > 2  # a straight piece has nothing to simplify
-    # Douglas-Peucker: a line stays a valid line, and GEOS does it ~10x faster than with
-    # topology preserved (which only polygons need)
-    lines[bent] = shapely.simplify(lines[bent], 3.0, preserve_topology=False)
-    lines = np.asarray(gpd.GeoSeries(lines, crs=network.crs).to_crs(4326).array)
+        keep &= network.edge_lines.overlaps(bounds)  # by bounding box, then exactly in _drawn
+    chosen = np.flatnonzero(keep)
+    classes = road_classes(network.edge_highway[chosen])
+    to_wgs84 = Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True)
     out = {}
     for name in ROAD_CLASSES:
-        mask = classes == name
-        if not mask.any():
+        mine = chosen[classes == name]
+        # Drawn a block of lines at a time: a county's roads are millions of lines, and
+        # geometries for all of them at once were most of a cold run's memory.
+        parts = [
+            _drawn(network, mine[i : i + ROAD_BLOCK], to_wgs84, bounds)
+            for i in range(0, len(mine), ROAD_BLOCK)
+        ]
+        parts = [p for p in parts if p]
+        if not parts:
             continue
-        multi = shapely.multilinestrings(lines[mask])
-        multi = round_lonlat(multi, 5)  # 1 m: enough for a line drawn under everything
         out[name] = (
             '{"type":"Feature","properties":{"class":'
             + _js(name)
             + '},"geometry":'
-            + shapely.to_geojson(multi)
-            + "}"
+            + _MULTI
+            + ",".join(parts)
+            + "]}}"
         )
     if cached is not None:
         _write_atomic(cached, json.dumps(out))
@@ -207,6 +206,38 @@ at all, on an official's laptop, and at a county's zoom they are not told apart 
 ROADS_LAYER_VERSION = 1
 """Bump when :func:`road_lines` draws differently: cached road layers of older versions are
 then left unused."""
+
+
+ROAD_BLOCK = 100_000
+"""Roads turned into geometries at a time by :func:`road_lines`."""
+
+_MULTI = '{"type":"MultiLineString","coordinates":['
+
+
+def _drawn(
+    network: RoadNetwork,
+    edges: np.ndarray,
+    to_wgs84: Transformer,
+    bounds: tuple[float, float, float, float] | None,
+) -> str:
+    """The GeoJSON coordinates of these edges' lines, simplified, in WGS84, comma-joined.
+
+    That is the inside of a MultiLineString's coordinates, so that blocks join into one.
+    """
+    lines = network.edge_lines.take(edges).geoms()
+    if bounds is not None:
+        lines = lines[shapely.intersects(lines, shapely.box(*bounds))]
+    if len(lines) == 0:
+        return ""
+    bent = shapely.get_num_coordinates(lines) > 2  # a straight piece has nothing to simplify
+    # Douglas-Peucker: a line stays a valid line, and GEOS does it ~10x faster than with
+    # topology preserved (which only polygons need)
+    lines[bent] = shapely.simplify(lines[bent], 3.0, preserve_topology=False)
+    lines = shapely.transform(lines, lambda xy: np.column_stack(to_wgs84.transform(*xy.T)))
+    multi = round_lonlat(shapely.multilinestrings(lines), 5)  # 1 m: drawn under everything
+    text = shapely.to_geojson(multi)
+    assert text.startswith(_MULTI) and text.endswith("]}"), text[:60]
+    return str(text[len(_MULTI) : -2])
 
 
 def _roads_cache(network: RoadNetwork) -> Path | None:
