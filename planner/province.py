@@ -480,6 +480,7 @@ class _Counties:
     def _start(self) -> Client:
         from distributed import Client
 
+        _mark("cluster starting")
         # Closed by callbacks, not as context managers: close() may run in another thread.
         if self.scheduler is not None:
             client = Client(self.scheduler)
