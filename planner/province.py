@@ -464,10 +464,6 @@ class _Counties:
                 exc = future.exception()
                 yield i, _failed(files, folder, f"{type(exc).__name__}: {exc}"), None
         self.futures.clear()  # released: the scheduler keeps no result while it shuts down
-        _mark("last county back")
-        if log.isEnabledFor(logging.INFO) and self.client is not None:
-            cpu = self.client.run(time.process_time)
-            log.info("province cpu main %.2f workers %s", time.process_time(), cpu)
 
     def close(self, *, wait: bool) -> None:
         """Shut Dask down (the client, and the local cluster if this started one)."""
@@ -600,8 +596,8 @@ def write_province(
         )
         counties.to_file(paths["gpkg"], layer="counties", driver="GPKG")
         layers = [
-            gaps[i] if i in gaps else _gap_layer({"folder": row.folder, "region": row.region})
-            for i, row in zip(ok.index, ok.itertuples(), strict=True)
+            gaps[i] if i in gaps else _gap_layer({"folder": folder, "region": region})
+            for i, folder, region in zip(ok.index.tolist(), ok["folder"], ok["region"], strict=True)
         ]
         layers = [layer for layer in layers if layer is not None]
         if layers:
