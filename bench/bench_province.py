@@ -26,6 +26,7 @@ Run through ``make bench`` (``bench/run.py``) or alone::
 
     .venv/bin/python -m bench.bench_province            # 16 counties, 3 pairs, a few minutes
     .venv/bin/python -m bench.bench_province --quick    # 4 counties, 1 pair
+    .venv/bin/python -m bench.bench_province --one-core # and serial held to one core
 """
 
 from __future__ import annotations
@@ -63,9 +64,17 @@ PHASES = ("start-up", "before counties", "counties", "after counties", "exit")
 
 
 def main(
-    *, quick: bool = False, counties: int | None = None, repeats: int | None = None
+    *,
+    quick: bool = False,
+    counties: int | None = None,
+    repeats: int | None = None,
+    one_core: bool = False,
 ) -> dict[str, Any]:
     """Time the province serially and on a 2-worker LocalCluster; write ``results/province.json``.
+
+    With ``one_core`` a third run per repetition is the serial command held to one core
+    (Linux CPU affinity): how much the serial baseline itself gains from the second core (the
+    service-area rasters run on a pool of two threads), which 2 workers cannot have.
 
     Returns
     -------
@@ -75,6 +84,8 @@ def main(
     n = counties or (4 if quick else 16)
     repeats = repeats or (1 if quick else 3)
     modes = {"serial": 0, f"dask_{WORKERS}_workers": WORKERS}
+    if one_core:
+        modes["serial_one_core"] = 0
     runs: dict[str, list[dict[str, Any]]] = {label: [] for label in modes}
     with tempfile.TemporaryDirectory(prefix="bench-province-") as tmp:
         tmp_path = Path(tmp)
@@ -87,7 +98,8 @@ def main(
             for label, workers in modes.items():
                 out = tmp_path / f"{label}-{rep}"
                 say(f"province: {label} (run {rep + 1} of {repeats}, load {_load():.2f})")
-                runs[label].append(_run(config, out, workers=workers, cache=cache))
+                pin = label == "serial_one_core"
+                runs[label].append(_run(config, out, workers=workers, cache=cache, pin=pin))
                 outs[label] = out
         same, differences = _same_results(outs["serial"], outs[f"dask_{WORKERS}_workers"], n)
     serial, dask = runs["serial"], runs[f"dask_{WORKERS}_workers"]
@@ -102,6 +114,13 @@ def main(
         f"{SPEEDUP_TARGET:g}x), results {'equal' if same else 'DIFFERENT'}: "
         f"{'met' if met else 'MISSED'}; load {_load_range(serial + dask)} on {os.cpu_count()} cores"
     )
+    headline = [text]
+    if one_core:
+        t_one = statistics.median(r["total_s"] for r in runs["serial_one_core"])
+        headline.append(
+            f"serial held to one core {t_one:.1f} s: the serial run gains "
+            f"{t_one / t_serial - 1:.0%} from the second core"
+        )
     print(f"\n== province: {n} copies of the sample county, median of {repeats}")
     print(_phase_table(runs))
     print("\nruns (total s, load average before -> after):")
@@ -109,7 +128,7 @@ def main(
         print(f"  {label}: " + ", ".join(f"{r['total_s']:.1f} s ({_load_text(r)})" for r in rs))
     for difference in differences:
         print(f"  DIFFERENT: {difference}")
-    print(text)
+    print("\n".join(headline))
     path = write_results(
         NAME,
         {
@@ -123,11 +142,15 @@ def main(
         },
     )
     say(f"province: results in {path}")
-    return {"name": NAME, "headline": [text], "targets_met": met}
+    return {"name": NAME, "headline": headline, "targets_met": met}
 
 
-def _run(config: Path, out: Path, *, workers: int, cache: Path) -> dict[str, Any]:
-    """``servicecircle province`` in a fresh process, as a user runs it, split into phases."""
+def _run(config: Path, out: Path, *, workers: int, cache: Path, pin: bool) -> dict[str, Any]:
+    """``servicecircle province`` in a fresh process, as a user runs it, split into phases.
+
+    ``pin`` holds the command (and its threads) to the first core it may use.
+    """
+    first_core = min(os.sched_getaffinity(0)) if pin else None
     argv = ["province", "--config", config, "--out", out, "--workers", workers]
     argv += ["--no-maps", "--cache-dir", cache, "--verbose"]
     load_before = _load()
@@ -140,6 +163,7 @@ def _run(config: Path, out: Path, *, workers: int, cache: Path) -> dict[str, Any
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=None if first_core is None else lambda: os.sched_setaffinity(0, {first_core}),
     )
     t1 = time.time()
     cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -260,6 +284,11 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="4 counties")
     parser.add_argument("--counties", type=int, help="number of counties (default 16)")
     parser.add_argument("--repeats", type=int, help="runs of each (default 3; --quick 1)")
+    parser.add_argument(
+        "--one-core", action="store_true", help="also run the serial command held to one core"
+    )
     args = parser.parse_args()
-    result = main(quick=args.quick, counties=args.counties, repeats=args.repeats)
+    result = main(
+        quick=args.quick, counties=args.counties, repeats=args.repeats, one_core=args.one_core
+    )
     sys.exit(0 if result["targets_met"] else 1)
