@@ -3,45 +3,78 @@
 Both runs are the real command as a user types it (``servicecircle province --workers 0`` and
 ``--workers 2``, each a fresh process that pays its own imports), start from the same warm
 network cache (the sample's compiled roads), and write every county's outputs (maps left out)
-and the merged province summary; the Dask run includes starting its ``LocalCluster``. Each
-county's own seconds and CPU seconds are kept, so the cost of a task on a worker can be compared
-with the same task in one process. Target: >= 1.8x serial with 2 workers, with equal results.
+and the merged province summary; the Dask run includes starting and closing its
+``LocalCluster``. Target: >= 1.8x serial with 2 workers, with equal results.
+
+Each run is split into phases from the command's own timestamps (``--verbose`` logs a line per
+phase, each county's ``manifest.json`` records when and in which process it ran and its read /
+analyse / write seconds and CPU seconds):
+
+- start-up: the interpreter and imports, before ``run_province`` starts;
+- before counties: reading the config, hashing inputs and (Dask) starting the cluster, up to
+  the first county's start;
+- counties: first county started to last county ended (the parallel part);
+- after counties: the last results coming back and the merged summary;
+- exit: closing the cluster, the command's last lines and the interpreter's teardown.
+
+Serial and Dask runs alternate, each pair reported with the machine's load average before and
+after, so that a ratio is read against the load it was measured under: the machine may be
+shared, and a busy second core slows the Dask run (and every county's CPU seconds) more than
+the serial one.
 
 Run through ``make bench`` (``bench/run.py``) or alone::
 
-    .venv/bin/python -m bench.bench_province            # 16 counties, a few minutes
-    .venv/bin/python -m bench.bench_province --quick    # 4 counties
+    .venv/bin/python -m bench.bench_province            # 16 counties, 3 pairs, a few minutes
+    .venv/bin/python -m bench.bench_province --quick    # 4 counties, 1 pair
+    .venv/bin/python -m bench.bench_province --one-core # and serial held to one core
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from bench.common import Timings, machine, say, table, write_results  # noqa: E402
+from bench.common import machine, say, table, write_results  # noqa: E402
 from planner.region import Region, RegionFiles  # noqa: E402
 
 NAME = "province"
 SPEEDUP_TARGET = 1.8
 WORKERS = 2
 _FIGURES = ["region", "population_total", "population_covered", "coverage", "gaps", "gini_minutes"]
+_MARK = re.compile(r"province phase (.+?) at ([0-9.]+) cpu ([0-9.]+)")
+PHASES = ("start-up", "before counties", "counties", "after counties", "exit")
+"""The parts of a run, in order (see the module docstring); they add up to its total."""
 
 
 def main(
-    *, quick: bool = False, counties: int | None = None, repeats: int | None = None
+    *,
+    quick: bool = False,
+    counties: int | None = None,
+    repeats: int | None = None,
+    one_core: bool = False,
 ) -> dict[str, Any]:
     """Time the province serially and on a 2-worker LocalCluster; write ``results/province.json``.
+
+    With ``one_core`` a third run per repetition is the serial command held to one core
+    (Linux CPU affinity): how much the serial baseline itself gains from the second core (the
+    service-area rasters run on a pool of two threads), which 2 workers cannot have.
 
     Returns
     -------
@@ -50,71 +83,182 @@ def main(
     """
     n = counties or (4 if quick else 16)
     repeats = repeats or (1 if quick else 3)
-    timings = Timings()
+    modes = {"serial": 0, f"dask_{WORKERS}_workers": WORKERS}
+    if one_core:
+        modes["serial_one_core"] = 0
+    runs: dict[str, list[dict[str, Any]]] = {label: [] for label in modes}
     with tempfile.TemporaryDirectory(prefix="bench-province-") as tmp:
         tmp_path = Path(tmp)
         cache = tmp_path / "cache"
         config = _config(tmp_path, n)
         say(f"province: warming the network cache ({n} copies of the sample)")
         Region.from_files(cache_dir=cache)
-        results = {}
+        outs: dict[str, Path] = {}
         for rep in range(repeats):
-            for label, workers in (("serial", 0), (f"dask_{WORKERS}_workers", WORKERS)):
+            for label, workers in modes.items():
                 out = tmp_path / f"{label}-{rep}"
-                say(f"province: {label} (run {rep + 1} of {repeats})")
-                with timings.phase(label):
-                    _command(config, out, workers=workers, cache=cache)
-                results[label] = pd.read_csv(out / "province_summary.csv")
-                for column in ("seconds", "cpu_seconds"):
-                    timings.runs.setdefault(f"{label}.county_{column}", []).extend(
-                        results[label][column].tolist()
-                    )
-    serial, dask = results["serial"], results[f"dask_{WORKERS}_workers"]
-    same = serial[_FIGURES].equals(dask[_FIGURES]) and (dask["status"] == "done").all()
-    t_serial = statistics.median(timings.runs["serial"])
-    t_dask = statistics.median(timings.runs[f"dask_{WORKERS}_workers"])
+                say(f"province: {label} (run {rep + 1} of {repeats}, load {_load():.2f})")
+                pin = label == "serial_one_core"
+                runs[label].append(_run(config, out, workers=workers, cache=cache, pin=pin))
+                outs[label] = out
+        same, differences = _same_results(outs["serial"], outs[f"dask_{WORKERS}_workers"], n)
+    serial, dask = runs["serial"], runs[f"dask_{WORKERS}_workers"]
+    t_serial = statistics.median(r["total_s"] for r in serial)
+    t_dask = statistics.median(r["total_s"] for r in dask)
     ratio = t_serial / t_dask
+    pairs = [s["total_s"] / d["total_s"] for s, d in zip(serial, dask, strict=True)]
     met = same and ratio >= SPEEDUP_TARGET
     text = (
         f"{n} counties: serial {t_serial:.1f} s, {WORKERS} workers {t_dask:.1f} s = {ratio:.2f}x "
-        f"(target >= {SPEEDUP_TARGET:g}x), results {'equal' if same else 'DIFFERENT'}: "
-        f"{'met' if met else 'MISSED'}"
+        f"median (pairs {', '.join(f'{p:.2f}x' for p in pairs)}; target >= "
+        f"{SPEEDUP_TARGET:g}x), results {'equal' if same else 'DIFFERENT'}: "
+        f"{'met' if met else 'MISSED'}; load {_load_range(serial + dask)} on {os.cpu_count()} cores"
     )
-    print(f"\n== province: {n} copies of the sample county")
-    print(
-        table(
-            ["run", "median s", "min s", "runs"],
-            [
-                [k, statistics.median(v), min(v), ", ".join(f"{x:.1f}" for x in v)]
-                for k, v in timings.runs.items()
-            ],
+    headline = [text]
+    if one_core:
+        t_one = statistics.median(r["total_s"] for r in runs["serial_one_core"])
+        headline.append(
+            f"serial held to one core {t_one:.1f} s: the serial run gains "
+            f"{t_one / t_serial - 1:.0%} from the second core"
         )
-    )
-    print(text)
+    print(f"\n== province: {n} copies of the sample county, median of {repeats}")
+    print(_phase_table(runs))
+    print("\nruns (total s, load average before -> after):")
+    for label, rs in runs.items():
+        print(f"  {label}: " + ", ".join(f"{r['total_s']:.1f} s ({_load_text(r)})" for r in rs))
+    for difference in differences:
+        print(f"  DIFFERENT: {difference}")
+    print("\n".join(headline))
     path = write_results(
         NAME,
         {
             "config": {"counties": n, "workers": WORKERS, "repeats": repeats, "maps": False},
             "machine": machine(),
-            "timings_s": timings.as_dict(),
-            "speedup": ratio,
+            "runs": runs,
+            "speedup_median": ratio,
+            "speedup_pairs": pairs,
             "same_results": bool(same),
+            "differences": differences,
         },
     )
     say(f"province: results in {path}")
-    return {"name": NAME, "headline": [text], "targets_met": met}
+    return {"name": NAME, "headline": headline, "targets_met": met}
 
 
-def _command(config: Path, out: Path, *, workers: int, cache: Path) -> None:
-    """``servicecircle province`` in a fresh process, as a user runs it."""
+def _run(config: Path, out: Path, *, workers: int, cache: Path, pin: bool) -> dict[str, Any]:
+    """``servicecircle province`` in a fresh process, as a user runs it, split into phases.
+
+    ``pin`` holds the command (and its threads) to the first core it may use.
+    """
+    first_core = min(os.sched_getaffinity(0)) if pin else None
     argv = ["province", "--config", config, "--out", out, "--workers", workers]
-    argv += ["--no-maps", "--cache-dir", cache]
-    subprocess.run(
+    argv += ["--no-maps", "--cache-dir", cache, "--verbose"]
+    load_before = _load()
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.time()
+    done = subprocess.run(
         [sys.executable, "-m", "planner", *map(str, argv)],
         check=True,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=None if first_core is None else lambda: os.sched_setaffinity(0, {first_core}),
     )
+    t1 = time.time()
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    marks = {m[1]: float(m[2]) for m in _MARK.finditer(done.stderr)}
+    timing = [
+        json.loads(p.read_text(encoding="utf-8"))["timing"] for p in out.glob("*/manifest.json")
+    ]
+    first = min(t["started"] for t in timing)
+    last = max(t["ended"] for t in timing)
+    phases = {
+        "start-up": marks["start"] - t0,
+        "before counties": first - marks["start"],
+        "counties": last - first,
+        "after counties": marks["province summary written"] - last,
+        "exit": t1 - marks["province summary written"],
+    }
+    if "cluster starting" in marks:
+        phases["  of which cluster start"] = marks["workers warmed"] - marks["cluster starting"]
+    processes = {t["pid"] for t in timing}
+    return {
+        "total_s": t1 - t0,
+        "cpu_s": cpu.ru_utime + cpu.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime,
+        "load_before": load_before,
+        "load_after": _load(),
+        "phases_s": phases,
+        "county_s": statistics.mean(t["read_s"] + t["analyse_s"] + t["write_s"] for t in timing),
+        "county_cpu_s": statistics.mean(
+            t["read_cpu_s"] + t["analyse_cpu_s"] + t["write_cpu_s"] for t in timing
+        ),
+        # share of the counties' span each process spent inside a county (1.0: never idle)
+        "busy": sum(t["ended"] - t["started"] for t in timing) / (len(processes) * (last - first)),
+        "processes": len(processes),
+    }
+
+
+def _phase_table(runs: dict[str, list[dict[str, Any]]]) -> str:
+    labels = list(runs)
+    rows: list[list[Any]] = []
+    names = [*PHASES, "  of which cluster start"]
+    for name in names:
+        cells = [
+            statistics.median(r["phases_s"][name] for r in rs)
+            if all(name in r["phases_s"] for r in rs)
+            else None
+            for rs in runs.values()
+        ]
+        rows.append([name, *cells])
+    for key, name in (
+        ("total_s", "total"),
+        ("cpu_s", "CPU seconds, all processes"),
+        ("county_s", "per county: seconds"),
+        ("county_cpu_s", "per county: CPU seconds"),
+        ("busy", "processes busy in counties span"),
+    ):
+        rows.append([name, *(statistics.median(r[key] for r in rs) for rs in runs.values())])
+    return table(["median s", *labels], rows)
+
+
+def _same_results(serial: Path, dask: Path, n: int) -> tuple[bool, list[str]]:
+    """Compare the two runs' outputs: merged figures, merged gap areas, each county's summary."""
+    differences = []
+    a = pd.read_csv(serial / "province_summary.csv", encoding="utf-8-sig")
+    b = pd.read_csv(dask / "province_summary.csv", encoding="utf-8-sig")
+    if not a[_FIGURES].equals(b[_FIGURES]) or not (b["status"] == "done").all():
+        differences.append("province_summary.csv figures or status")
+    for layer in ("counties", "gaps"):
+        x = gpd.read_file(serial / "province.gpkg", layer=layer)
+        y = gpd.read_file(dask / "province.gpkg", layer=layer)
+        volatile = ["seconds", "cpu_seconds", "folder"]  # timings and the output folder differ
+        x, y = x.drop(columns=volatile, errors="ignore"), y.drop(columns=volatile, errors="ignore")
+        if not (x.drop(columns="geometry").equals(y.drop(columns="geometry"))) or not (
+            x.geometry.to_wkb().equals(y.geometry.to_wkb())
+        ):
+            differences.append(f"province.gpkg layer {layer}")
+    for folder in sorted(p.name for p in serial.iterdir() if p.is_dir()):
+        x = json.loads((serial / folder / "summary.json").read_text(encoding="utf-8"))
+        y = json.loads((dask / folder / "summary.json").read_text(encoding="utf-8"))
+        if x != y:
+            differences.append(f"{folder}/summary.json")
+    if len(a) != n:
+        differences.append(f"{len(a)} counties in the summary, not {n}")
+    return not differences, differences
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
+def _load_text(run: dict[str, Any]) -> str:
+    return f"load {run['load_before']:.2f} -> {run['load_after']:.2f}"
+
+
+def _load_range(runs: list[dict[str, Any]]) -> str:
+    loads = [x for r in runs for x in (r["load_before"], r["load_after"])]
+    return f"{min(loads):.2f}-{max(loads):.2f}"
 
 
 def _config(folder: Path, n: int) -> Path:
@@ -140,6 +284,11 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="4 counties")
     parser.add_argument("--counties", type=int, help="number of counties (default 16)")
     parser.add_argument("--repeats", type=int, help="runs of each (default 3; --quick 1)")
+    parser.add_argument(
+        "--one-core", action="store_true", help="also run the serial command held to one core"
+    )
     args = parser.parse_args()
-    result = main(quick=args.quick, counties=args.counties, repeats=args.repeats)
+    result = main(
+        quick=args.quick, counties=args.counties, repeats=args.repeats, one_core=args.one_core
+    )
     sys.exit(0 if result["targets_met"] else 1)

@@ -7,11 +7,12 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -253,7 +254,7 @@ def analyse_county(
     inputs: dict[str, Any],
     options: dict[str, Any],
 ) -> dict[str, Any]:
-    """Analyse one county into ``folder`` and record its manifest (one Dask task).
+    """Analyse one county into ``folder`` and record its manifest.
 
     A county whose inputs are wrong gets ``status`` failed and the message in ``error``.
     """
@@ -261,33 +262,46 @@ def analyse_county(
     from planner.report import write_analysis
 
     folder = Path(folder)
-    start, cpu_start = time.perf_counter(), time.process_time()
+    clock = time.time()
+    marks = [(time.perf_counter(), time.process_time())]
     try:
         region = Region.from_files(
             files, standards=options.get("standards"), cache_dir=options.get("cache_dir")
         )
+        marks.append((time.perf_counter(), time.process_time()))
         coverage = analyze(region, service_areas=True)
+        marks.append((time.perf_counter(), time.process_time()))
         paths = write_analysis(coverage, region, folder, map_html=options.get("maps", True))
+        marks.append((time.perf_counter(), time.process_time()))
     except InputError as exc:
         return _failed(files, folder, str(exc))
+    (start, cpu_start), (end, cpu_end) = marks[0], marks[-1]
     row = {
         **_headline(coverage.summary),
         "status": "done",
-        "seconds": round(time.perf_counter() - start, 2),
-        "cpu_seconds": round(time.process_time() - cpu_start, 2),
+        "seconds": round(end - start, 2),
+        "cpu_seconds": round(cpu_end - cpu_start, 2),
         "error": None,
         "folder": str(folder),
         "extent_wkt": _extent(coverage, region),
     }
+    timing: dict[str, Any] = {"pid": os.getpid(), "started": clock, "ended": clock + end - start}
+    for phase, (t0, c0), (t1, c1) in zip(_PHASES, marks[:-1], marks[1:], strict=True):
+        timing[f"{phase}_s"], timing[f"{phase}_cpu_s"] = round(t1 - t0, 3), round(c1 - c0, 3)
     manifest = {
         "inputs": inputs,
         "outputs": sorted(p.name for p in paths.values()),
         "row": row,
+        "timing": timing,  # where the seconds went, and when and in which process
     }
     tmp = folder / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     tmp.replace(folder / MANIFEST)  # written last: a county without it is not complete
     return row
+
+
+_PHASES = ("read", "analyse", "write")
+"""A county's phases timed in its manifest: reading its files, the analysis, its outputs."""
 
 
 def run_province(
@@ -327,7 +341,16 @@ def run_province(
     ProvinceRun
         Counties whose outputs are complete and whose input files did not change since are
         skipped (their recorded figures are reused); a failed county does not stop the others.
+
+    Notes
+    -----
+    On Dask the largest counties (by input bytes) are handed out first, so that no large
+    county starts last while the other workers sit idle; the cluster starts only when a
+    county needs analysing, and each county is submitted as soon as its inputs are hashed.
+    Each task writes its county's outputs and returns only its row and gap areas, so the
+    merged summary re-reads no county; it is written while the cluster shuts down.
     """
+    _mark("start")
     regions = read_regions(config)
     names = [files.name for files in regions]
     twice = sorted({n for n in names if names.count(n) > 1}, key=str)  # names are set, as str
@@ -338,81 +361,168 @@ def run_province(
     out.mkdir(parents=True, exist_ok=True)
     options = {"maps": maps, "cache_dir": None if cache_dir is None else str(cache_dir)}
     rows: list[dict[str, Any] | None] = [None] * len(regions)
-    todo = []
-    for i, files in enumerate(regions):
-        folder = out / _folder_name(files.name)
-        inputs = {**input_hashes(files), "maps": maps}
-        done = finished(folder, inputs)
-        if done is not None:
-            rows[i] = {**done, "status": "skipped", "seconds": 0.0}
-        else:
-            todo.append((i, files, folder, inputs))
-    count = sum(r is not None for r in rows)
-    for row in rows:
-        if row is not None and progress:
-            progress(row, count, len(regions))
-    log.info("%d of %d counties unchanged; analysing %d", count, len(regions), len(todo))
-    for i, row in _run(todo, options, scheduler=scheduler, workers=workers):
+    gaps: dict[int, gpd.GeoDataFrame | None] = {}
+
+    def record(i: int, row: dict[str, Any]) -> None:
         rows[i] = row
-        count += 1
         if progress:
-            progress(row, count, len(regions))
-    table = pd.DataFrame(rows)
-    return ProvinceRun(counties=table, paths=write_province(table, out))
+            progress(row, sum(r is not None for r in rows), len(regions))
+
+    with _Counties(options, scheduler=scheduler, workers=workers) as counties:
+        for i in counties.order(regions):
+            files = regions[i]
+            folder = out / _folder_name(files.name)
+            inputs = {**input_hashes(files), "maps": maps}
+            done = finished(folder, inputs)
+            if done is not None:
+                record(i, {**done, "status": "skipped", "seconds": 0.0})
+            else:
+                counties.submit(i, files, folder, inputs)
+        _mark("inputs hashed")
+        log.info("%d of %d counties unchanged", sum(r is not None for r in rows), len(rows))
+        for i, row, layer in counties.results():
+            gaps[i] = layer
+            record(i, row)
+        _mark("counties finished")
+        counties.close(wait=False)  # shut the cluster down while the summary is written
+        table = pd.DataFrame(rows)
+        paths = write_province(table, out, gaps=gaps)
+        _mark("province summary written")
+    _mark("cluster closed")
+    return ProvinceRun(counties=table, paths=paths)
 
 
-def _run(
-    todo: list[tuple[int, RegionFiles, Path, dict[str, Any]]],
-    options: dict[str, Any],
-    *,
-    scheduler: str | None,
-    workers: int | None,
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(index, row)`` as counties finish, serially or on Dask."""
-    if not todo:
-        return
-    if scheduler is None and workers == 0:
-        for i, files, folder, inputs in todo:
-            yield i, _guarded_county(files, folder, inputs, options)
-        return
-    from distributed import Client, as_completed
+def _mark(phase: str) -> None:
+    """Log when a phase of the province run ends (``--verbose``; bench_province reads them)."""
+    log.info("province phase %s at %.3f cpu %.2f", phase, time.time(), time.process_time())
 
-    with ExitStack() as stack:
-        if scheduler is not None:
-            client = stack.enter_context(Client(scheduler))
-        else:
-            cluster = stack.enter_context(local_cluster(workers or os.cpu_count() or 1))
-            client = stack.enter_context(Client(cluster))
-        client.register_plugin(WarmUp())
-        futures = {}
-        for i, files, folder, inputs in todo:
-            future = client.submit(
-                _guarded_county,
-                files,
-                folder,
-                inputs,
-                options,
-                key=f"county-{i}-{uuid.uuid4().hex[:8]}",
-                pure=False,
-            )
-            futures[future] = (i, files, folder)
-        for future in as_completed(futures):
-            i, files, folder = futures[future]
+
+County = tuple[dict[str, Any], gpd.GeoDataFrame | None]
+"""What a county task returns: its row, and its gap areas (WGS 84) for the merged GeoPackage."""
+
+
+class _Counties:
+    """Counties handed out one by one: in this process, or on Dask started at the first one."""
+
+    def __init__(
+        self, options: dict[str, Any], *, scheduler: str | None, workers: int | None
+    ) -> None:
+        self.options = options
+        self.scheduler = scheduler
+        self.workers = workers
+        self.serial = scheduler is None and workers == 0
+        self.todo: list[tuple[int, RegionFiles, Path, dict[str, Any]]] = []
+        self.futures: dict[Any, tuple[int, RegionFiles, Path]] = {}
+        self.client: Client | None = None
+        self.stack = ExitStack()
+        self.closing: threading.Thread | None = None
+
+    def __enter__(self) -> _Counties:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close(wait=True)
+
+    def order(self, regions: list[RegionFiles]) -> list[int]:
+        """Config order in this process; on Dask the largest inputs first."""
+        if self.serial:
+            return list(range(len(regions)))
+        return sorted(range(len(regions)), key=lambda i: -_input_bytes(regions[i]))
+
+    def submit(self, i: int, files: RegionFiles, folder: Path, inputs: dict[str, Any]) -> None:
+        """Queue county ``i`` (in this process) or hand it to Dask now."""
+        if self.serial:
+            self.todo.append((i, files, folder, inputs))
+            return
+        client = self.client or self._start()
+        future = client.submit(
+            _county_task,
+            files,
+            folder,
+            inputs,
+            self.options,
+            key=f"county-{i}-{uuid.uuid4().hex[:8]}",
+            pure=False,
+            priority=-len(self.futures),  # in the order submitted, the largest first
+        )
+        self.futures[future] = (i, files, folder)
+
+    def results(self) -> Iterator[tuple[int, dict[str, Any], gpd.GeoDataFrame | None]]:
+        """``(index, row, gap areas)`` of each county as it finishes."""
+        for i, files, folder, inputs in self.todo:
+            yield i, *_county_task(files, folder, inputs, self.options)
+        if not self.futures:
+            return
+        from distributed import as_completed
+
+        for future in as_completed(self.futures):
+            i, files, folder = self.futures[future]
             if future.status == "finished":
-                yield i, future.result()
+                row, layer = future.result()
+                yield i, row, layer
             else:  # a worker died or the task raised a bug: report it, keep going
                 exc = future.exception()
-                yield i, _failed(files, folder, f"{type(exc).__name__}: {exc}")
+                yield i, _failed(files, folder, f"{type(exc).__name__}: {exc}"), None
+        self.futures.clear()  # released: the scheduler keeps no result while it shuts down
+
+    def close(self, *, wait: bool) -> None:
+        """Shut Dask down (the client, and the local cluster if this started one)."""
+        if self.closing is None:
+            self.closing = threading.Thread(target=self.stack.close, name="close-cluster")
+            self.closing.start()
+        if wait:
+            self.closing.join()
+
+    def _start(self) -> Client:
+        from distributed import Client
+
+        _mark("cluster starting")
+        # Closed by callbacks, not as context managers: close() may run in another thread.
+        if self.scheduler is not None:
+            client = Client(self.scheduler)
+        else:
+            import openpyxl  # noqa: F401  (loaded before the fork: the workers and the merge use it)
+
+            cluster = local_cluster(self.workers or os.cpu_count() or 1)
+            self.stack.callback(cluster.close)
+            client = Client(cluster)
+        self.stack.callback(client.close)
+        _mark("cluster up")
+        client.register_plugin(WarmUp())
+        _mark("workers warmed")
+        self.client = client
+        return client
 
 
-def _guarded_county(
+def _input_bytes(files: RegionFiles) -> int:
+    """Bytes of a county's input files (0 for a place query or a missing file): its size."""
+    total = 0
+    for key in FILE_KEYS:
+        value = getattr(files, key)
+        if value is not None and not str(value).startswith(("place:", "bbox:")):
+            with suppress(OSError):
+                total += Path(value).stat().st_size
+    return total
+
+
+def _county_task(
     files: RegionFiles, folder: Path, inputs: dict[str, Any], options: dict[str, Any]
-) -> dict[str, Any]:
+) -> County:
+    """One county (one Dask task): its row, and its gap areas read back from what it wrote."""
     try:
-        return analyse_county(files, folder, inputs=inputs, options=options)
+        row = analyse_county(files, folder, inputs=inputs, options=options)
+        return row, _gap_layer(row) if row["status"] == "done" else None
     except Exception as exc:  # one county's bug must not stop a province
         log.exception("county %s failed", files.name)
-        return _failed(files, folder, f"{type(exc).__name__}: {exc}")
+        return _failed(files, folder, f"{type(exc).__name__}: {exc}"), None
+
+
+def _gap_layer(row: dict[str, Any]) -> gpd.GeoDataFrame | None:
+    """A county's ``gaps.geojson`` in WGS 84 with its ``region`` (None when it has no gaps)."""
+    layer = gpd.read_file(Path(str(row["folder"])) / "gaps.geojson")
+    if not len(layer):
+        return None
+    return layer.assign(region=row["region"]).to_crs(4326)
 
 
 def _failed(files: RegionFiles, folder: Path, error: str) -> dict[str, Any]:
@@ -455,8 +565,15 @@ def _folder_name(name: str | None) -> str:
     return "".join("_" if c in '<>:"/\\|?*' or ord(c) < 32 else c for c in text) or "region"
 
 
-def write_province(table: pd.DataFrame, out: Path) -> dict[str, Path]:
-    """Merge the counties' rows and gap areas into ``out`` (XLSX, CSV and GeoPackage)."""
+def write_province(
+    table: pd.DataFrame, out: Path, *, gaps: Mapping[int, gpd.GeoDataFrame | None] | None = None
+) -> dict[str, Path]:
+    """Merge the counties' rows and gap areas into ``out`` (XLSX, CSV and GeoPackage).
+
+    ``gaps`` holds the gap layers the county tasks returned, by row; a county not in it
+    (skipped as unchanged) has its ``gaps.geojson`` read.
+    """
+    gaps = gaps or {}
     paths = {
         "xlsx": out / "province_summary.xlsx",
         "csv": out / "province_summary.csv",
@@ -478,12 +595,12 @@ def write_province(table: pd.DataFrame, out: Path) -> dict[str, Path]:
             crs=4326,
         )
         counties.to_file(paths["gpkg"], layer="counties", driver="GPKG")
-        gaps = []
-        for row in ok.itertuples():
-            layer = gpd.read_file(Path(str(row.folder)) / "gaps.geojson")
-            if len(layer):
-                gaps.append(layer.assign(region=row.region).to_crs(4326))
-        if gaps:
-            merged = pd.concat(gaps, ignore_index=True)
+        layers = [
+            gaps[i] if i in gaps else _gap_layer({"folder": folder, "region": region})
+            for i, folder, region in zip(ok.index.tolist(), ok["folder"], ok["region"], strict=True)
+        ]
+        layers = [layer for layer in layers if layer is not None]
+        if layers:
+            merged = pd.concat(layers, ignore_index=True)
             merged.to_file(paths["gpkg"], layer="gaps", driver="GPKG")
     return paths

@@ -128,6 +128,8 @@ def test_province_command_on_a_local_cluster_resumes_and_survives_a_broken_count
     gaps = gpd.read_file(out / "province.gpkg", layer="gaps")
     assert list(counties["region"]) == ["甲县", "乙县"] and counties.is_valid.all()
     assert len(gaps) == 2 * serial["gaps"]
+    # The gap areas the workers handed back are what each county wrote, in config order.
+    assert_gaps_merged(gaps, out, ["甲县", "乙县"])
 
     # edit county B's sites: drop the last site; A is unchanged and skipped
     rows = sites_b.read_text(encoding="utf-8").splitlines()
@@ -142,3 +144,35 @@ def test_province_command_on_a_local_cluster_resumes_and_survives_a_broken_count
     got = json.loads((out / "乙县" / "summary.json").read_text(encoding="utf-8"))
     assert got["sites_total"] == serial["sites_total"] - 1
     assert got["population_covered"] == fewer["population_covered"]
+    # 甲县's gaps are read from its folder (skipped), 乙县's come from its task.
+    assert_gaps_merged(gpd.read_file(out / "province.gpkg", layer="gaps"), out, ["甲县", "乙县"])
+
+
+def assert_gaps_merged(merged: gpd.GeoDataFrame, out: Path, names: list[str]) -> None:
+    """The merged gaps layer equals each county's gaps.geojson in WGS 84, one after another."""
+    each = [gpd.read_file(out / name / "gaps.geojson").to_crs(4326) for name in names]
+    assert list(merged["region"]) == [n for n, g in zip(names, each, strict=True) for _ in g.index]
+    expected = pd.concat(each, ignore_index=True)
+    assert merged.geometry.geom_equals_exact(expected.geometry, tolerance=1e-9).all()
+    columns = [c for c in expected.columns if c != "geometry"]
+    pd.testing.assert_frame_equal(merged[columns], expected[columns], check_dtype=False)
+
+
+def test_the_largest_counties_go_to_dask_first(tmp_path):
+    """On Dask the counties are handed out by input bytes, largest first; serially in order."""
+    from planner.province import _Counties
+
+    sizes = {"小县": 10, "大县": 3000, "中县": 500}
+    regions = []
+    for name, size in sizes.items():
+        files = {}
+        for key in ("network", "sites", "residents"):
+            path = tmp_path / f"{name}-{key}"
+            path.write_bytes(b"x" * size)
+            files[key] = str(path)
+        regions.append(RegionFiles(**files, name=name))
+    regions.append(RegionFiles(network="place:某县", sites="nowhere.csv", residents="x", name="?"))
+    dask = _Counties({}, scheduler=None, workers=2)
+    assert [regions[i].name for i in dask.order(regions)] == ["大县", "中县", "小县", "?"]
+    serial = _Counties({}, scheduler=None, workers=0)
+    assert serial.order(regions) == [0, 1, 2, 3]
