@@ -270,6 +270,7 @@ def analyse_county(
         )
         marks.append((time.perf_counter(), time.process_time()))
         coverage = analyze(region, service_areas=True)
+        region.drop_indexes()  # every layer is snapped: outputs need no index
         marks.append((time.perf_counter(), time.process_time()))
         paths = write_analysis(coverage, region, folder, map_html=options.get("maps", True))
         marks.append((time.perf_counter(), time.process_time()))
