@@ -20,6 +20,7 @@ from planner.areas import area_polygons, reached_pieces
 from planner.checks import check_reachable, warn_units_outside
 from planner.reach import NodeTimes, nearest
 from planner.region import Region
+from planner.runtime import trim_memory
 from planner.standards import Standards
 from planner.text import TIERS, tier_label
 
@@ -75,6 +76,7 @@ class Coverage:
             return _empty_areas(self.residents.crs)
         log.info("drawing service areas")
         areas = _service_areas(self.region, self.node_times)
+        trim_memory()  # the rasters' and rings' pages, before the map is drawn
         res = self.residents
         served = res.loc[res["covered"]]
         counts = {}

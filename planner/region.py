@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -28,6 +27,7 @@ from planner.errors import InputError
 from planner.inputs import read_candidates, read_residents, read_sites, read_units
 from planner.network import RoadNetwork, TravelGraph, load_network
 from planner.osm_candidates import read_osm_candidates
+from planner.runtime import trim_memory
 from planner.schema import REJECTED_COLUMNS
 from planner.snap import Snapped, snap_points
 from planner.snap_index import load_indexes, save_indexes
@@ -161,6 +161,7 @@ class Region:
         for key, value in self._cache.items():
             if key[0] == "graph":
                 value.drop_indexes()
+        trim_memory()
 
     def with_standards(self, standards: Standards) -> Region:
         """The same region under other standards (shares the compiled graphs)."""
@@ -219,6 +220,8 @@ class Region:
             rejected.append(rej)
         if files.candidates:
             candidates, rej = _read_candidates(network, files, given, systems, tree)
+            tree.cache_clear()
+            trim_memory()
             rejected.append(rej)
         sites = _input_coords(sites, systems["sites"])
         residents = _input_coords(residents, systems["residents"])
@@ -266,20 +269,28 @@ def _read_people(
     network: RoadNetwork,
     files: RegionFiles,
     given: dict[str, str | None],
-    tree: Callable[[], shapely.STRtree],
+    tree: functools._lru_cache_wrapper[shapely.STRtree],
 ) -> tuple[Layers, dict[str, str]]:
     """Sites and residents (with rejected rows) read in their coordinate systems, and the
     system chosen for each layer (given, or detected from the roads: see :func:`_layer_choices`)."""
     found: dict[str, str | None] = {}
     layers: Layers = {}
     for layer, reader in (("sites", read_sites), ("residents", read_residents)):
-        path = getattr(files, layer)
-        frame, rej = reader(path, coord_sys=given[layer], sheet=files.sheet)
+        layers[layer] = reader(getattr(files, layer), coord_sys=given[layer], sheet=files.sheet)
+    # Both layers are judged after both are read: the roads' index (a geometry per road) is
+    # then made, used and freed with nothing else made in between, so its memory goes back.
+    for layer in ("sites", "residents"):
         if given[layer] in (None, AUTO):
             found[layer] = _detect_coord_sys(
-                network, frame, path=path, layer=layer, auto=given[layer] == AUTO, tree=tree
+                network,
+                layers[layer][0],
+                path=getattr(files, layer),
+                layer=layer,
+                auto=given[layer] == AUTO,
+                tree=tree,
             )
-        layers[layer] = frame, rej
+    tree.cache_clear()
+    trim_memory()  # its geometries' pages, between blocks in use
     systems = _layer_choices(given, found)
     for layer, reader in (("sites", read_sites), ("residents", read_residents)):
         if found.get(layer) is not None and systems[layer] != "wgs84":  # auto: read again
@@ -305,7 +316,7 @@ def _read_candidates(
     files: RegionFiles,
     given: dict[str, str | None],
     systems: dict[str, str],
-    tree: Callable[[], shapely.STRtree],
+    tree: functools._lru_cache_wrapper[shapely.STRtree],
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Candidates in the network's CRS, from an OSM extract or a table, and rejected rows.
 
@@ -352,7 +363,7 @@ def _detect_coord_sys(
     path: str | Path,
     layer: str,
     auto: bool,
-    tree: Callable[[], shapely.STRtree],
+    tree: functools._lru_cache_wrapper[shapely.STRtree],
 ) -> str | None:
     """One point layer's coordinate system judged from the roads (see :mod:`planner.coords`).
 

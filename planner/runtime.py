@@ -11,6 +11,27 @@ MALLOC_THRESHOLD = 64 * 1024
 """Bytes from which glibc maps an allocation on its own and unmaps it when freed."""
 
 
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt, libc.malloc_trim  # noqa: B018  (glibc has both)
+    except (OSError, AttributeError):  # macOS, Windows, musl: their allocators differ
+        return None
+    return libc
+
+
+def trim_memory() -> bool:
+    """Give the free pages inside the process's heap back to the system; False if not glibc.
+
+    Freed small blocks (a geometry's, a Python object's) stay in the heap, between blocks in
+    use, and count in the process's memory until reused. ``malloc_trim`` hands their whole
+    pages back. Worth it after a step that made and dropped millions of small objects (the
+    coordinate check's road index on a county: 0.1 GB at 250,000 nodes); it takes a few ms.
+    """
+    libc = _libc()
+    return libc is not None and bool(libc.malloc_trim(0))
+
+
 def return_freed_memory() -> bool:
     """Have glibc give large freed blocks back to the system at once; False if not glibc.
 
@@ -22,11 +43,10 @@ def return_freed_memory() -> bool:
     through ``MALLOC_TRIM_THRESHOLD_``; this is the in-process form (``mallopt``), for when the
     environment variables can no longer take effect.
     """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # macOS, Windows, musl: their allocators differ
+    libc = _libc()
+    if libc is None:
         return False
+    mallopt = libc.mallopt
     m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
     done = bool(mallopt(m_mmap_threshold, MALLOC_THRESHOLD)) and bool(
         mallopt(m_trim_threshold, MALLOC_THRESHOLD)
