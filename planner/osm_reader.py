@@ -100,6 +100,7 @@ def read_osm_network(
         msg = f"{path}: no roads found (no ways tagged highway=*); {reexport} with its roads"
         raise InputError(msg)
     sigs = ways[-1]  # type: ignore[index]
+    del ways  # the ways' node lists: the graph holds what is needed of them
     if graph.clipped:
         log.info("%s: %d ways cut by the edge of the extract kept in pieces", path, graph.clipped)
     differ = _differ_codes(sigs, edge_attrs_differ) if simplify else None
