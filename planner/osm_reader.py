@@ -467,7 +467,7 @@ def _compile(
         "edge_highway": highway[keep_edge],
         "edge_speed_kph": speed[keep_edge],
         "edge_lines": lines,
-        "edge_tags": {k: values[k][keep_edge] for k in WAY_TAGS},
+        "edge_tags": {k: _kept(values[k], keep_edge) for k in WAY_TAGS},
     }
 
 
@@ -500,8 +500,8 @@ def _edge_values(
         labels, code_of_sig = np.unique(
             np.array([s[k] for s in sigs], dtype=object), return_inverse=True
         )
-        if len(labels) == 1:
-            out[key] = np.full(n_edges, labels[0], dtype=object)
+        if len(labels) == 1:  # one value on every edge (most often none): a view, not n copies
+            out[key] = np.broadcast_to(np.array(labels[0], dtype=object), (n_edges,))
             continue
         absent = np.flatnonzero(labels == "")
         code = code_of_sig[piece_sig]
@@ -517,6 +517,14 @@ def _edge_values(
         edge_code[best["e"].to_numpy()] = best["c"].to_numpy()
         out[key] = labels[edge_code]
     return out
+
+
+def _kept(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``values[keep]``, where a one-value view (:func:`_edge_values`) stays a view."""
+    if values.strides == (0,):
+        return np.broadcast_to(values[:1], (int(np.count_nonzero(keep)),))
+    kept: np.ndarray = values[keep]
+    return kept
 
 
 def _speeds(
