@@ -441,3 +441,74 @@ def test_coverage_curve_equals_a_solve_at_each_k(seed):
         assert row.newly_covered_exact == pytest.approx(exact.objective)
         assert row.newly_covered_exact == pytest.approx(brute_mclp(reach, weight, served, row.k))
         assert row.status_exact == "optimal" and row.gap_exact == 0.0
+
+
+@pytest.mark.parametrize("limit_s", [60.0, 300.0])
+def test_coverage_sets_with_residents_on_candidate_segments_equal_one_search_each(
+    sample,  # noqa: F811
+    limit_s,
+):
+    """Small horizons (many blocks) and residents on the candidates' own segments: the sets
+    equal a whole-graph search from each candidate, direct trips along a segment included."""
+    from planner.snap import Snapped
+
+    region, _ = sample
+    graph = region.graph("walk", 4.0)
+    cand = region.snap("candidates", "walk", 4.0)
+    res = region.snap("residents", "walk", 4.0)
+    on = np.flatnonzero(cand.ok)
+    # two residents on each candidate's segment, on either side of it, a few metres off it
+    seg = np.r_[cand.segment[on], cand.segment[on]]
+    frac = np.clip(np.r_[cand.fraction[on] + 0.2, cand.fraction[on] - 0.3], 0.0, 1.0)
+    extra = Snapped(seg, frac, np.full(len(seg), 5.0))
+    both = Snapped(
+        np.r_[res.segment, extra.segment],
+        np.r_[res.fraction, extra.fraction],
+        np.r_[res.access_m, extra.access_m],
+    )
+    reach = coverage_matrix(graph, cand, both, limit_s=limit_s, max_pairs_per_block=20_000)
+    same_segment_pairs = 0
+    for j in range(len(cand)):
+        single, _ = nearest(graph, cand.subset(np.array([j])), both)
+        expected = np.flatnonzero(single.seconds <= limit_s)
+        assert np.array_equal(np.sort(reach[j].indices), expected), f"candidate {j}"
+        same_segment_pairs += int(np.sum(both.segment[expected] == cand.segment[j]))
+    assert same_segment_pairs > 0  # the case exercises direct trips along a segment
+
+
+def test_window_index_finds_the_points_a_full_scan_finds():
+    """Points in a window, boundaries and equal coordinates included, as a scan of all."""
+    from planner.siting import _WindowIndex
+
+    rng = np.random.default_rng(7)
+    xy = rng.integers(0, 20, size=(500, 2)).astype(float)  # many equal x, points on edges
+    index = _WindowIndex(xy)
+    for _ in range(200):
+        lo = rng.integers(-2, 20, 2).astype(float)
+        hi = lo + rng.integers(0, 8, 2)
+        expected = np.flatnonzero(np.all((xy >= lo) & (xy <= hi), axis=1))
+        assert np.array_equal(index(lo, hi), expected)
+
+
+@pytest.mark.parametrize("seed", [1, 5, 11])
+def test_exact_mclp_equals_an_independent_milp_on_a_medium_instance(seed):
+    """Our tuned HiGHS (heuristics and node cuts off, reduced model) against the textbook MCLP
+    built here and solved by scipy's MILP with default settings, where branching is needed."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    rng = np.random.default_rng(seed)
+    n_c, n_r, k = 40, 400, 6
+    reach = sp.csr_matrix(rng.random((n_c, n_r)) < 0.08)
+    weight = rng.integers(1, 60, n_r).astype(float)
+    ours = CoverageProblem.from_matrix(reach, weight).mclp(k, time_limit=60)
+    a = reach.T.toarray().astype(float)  # demand x candidates
+    cost = -np.r_[np.zeros(n_c), weight]  # maximise covered weight
+    link = LinearConstraint(np.hstack([-a, np.eye(n_r)]), -np.inf, 0.0)  # y_i <= sum_j a_ij x_j
+    sites = LinearConstraint(np.r_[np.ones(n_c), np.zeros(n_r)][None, :], -np.inf, k)
+    integral = np.r_[np.ones(n_c), np.zeros(n_r)]
+    res = milp(cost, constraints=[link, sites], integrality=integral, bounds=Bounds(0, 1))
+    assert res.status == 0
+    assert ours.status == "optimal"
+    assert ours.objective == pytest.approx(-res.fun)
+    assert len(ours.selected) <= k
+    assert ours.objective == pytest.approx(weight[reach[ours.selected].getnnz(axis=0) > 0].sum())
