@@ -124,6 +124,7 @@ def test_a_large_county_map_draws_main_roads_only_and_says_so(sample, monkeypatc
 
 def test_save_map_writes_what_folium_writes(sample, tmp_path):  # noqa: F811
     region, cov = sample
+
     def page():
         return coverage_map(cov, sites=region.sites, units=region.units, network=region.network)
 
