@@ -9,7 +9,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import folium
 import geopandas as gpd
@@ -65,18 +65,35 @@ def _offline(m: folium.Map) -> None:
 def save_map(m: folium.Map | Figure, path: str | Path) -> None:
     """Write the map's page to ``path`` as it is rendered, piece by piece.
 
-    What ``folium.Map.save`` writes, byte for byte, without holding the page twice more in
-    memory (joined as one string, then encoded as one bytes object): a county's page is tens
-    to hundreds of megabytes.
+    What ``folium.Map.save`` writes, byte for byte, without joining the page into one string
+    and encoding that into one bytes object: the page's script (its layers, tens to hundreds of
+    megabytes on a county) is written element by element from the texts they rendered.
     """
     root = m.get_root()
     assert isinstance(root, Figure)
     for child in root._children.values():  # what Figure.render does before its template
         child.render()
-    with open(path, "w", encoding="utf-8", newline="") as out:
-        for piece in root._template.generate(this=root, kwargs={}):
-            for i in range(0, len(piece), _WRITE_CHARS):
-                out.write(piece[i : i + _WRITE_CHARS])
+    script = root.script
+    # The figure's template asks its script for one string: it gets a mark instead, and the
+    # script's own template (a loop over its elements) is written where the mark stands.
+    mark = "\x00servicecircle-script\x00"
+    script.render = lambda **kwargs: mark  # type: ignore[method-assign]  # for this write only
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as out:
+            for piece in root._template.generate(this=root, kwargs={}):
+                head, found, tail = piece.partition(mark)
+                _write(out, head)
+                if found:
+                    for part in script._template.generate(this=script, kwargs={}):
+                        _write(out, part)
+                    _write(out, tail)
+    finally:
+        del script.render  # the element's own method again
+
+
+def _write(out: TextIO, text: str) -> None:
+    for i in range(0, len(text), _WRITE_CHARS):
+        out.write(text[i : i + _WRITE_CHARS])
 
 
 _WRITE_CHARS = 1 << 20
