@@ -27,7 +27,6 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
-from planner.lines import densify
 from planner.network import TravelGraph
 
 log = logging.getLogger(__name__)
@@ -386,13 +385,6 @@ _SORT_FROM = 2048
 """Points are put in spatial order first from this many on (locality of the tree walks)."""
 _SORT_CELL_M = 250.0
 """Cell size of the spatial order of points and pieces."""
-
-
-def _segmentize(lines: np.ndarray, step_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """Coordinates (and owning line) of ``shapely.segmentize(lines, step_m)``, in numpy
-    (:func:`planner.lines.densify`)."""
-    xy, owner = shapely.get_coordinates(lines, return_index=True)
-    return densify(xy, owner, step_m)
 
 
 def _spatial_order(xy: np.ndarray, cell_m: float = _SORT_CELL_M) -> np.ndarray:

@@ -13,9 +13,10 @@ import shapely
 from conftest import shared_file
 
 from bench.synthetic import grid_network
+from planner.lines import Lines
 from planner.network import TravelGraph, load_network
 from planner.region import Region
-from planner.snap import _K_STEPS, _Grid, _pieces, _segmentize, _tiers, snap_points
+from planner.snap import _K_STEPS, _Grid, _pieces, _tiers, snap_points
 from planner.standards import Standards
 
 MAX_SNAP_M = Standards().max_snap_m
@@ -155,7 +156,7 @@ def test_segmentize_gives_the_points_of_shapely_segmentize(sample_graphs, guixi_
         expected, owner = shapely.get_coordinates(
             shapely.segmentize(lines, step_m), return_index=True
         )
-        got, got_owner = _segmentize(lines, step_m)
+        got, got_owner = Lines.from_geoms(lines).segmentize(step_m)
         assert np.array_equal(got, expected)
         assert np.array_equal(got_owner, owner)
 
