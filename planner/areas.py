@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import logging
+import os
+import zipfile
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +21,117 @@ from scipy.ndimage import distance_transform_edt
 from planner.network import TravelGraph
 from planner.reach import NodeTimes, _directed, _part, same_segment
 from planner.snap import Snapped
+
+log = logging.getLogger(__name__)
+
+AREAS_FORMAT = 1
+"""Layout and drawing rules of the service areas kept beside a compiled network; a change to
+:func:`reached_pieces` or :func:`area_polygons` that moves a vertex must raise it."""
+AREAS_KEPT = 24
+"""Drawings kept per compiled network (the most recently used); older ones are deleted."""
+
+
+def service_area_polygons(
+    graph: TravelGraph,
+    nodes: NodeTimes,
+    sources: Snapped,
+    *,
+    limit_s: float,
+    cache_file: str = "",
+) -> tuple[np.ndarray, np.ndarray]:
+    """The service area of each source reached within ``limit_s``: labels and polygons.
+
+    :func:`reached_pieces` drawn by :func:`area_polygons`. With ``cache_file`` (a compiled
+    network's cache, :attr:`planner.network.RoadNetwork.cache_file`) the drawing is kept
+    beside it, keyed by everything it depends on (the graph's segments and times, the
+    searched times, the sources' snaps, the limit and :data:`AREAS_FORMAT`), and reused by
+    the next run with the same sites: redrawing a county's areas takes most of a warm run.
+
+    Returns
+    -------
+    labels, polygons
+        The sources (positions in ``sources``) that reach some road, and their areas.
+    """
+    path = _areas_path(cache_file, graph, nodes, sources, limit_s)
+    kept = _load_areas(path) if path is not None else None
+    if kept is not None:
+        return kept
+    pieces, src = reached_pieces(graph, nodes, sources, limit_s=limit_s)
+    labels, polygons = area_polygons(pieces, src)
+    if path is not None:
+        _save_areas(path, labels, polygons)
+    return labels, polygons
+
+
+def _areas_path(
+    cache_file: str, graph: TravelGraph, nodes: NodeTimes, sources: Snapped, limit_s: float
+) -> Path | None:
+    """Where the drawing of these inputs is kept beside ``cache_file`` (``None``: not kept)."""
+    if not cache_file:
+        return None
+    head = f"{AREAS_FORMAT}|{graph.mode}|{graph.speed_kmh!r}|{limit_s!r}|{nodes.toward}"
+    digest = hashlib.sha256(head.encode())
+    for array in (
+        graph.seg_u,
+        graph.seg_v,
+        graph.seg_t_fwd,
+        graph.seg_t_bwd,
+        nodes.seconds,
+        nodes.source,
+        sources.segment,
+        sources.fraction,
+        sources.access_m,
+    ):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    cache = Path(cache_file)
+    return cache.with_name(f"{cache.stem}.areas-{digest.hexdigest()[:32]}.npz")
+
+
+def _load_areas(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if int(z["format"]) != AREAS_FORMAT:
+                return None
+            labels, blob, ends = z["labels"], z["wkb"].tobytes(), z["ends"]
+        starts = np.r_[0, ends[:-1]]
+        polygons = shapely.from_wkb([blob[a:b] for a, b in zip(starts, ends, strict=True)])
+        os.utime(path)  # recently used: kept by the clean-up
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, shapely.errors.GEOSException) as exc:
+        log.warning("ignoring unreadable service areas %s (%s)", path, exc)
+        return None
+    log.info("service areas from cache %s", path)
+    return labels, np.asarray(polygons, dtype=object)
+
+
+def _save_areas(path: Path, labels: np.ndarray, polygons: np.ndarray) -> None:
+    wkb = shapely.to_wkb(polygons) if len(polygons) else np.array([], dtype=object)
+    ends = np.cumsum([len(w) for w in wkb], dtype=np.int64)
+    tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.npz")
+    try:
+        np.savez(
+            tmp,
+            format=np.array(AREAS_FORMAT),
+            labels=np.asarray(labels, dtype=np.int64),
+            wkb=np.frombuffer(b"".join(wkb), dtype=np.uint8),
+            ends=ends,
+        )
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only or full cache only makes the next run slower
+        tmp.unlink(missing_ok=True)
+        log.warning("could not keep service areas in %s (%s)", path.parent, exc)
+        return
+    try:
+        drawings = sorted(
+            path.parent.glob(f"{path.name.split('.areas-')[0]}.areas-*.npz"),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+        for old in drawings[AREAS_KEPT:]:
+            old.unlink(missing_ok=True)
+    except OSError:  # another run cleaning up at the same time
+        pass
 
 
 def reached_pieces(

@@ -16,7 +16,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from planner.areas import area_polygons, reached_pieces
+from planner.areas import service_area_polygons
 from planner.checks import check_reachable, warn_units_outside
 from planner.reach import NodeTimes, nearest
 from planner.region import Region
@@ -585,8 +585,9 @@ def _service_areas(region: Region, node_times: dict[str, NodeTimes]) -> gpd.GeoD
             continue
         graph = region.graph(ts.mode, speed)
         snap = region.snap("sites", ts.mode, speed).subset(index)
-        pieces, src = reached_pieces(graph, nodes, snap, limit_s=ts.minutes * 60.0)
-        labels, polygons = area_polygons(pieces, src)
+        labels, polygons = service_area_polygons(
+            graph, nodes, snap, limit_s=ts.minutes * 60.0, cache_file=region.network.cache_file
+        )
         chosen = sites.iloc[index[labels]]
         frames.append(
             gpd.GeoDataFrame(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,8 @@ import numpy as np
 import pandas as pd
 import shapely
 from branca.element import Element, Figure, MacroElement
+from folium.features import GeoJsonStyleMapper
+from folium.utilities import get_obj_in_upper_tree
 from jinja2 import Template  # the class branca.element uses (not re-exported there)
 from pyproj import Transformer
 
@@ -84,13 +87,130 @@ class RawRender(MacroElement):
         ):
             macro = module.get(part)
             if macro is not None:
-                target.add_child(_Text(str(macro(self, kwargs))), name=self.get_name())
+                target.add_child(_Text(self._macro_text(macro, kwargs)), name=self.get_name())
         for element in self._children.values():
             element.render(**kwargs)
+
+    def _macro_text(self, macro: Any, kwargs: dict[str, Any]) -> str:
+        """One rendered macro of this element (a subclass may put text into it)."""
+        return str(macro(self, kwargs))
 
 
 class GeoJson(folium.GeoJson, RawRender):
     """``folium.GeoJson`` whose (large) rendered data is not compiled again as a template."""
+
+
+@dataclass(frozen=True)
+class LayerText:
+    """A layer as GeoJSON text, made without a Python object per coordinate.
+
+    Attributes
+    ----------
+    text
+        The FeatureCollection, safe inside a ``<script>`` (``<``, ``>``, ``&``, ``'`` escaped
+        as in JSON strings, as Jinja's ``tojson`` does); feature ``i`` has the id ``"i"``.
+    properties
+        The properties of the features, in order (as written in ``text``).
+    first
+        The first feature as a dict: what folium reads of the data (its checks of the style
+        function and of tooltip fields).
+    """
+
+    text: str
+    properties: pd.DataFrame
+    first: dict[str, Any]
+
+
+def layer_text(properties: pd.DataFrame, geometries: np.ndarray) -> LayerText:
+    """:class:`LayerText` of features with ``properties`` (JSON-ready values: text, numbers,
+    booleans, ``None``) and ``geometries`` (WGS84 shapely geometries, as drawn)."""
+    props = properties.reset_index(drop=True)
+    shapes = shapely.to_geojson(geometries) if len(geometries) else np.array([], dtype=object)
+    # pandas writes "/" as "\/" (the only escape of "/", so undoing it is exact).
+    rows = (
+        props.to_json(orient="records", lines=True, force_ascii=False)
+        .replace("\\/", "/")
+        .split("\n")
+        if len(props.columns)
+        else ["{}"] * len(props)
+    )
+    features = [
+        f'{{"type":"Feature","id":"{i}","properties":{row},"geometry":{shape or "null"}}}'
+        for i, (row, shape) in enumerate(zip(rows[: len(props)], shapes, strict=True))
+    ]
+    text = '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
+    for raw, safe in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027")):
+        text = text.replace(raw, safe)
+    first = json.loads(features[0]) if features else {}
+    return LayerText(text=text, properties=props, first=first)
+
+
+_DATA_MARK = "@@servicecircle-layer-data@@"
+
+
+class GeoJsonText(GeoJson):
+    """``folium.GeoJson`` of a :class:`LayerText`: its text goes into the page as it is.
+
+    folium walks a layer's features as Python dicts three times (to build them, to map each
+    to its style, to write them as JSON); a county's service areas are a million
+    coordinates. Here the text is made by GEOS and pandas, and styles are mapped per distinct
+    value of ``style_column`` (the one property the style function may read), not per feature.
+    The page is the one folium writes for the same features.
+    """
+
+    def __init__(
+        self,
+        layer: LayerText,
+        *,
+        style_function: Any = None,
+        style_column: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not len(layer.properties):
+            msg = "a map layer needs at least one feature"
+            raise ValueError(msg)
+        if kwargs.get("highlight_function") is not None:
+            msg = "GeoJsonText maps styles only (no highlight function)"
+            raise ValueError(msg)
+        self._layer = layer
+        self._style_column = style_column
+        collection = {"type": "FeatureCollection", "features": [layer.first]}
+        super().__init__(collection, style_function=style_function, **kwargs)
+
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # as RawRender's
+        self.parent_map: Any = get_obj_in_upper_tree(self, folium.Map)
+        if self.style:
+            self.style_map = self._style_map()
+        # on past folium.GeoJson.render (its mapping per feature) to the layer's own render
+        super(folium.GeoJson, self).render(**kwargs)  # type: ignore[no-untyped-call]
+
+    def _style_map(self) -> dict[str, Any]:
+        """folium's style map (style JSON -> feature ids; the largest group is ``default``)."""
+        n = len(self._layer.properties)
+        col = self._style_column
+        values: Any = [None]
+        codes = np.zeros(n, dtype=np.int64)
+        if col is not None:
+            codes, values = pd.factorize(self._layer.properties[col], use_na_sentinel=False)
+        mapping: dict[str, Any] = {}
+        for k, value in enumerate(values):  # one per distinct value, not per feature
+            feature = {"type": "Feature", "properties": {col: value} if col else {}}
+            key = GeoJsonStyleMapper._to_key(self.style_function(feature))
+            ids = [str(i) for i in np.flatnonzero(codes == k)]
+            mapping.setdefault(key, []).extend(ids)
+        for ids in mapping.values():
+            ids.sort(key=int)
+        GeoJsonStyleMapper._set_default_key(mapping)
+        return mapping
+
+    def _macro_text(self, macro: Any, kwargs: dict[str, Any]) -> str:
+        data: Any = self.data
+        self.data = _DATA_MARK  # type: ignore[assignment]  # rendered as a string, then swapped
+        try:
+            text = str(macro(self, kwargs))
+        finally:
+            self.data = data
+        return text.replace(json.dumps(_DATA_MARK), self._layer.text, 1)
 
 
 class _Script(RawRender):

@@ -181,25 +181,25 @@ def esc(value: Any) -> Any:
     return html.escape(str(value), quote=True)
 
 
-def _geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:
-    """``frame``'s ``columns`` as WGS84 GeoJSON, text escaped and floats rounded to 2 places.
+def _geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> map_layers.LayerText:
+    """``frame``'s ``columns`` as WGS84 GeoJSON text, text escaped and floats rounded to 2 places.
 
     Coordinates keep 6 decimals (about 0.1 m, as the GeoJSON files): full doubles would make
     a county's page some 40 % larger for nothing a screen can show.
     """
     # Tooltips and popups insert property values as HTML (folium's innerHTML): escape text.
     keep = [c for c in columns if c in frame.columns]
-    out = frame[[*keep, "geometry"]].to_crs(4326).copy()
-    out.geometry = round_lonlat(out.geometry.to_numpy())
+    props = pd.DataFrame(index=frame.index)
     for c in keep:
-        if out[c].dtype.kind == "f":
-            out[c] = out[c].round(2)
-        values = out[c].astype(object).where(out[c].notna(), None)
-        if out[c].dtype.kind in "OSU" or str(out[c].dtype) in ("string", "category"):
+        column = frame[c]
+        if column.dtype.kind == "f":
+            column = column.round(2)
+        values = column.astype(object).where(column.notna(), None)
+        if column.dtype.kind in "OSU" or str(column.dtype) in ("string", "category", "str"):
             values = values.map(esc)
-        out[c] = values
-    collection: dict[str, Any] = out.__geo_interface__
-    return collection
+        props[c] = values
+    geoms = frame.geometry.to_crs(4326) if frame.crs is not None else frame.geometry
+    return map_layers.layer_text(props, round_lonlat(geoms.to_numpy()))
 
 
 _CANVAS_ABOVE = 3000
@@ -372,7 +372,7 @@ def _add_boundaries(m: folium.Map, units: gpd.GeoDataFrame | None, *, villages_t
         return
     layer = folium.FeatureGroup(name=LABELS["boundaries"], show=True)
     towns = units[units["level"] == "town"] if "level" in units else units
-    map_layers.GeoJson(
+    map_layers.GeoJsonText(
         _geojson(towns, ["name", "code"]),
         style_function=lambda _f: {
             "color": "#555",
@@ -388,7 +388,7 @@ def _add_boundaries(m: folium.Map, units: gpd.GeoDataFrame | None, *, villages_t
     )
     if len(villages):
         layer = folium.FeatureGroup(name=LABELS["villages"], show=True)
-        map_layers.GeoJson(
+        map_layers.GeoJsonText(
             _geojson(villages, ["name", "code"]),
             style_function=lambda _f: {"color": "#999", "weight": 0.8, "fill": False},
             tooltip=folium.GeoJsonTooltip(["name", "code"], aliases=_labels("village", "code")),
@@ -402,8 +402,9 @@ def _add_service_areas(m: folium.Map, areas: gpd.GeoDataFrame) -> None:
         return
     layer = folium.FeatureGroup(name=LABELS["service_areas"], show=True)
     cols = ["name", "minutes", "population_served"]
-    map_layers.GeoJson(
+    map_layers.GeoJsonText(
         _geojson(areas, ["site_id", *cols, "tier"]),
+        style_column="tier",
         style_function=lambda f: {
             "color": TIERS.get(f["properties"]["tier"], {}).get("color", "#3388ff"),
             "weight": 0.5,
@@ -424,7 +425,7 @@ def _add_gaps(m: folium.Map, gaps: gpd.GeoDataFrame) -> None:
     layer = folium.FeatureGroup(name=f"{LABELS['gaps']} ({len(gaps)})", show=True)
     cols = ["gap_id", "population", "town", "village", "nearest_site_name", "minutes_min"]
     names = _labels("gap_id", "population", "town", "village", "nearest_site", "minutes_to_site")
-    map_layers.GeoJson(
+    map_layers.GeoJsonText(
         _geojson(gaps, cols),
         style_function=lambda _f: {
             "color": _GAP_COLOR,
@@ -449,7 +450,7 @@ def _add_uncovered(m: folium.Map, uncovered: gpd.GeoDataFrame) -> None:
     )
     cols = ["population", "village", "minutes", "nearest_site"]
     names = _labels("population", "village", "minutes_to_site", "nearest_site")
-    map_layers.GeoJson(
+    map_layers.GeoJsonText(
         _geojson(uncovered, ["id", *cols]),
         marker=folium.CircleMarker(
             radius=3,
@@ -491,7 +492,7 @@ def _add_sites_by_tier(
         layer = folium.FeatureGroup(name=f"{info['zh']} {info['en']} ({len(chosen)})", show=True)
         cols = ["name", "tier_zh", "id", "population_served", "standard"]
         names = _labels("name", "tier", "site_id", "served", "standard")
-        map_layers.GeoJson(
+        map_layers.GeoJsonText(
             _geojson(chosen, cols),
             marker=folium.CircleMarker(
                 radius=9 if tier in ("centre", "institute") else 6,
@@ -514,7 +515,7 @@ def _add_proposals(
     extra: list[tuple[str, str]] = []
     if added_areas is not None and len(added_areas):
         layer = folium.FeatureGroup(name=LABELS["new_areas"], show=True)
-        map_layers.GeoJson(
+        map_layers.GeoJsonText(
             _geojson(added_areas, ["site_id", "name", "minutes"]),
             style_function=lambda _f: {
                 "color": _PROPOSAL_COLOR,
@@ -544,7 +545,7 @@ def _add_proposal_markers(m: folium.Map, proposals: gpd.GeoDataFrame) -> None:
     )
     present = [c for c in cols if c in frame.columns]
     aliases = [a for c, a in zip(cols, names, strict=True) if c in frame.columns]
-    map_layers.GeoJson(
+    map_layers.GeoJsonText(
         _geojson(frame, cols),
         marker=folium.CircleMarker(
             radius=11,

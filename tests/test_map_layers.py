@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import re
 
+import folium
 import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
 from _sample import sample  # noqa: F401  (session fixture)
 
+from planner import map_layers, maps
+from planner.coords import round_lonlat
 from planner.errors import InputError
 from planner.map_layers import road_classes, road_lines
-from planner.maps import coverage_map, save_map
+from planner.maps import coverage_map, save_map, stable_ids
 
 
 def test_every_road_is_drawn_once_in_its_class(sample):  # noqa: F811
@@ -133,3 +136,73 @@ def test_save_map_writes_what_folium_writes(sample, tmp_path):  # noqa: F811
     ours = (tmp_path / "ours.html").read_bytes()
     assert len(ours) > 1_000_000  # a whole page, with its layers
     assert ours == (tmp_path / "folium.html").read_bytes()
+
+
+def _folium_page(layer: folium.GeoJson) -> str:
+    m = folium.Map(location=[28.3, 117.2], tiles=None)
+    layer.add_to(m)
+    return stable_ids(m).get_root().render()
+
+
+def _layer_data(page: str) -> list[dict]:
+    found = re.search(r"_add\((\{.*?\})\);\n", page, re.S)
+    assert found is not None
+    return [
+        {k: v for k, v in f.items() if k not in ("id", "bbox")}
+        for f in json.loads(found.group(1))["features"]
+    ]
+
+
+def test_text_layers_write_the_page_folium_writes():
+    """GeoJsonText (GEOS + pandas text, styles per distinct value) against folium's own
+    GeoJson on the same features: the same data, the same styles, the same script around."""
+    names = ["城关镇站", 'a "quoted" / slashed \\ name', "</script><b>x</b>", None, "站'4"]
+    frame = gpd.GeoDataFrame(
+        {
+            "name": names,
+            "tier": ["centre", "station", "station", "institute", "station"],
+            "minutes": [1.234, np.nan, 15.0, 3.5, 7.0],
+            "people": [1, 2, 3, 4, 5],
+        },
+        geometry=[
+            shapely.Point(117.1234567, 28.7654321),
+            shapely.box(117.0, 28.0, 117.1, 28.1),
+            None,
+            shapely.LineString([(117.2, 28.2), (117.3, 28.3)]),
+            shapely.Point(117.5, 28.5),
+        ],
+        crs=4326,
+    )
+    colors = {"centre": "#f00", "station": "#0f0", "institute": "#00f"}
+
+    def style(f):
+        return {"color": colors[f["properties"]["tier"]], "weight": 1}
+
+    cols = ["name", "tier", "minutes", "people"]
+    ours = _folium_page(
+        map_layers.GeoJsonText(
+            maps._geojson(frame, cols),
+            style_column="tier",
+            style_function=style,
+            tooltip=folium.GeoJsonTooltip(["name", "minutes"]),
+        )
+    )
+    # folium's path, from the same escaped and rounded values as a Python dict
+    expected = frame[cols].astype(object).where(frame[cols].notna(), None)
+    expected["name"] = expected["name"].map(maps.esc)
+    expected["minutes"] = frame["minutes"].round(2).astype(object).where(frame["minutes"].notna())
+    data = gpd.GeoDataFrame(
+        expected, geometry=round_lonlat(frame.geometry.to_numpy()), crs=4326
+    ).__geo_interface__
+    theirs = _folium_page(
+        map_layers.GeoJson(
+            data, style_function=style, tooltip=folium.GeoJsonTooltip(["name", "minutes"])
+        )
+    )
+    assert _layer_data(ours) == _layer_data(theirs)
+    assert "</script><b>" not in ours and "\\u003c/script\\u003e" not in ours  # escaped twice
+    strip = re.compile(r"_add\(\{.*?\}\);\n", re.S)
+    assert strip.sub("_add(DATA);\n", ours) == strip.sub("_add(DATA);\n", theirs)
+    # the styles: one group per tier (folium picks the default group by its own rule)
+    for color in colors.values():
+        assert f'"color": "{color}"' in ours
