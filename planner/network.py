@@ -7,6 +7,7 @@ import itertools
 import logging
 import os
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -103,7 +104,13 @@ class RoadNetwork:
             Constant speed; default 4 km/h walking, 12 km/h cycling, and osmnx-imputed road
             speeds when driving.
         """
-        return TravelGraph.build(self, mode, speed_kmh=speed_kmh)
+        path = _graph_cache(self, mode, speed_kmh)
+        arrays = _load_graph_arrays(path) if path is not None else None
+        if arrays is None:
+            arrays = TravelGraph.compile(self, mode, speed_kmh=speed_kmh)
+            if path is not None:
+                _save_graph_arrays(path, arrays)
+        return TravelGraph.assemble(self, mode, arrays, speed_kmh=speed_kmh)
 
     def one_way_each(self) -> np.ndarray:
         """Positions of the edges that draw each road once, in order.
@@ -656,7 +663,18 @@ class TravelGraph:
     def build(
         cls, network: RoadNetwork, mode: str, *, speed_kmh: float | None = None
     ) -> TravelGraph:
-        """Compile ``network`` for ``mode``; see :meth:`RoadNetwork.travel_graph`."""
+        """Compile ``network`` for ``mode`` (no cache); see :meth:`RoadNetwork.travel_graph`."""
+        arrays = cls.compile(network, mode, speed_kmh=speed_kmh)
+        return cls.assemble(network, mode, arrays, speed_kmh=speed_kmh)
+
+    @staticmethod
+    def compile(
+        network: RoadNetwork, mode: str, *, speed_kmh: float | None = None
+    ) -> dict[str, np.ndarray]:
+        """The arrays of ``network``'s graph for ``mode`` (what :func:`_save_graph_arrays` keeps).
+
+        ``edge`` is, per segment, the directed edge of ``network`` that draws it.
+        """
         if mode not in access.NOT_FOR:
             msg = f"unknown travel mode {mode!r}; use walk, bike or drive"
             raise InputError(msg)
@@ -704,20 +722,120 @@ class TravelGraph:
             street, seg_id, access.street_level(network.edge_tags, len(usable))[usable]
         )
         matrix = _matrix(seg_u, seg_v, t_fwd, t_bwd, network.n_nodes)
+        return {
+            "seg_u": seg_u.astype(np.int32),
+            "seg_v": seg_v.astype(np.int32),
+            "seg_length": length[rep],
+            "seg_t_fwd": t_fwd,
+            "seg_t_bwd": t_bwd,
+            "seg_street": street,
+            "edge": np.flatnonzero(usable)[rep],
+            "matrix_data": matrix.data,
+            "matrix_indices": matrix.indices,
+            "matrix_indptr": matrix.indptr,
+        }
+
+    @classmethod
+    def assemble(
+        cls,
+        network: RoadNetwork,
+        mode: str,
+        arrays: dict[str, np.ndarray],
+        *,
+        speed_kmh: float | None = None,
+    ) -> TravelGraph:
+        """The graph of :meth:`compile`'s ``arrays`` on ``network``."""
+        if speed_kmh is None and mode != "drive":
+            speed_kmh = DEFAULT_SPEEDS_KMH[mode]
+        n = network.n_nodes
+        matrix = sp.csr_matrix(
+            (arrays["matrix_data"], arrays["matrix_indices"], arrays["matrix_indptr"]),
+            shape=(n, n),
+        )
         return cls(
             mode=mode,
             speed_kmh=speed_kmh,
             crs=network.crs,
             node_xy=network.node_xy,
-            seg_u=seg_u.astype(np.int32),
-            seg_v=seg_v.astype(np.int32),
-            seg_length=length[rep],
-            seg_t_fwd=t_fwd,
-            seg_t_bwd=t_bwd,
-            seg_lines=network.edge_lines.take(np.flatnonzero(usable)[rep]),
+            seg_u=arrays["seg_u"],
+            seg_v=arrays["seg_v"],
+            seg_length=arrays["seg_length"],
+            seg_t_fwd=arrays["seg_t_fwd"],
+            seg_t_bwd=arrays["seg_t_bwd"],
+            seg_lines=network.edge_lines.take(arrays["edge"]),
             matrix=matrix,
-            seg_street=street,
+            seg_street=arrays["seg_street"],
         )
+
+
+_GRAPH_FORMAT = 1
+"""Layout of the travel graph files kept beside a compiled network."""
+_GRAPHS_KEPT = 4
+"""Travel graph files kept per compiled network (the most recently used)."""
+_GRAPH_FIELDS = (
+    "seg_u",
+    "seg_v",
+    "seg_length",
+    "seg_t_fwd",
+    "seg_t_bwd",
+    "seg_street",
+    "edge",
+    "matrix_data",
+    "matrix_indices",
+    "matrix_indptr",
+)
+
+
+def _graph_cache(network: RoadNetwork, mode: str, speed_kmh: float | None) -> Path | None:
+    """Where ``network``'s graph for ``mode`` is kept (``None``: a network without cache).
+
+    The name digests everything the graph depends on besides the network's own file: the
+    mode, the speed, the slope factors and the code that compiles it (this module and the
+    access rules, byte for byte, so an edited rule never reads an old graph).
+    """
+    if not network.cache_file:
+        return None
+    digest = hashlib.sha256(f"{_GRAPH_FORMAT}|{mode}|{speed_kmh!r}".encode())
+    for module in (__file__, access.__file__):
+        digest.update(Path(module).read_bytes())
+    for key in sorted(network.edge_slope):
+        digest.update(key.encode())
+        digest.update(np.ascontiguousarray(network.edge_slope[key]).tobytes())
+    cache = Path(network.cache_file)
+    return cache.with_name(f"{cache.stem}.graph-{mode}-{digest.hexdigest()[:24]}.npz")
+
+
+def _load_graph_arrays(path: Path) -> dict[str, np.ndarray] | None:
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if int(z["format"]) != _GRAPH_FORMAT:
+                return None
+            arrays = {k: z[k] for k in _GRAPH_FIELDS}
+        os.utime(path)  # recently used: kept by the clean-up
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        log.warning("ignoring unreadable travel graph %s (%s)", path, exc)
+        return None
+    log.info("travel graph from cache %s", path)
+    return arrays
+
+
+def _save_graph_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.npz")
+    try:
+        np.savez(tmp, format=np.array(_GRAPH_FORMAT), **arrays)  # type: ignore[arg-type]  # numpy stub: ** could bind allow_pickle
+        os.replace(tmp, path)
+        kept = sorted(
+            path.parent.glob(f"{path.name.split('.graph-')[0]}.graph-*.npz"),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+        for old in kept[_GRAPHS_KEPT:]:
+            old.unlink(missing_ok=True)
+    except OSError as exc:  # a read-only or full cache only makes the next run slower
+        tmp.unlink(missing_ok=True)
+        log.warning("could not keep the travel graph in %s (%s)", path.parent, exc)
 
 
 def _matrix(

@@ -1,4 +1,5 @@
-"""Service areas kept beside the compiled network: reused for the same sites, redrawn otherwise."""
+"""What is kept beside a compiled network: travel graphs and service areas, reused only when
+every input they depend on is the same."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 import shapely
 
-from planner import areas
+from planner import areas, network
 from planner.coverage import analyze
 from planner.region import Region
 
@@ -111,3 +112,53 @@ def test_a_network_without_cache_draws_without_keeping(tmp_path):
     uncached = replace(region, network=replace(region.network, cache_file=""), _cache={})
     drawn = analyze(uncached).service_areas
     assert len(drawn) and set(tmp_path.iterdir()) == before
+
+
+def _same_graph(a, b):
+    for name in ("seg_u", "seg_v", "seg_length", "seg_t_fwd", "seg_t_bwd", "seg_street"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert np.array_equal(a.seg_lines.xy, b.seg_lines.xy)
+    assert np.array_equal(a.seg_lines.offsets, b.seg_lines.offsets)
+    assert (a.matrix != b.matrix).nnz == 0 and a.matrix.shape == b.matrix.shape
+    assert (a.mode, a.speed_kmh) == (b.mode, b.speed_kmh)
+
+
+def _graphs(cache):
+    return sorted(cache.glob("network-*.graph-*.npz"))
+
+
+@pytest.mark.parametrize(("mode", "speed"), [("walk", 4.0), ("walk", None), ("drive", None)])
+def test_a_kept_travel_graph_is_the_graph_compiled_again(tmp_path, mode, speed):
+    net = Region.from_files(cache_dir=tmp_path).network
+    first = net.travel_graph(mode, speed_kmh=speed)  # compiled and kept
+    kept = _graphs(tmp_path)
+    assert len(kept) >= 1
+    again = net.travel_graph(mode, speed_kmh=speed)  # read back
+    _same_graph(again, first)
+    _same_graph(again, network.TravelGraph.build(net, mode, speed_kmh=speed))
+    assert _graphs(tmp_path) == kept  # nothing new written
+
+
+def test_other_speeds_and_slopes_are_other_graphs(tmp_path):
+    from dataclasses import replace
+
+    net = Region.from_files(cache_dir=tmp_path).network
+    walk = net.travel_graph("walk", speed_kmh=4.0)
+    net.travel_graph("walk", speed_kmh=5.0)
+    assert len(_graphs(tmp_path)) == 2
+    n = len(net.edge_u)
+    steep = {k: np.full(n, 2.0) for k in ("walk_fwd", "walk_bwd", "bike_fwd", "bike_bwd")}
+    sloped = replace(net, edge_slope=steep).travel_graph("walk", speed_kmh=4.0)
+    assert len(_graphs(tmp_path)) == 3
+    assert np.allclose(sloped.seg_t_fwd, 2.0 * walk.seg_t_fwd)
+
+
+def test_a_damaged_travel_graph_is_compiled_again(tmp_path, caplog):
+    net = Region.from_files(cache_dir=tmp_path).network
+    first = net.travel_graph("walk", speed_kmh=4.0)
+    (path,) = _graphs(tmp_path)
+    path.write_bytes(b"PK damaged")
+    with caplog.at_level(logging.WARNING, logger="planner.network"):
+        again = net.travel_graph("walk", speed_kmh=4.0)
+    assert "ignoring unreadable travel graph" in caplog.text
+    _same_graph(again, first)
