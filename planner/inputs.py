@@ -137,8 +137,11 @@ def read_residents(
         pop = numeric(rows, "population", required=True)
         rows.reject(
             pop > MAX_POPULATION,
-            "population " + pop.map("{:.6g}".format) + f" is more than {MAX_POPULATION:,.0f} "
-            "people at one point; check the population column",
+            lambda m: (
+                "population "
+                + pop[m].map("{:.6g}".format)
+                + f" is more than {MAX_POPULATION:,.0f} people at one point; check the population column"
+            ),
         )
         rows.frame["population"] = pop
 

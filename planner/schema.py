@@ -98,17 +98,25 @@ def quoted(series: pd.Series) -> pd.Series:
 
 def to_number(series: pd.Series, *, thousands: bool = False) -> pd.Series:
     """Numbers of text cells (NaN where not a number); ``thousands`` drops ``1,234`` commas."""
+    # Most cells of a county's columns are plain numbers: they are parsed as they are, and
+    # only the others are cleaned (same parser, so a number reads the same either way).
+    plain = pd.to_numeric(series, errors="coerce")
+    redo = plain.isna().to_numpy()
+    if not redo.any():
+        return plain.astype(float)
     # Full-width digits and signs (from Chinese input methods) become ASCII under NFKC.
-    raw = np.asarray(series.to_numpy(), dtype=str)
+    raw = np.asarray(series.to_numpy()[redo], dtype=str)
     wide = np.strings.str_len(np.strings.encode(raw, "utf-8")) != np.strings.str_len(raw)
     if wide.any():  # only non-ASCII cells need the (per-cell) Unicode normalisation
         fixed = raw.astype(object)
         fixed[wide] = pd.Series(raw[wide]).str.normalize("NFKC").to_numpy(dtype=object)
         raw = fixed.astype(str)
-    text: pd.Series[str] = pd.Series(np.strings.strip(raw), index=series.index, dtype=object)
+    text: pd.Series[str] = pd.Series(np.strings.strip(raw), index=series.index[redo], dtype=object)
     if thousands:
         text = text.str.replace(r"(?<=\d),(?=\d{3}(?!\d))", "", regex=True)
-    return pd.to_numeric(text, errors="coerce")
+    out = plain.astype(float)
+    out[redo] = pd.to_numeric(text, errors="coerce").astype(float)
+    return out
 
 
 def wgs84_points(rows: Rows, coord_sys: str | None) -> gpd.GeoDataFrame:
@@ -271,11 +279,12 @@ def numeric(
     value = to_number(raw, thousands=True)
     if required:
         rows.reject(empty, f"missing {label}; give a number ({minimum:g} or more)")
-    rows.reject(~empty & value.isna(), f"{label} " + quoted(raw) + " is not a number")
+    # Reasons quoting values are written for the rejected rows only (lazily).
+    rows.reject(~empty & value.isna(), lambda m: f"{label} " + quoted(raw[m]) + " is not a number")
     rows.reject(~empty & ~np.isfinite(value.fillna(0)), f"{label} is not a finite number")
     rows.reject(
         ~empty & (value < minimum),
-        f"{label} " + value.map("{:.10g}".format) + f" is below {minimum:g}",
+        lambda m: f"{label} " + value[m].map("{:.10g}".format) + f" is below {minimum:g}",
     )
     return value
 
@@ -289,7 +298,9 @@ def categorical(
     mapped = raw.map(lambda v: aliases.get(normalise_token(v)) if not pd.isna(v) else None)
     words = accepted(allowed)
     rows.reject(blank(raw), f"missing {column}; use one of {words}")
-    rows.reject(mapped.isna(), f"unknown {column} " + quoted(raw) + f"; use one of {words}")
+    rows.reject(
+        mapped.isna(), lambda m: f"unknown {column} " + quoted(raw[m]) + f"; use one of {words}"
+    )
     return mapped
 
 

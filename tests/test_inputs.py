@@ -7,6 +7,7 @@ import math
 import re
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,8 @@ import osmnx as ox
 import pandas as pd
 import pytest
 from conftest import SAMPLE, TOWN_NODES_M, TOWN_WAYS, lonlat, osm_xml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.sparse.csgraph import dijkstra
 from typer.testing import CliRunner
 
@@ -24,6 +27,7 @@ from planner.errors import InputError
 from planner.inputs import read_candidates, read_residents, read_sites, read_units
 from planner.network import RoadNetwork, load_network, read_graph
 from planner.region import Region, RegionFiles
+from planner.schema import to_number
 from planner.standards import Standards
 
 SITE_HEADER = ["id", "name", "tier", "lon", "lat"]
@@ -836,3 +840,42 @@ def test_residents_with_only_the_required_columns_can_be_analysed(town_files):
     code, output, exception = _cli(*[a for kv in town_files.items() for a in kv])
     assert exception is None or isinstance(exception, SystemExit)
     assert code == 0, output
+
+
+_CELLS = st.one_of(
+    st.text(max_size=8),
+    st.sampled_from(
+        [
+            "12",
+            " 13 ",
+            "1,234",
+            "１２",
+            "1e3",
+            "-5",
+            "inf",
+            "nan",
+            "+3",
+            "－５",
+            "１，２３４",
+            "1,23",
+            "\t7",
+        ]
+    ),
+    st.none(),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_CELLS, min_size=1, max_size=12), st.booleans())
+def test_numbers_read_the_same_whether_or_not_a_cell_needs_cleaning(cells, thousands):
+    """to_number parses plain cells directly and cleans only the others: the answer is that
+    of cleaning every cell (NFKC, strip, thousands commas) before parsing."""
+    series = pd.Series(cells, dtype=object)
+    clean = series.map(
+        lambda v: unicodedata.normalize("NFKC", str(v)).strip() if v is not None else "None"
+    )
+    if thousands:
+        clean = clean.str.replace(r"(?<=\d),(?=\d{3}(?!\d))", "", regex=True)
+    expected = pd.to_numeric(clean, errors="coerce").to_numpy(float)
+    got = to_number(series, thousands=thousands).to_numpy(float)
+    assert np.array_equal(got, expected, equal_nan=True)
