@@ -270,13 +270,19 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
     """
     out = frame.copy()
     for c in out.columns:
-        if out[c].dtype.kind != "O" and str(out[c].dtype) != "string":
+        if out[c].dtype.kind != "O" and str(out[c].dtype) not in ("string", "str"):
             continue
         values = out[c]
-        raw = values.to_numpy(dtype=object)
-        is_text = np.fromiter((isinstance(v, str) for v in raw), dtype=bool, count=len(raw))
-        first = np.strings.slice(np.asarray(np.where(is_text, raw, ""), dtype=str), 0, 1)
-        text = pd.Series(is_text & np.isin(first, _FORMULA_START), index=values.index)
+        # Judged per distinct value (a county's columns repeat a few towns, sites, statuses).
+        codes, distinct = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+        if not len(distinct):
+            continue
+        is_text = np.fromiter(
+            (isinstance(v, str) for v in distinct), dtype=bool, count=len(distinct)
+        )
+        first = np.strings.slice(np.asarray(np.where(is_text, distinct, ""), dtype=str), 0, 1)
+        risky = np.r_[is_text & np.isin(first, _FORMULA_START), False]  # last: missing (-1)
+        text = pd.Series(risky[codes], index=values.index)
         if text.any():
             out[c] = values.where(~text, "'" + values[text].astype(str))
     return out

@@ -24,6 +24,8 @@ import pandas as pd
 import pytest
 from api_harness import LocalServer
 from conftest import SAMPLE, TOWN_NODES_M, TOWN_WAYS, lonlat, osm_xml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_map_browser import CHROMIUM, FLAGS
 from typer.testing import CliRunner
 
@@ -33,7 +35,7 @@ from planner.errors import InputError
 from planner.inputs import read_residents, read_sites
 from planner.maps import coverage_map, esc
 from planner.region import Region
-from planner.report import output_folder, write_csv, write_xlsx
+from planner.report import neutralise, output_folder, write_csv, write_xlsx
 from planner.siting import suggest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -555,6 +557,29 @@ def test_csv_cells_that_would_be_formulas_are_neutralised(name: str, tmp_path: P
     rows = list(csv.reader(path.read_text("utf-8-sig").splitlines()))
     assert rows[1][0] == "'" + name and rows[2][0] == "安全村"
     assert rows[1][1] == "-5"  # numbers stay numbers
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.integers(-5, 5),
+            st.floats(allow_nan=True),
+            st.sampled_from([*FORMULAS, "安全村", "", "a=b", "'=x"]),
+            st.text(max_size=4),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_neutralise_judges_each_cell_as_a_cell_by_cell_rule_would(cells: list[Any]) -> None:
+    """Values are judged once per distinct value: the same cells change as one by one."""
+    frame = pd.DataFrame({"c": pd.Series(cells, dtype=object), "n": range(len(cells))})
+    got = neutralise(frame)["c"].tolist()
+    starts = ("=", "+", "-", "@", "\t", "\r")
+    want = [f"'{v}" if isinstance(v, str) and v.startswith(starts) else v for v in cells]
+    assert [repr(v) for v in got] == [repr(v) for v in want]
 
 
 def test_xlsx_cells_are_text_never_formulas(tmp_path: Path) -> None:
