@@ -103,7 +103,7 @@ def to_number(series: pd.Series, *, thousands: bool = False) -> pd.Series:
     plain = pd.to_numeric(series, errors="coerce")
     redo = plain.isna().to_numpy()
     if not redo.any():
-        return plain.astype(float)
+        return plain
     # Full-width digits and signs (from Chinese input methods) become ASCII under NFKC.
     raw = np.asarray(series.to_numpy()[redo], dtype=str)
     wide = np.strings.str_len(np.strings.encode(raw, "utf-8")) != np.strings.str_len(raw)
@@ -114,9 +114,9 @@ def to_number(series: pd.Series, *, thousands: bool = False) -> pd.Series:
     text: pd.Series[str] = pd.Series(np.strings.strip(raw), index=series.index[redo], dtype=object)
     if thousands:
         text = text.str.replace(r"(?<=\d),(?=\d{3}(?!\d))", "", regex=True)
-    out = plain.astype(float)
-    out[redo] = pd.to_numeric(text, errors="coerce").astype(float)
-    return out
+    cells = series.astype(object)
+    cells[redo] = text.to_numpy()
+    return pd.to_numeric(cells, errors="coerce")
 
 
 def wgs84_points(rows: Rows, coord_sys: str | None) -> gpd.GeoDataFrame:
