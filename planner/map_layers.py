@@ -26,6 +26,7 @@ from pyproj import Transformer
 
 from planner.access import per_distinct
 from planner.coords import round_lonlat
+from planner.geojson_text import feature_texts
 from planner.text import CANDIDATE_KINDS, LABELS, MAP_WORDS, TIERS
 
 if TYPE_CHECKING:
@@ -125,19 +126,7 @@ def layer_text(properties: pd.DataFrame, geometries: np.ndarray) -> LayerText:
     """:class:`LayerText` of features with ``properties`` (JSON-ready values: text, numbers,
     booleans, ``None``) and ``geometries`` (WGS84 shapely geometries, as drawn)."""
     props = properties.reset_index(drop=True)
-    shapes = shapely.to_geojson(geometries) if len(geometries) else np.array([], dtype=object)
-    # pandas writes "/" as "\/" (the only escape of "/", so undoing it is exact).
-    rows = (
-        props.to_json(orient="records", lines=True, force_ascii=False)
-        .replace("\\/", "/")
-        .split("\n")
-        if len(props.columns)
-        else ["{}"] * len(props)
-    )
-    features = [
-        f'{{"type":"Feature","id":"{i}","properties":{row},"geometry":{shape or "null"}}}'
-        for i, (row, shape) in enumerate(zip(rows[: len(props)], shapes, strict=True))
-    ]
+    features = feature_texts(props, geometries, ids=True)
     text = '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
     for raw, safe in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027")):
         text = text.replace(raw, safe)

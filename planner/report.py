@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from planner.coords import COORD_SYSTEMS, round_lonlat
 from planner.coverage import Coverage
 from planner.errors import InputError
+from planner.geojson_text import feature_texts
 from planner.gpkg import gpkg_ready
 from planner.io import feed_file
 from planner.maps import coverage_map, save_map
@@ -320,17 +320,8 @@ def write_geojson(frame: gpd.GeoDataFrame, path: Path) -> None:
         path.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
         return
     wgs = frame.to_crs(4326)
-    shapes = shapely.to_geojson(round_lonlat(wgs.geometry.to_numpy()))
-    table = pd.DataFrame(wgs.drop(columns=wgs.geometry.name)).reset_index(drop=True)
-    props = json.loads(table.to_json(orient="records", force_ascii=False, date_format="iso"))
-    features = ",\n".join(
-        '{"type":"Feature","properties":'
-        + json.dumps(prop, ensure_ascii=False, separators=(",", ":"))
-        + ',"geometry":'
-        + (shape if shape is not None else "null")
-        + "}"
-        for prop, shape in zip(props, shapes, strict=True)
-    )
+    table = pd.DataFrame(wgs.drop(columns=wgs.geometry.name))
+    features = ",\n".join(feature_texts(table, round_lonlat(wgs.geometry.to_numpy())))
     path.write_text(
         '{"type":"FeatureCollection","features":[\n' + features + "\n]}\n", encoding="utf-8"
     )

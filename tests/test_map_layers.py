@@ -15,6 +15,7 @@ from _sample import sample  # noqa: F401  (session fixture)
 from planner import map_layers, maps
 from planner.coords import round_lonlat
 from planner.errors import InputError
+from planner.geojson_text import feature_texts
 from planner.map_layers import road_classes, road_lines
 from planner.maps import coverage_map, save_map, stable_ids
 
@@ -206,3 +207,26 @@ def test_text_layers_write_the_page_folium_writes():
     # the styles: one group per tier (folium picks the default group by its own rule)
     for color in colors.values():
         assert f'"color": "{color}"' in ours
+
+
+def test_feature_texts_are_the_features_geopandas_describes():
+    """pandas + GEOS text against geopandas' own __geo_interface__ of the same rows."""
+    frame = gpd.GeoDataFrame(
+        {
+            "name": ["a\nb", "x/y\\z", "城关", None],
+            "n": [1, 2, 3, 4],
+            "share": [0.125, np.nan, 1e-7, 2.5],
+            "ok": [True, False, True, False],
+        },
+        geometry=[shapely.Point(1.5, 2.25), None, shapely.box(0, 0, 1, 1), shapely.Point(0, 0)],
+        crs=4326,
+    )
+    texts = feature_texts(frame.drop(columns="geometry"), frame.geometry.to_numpy())
+    want = json.loads(json.dumps(frame.__geo_interface__))["features"]
+    for text, feature in zip(texts, want, strict=True):
+        got = json.loads(text)
+        assert got["properties"] == {
+            k: (None if isinstance(v, float) and np.isnan(v) else v)
+            for k, v in feature["properties"].items()
+        }
+        assert got["geometry"] == feature["geometry"]
