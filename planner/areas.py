@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 AREAS_FORMAT = 1
 """Layout and drawing rules of the service areas kept beside a compiled network; a change to
 :func:`reached_pieces` or :func:`area_polygons` that moves a vertex must raise it."""
-AREAS_KEPT = 24
-"""Drawings kept per compiled network (the most recently used); older ones are deleted."""
+AREAS_KEPT = 18
+"""Drawings kept per compiled network, the most recently used (three runs of six tiers);
+older ones are deleted."""
 
 
 def service_area_polygons(
