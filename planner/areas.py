@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-import os
-import zipfile
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -18,7 +16,7 @@ import shapely
 from affine import Affine
 from scipy.ndimage import distance_transform_edt
 
-from planner.network import TravelGraph
+from planner.network import TravelGraph, kept_path, load_kept, save_kept
 from planner.reach import NodeTimes, _directed, _part, same_segment
 from planner.snap import Snapped
 
@@ -84,55 +82,34 @@ def _areas_path(
         sources.access_m,
     ):
         digest.update(np.ascontiguousarray(array).tobytes())
-    cache = Path(cache_file)
-    return cache.with_name(f"{cache.stem}.areas-{digest.hexdigest()[:32]}.npz")
+    return kept_path(cache_file, "areas", digest.hexdigest()[:32])
+
+
+_WHAT = "service areas"
 
 
 def _load_areas(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
-    if not path.exists():
+    arrays = load_kept(path, what=_WHAT, format_=AREAS_FORMAT)
+    if arrays is None:
         return None
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if int(z["format"]) != AREAS_FORMAT:
-                return None
-            labels, blob, ends = z["labels"], z["wkb"].tobytes(), z["ends"]
+        blob, ends = arrays["wkb"].tobytes(), arrays["ends"]
         starts = np.r_[0, ends[:-1]]
         polygons = shapely.from_wkb([blob[a:b] for a, b in zip(starts, ends, strict=True)])
-        os.utime(path)  # recently used: kept by the clean-up
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, shapely.errors.GEOSException) as exc:
-        log.warning("ignoring unreadable service areas %s (%s)", path, exc)
+    except (KeyError, ValueError, shapely.errors.GEOSException) as exc:
+        log.warning("ignoring unreadable %s %s (%s)", _WHAT, path, exc)
         return None
-    log.info("service areas from cache %s", path)
-    return labels, np.asarray(polygons, dtype=object)
+    return arrays["labels"], np.asarray(polygons, dtype=object)
 
 
 def _save_areas(path: Path, labels: np.ndarray, polygons: np.ndarray) -> None:
     wkb = shapely.to_wkb(polygons) if len(polygons) else np.array([], dtype=object)
-    ends = np.cumsum([len(w) for w in wkb], dtype=np.int64)
-    tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.npz")
-    try:
-        np.savez(
-            tmp,
-            format=np.array(AREAS_FORMAT),
-            labels=np.asarray(labels, dtype=np.int64),
-            wkb=np.frombuffer(b"".join(wkb), dtype=np.uint8),
-            ends=ends,
-        )
-        os.replace(tmp, path)
-    except OSError as exc:  # a read-only or full cache only makes the next run slower
-        tmp.unlink(missing_ok=True)
-        log.warning("could not keep service areas in %s (%s)", path.parent, exc)
-        return
-    try:
-        drawings = sorted(
-            path.parent.glob(f"{path.name.split('.areas-')[0]}.areas-*.npz"),
-            key=lambda p: p.stat().st_mtime,
-            reverse=True,
-        )
-        for old in drawings[AREAS_KEPT:]:
-            old.unlink(missing_ok=True)
-    except OSError:  # another run cleaning up at the same time
-        pass
+    arrays: dict[str, np.ndarray] = {
+        "labels": np.asarray(labels, dtype=np.int64),
+        "wkb": np.frombuffer(b"".join(wkb), dtype=np.uint8),
+        "ends": np.cumsum([len(w) for w in wkb], dtype=np.int64),
+    }
+    save_kept(path, arrays, what=_WHAT, format_=AREAS_FORMAT, keep=AREAS_KEPT)
 
 
 def reached_pieces(

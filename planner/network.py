@@ -801,41 +801,71 @@ def _graph_cache(network: RoadNetwork, mode: str, speed_kmh: float | None) -> Pa
     for key in sorted(network.edge_slope):
         digest.update(key.encode())
         digest.update(np.ascontiguousarray(network.edge_slope[key]).tobytes())
-    cache = Path(network.cache_file)
-    return cache.with_name(f"{cache.stem}.graph-{mode}-{digest.hexdigest()[:24]}.npz")
+    return kept_path(network.cache_file, f"graph-{mode}", digest.hexdigest()[:24])
 
 
 def _load_graph_arrays(path: Path) -> dict[str, np.ndarray] | None:
-    if not path.exists():
+    arrays = load_kept(path, what="travel graph", format_=_GRAPH_FORMAT)
+    if arrays is None or not set(_GRAPH_FIELDS) <= set(arrays):
         return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if int(z["format"]) != _GRAPH_FORMAT:
-                return None
-            arrays = {k: z[k] for k in _GRAPH_FIELDS}
-        os.utime(path)  # recently used: kept by the clean-up
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        log.warning("ignoring unreadable travel graph %s (%s)", path, exc)
-        return None
-    log.info("travel graph from cache %s", path)
     return arrays
 
 
 def _save_graph_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    save_kept(path, arrays, what="travel graph", format_=_GRAPH_FORMAT, keep=_GRAPHS_KEPT)
+
+
+# --- files kept beside a compiled network --------------------------------------------------
+
+
+def kept_path(cache_file: str, kind: str, digest: str) -> Path | None:
+    """``<network>.<kind>-<digest>.npz`` beside a network's ``cache_file`` (``None``: none)."""
+    if not cache_file:
+        return None
+    cache = Path(cache_file)
+    return cache.with_name(f"{cache.stem}.{kind}-{digest}.npz")
+
+
+def load_kept(path: Path, *, what: str, format_: int) -> dict[str, np.ndarray] | None:
+    """The arrays of a file from :func:`save_kept`; ``None`` when it is missing, of another
+    format or unreadable (a damaged file only makes a run slower: it is logged and rebuilt)."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if int(z["format"]) != format_:
+                return None
+            arrays = {k: z[k] for k in z.files if k != "format"}
+        os.utime(path)  # recently used: kept by the clean-up
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        log.warning("ignoring unreadable %s %s (%s)", what, path, exc)
+        return None
+    log.info("%s from cache %s", what, path)
+    return arrays
+
+
+def save_kept(
+    path: Path, arrays: dict[str, np.ndarray], *, what: str, format_: int, keep: int
+) -> None:
+    """Write ``arrays`` to ``path`` (from :func:`kept_path`) whole or not at all, then delete
+    all but the ``keep`` most recently used files of its kind beside the same network."""
     tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.npz")
     try:
-        np.savez(tmp, format=np.array(_GRAPH_FORMAT), **arrays)  # type: ignore[arg-type]  # numpy stub: ** could bind allow_pickle
+        np.savez(tmp, format=np.array(format_), **arrays)  # type: ignore[arg-type]  # numpy stub: ** could bind allow_pickle
         os.replace(tmp, path)
-        kept = sorted(
-            path.parent.glob(f"{path.name.split('.graph-')[0]}.graph-*.npz"),
-            key=lambda p: p.stat().st_mtime,
-            reverse=True,
-        )
-        for old in kept[_GRAPHS_KEPT:]:
-            old.unlink(missing_ok=True)
     except OSError as exc:  # a read-only or full cache only makes the next run slower
         tmp.unlink(missing_ok=True)
-        log.warning("could not keep the travel graph in %s (%s)", path.parent, exc)
+        log.warning("could not keep the %s in %s (%s)", what, path.parent, exc)
+        return
+    kind = path.name.rsplit("-", 1)[0]  # <network>.<kind>
+    try:
+        files = sorted(
+            path.parent.glob(f"{kind}-*.npz"), key=lambda p: p.stat().st_mtime, reverse=True
+        )
+        for old in files[keep:]:
+            old.unlink(missing_ok=True)
+    except OSError:  # another run cleaning up at the same time
+        pass
 
 
 def _matrix(
