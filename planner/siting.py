@@ -33,7 +33,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from planner.areas import area_polygons, reached_pieces
+from planner.areas import service_area_polygons
 from planner.coverage import analyze, json_ready
 from planner.errors import InputError
 from planner.network import TravelGraph
@@ -1408,8 +1408,9 @@ def _added_areas(region: Region, origin: Origin, picked: np.ndarray) -> gpd.GeoD
     graph = region.graph(std.mode, speed)
     snap = region.snap("candidates", std.mode, speed).subset(picked)
     nodes = search(graph, snap, limit_s=std.minutes * 60.0, toward=True)
-    pieces, src = reached_pieces(graph, nodes, snap, limit_s=std.minutes * 60.0)
-    labels, polygons = area_polygons(pieces, src)
+    labels, polygons = service_area_polygons(
+        graph, nodes, snap, limit_s=std.minutes * 60.0, cache_file=region.network.cache_file
+    )
     cands = _require_candidates(region)
     return gpd.GeoDataFrame(
         {
