@@ -16,6 +16,7 @@ import shapely
 from affine import Affine
 from scipy.ndimage import distance_transform_edt
 
+from planner import reach
 from planner.network import TravelGraph, kept_path, load_kept, save_kept
 from planner.reach import NodeTimes, _directed, _part, same_segment
 from planner.snap import Snapped
@@ -23,8 +24,9 @@ from planner.snap import Snapped
 log = logging.getLogger(__name__)
 
 AREAS_FORMAT = 1
-"""Layout and drawing rules of the service areas kept beside a compiled network; a change to
-:func:`reached_pieces` or :func:`area_polygons` that moves a vertex must raise it."""
+"""Layout of the service-area files kept beside a compiled network (their key also digests
+this module and :mod:`planner.reach` byte for byte: edited drawing code never reads old
+drawings)."""
 AREAS_KEPT = 18
 """Drawings kept per compiled network, the most recently used (three runs of six tiers);
 older ones are deleted."""
@@ -45,6 +47,8 @@ def service_area_polygons(
     beside it, keyed by everything it depends on (the graph's segments and times, the
     searched times, the sources' snaps, the limit and :data:`AREAS_FORMAT`), and reused by
     the next run with the same sites: redrawing a county's areas takes most of a warm run.
+    The key also digests the drawing code itself, so a changed rule never reads an old
+    drawing.
 
     Returns
     -------
@@ -70,6 +74,8 @@ def _areas_path(
         return None
     head = f"{AREAS_FORMAT}|{graph.mode}|{graph.speed_kmh!r}|{limit_s!r}|{nodes.toward}"
     digest = hashlib.sha256(head.encode())
+    for module in (__file__, reach.__file__):  # the drawing code, byte for byte
+        digest.update(Path(module).read_bytes())
     for array in (
         graph.seg_u,
         graph.seg_v,
