@@ -133,7 +133,9 @@ def compact_tags(tags: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     out = {}
     for key, values in tags.items():
         values = np.asarray(values)
-        if len(values) and not (values != "").any():
+        if values.ndim == 1 and len(values) > 1 and values.strides[0] == 0:
+            out[key] = values.astype(object, copy=False)  # one value already: a view of it
+        elif len(values) and not (values != "").any():
             out[key] = np.broadcast_to(np.array("", dtype=object), values.shape)
         else:
             out[key] = values.astype(object, copy=False)

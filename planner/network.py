@@ -232,7 +232,10 @@ def _coded(name: str, values: np.ndarray) -> dict[str, np.ndarray]:
 
 def _decoded(z: Any, name: str) -> np.ndarray:
     """Strings saved by :func:`_coded`: one Python string per distinct value, shared by edges."""
-    values: np.ndarray = z[f"{name}_values"].astype(object)[z[f"{name}_codes"]]
+    distinct, codes = z[f"{name}_values"].astype(object), z[f"{name}_codes"]
+    if len(distinct) == 1 and distinct[0] == "":  # a tag no way has: a view of one ""
+        return np.broadcast_to(distinct[:1], codes.shape)
+    values: np.ndarray = distinct[codes]
     return values
 
 
