@@ -118,11 +118,12 @@ class RoadNetwork:
         A two-way road is two directed edges with swapped ends and the same length (parallel
         roads between two nodes differ in length), as :meth:`TravelGraph.build` pairs them.
         """
-        u, v = self.edge_u, self.edge_v
-        key = np.column_stack([np.minimum(u, v), np.maximum(u, v), np.round(self.edge_length, 1)])
-        order = np.lexsort(key.T[::-1])
-        key = key[order]
-        first = np.r_[True, (key[1:] != key[:-1]).any(axis=1)]
+        u, v = self.edge_u.astype(np.int64), self.edge_v.astype(np.int64)
+        ends = (np.minimum(u, v) << 32) | np.maximum(u, v)  # both ends in one number
+        length = np.round(self.edge_length, 1)
+        order = np.lexsort((length, ends))
+        ends, length = ends[order], length[order]
+        first = np.r_[True, (ends[1:] != ends[:-1]) | (length[1:] != length[:-1])]
         return np.sort(order[first])
 
     def road_tree(self) -> shapely.STRtree:
