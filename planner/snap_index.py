@@ -139,13 +139,28 @@ def save_indexes(graph: TravelGraph, network: RoadNetwork) -> Path | None:
 def cache_report(cache_dir: str | Path) -> pd.DataFrame:
     """Memory (MB) of every compiled network and snapping index in a cache folder.
 
-    One row per network file and per saved travel mode: ``file``, ``what`` (``network``,
-    ``graph <mode>`` or ``snap index <mode> <name>``), ``memory_mb`` in use once loaded and
+    One row per network file, per saved travel mode and per file kept beside a network:
+    ``file``, ``what`` (``network``, ``graph <mode>``, ``snap index <mode> <name>``, ``kept
+    graph <mode>``, ``service areas`` or ``map roads``), ``memory_mb`` in use once loaded and
     ``disk_mb`` of the file.
     """
     rows = []
-    for path in sorted(Path(cache_dir).glob("network-*.npz")):
-        if ".snap-" in path.name:
+    folder = Path(cache_dir)
+    for path in sorted(folder.glob("network-*.roads-*.json")):
+        size = path.stat().st_size / 1e6
+        rows.append((path.name, "map roads", size, size))
+    for path in sorted(folder.glob("network-*.npz")):
+        kept = next((k for k in (".graph-", ".areas-") if k in path.name), None)
+        if kept is not None:  # planner.network.save_kept: arrays, loaded as they are stored
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    memory = sum(z[k].nbytes for k in z.files) / 1e6
+            except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+                continue
+            mode = path.name.split(".graph-")[-1].rsplit("-", 1)[0]
+            what = f"kept graph {mode}" if kept == ".graph-" else "service areas"
+            rows.append((path.name, what, memory, path.stat().st_size / 1e6))
+        elif ".snap-" in path.name:
             mode = path.stem.split(".snap-")[-1]
             try:
                 with np.load(path, allow_pickle=False) as z:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from planner.coverage import analyze
 from planner.region import Region
 from planner.snap import snap_points
 from planner.snap_index import cache_report, index_path
@@ -64,6 +65,13 @@ def test_the_cache_reports_memory_of_the_network_graph_and_indexes(cached):
     assert "network" in kinds and "graph walk" in kinds
     assert any(k.startswith("snap index walk") for k in kinds)
     assert (report["memory_mb"] > 0).all()
+    # what analyze keeps beside the network is listed too
+    analyze(Region.from_files(cache_dir=cache)).service_areas  # noqa: B018 (draws, keeps)
+    kinds = set(cache_report(cache)["what"])
+    kept = {k for k in kinds if k.startswith(("kept graph", "service areas", "map roads"))}
+    assert "kept graph walk" in kept and "service areas" in kept
+    report = cache_report(cache)
+    assert report.loc[report["what"] == "service areas", "disk_mb"].sum() > 0
     # The network's arrays alone (without geometries) are a lower bound of its memory.
     network = region.network
     arrays = network.node_xy.nbytes + network.edge_u.nbytes * 2 + network.edge_length.nbytes
