@@ -233,8 +233,8 @@ class _Pieces:
     def nearest(self, xy: np.ndarray, max_distance_m: float) -> tuple[np.ndarray, ...]:
         """Nearest piece within the limit: ``(piece, distance, t, complete)`` per point.
 
-        The points are visited in spatial order; those the cell lists (:class:`_Grid`) prove
-        are answered from them, the others ask the KD-tree for their 8 nearest
+        The points the cell lists (:class:`_Grid`) prove are answered from them (visited cell
+        by cell); the others, in spatial order, ask the KD-tree for their 8 nearest
         midpoints within a short radius (:data:`_K_STEPS`), then 16 and 128 within the snap
         limit where those cannot prove the answer. ``complete`` is false where even 128 cannot
         (then the caller asks the exact R-tree instead).
@@ -243,12 +243,12 @@ class _Pieces:
         piece = np.zeros(n, dtype=np.int64)
         dist = np.full(n, np.inf)
         t = np.zeros(n)
-        order = _spatial_order(xy) if n > _SORT_FROM else np.arange(n)
-        todo = order
-        if self.grid is not None:
-            j_, d_, t_, done = self._grid_answers(xy[todo], max_distance_m)
-            piece[todo], dist[todo], t[todo] = j_, d_, t_
-            todo = todo[~done]
+        todo = np.arange(n)
+        if self.grid is not None:  # (it orders the points by cell itself)
+            piece, dist, t, done = self._grid_answers(xy, max_distance_m)
+            todo = np.flatnonzero(~done)
+        if len(todo) > _SORT_FROM:
+            todo = todo[_spatial_order(xy[todo])]
         for k, near_m in _K_STEPS:
             j_, d_, t_, done = self._query(xy[todo], max_distance_m, k, near_m)
             piece[todo], dist[todo], t[todo] = j_, d_, t_
@@ -315,9 +315,12 @@ class _Pieces:
         best_d = np.full(n, np.inf)
         best_t = np.zeros(n)
         cell, margin = grid.locate(xy)
-        start = np.where(cell >= 0, grid.indptr[np.maximum(cell, 0)], 0)
-        count = np.where(cell >= 0, grid.indptr[np.maximum(cell, 0) + 1] - start, 0)
-        by_count = np.argsort(count, kind="stable")
+        inside = np.maximum(cell, 0)
+        start = np.where(cell >= 0, grid.indptr[inside], 0)
+        count = np.where(cell >= 0, grid.indptr[inside + 1] - start, 0)
+        # By count (one rectangular gather per count), then by cell: nearby points one after
+        # another, their pieces near in memory (cells are numbered by rows).
+        by_count = np.argsort(count * (len(grid.indptr) + 1) + cell)
         sorted_count = count[by_count]
         widest = int(sorted_count[-1]) if n else 0
         edges = np.searchsorted(sorted_count, np.arange(1, widest + 2))
