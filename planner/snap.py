@@ -356,21 +356,38 @@ class _Pieces:
         ex, ey = t * bx, t * by
         np.subtract(apx, ex, out=ex)
         np.subtract(apy, ey, out=ey)
-        dist = np.hypot(ex, ey, out=ex)
+        # Candidates are compared by squared distance (hypot, exact but careful, costs ten
+        # times more); the distance is ``hypot`` of the winner. Only candidates within a
+        # relative _NEAR of the least squared distance can be as near as the winner once
+        # rounded (:data:`_NEAR`): where several are, hypot orders them, as it did all.
+        d2 = np.multiply(ex, ex, out=apx)
+        d2 += np.multiply(ey, ey, out=apy)
         if not every:
-            dist[~found] = np.inf
-        best = np.argmin(dist, axis=1)
+            d2[~found] = np.inf
         rows = np.arange(len(xy))
-        best_d = dist[rows, best]
-        if tie_break and j.shape[1] > 1:
-            tied = dist == best_d[:, None]
-            several = np.flatnonzero(tied.sum(axis=1) > 1)
-            if len(several):
-                mid = self.tree.data[j[several]]
-                d2 = (xy[several, None, 0] - mid[..., 0]) ** 2 + (
-                    xy[several, None, 1] - mid[..., 1]
-                ) ** 2
-                best[several] = np.argmin(np.where(tied[several], d2, np.inf), axis=1)
+        best = np.argmin(d2, axis=1)
+        least = d2[rows, best]
+        near = d2 <= (least * (1.0 + _NEAR) + _NEAR_ABS)[:, None]
+        if not every:
+            near &= found
+        several = np.flatnonzero(np.count_nonzero(near, axis=1) > 1)
+        if len(several):
+            dist = np.where(near[several], np.hypot(ex[several], ey[several]), np.inf)
+            pick = np.argmin(dist, axis=1)
+            if tie_break:
+                tied = dist == dist[np.arange(len(several)), pick][:, None]
+                again = np.flatnonzero(np.count_nonzero(tied, axis=1) > 1)
+                if len(again):
+                    which = several[again]
+                    mid = self.tree.data[j[which]]
+                    d_mid = (xy[which, None, 0] - mid[..., 0]) ** 2 + (
+                        xy[which, None, 1] - mid[..., 1]
+                    ) ** 2
+                    pick[again] = np.argmin(np.where(tied[again], d_mid, np.inf), axis=1)
+            best[several] = pick
+        best_d = np.hypot(ex[rows, best], ey[rows, best])
+        if not every:
+            best_d[~found[rows, best]] = np.inf
         return j[rows, best], best_d, t[rows, best]
 
 
@@ -380,6 +397,12 @@ piece; ``near_m``: the nearest-piece distance a step can prove (its tree search 
 plus half a piece: a short radius keeps the search small for the usual point near a road)."""
 _BLOCK = 4096
 """Points per block of the projection arithmetic."""
+_NEAR = 1e-12
+"""Relative margin of squared distances within which :meth:`_Pieces._project` orders candidates
+by ``hypot`` (rounding moves a squared distance by a few 1e-16 and hypot by less: a candidate
+farther than this is farther by hypot too)."""
+_NEAR_ABS = 1e-250
+"""Absolute margin of the same (squares of distances below 1e-125 m lose precision)."""
 _PROOF_EPS_M = 1e-6
 """Margin of the grid's proof against rounding (a point that close to its bound goes on)."""
 _THREADS_FROM = 20_000
