@@ -5,8 +5,9 @@ midpoints. A point asks for its nearest midpoints and projects itself on those p
 answer is proven exact when the farthest midpoint returned lies beyond the best distance plus
 half the longest piece (no piece outside could be nearer), else the point asks for more
 midpoints, and only points no step can prove go to shapely's R-tree. Points are put in spatial
-order first and the pieces are stored in spatial order, so the tree walks and the gathers stay
-in cache: that, not the arithmetic, is what the time goes to. The pieces and the tree are kept
+order first (in cell order for the cell lists below) and the pieces are stored in spatial order,
+so the tree walks and the gathers stay in cache: that, not the arithmetic, is what the time goes
+to. The pieces and the tree are kept
 on the travel graph and saved with the compiled network (:mod:`planner.snap_index`).
 
 A saved index also holds cell lists (:class:`_Grid`): per 50 m cell, the pieces within 40 m of
@@ -292,21 +293,22 @@ class _Pieces:
         return piece, best_d, best_t, complete
 
     def _grid_answers(self, xy: np.ndarray, max_distance_m: float) -> tuple[np.ndarray, ...]:
-        """:meth:`_grid_query`, the two halves of many points on two threads (as the KD-tree)."""
-        if len(xy) < _THREADS_FROM or (os.cpu_count() or 1) < 2:
-            return self._grid_query(xy, max_distance_m)
-        half = len(xy) // 2
-        with ThreadPoolExecutor(2) as pool:  # numpy lets go of the GIL in its loops
-            parts = list(
-                pool.map(lambda p: self._grid_query(p, max_distance_m), (xy[:half], xy[half:]))
-            )
-        return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))
+        """:meth:`_grid_query`, on two threads for many points (as the KD-tree).
 
-    def _grid_query(self, xy: np.ndarray, max_distance_m: float) -> tuple[np.ndarray, ...]:
+        Each thread takes one half of the map (the points in cell order, cut in two), so each
+        works through half of the pieces.
+        """
+        threads = 2 if len(xy) >= _THREADS_FROM and (os.cpu_count() or 1) >= 2 else 1
+        return self._grid_query(xy, max_distance_m, threads=threads)
+
+    def _grid_query(
+        self, xy: np.ndarray, max_distance_m: float, *, threads: int = 1
+    ) -> tuple[np.ndarray, ...]:
         """Nearest piece among those listed in each point's cell: ``(piece, d, t, complete)``.
 
-        Points are grouped by how many pieces their cell lists, so each group is one
-        rectangular gather with no padding.
+        The points are taken in cell order, so the cell lists and the pieces are read about in
+        the order they are stored (a sweep over the map, not a jump per point); the candidates
+        of a block of points are one flat array (:meth:`_listed`).
         """
         grid = self.grid
         assert grid is not None
@@ -318,21 +320,79 @@ class _Pieces:
         inside = np.maximum(cell, 0)
         start = np.where(cell >= 0, grid.indptr[inside], 0)
         count = np.where(cell >= 0, grid.indptr[inside + 1] - start, 0)
-        # By count (one rectangular gather per count), then by cell: nearby points one after
-        # another, their pieces near in memory (cells are numbered by rows).
-        by_count = np.argsort(count * (len(grid.indptr) + 1) + cell)
-        sorted_count = count[by_count]
-        widest = int(sorted_count[-1]) if n else 0
-        edges = np.searchsorted(sorted_count, np.arange(1, widest + 2))
-        for width in range(1, widest + 1):
-            group = by_count[edges[width - 1] : edges[width]]
-            for lo in range(0, len(group), _BLOCK):
-                rows = group[lo : lo + _BLOCK]
-                j = grid.pieces[start[rows, None] + np.arange(width)]
-                piece[rows], best_d[rows], best_t[rows] = self._project(xy[rows], j, tie_break=True)
+        order = np.argsort(cell)
+        order = order[count[order] > 0]  # (outside the grid, or a cell listing nothing)
+        parts = np.array_split(order, threads) if len(order) else [order]
+        if len(parts) > 1:
+            with ThreadPoolExecutor(len(parts)) as pool:  # numpy lets go of the GIL in its loops
+                answers = list(pool.map(lambda rows: self._listed(xy, start, count, rows), parts))
+        else:
+            answers = [self._listed(xy, start, count, parts[0])]
+        for rows, (j_, d_, t_) in zip(parts, answers, strict=True):
+            piece[rows], best_d[rows], best_t[rows] = j_, d_, t_
         # A piece the cell does not list lies beyond reach_m + margin (see _Grid).
         complete = np.minimum(best_d, max_distance_m) < grid.reach_m + margin - _PROOF_EPS_M
         return piece, best_d, best_t, complete
+
+    def _listed(
+        self, xy: np.ndarray, start: np.ndarray, count: np.ndarray, rows: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
+        """Nearest listed piece of the points ``rows`` (each listing ``count`` pieces from
+        ``start`` in the grid): ``(piece, d, t)``, as :meth:`_project` with ``tie_break``.
+
+        Every (point, listed piece) pair of a block is one element of flat arrays: the same
+        arithmetic as :meth:`_project`, element for element, without grouping points by how
+        many pieces they list. A point with several candidates within :data:`_NEAR` of its
+        least squared distance (a tie, as at a node) is decided by :meth:`_project` itself.
+        """
+        grid = self.grid
+        assert grid is not None
+        piece = np.zeros(len(rows), dtype=np.int64)
+        best_d = np.full(len(rows), np.inf)
+        best_t = np.zeros(len(rows))
+        x, y = xy[:, 0], xy[:, 1]
+        tied: list[np.ndarray] = []
+        for lo in range(0, len(rows), _BLOCK):
+            r = rows[lo : lo + _BLOCK]
+            c = count[r]
+            offset = np.cumsum(c) - c
+            step = np.arange(int(offset[-1] + c[-1])) - np.repeat(offset, c)
+            j = np.take(grid.pieces, np.repeat(start[r], c) + step)
+            candidate = np.take(self.packed, j, axis=0)
+            ax, ay, bx, by, den = (candidate[:, i] for i in range(5))
+            apx = np.repeat(np.take(x, r), c) - ax
+            apy = np.repeat(np.take(y, r), c) - ay
+            t = apx * bx
+            t += apy * by
+            t /= den
+            np.clip(t, 0.0, 1.0, out=t)
+            ex, ey = t * bx, t * by
+            np.subtract(apx, ex, out=ex)
+            np.subtract(apy, ey, out=ey)
+            d2 = np.multiply(ex, ex, out=apx)
+            d2 += np.multiply(ey, ey, out=apy)
+            least = np.minimum.reduceat(d2, offset)
+            near = d2 <= np.repeat(least * (1.0 + _NEAR) + _NEAR_ABS, c)
+            n_near = np.add.reduceat(near, offset, dtype=np.int64)
+            # The first near candidate of each point (its only one, but where tied).
+            first = np.flatnonzero(near)[np.cumsum(n_near) - n_near]
+            out = slice(lo, lo + len(r))
+            piece[out] = np.take(j, first)
+            best_d[out] = np.hypot(np.take(ex, first), np.take(ey, first))
+            best_t[out] = np.take(t, first)
+            tied.append(lo + np.flatnonzero(n_near > 1))
+        again = np.concatenate(tied) if tied else np.zeros(0, dtype=np.int64)
+        if len(again):  # ties: by pieces listed, one rectangular gather per count
+            by_count = again[np.argsort(count[rows[again]], kind="stable")]
+            widths = count[rows[by_count]]
+            for width in np.unique(widths):
+                group = by_count[widths == width]
+                r = rows[group]
+                j = np.take(grid.pieces, start[r, None] + np.arange(width))
+                piece[group], best_d[group], best_t[group] = self._project(
+                    np.take(xy, r, axis=0), j, tie_break=True
+                )
+        return piece, best_d, best_t
 
     def _project(
         self, xy: np.ndarray, j: np.ndarray, *, tie_break: bool = False
