@@ -113,3 +113,72 @@ def test_squared_distance_and_hypot_disagree_the_result_is_hypots():
         expected, _ = _oracle(pieces, xy, j, tie_break)
         assert piece.tolist() == [e[0] for e in expected]
         assert dist.tolist() == [e[1] for e in expected]
+
+
+def test_cell_lists_in_flat_blocks_equal_a_loop_over_each_list():
+    """``_grid_query`` (flat blocks, cell order, one or two threads) against the loop above
+    over every piece the point's cell lists, on a street grid with points at its nodes."""
+    from bench.synthetic import grid_network
+    from planner.snap import _pieces, _tiers
+
+    graph = grid_network(30, seed=1).travel_graph("walk")
+    name, keep, _ = _tiers(graph, 20)[0]
+    pieces = _pieces(graph, name, keep).with_grid()
+    rng = np.random.default_rng(9)
+    lo, hi = graph.node_xy.min(axis=0) - 60, graph.node_xy.max(axis=0) + 60
+    xy = np.concatenate(
+        [rng.uniform(lo, hi, size=(3000, 2)), graph.node_xy[rng.integers(0, graph.n_nodes, 500)]]
+    )
+    grid = pieces.grid
+    cell, _ = grid.locate(xy)
+    listed = [
+        grid.pieces[grid.indptr[c] : grid.indptr[c + 1]] if c >= 0 else np.zeros(0, int)
+        for c in cell
+    ]
+    one = pieces._grid_query(xy, 500.0, threads=1)
+    two = pieces._grid_query(xy, 500.0, threads=2)
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a, b)
+    ties = 0
+    for i, row in enumerate(listed):
+        if len(row) == 0:
+            assert one[1][i] == np.inf
+            continue
+        (expected,), n_tied = _oracle(pieces, xy[i : i + 1], row[None, :], True)
+        ties += n_tied
+        assert (one[0][i], one[1][i], one[2][i]) == expected
+    assert ties > 100  # points at nodes: several pieces at the least distance
+
+
+def test_cell_lists_order_near_ties_by_hypot():
+    """The flat cell-list path on the disagreeing pairs above: each pair alone, both orders.
+
+    Each piece runs from ``-(ex, ey)`` straight away from the point (whose projection is then
+    that end, exactly); the piece with the larger squared distance is the shorter one, so its
+    midpoint is the nearer: where hypot ties, the midpoint rule picks it, not the least square.
+    """
+    rng = np.random.default_rng(11)
+    ex, ey = rng.uniform(1, 25, 20_000), rng.uniform(1, 25, 20_000)  # all within the reach
+    turn = rng.uniform(-1e-15, 1e-15, 20_000)
+    ex2, ey2 = ex - ey * turn, ey + ex * turn
+    sq1, sq2 = ex * ex + ey * ey, ex2 * ex2 + ey2 * ey2
+    h1, h2 = np.hypot(ex, ey), np.hypot(ex2, ey2)
+    disagree = np.flatnonzero(((sq1 < sq2) != (h1 < h2)) | ((sq1 == sq2) != (h1 == h2)))[:60]
+    assert len(disagree) == 60
+    origin = np.zeros((1, 2))
+    chose_larger_square = 0
+    for i in disagree:
+        e = np.array([[ex[i], ey[i]], [ex2[i], ey2[i]]])
+        length = np.where(np.array([sq1[i] > sq2[i], sq2[i] > sq1[i]]), 2.0, 40.0)
+        for order in ([0, 1], [1, 0]):
+            a = -e[order]
+            b = a - (length[order] / np.hypot(*e[order].T))[:, None] * e[order]
+            pieces = _Pieces(
+                a, b, np.arange(2), np.zeros(2), np.ones(2), 20.0, _midpoint_tree(a, b)
+            ).with_grid()
+            piece, dist, t, _ = pieces._grid_query(origin, 500.0)
+            (expected,), _ = _oracle(pieces, origin, np.array([[0, 1]]), True)
+            assert (piece[0], dist[0], t[0]) == expected
+            square = (a * a).sum(axis=1)
+            chose_larger_square += bool(square[piece[0]] > square[1 - piece[0]])
+    assert chose_larger_square > 0  # hypot (and the midpoint rule) overrule the squares
