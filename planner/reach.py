@@ -51,8 +51,21 @@ def _directed(graph: TravelGraph, toward: bool) -> tuple[sp.csr_matrix, np.ndarr
     # Searching toward the sources runs on reversed edges; the segment arithmetic below is
     # written for that case, and swapping forward/backward times turns it into "from".
     if toward:
-        return graph.reverse_matrix, graph.seg_t_fwd, graph.seg_t_bwd
+        return _reversed(graph), graph.seg_t_fwd, graph.seg_t_bwd
     return graph.matrix, graph.seg_t_bwd, graph.seg_t_fwd
+
+
+def _reversed(graph: TravelGraph) -> sp.csr_matrix:
+    """The graph's matrix with every edge reversed; the matrix itself when it is symmetric.
+
+    Every segment taking as long both ways (walking on level ground) makes the matrix equal to
+    its transpose, element for element (:func:`planner.network._matrix` keeps the faster of
+    parallel roads each way): the search then needs no transposed copy.
+    """
+    cached = graph.__dict__.get("reverse_matrix")
+    if cached is None and np.array_equal(graph.seg_t_fwd, graph.seg_t_bwd):
+        cached = graph.__dict__["reverse_matrix"] = graph.matrix  # dropped with the indexes
+    return cached if cached is not None else graph.reverse_matrix
 
 
 def search(
@@ -191,16 +204,21 @@ def same_segment(
     empty = (np.array([], np.int64), np.array([], np.int64), np.array([], float))
     if len(live) == 0 or len(target_segment) == 0:
         return empty
+    # Only targets on a segment that holds a source take part (a lookup, not a search: few do).
+    hosts = np.zeros(len(graph.seg_u), dtype=bool)
+    hosts[sources.segment[live]] = True
+    on_host = np.flatnonzero(hosts[target_segment] & (target_segment >= 0))
+    if len(on_host) == 0:
+        return empty
     # Pairs by target, then by source (a join on the segment through a sorted search).
     order = live[np.argsort(sources.segment[live], kind="stable")]
     by_segment = sources.segment[order]
-    first = np.searchsorted(by_segment, target_segment, side="left")
-    count = np.searchsorted(by_segment, target_segment, side="right") - first
-    if not count.any():
-        return empty
-    t_idx = np.repeat(np.arange(len(target_segment)), count)
+    host_segment = target_segment[on_host]
+    first = np.searchsorted(by_segment, host_segment, side="left")
+    count = np.searchsorted(by_segment, host_segment, side="right") - first
+    t_idx = on_host[np.repeat(np.arange(len(on_host)), count)]
     step = np.arange(len(t_idx)) - np.repeat(np.cumsum(count) - count, count)
-    s_idx = order[first[t_idx] + step]
+    s_idx = order[np.repeat(first, count) + step]
     pseg = target_segment[t_idx]
     delta = sources.fraction[s_idx] - target_fraction[t_idx]
     along = np.where(delta >= 0, _part(delta, t_fwd[pseg]), _part(-delta, t_bwd[pseg]))

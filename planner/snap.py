@@ -5,8 +5,9 @@ midpoints. A point asks for its nearest midpoints and projects itself on those p
 answer is proven exact when the farthest midpoint returned lies beyond the best distance plus
 half the longest piece (no piece outside could be nearer), else the point asks for more
 midpoints, and only points no step can prove go to shapely's R-tree. Points are put in spatial
-order first and the pieces are stored in spatial order, so the tree walks and the gathers stay
-in cache: that, not the arithmetic, is what the time goes to. The pieces and the tree are kept
+order first (in cell order for the cell lists below) and the pieces are stored in spatial order,
+so the tree walks and the gathers stay in cache: that, not the arithmetic, is what the time goes
+to. The pieces and the tree are kept
 on the travel graph and saved with the compiled network (:mod:`planner.snap_index`).
 
 A saved index also holds cell lists (:class:`_Grid`): per 50 m cell, the pieces within 40 m of
@@ -192,12 +193,13 @@ class _Pieces:
     ``(m, 5)``: what a candidate needs comes in one gather (``a``: a view of the first two)."""
 
     def __post_init__(self) -> None:
-        ab = self.b - self.a
         packed = np.empty((len(self.a), 5))
         packed[:, :2] = self.a
-        packed[:, 2:4] = ab
-        den = ab[:, 0] * ab[:, 0] + ab[:, 1] * ab[:, 1]
-        packed[:, 4] = np.where(den > 0, den, 1.0)  # (a point piece: any t gives its point)
+        ab = np.subtract(self.b, self.a, out=packed[:, 2:4])  # (written in place: fewer copies)
+        den = ab[:, 0] * ab[:, 0]
+        den += ab[:, 1] * ab[:, 1]
+        packed[:, 4] = den
+        packed[~(den > 0), 4] = 1.0  # (a point piece: any t gives its point)
         object.__setattr__(self, "packed", packed)
         object.__setattr__(self, "a", packed[:, :2])
 
@@ -233,8 +235,8 @@ class _Pieces:
     def nearest(self, xy: np.ndarray, max_distance_m: float) -> tuple[np.ndarray, ...]:
         """Nearest piece within the limit: ``(piece, distance, t, complete)`` per point.
 
-        The points are visited in spatial order; those the cell lists (:class:`_Grid`) prove
-        are answered from them, the others ask the KD-tree for their 8 nearest
+        The points the cell lists (:class:`_Grid`) prove are answered from them (visited cell
+        by cell); the others, in spatial order, ask the KD-tree for their 8 nearest
         midpoints within a short radius (:data:`_K_STEPS`), then 16 and 128 within the snap
         limit where those cannot prove the answer. ``complete`` is false where even 128 cannot
         (then the caller asks the exact R-tree instead).
@@ -243,12 +245,12 @@ class _Pieces:
         piece = np.zeros(n, dtype=np.int64)
         dist = np.full(n, np.inf)
         t = np.zeros(n)
-        order = _spatial_order(xy) if n > _SORT_FROM else np.arange(n)
-        todo = order
-        if self.grid is not None:
-            j_, d_, t_, done = self._grid_answers(xy[todo], max_distance_m)
-            piece[todo], dist[todo], t[todo] = j_, d_, t_
-            todo = todo[~done]
+        todo = np.arange(n)
+        if self.grid is not None:  # (it orders the points by cell itself)
+            piece, dist, t, done = self._grid_answers(xy, max_distance_m)
+            todo = np.flatnonzero(~done)
+        if len(todo) > _SORT_FROM:
+            todo = todo[_spatial_order(xy[todo])]
         for k, near_m in _K_STEPS:
             j_, d_, t_, done = self._query(xy[todo], max_distance_m, k, near_m)
             piece[todo], dist[todo], t[todo] = j_, d_, t_
@@ -292,21 +294,22 @@ class _Pieces:
         return piece, best_d, best_t, complete
 
     def _grid_answers(self, xy: np.ndarray, max_distance_m: float) -> tuple[np.ndarray, ...]:
-        """:meth:`_grid_query`, the two halves of many points on two threads (as the KD-tree)."""
-        if len(xy) < _THREADS_FROM or (os.cpu_count() or 1) < 2:
-            return self._grid_query(xy, max_distance_m)
-        half = len(xy) // 2
-        with ThreadPoolExecutor(2) as pool:  # numpy lets go of the GIL in its loops
-            parts = list(
-                pool.map(lambda p: self._grid_query(p, max_distance_m), (xy[:half], xy[half:]))
-            )
-        return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))
+        """:meth:`_grid_query`, on two threads for many points (as the KD-tree).
 
-    def _grid_query(self, xy: np.ndarray, max_distance_m: float) -> tuple[np.ndarray, ...]:
+        Each thread takes one half of the map (the points in cell order, cut in two), so each
+        works through half of the pieces.
+        """
+        threads = 2 if len(xy) >= _THREADS_FROM and (os.cpu_count() or 1) >= 2 else 1
+        return self._grid_query(xy, max_distance_m, threads=threads)
+
+    def _grid_query(
+        self, xy: np.ndarray, max_distance_m: float, *, threads: int = 1
+    ) -> tuple[np.ndarray, ...]:
         """Nearest piece among those listed in each point's cell: ``(piece, d, t, complete)``.
 
-        Points are grouped by how many pieces their cell lists, so each group is one
-        rectangular gather with no padding.
+        The points are taken in cell order, so the cell lists and the pieces are read about in
+        the order they are stored (a sweep over the map, not a jump per point); the candidates
+        of a block of points are one flat array (:meth:`_listed`).
         """
         grid = self.grid
         assert grid is not None
@@ -315,21 +318,82 @@ class _Pieces:
         best_d = np.full(n, np.inf)
         best_t = np.zeros(n)
         cell, margin = grid.locate(xy)
-        start = np.where(cell >= 0, grid.indptr[np.maximum(cell, 0)], 0)
-        count = np.where(cell >= 0, grid.indptr[np.maximum(cell, 0) + 1] - start, 0)
-        by_count = np.argsort(count, kind="stable")
-        sorted_count = count[by_count]
-        widest = int(sorted_count[-1]) if n else 0
-        edges = np.searchsorted(sorted_count, np.arange(1, widest + 2))
-        for width in range(1, widest + 1):
-            group = by_count[edges[width - 1] : edges[width]]
-            for lo in range(0, len(group), _BLOCK):
-                rows = group[lo : lo + _BLOCK]
-                j = grid.pieces[start[rows, None] + np.arange(width)]
-                piece[rows], best_d[rows], best_t[rows] = self._project(xy[rows], j, tie_break=True)
+        inside = np.maximum(cell, 0)
+        start = np.where(cell >= 0, grid.indptr[inside], 0)
+        count = np.where(cell >= 0, grid.indptr[inside + 1] - start, 0)
+        order = np.argsort(cell)
+        order = order[count[order] > 0]  # (outside the grid, or a cell listing nothing)
+        parts = np.array_split(order, threads) if len(order) else [order]
+        if len(parts) > 1:
+            with ThreadPoolExecutor(len(parts)) as pool:  # numpy lets go of the GIL in its loops
+                answers = list(pool.map(lambda rows: self._listed(xy, start, count, rows), parts))
+        else:
+            answers = [self._listed(xy, start, count, parts[0])]
+        for rows, (j_, d_, t_) in zip(parts, answers, strict=True):
+            piece[rows], best_d[rows], best_t[rows] = j_, d_, t_
         # A piece the cell does not list lies beyond reach_m + margin (see _Grid).
         complete = np.minimum(best_d, max_distance_m) < grid.reach_m + margin - _PROOF_EPS_M
         return piece, best_d, best_t, complete
+
+    def _listed(
+        self, xy: np.ndarray, start: np.ndarray, count: np.ndarray, rows: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
+        """Nearest listed piece of the points ``rows`` (each listing ``count`` pieces from
+        ``start`` in the grid): ``(piece, d, t)``, as :meth:`_project` with ``tie_break``.
+
+        Every (point, listed piece) pair of a block is one element of flat arrays: the same
+        arithmetic as :meth:`_project`, element for element, without grouping points by how
+        many pieces they list. A point with several candidates within :data:`_NEAR` of its
+        least squared distance (a tie, as at a node) is decided by :meth:`_project` itself.
+        """
+        grid = self.grid
+        assert grid is not None
+        piece = np.zeros(len(rows), dtype=np.int64)
+        best_d = np.full(len(rows), np.inf)
+        best_t = np.zeros(len(rows))
+        x, y = xy[:, 0], xy[:, 1]
+        tied: list[np.ndarray] = []
+        for lo in range(0, len(rows), _BLOCK):
+            r = rows[lo : lo + _BLOCK]
+            c = count[r]
+            offset = np.cumsum(c) - c
+            step = np.arange(int(offset[-1] + c[-1])) - np.repeat(offset, c)
+            j = np.take(grid.pieces, np.repeat(start[r], c) + step)
+            candidate = np.take(self.packed, j, axis=0)
+            ax, ay, bx, by, den = (candidate[:, i] for i in range(5))
+            apx = np.repeat(np.take(x, r), c) - ax
+            apy = np.repeat(np.take(y, r), c) - ay
+            t = apx * bx
+            t += apy * by
+            t /= den
+            np.clip(t, 0.0, 1.0, out=t)
+            ex, ey = t * bx, t * by
+            np.subtract(apx, ex, out=ex)
+            np.subtract(apy, ey, out=ey)
+            d2 = np.multiply(ex, ex, out=apx)
+            d2 += np.multiply(ey, ey, out=apy)
+            least = np.minimum.reduceat(d2, offset)
+            near = d2 <= np.repeat(least * (1.0 + _NEAR) + _NEAR_ABS, c)
+            n_near = np.add.reduceat(near, offset, dtype=np.int64)
+            # The first near candidate of each point (its only one, but where tied).
+            first = np.flatnonzero(near)[np.cumsum(n_near) - n_near]
+            out = slice(lo, lo + len(r))
+            piece[out] = np.take(j, first)
+            best_d[out] = np.hypot(np.take(ex, first), np.take(ey, first))
+            best_t[out] = np.take(t, first)
+            tied.append(lo + np.flatnonzero(n_near > 1))
+        again = np.concatenate(tied) if tied else np.zeros(0, dtype=np.int64)
+        if len(again):  # ties: by pieces listed, one rectangular gather per count
+            by_count = again[np.argsort(count[rows[again]], kind="stable")]
+            widths = count[rows[by_count]]
+            for width in np.unique(widths):
+                group = by_count[widths == width]
+                r = rows[group]
+                j = np.take(grid.pieces, start[r, None] + np.arange(width))
+                piece[group], best_d[group], best_t[group] = self._project(
+                    np.take(xy, r, axis=0), j, tie_break=True
+                )
+        return piece, best_d, best_t
 
     def _project(
         self, xy: np.ndarray, j: np.ndarray, *, tie_break: bool = False
@@ -353,21 +417,38 @@ class _Pieces:
         ex, ey = t * bx, t * by
         np.subtract(apx, ex, out=ex)
         np.subtract(apy, ey, out=ey)
-        dist = np.hypot(ex, ey, out=ex)
+        # Candidates are compared by squared distance (hypot, exact but careful, costs ten
+        # times more); the distance is ``hypot`` of the winner. Only candidates within a
+        # relative _NEAR of the least squared distance can be as near as the winner once
+        # rounded (:data:`_NEAR`): where several are, hypot orders them, as it did all.
+        d2 = np.multiply(ex, ex, out=apx)
+        d2 += np.multiply(ey, ey, out=apy)
         if not every:
-            dist[~found] = np.inf
-        best = np.argmin(dist, axis=1)
+            d2[~found] = np.inf
         rows = np.arange(len(xy))
-        best_d = dist[rows, best]
-        if tie_break and j.shape[1] > 1:
-            tied = dist == best_d[:, None]
-            several = np.flatnonzero(tied.sum(axis=1) > 1)
-            if len(several):
-                mid = self.tree.data[j[several]]
-                d2 = (xy[several, None, 0] - mid[..., 0]) ** 2 + (
-                    xy[several, None, 1] - mid[..., 1]
-                ) ** 2
-                best[several] = np.argmin(np.where(tied[several], d2, np.inf), axis=1)
+        best = np.argmin(d2, axis=1)
+        least = d2[rows, best]
+        near = d2 <= (least * (1.0 + _NEAR) + _NEAR_ABS)[:, None]
+        if not every:
+            near &= found
+        several = np.flatnonzero(np.count_nonzero(near, axis=1) > 1)
+        if len(several):
+            dist = np.where(near[several], np.hypot(ex[several], ey[several]), np.inf)
+            pick = np.argmin(dist, axis=1)
+            if tie_break:
+                tied = dist == dist[np.arange(len(several)), pick][:, None]
+                again = np.flatnonzero(np.count_nonzero(tied, axis=1) > 1)
+                if len(again):
+                    which = several[again]
+                    mid = self.tree.data[j[which]]
+                    d_mid = (xy[which, None, 0] - mid[..., 0]) ** 2 + (
+                        xy[which, None, 1] - mid[..., 1]
+                    ) ** 2
+                    pick[again] = np.argmin(np.where(tied[again], d_mid, np.inf), axis=1)
+            best[several] = pick
+        best_d = np.hypot(ex[rows, best], ey[rows, best])
+        if not every:
+            best_d[~found[rows, best]] = np.inf
         return j[rows, best], best_d, t[rows, best]
 
 
@@ -377,6 +458,12 @@ piece; ``near_m``: the nearest-piece distance a step can prove (its tree search 
 plus half a piece: a short radius keeps the search small for the usual point near a road)."""
 _BLOCK = 4096
 """Points per block of the projection arithmetic."""
+_NEAR = 1e-12
+"""Relative margin of squared distances within which :meth:`_Pieces._project` orders candidates
+by ``hypot`` (rounding moves a squared distance by a few 1e-16 and hypot by less: a candidate
+farther than this is farther by hypot too)."""
+_NEAR_ABS = 1e-250
+"""Absolute margin of the same (squares of distances below 1e-125 m lose precision)."""
 _PROOF_EPS_M = 1e-6
 """Margin of the grid's proof against rounding (a point that close to its bound goes on)."""
 _THREADS_FROM = 20_000

@@ -250,7 +250,8 @@ def _restore_tree(
     nodes, indices = z[f"{name}.tree_nodes"], z[f"{name}.tree_indices"]
     n, m, leafsize = (int(v) for v in z[f"{name}.tree_shape"])
     maxes, mins = z[f"{name}.tree_box"]
-    data = 0.5 * (a + b)
+    data = np.add(a, b)
+    data *= 0.5  # (as 0.5 * (a + b), the midpoints the tree was built on, one copy fewer)
     fits = (
         n == len(a) == len(indices)
         and m == 2

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from planner.lines import Lines
 from planner.network import RoadNetwork
-from planner.reach import nearest, search, times_at
-from planner.snap import snap_points
+from planner.reach import _reversed, nearest, same_segment, search, times_at
+from planner.snap import Snapped, snap_points
 
 WALK_MPS = 4.0 / 3.6
 
@@ -246,3 +246,60 @@ def test_snapping_finds_the_nearest_point_of_curved_roads(seed, n_points, limit)
         graph.seg_geometry[snapped.segment[ok]], snapped.fraction[ok], normalized=True
     )
     np.testing.assert_allclose(shapely.distance(at, shapely.points(xy[ok])), best[ok], atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["walk", "drive"])
+def test_reversed_matrix_is_the_transpose(mode):
+    """Searches toward the sites run on the transposed matrix, or on the matrix when equal."""
+    rng = np.random.default_rng(7)
+    network = random_network(rng, 40, 90)
+    network.edge_highway[:] = "residential"  # usable both on foot and by car
+    graph = network.travel_graph(mode)
+    reverse = _reversed(graph)
+    np.testing.assert_array_equal(reverse.toarray(), graph.matrix.T.toarray())
+    symmetric = np.array_equal(graph.seg_t_fwd, graph.seg_t_bwd)
+    assert symmetric == (mode == "walk")  # the random network has one-way streets for cars
+    assert (reverse is graph.matrix) == symmetric
+
+
+@pytest.mark.parametrize("best_only", [True, False])
+def test_same_segment_pairs_equal_brute_force(best_only):
+    """Direct trips along a shared segment, against a loop over every (target, source) pair."""
+    rng = np.random.default_rng(3)
+    network = random_network(rng, 30, 60)
+    network.edge_highway[:] = "residential"
+    graph = network.travel_graph("drive", speed_kmh=None)  # one-way streets: times differ by way
+    n_seg = len(graph.seg_u)
+    # A few segments hold all the sources and most targets (the last one too: a target's -1
+    # must not read as it).
+    host = np.r_[rng.integers(0, n_seg, 3), n_seg - 1]
+    sources = Snapped(
+        segment=np.r_[rng.choice(host, 12), -1],  # the last source is not snapped
+        fraction=np.r_[rng.choice([0.0, 0.3, 1.0], 6), rng.uniform(0, 1, 6), 0.5],
+        access_m=rng.uniform(0, 50, 13),
+    )
+    t_seg = rng.permutation(np.r_[rng.choice(host, 40), rng.integers(0, n_seg, 20), -1, -1])
+    t_frac = rng.uniform(0, 1, len(t_seg))
+    t_idx, s_idx, seconds = same_segment(
+        graph, sources, t_seg, t_frac, toward=True, best_only=best_only
+    )
+    mps = 4.0 / 3.6  # access legs at walking speed
+    expected = []
+    for i, (seg, x) in enumerate(zip(t_seg, t_frac, strict=True)):
+        pairs = []
+        for s in range(len(sources)):
+            if seg < 0 or sources.segment[s] != seg:
+                continue
+            # toward the source: from the target at x to the source at fraction f
+            f = sources.fraction[s]
+            along = (f - x) * graph.seg_t_fwd[seg] if f >= x else (x - f) * graph.seg_t_bwd[seg]
+            if f == x:
+                along = 0.0
+            pairs.append((i, s, along + sources.access_m[s] / mps))
+        if best_only and pairs:
+            pairs = [min(pairs, key=lambda p: (p[2], p[1]))]
+        expected.extend(pairs)
+    assert len(expected) > 0
+    got = list(zip(t_idx.tolist(), s_idx.tolist(), seconds.tolist(), strict=True))
+    assert [(i, s) for i, s, _ in got] == [(i, s) for i, s, _ in expected]
+    np.testing.assert_allclose([t for *_, t in got], [t for *_, t in expected], rtol=1e-12)
