@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -196,10 +197,13 @@ def test_each_local_worker_holds_a_core_of_its_own(tmp_path):
     try:
         client = counties._start()
         held = client.run(_cores_of_every_thread)
+        frozen = client.run(gc.get_freeze_count)
     finally:
         counties.close(wait=True)
     assert sorted(core for threads in held.values() for core in set(threads)) == cores
     assert all(len(set(threads)) == 1 for threads in held.values())  # no thread left behind
+    # what the warm-up loaded is out of the collector's full passes
+    assert all(count > 10_000 for count in frozen.values())
 
 
 def _cores_of_every_thread() -> list[int]:
