@@ -114,7 +114,7 @@ def main(
         f"{SPEEDUP_TARGET:g}x), results {'equal' if same else 'DIFFERENT'}: "
         f"{'met' if met else 'MISSED'}; load {_load_range(serial + dask)} on {os.cpu_count()} cores"
     )
-    headline = [text]
+    headline = [text, _ceiling(serial, dask, n)]
     if one_core:
         t_one = statistics.median(r["total_s"] for r in runs["serial_one_core"])
         headline.append(
@@ -197,6 +197,25 @@ def _run(config: Path, out: Path, *, workers: int, cache: Path, pin: bool) -> di
         "busy": sum(t["ended"] - t["started"] for t in timing) / (len(processes) * (last - first)),
         "processes": len(processes),
     }
+
+
+def _ceiling(serial: list[dict[str, Any]], dask: list[dict[str, Any]], n: int) -> str:
+    """What the counties' CPU seconds allow: each core busy with counties from first to last.
+
+    The serial run's counties use more than one core (the service-area rasters run on two
+    threads), the workers' exactly one each: the ratio of the serial counties' span to the
+    workers' CPU seconds shared by the cores is the most two workers can gain on the counties.
+    """
+    span = statistics.median(r["phases_s"]["counties"] for r in serial)
+    cpu = statistics.median(r["county_cpu_s"] for r in dask)
+    bound = n * cpu / WORKERS
+    rest = statistics.median(r["total_s"] - r["phases_s"]["counties"] for r in dask)
+    return (
+        f"ceiling: {n} counties x {cpu:.2f} CPU s / {WORKERS} workers = {bound:.1f} s of counties "
+        f"({span / bound:.2f}x the serial counties' {span:.1f} s); with the Dask run's other "
+        f"{rest:.1f} s, {statistics.median(r['total_s'] for r in serial) / (bound + rest):.2f}x "
+        "overall"
+    )
 
 
 def _phase_table(runs: dict[str, list[dict[str, Any]]]) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import os
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -383,7 +385,8 @@ def _raster_parts(
 
     Tiles are rastered (burn and distance transform, which free the interpreter) on a pool
     of two threads while this thread polygonises the tile before: at most three tiles are in
-    memory at once.
+    memory at once. A process held to one core (``taskset``, a Dask worker of
+    ``servicecircle province``) rasters each tile in this thread instead.
 
     Returns the polygons, the label and the tile (a number) of each, and the grid
     ``(x0, y1, cell_m)`` that maps cells to metres.
@@ -399,7 +402,7 @@ def _raster_parts(
     parts: list[np.ndarray] = []
     owner: list[np.ndarray] = []
     tile_of: list[np.ndarray] = []
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=2) if _cores() > 1 else _InThisThread() as pool:
         pending: deque[tuple[int, Future[np.ndarray | None]]] = deque()
         todo = iter(range(len(grid.ids)))
         for i in itertools.islice(todo, 2):
@@ -420,6 +423,29 @@ def _raster_parts(
         empty = np.array([], dtype=np.int64)
         return np.array([], dtype=object), empty, empty, (x0, y1, cell_m)
     return np.concatenate(parts), np.concatenate(owner), np.concatenate(tile_of), (x0, y1, cell_m)
+
+
+def _cores() -> int:
+    """Cores this process may run on (its CPU affinity: ``taskset``, a worker held to one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+class _InThisThread:
+    """Runs each raster at once in the calling thread: on one core a pool only takes turns."""
+
+    def __enter__(self) -> _InThisThread:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def submit(self, fn: Callable[[int], np.ndarray | None], i: int) -> Future[np.ndarray | None]:
+        """A finished future of ``fn(i)``."""
+        future: Future[np.ndarray | None] = Future()
+        future.set_result(fn(i))
+        return future
 
 
 _CHUNK = 20_000

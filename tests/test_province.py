@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -176,3 +178,53 @@ def test_the_largest_counties_go_to_dask_first(tmp_path):
     assert [regions[i].name for i in dask.order(regions)] == ["大县", "中县", "小县", "?"]
     serial = _Counties({}, scheduler=None, workers=0)
     assert serial.order(regions) == [0, 1, 2, 3]
+
+
+needs_two_cores = pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="CPU affinity of two cores or more (Linux)",
+)
+
+
+@needs_two_cores
+def test_each_local_worker_holds_a_core_of_its_own(tmp_path):
+    """With as many workers as cores, each worker (all its threads) runs on its own core."""
+    pytest.importorskip("distributed")
+    from planner.province import _Counties
+
+    cores = sorted(os.sched_getaffinity(0))
+    counties = _Counties({}, scheduler=None, workers=len(cores))
+    try:
+        client = counties._start()
+        held = client.run(_cores_of_every_thread)
+        frozen = client.run(gc.get_freeze_count)
+    finally:
+        counties.close(wait=True)
+    assert sorted(core for threads in held.values() for core in set(threads)) == cores
+    assert all(len(set(threads)) == 1 for threads in held.values())  # no thread left behind
+    # what the warm-up loaded is out of the collector's full passes
+    assert all(count > 10_000 for count in frozen.values())
+
+
+def _cores_of_every_thread() -> list[int]:
+    """The core of each thread of this process (each held to one; else -1)."""
+    affinities = [os.sched_getaffinity(int(tid)) for tid in os.listdir("/proc/self/task")]
+    return [min(a) if len(a) == 1 else -1 for a in affinities]
+
+
+@needs_two_cores
+def test_service_areas_drawn_on_one_core_equal_the_two_thread_ones(sample):  # noqa: F811
+    """A process held to one core rasters in its own thread: the same polygons, in order."""
+    from planner.coverage import _service_areas
+
+    region, cov = sample
+    two = cov.service_areas  # drawn on the pool of two threads
+    everything = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(everything)})
+    try:
+        one = _service_areas(region, cov.node_times)
+    finally:
+        os.sched_setaffinity(0, everything)
+    assert len(one) == len(two) > 0
+    assert list(one["site_id"]) == list(two["site_id"])
+    assert one.geometry.to_wkb().tolist() == two.geometry.to_wkb().tolist()
