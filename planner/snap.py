@@ -363,15 +363,7 @@ class _Pieces:
             ax, ay, bx, by, den = (candidate[:, i] for i in range(5))
             apx = np.repeat(np.take(x, r), c) - ax
             apy = np.repeat(np.take(y, r), c) - ay
-            t = apx * bx
-            t += apy * by
-            t /= den
-            np.clip(t, 0.0, 1.0, out=t)
-            ex, ey = t * bx, t * by
-            np.subtract(apx, ex, out=ex)
-            np.subtract(apy, ey, out=ey)
-            d2 = np.multiply(ex, ex, out=apx)
-            d2 += np.multiply(ey, ey, out=apy)
+            t, ex, ey, d2 = _offsets(apx, apy, bx, by, den)
             least = np.minimum.reduceat(d2, offset)
             near = d2 <= np.repeat(least * (1.0 + _NEAR) + _NEAR_ABS, c)
             n_near = np.add.reduceat(near, offset, dtype=np.int64)
@@ -410,19 +402,11 @@ class _Pieces:
         ax, ay, bx, by, den = (candidate[..., i] for i in range(5))
         # (in place where possible: the same operations in the same order, fewer temporaries)
         apx, apy = xy[:, :1] - ax, xy[:, 1:] - ay
-        t = apx * bx
-        t += apy * by
-        t /= den
-        np.clip(t, 0.0, 1.0, out=t)
-        ex, ey = t * bx, t * by
-        np.subtract(apx, ex, out=ex)
-        np.subtract(apy, ey, out=ey)
         # Candidates are compared by squared distance (hypot, exact but careful, costs ten
         # times more); the distance is ``hypot`` of the winner. Only candidates within a
         # relative _NEAR of the least squared distance can be as near as the winner once
         # rounded (:data:`_NEAR`): where several are, hypot orders them, as it did all.
-        d2 = np.multiply(ex, ex, out=apx)
-        d2 += np.multiply(ey, ey, out=apy)
+        t, ex, ey, d2 = _offsets(apx, apy, bx, by, den)
         if not every:
             d2[~found] = np.inf
         rows = np.arange(len(xy))
@@ -613,3 +597,26 @@ def _rtree_snap(
     fraction[rows] = shapely.line_locate_point(
         graph.seg_geometry[seg], points[idx], normalized=True
     )
+
+
+def _offsets(
+    apx: np.ndarray, apy: np.ndarray, bx: np.ndarray, by: np.ndarray, den: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Points against pieces: the position ``t`` (0..1) of each point's projection on its
+    piece, the offset ``(ex, ey)`` from it to the point and its squared length ``d2``.
+
+    ``apx, apy`` is the point less the piece's start, ``bx, by`` the piece's direction and
+    ``den`` its squared length (the packed pieces). Worked in place where possible, the same
+    operations in the same order for every caller (so equal inputs give equal bits);
+    ``apx`` and ``apy`` are overwritten (``d2`` is written into ``apx``).
+    """
+    t = apx * bx
+    t += apy * by
+    t /= den
+    np.clip(t, 0.0, 1.0, out=t)
+    ex, ey = t * bx, t * by
+    np.subtract(apx, ex, out=ex)
+    np.subtract(apy, ey, out=ey)
+    d2 = np.multiply(ex, ex, out=apx)
+    d2 += np.multiply(ey, ey, out=apy)
+    return t, ex, ey, d2
