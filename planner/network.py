@@ -613,7 +613,14 @@ class TravelGraph:
 
     @cached_property
     def reverse_matrix(self) -> sp.csr_matrix:
-        """Travel seconds with every edge reversed (searches toward sites instead of from them)."""
+        """Travel seconds with every edge reversed (searches toward sites instead of from them).
+
+        The matrix itself when every segment takes as long both ways (walking on level
+        ground): it then equals its transpose, element for element (:func:`_matrix` keeps the
+        faster of parallel roads each way), and no transposed copy is made.
+        """
+        if np.array_equal(self.seg_t_fwd, self.seg_t_bwd):
+            return self.matrix
         return self.matrix.T.tocsr()
 
     @cached_property

@@ -51,21 +51,8 @@ def _directed(graph: TravelGraph, toward: bool) -> tuple[sp.csr_matrix, np.ndarr
     # Searching toward the sources runs on reversed edges; the segment arithmetic below is
     # written for that case, and swapping forward/backward times turns it into "from".
     if toward:
-        return _reversed(graph), graph.seg_t_fwd, graph.seg_t_bwd
+        return graph.reverse_matrix, graph.seg_t_fwd, graph.seg_t_bwd
     return graph.matrix, graph.seg_t_bwd, graph.seg_t_fwd
-
-
-def _reversed(graph: TravelGraph) -> sp.csr_matrix:
-    """The graph's matrix with every edge reversed; the matrix itself when it is symmetric.
-
-    Every segment taking as long both ways (walking on level ground) makes the matrix equal to
-    its transpose, element for element (:func:`planner.network._matrix` keeps the faster of
-    parallel roads each way): the search then needs no transposed copy.
-    """
-    cached = graph.__dict__.get("reverse_matrix")
-    if cached is None and np.array_equal(graph.seg_t_fwd, graph.seg_t_bwd):
-        cached = graph.__dict__["reverse_matrix"] = graph.matrix  # dropped with the indexes
-    return cached if cached is not None else graph.reverse_matrix
 
 
 def search(

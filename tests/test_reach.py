@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from planner.lines import Lines
 from planner.network import RoadNetwork
-from planner.reach import _reversed, nearest, same_segment, search, times_at
+from planner.reach import nearest, same_segment, search, times_at
 from planner.snap import Snapped, snap_points
 
 WALK_MPS = 4.0 / 3.6
@@ -255,7 +255,7 @@ def test_reversed_matrix_is_the_transpose(mode):
     network = random_network(rng, 40, 90)
     network.edge_highway[:] = "residential"  # usable both on foot and by car
     graph = network.travel_graph(mode)
-    reverse = _reversed(graph)
+    reverse = graph.reverse_matrix
     np.testing.assert_array_equal(reverse.toarray(), graph.matrix.T.toarray())
     symmetric = np.array_equal(graph.seg_t_fwd, graph.seg_t_bwd)
     assert symmetric == (mode == "walk")  # the random network has one-way streets for cars
