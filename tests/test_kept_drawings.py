@@ -77,14 +77,21 @@ def test_moving_one_site_redraws_its_tier_only(cached):
 
 def test_a_damaged_drawing_is_ignored_and_replaced(cached, caplog):
     cache, drawn = cached
-    path = _drawings(cache)[-1]
-    path.write_bytes(b"not a zip file")
-    with caplog.at_level(logging.WARNING, logger="planner.areas"):
+    # every drawing damaged (other tests leave drawings this analysis does not read)
+    for path in _drawings(cache):
+        path.write_bytes(b"not a zip file")
+    with caplog.at_level(logging.WARNING):
         again = analyze(Region.from_files(cache_dir=cache)).service_areas
     assert "ignoring unreadable service areas" in caplog.text
     assert shapely.equals_exact(again.geometry.values, drawn.geometry.values, tolerance=0).all()
-    with np.load(path) as z:  # written again, whole
-        assert int(z["format"]) == areas.AREAS_FORMAT
+    whole = []  # the ones this analysis read are written again, whole
+    for path in _drawings(cache):
+        try:
+            with np.load(path) as z:
+                whole.append(int(z["format"]) == areas.AREAS_FORMAT)
+        except (OSError, ValueError):
+            continue
+    assert len(whole) == drawn["tier"].nunique() and all(whole)
 
 
 def test_only_the_most_recent_drawings_are_kept(tmp_path):
