@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-import os
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,6 +20,7 @@ from scipy.ndimage import distance_transform_edt
 from planner import reach
 from planner.network import TravelGraph, kept_path, load_kept, save_kept
 from planner.reach import NodeTimes, _directed, _part, same_segment
+from planner.runtime import cores
 from planner.snap import Snapped
 
 log = logging.getLogger(__name__)
@@ -402,7 +402,7 @@ def _raster_parts(
     parts: list[np.ndarray] = []
     owner: list[np.ndarray] = []
     tile_of: list[np.ndarray] = []
-    with ThreadPoolExecutor(max_workers=2) if _cores() > 1 else _InThisThread() as pool:
+    with ThreadPoolExecutor(max_workers=2) if cores() > 1 else _InThisThread() as pool:
         pending: deque[tuple[int, Future[np.ndarray | None]]] = deque()
         todo = iter(range(len(grid.ids)))
         for i in itertools.islice(todo, 2):
@@ -423,13 +423,6 @@ def _raster_parts(
         empty = np.array([], dtype=np.int64)
         return np.array([], dtype=object), empty, empty, (x0, y1, cell_m)
     return np.concatenate(parts), np.concatenate(owner), np.concatenate(tile_of), (x0, y1, cell_m)
-
-
-def _cores() -> int:
-    """Cores this process may run on (its CPU affinity: ``taskset``, a worker held to one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 class _InThisThread:

@@ -26,6 +26,7 @@ from planner.errors import InputError
 from planner.io import feed_file
 from planner.region import Region, RegionFiles
 from planner.regions_config import FILE_KEYS, read_regions_config
+from planner.runtime import core_ids
 from planner.standards import Standards
 from planner.text import PROVINCE
 
@@ -524,7 +525,7 @@ class _Counties:
             cluster = local_cluster(n)
             self.stack.callback(cluster.close)
             client = Client(cluster)
-            cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+            cores = core_ids()
             if 1 < len(cores) <= n:  # the workers share every core: one each
                 client.register_plugin(OneCoreEach(cores))
         self.stack.callback(client.close)

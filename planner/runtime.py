@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 
 log = logging.getLogger(__name__)
 
@@ -57,3 +58,16 @@ def return_freed_memory() -> bool:
     )
     log.debug("glibc returns freed blocks of %d bytes or more: %s", MALLOC_THRESHOLD, done)
     return done
+
+
+def core_ids() -> list[int]:
+    """The cores this process may run on (its CPU affinity: ``taskset``, a Dask worker held
+    to one); empty where the system does not say (no ``sched_getaffinity``)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return []
+    return sorted(os.sched_getaffinity(0))
+
+
+def cores() -> int:
+    """How many cores this process may run on: :func:`core_ids`, else every core."""
+    return len(core_ids()) or os.cpu_count() or 1

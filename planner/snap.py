@@ -20,7 +20,6 @@ same piece, ties included.
 from __future__ import annotations
 
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -29,6 +28,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from planner.network import TravelGraph
+from planner.runtime import cores
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +299,7 @@ class _Pieces:
         Each thread takes one half of the map (the points in cell order, cut in two), so each
         works through half of the pieces.
         """
-        threads = 2 if len(xy) >= _THREADS_FROM and (os.cpu_count() or 1) >= 2 else 1
+        threads = 2 if len(xy) >= _THREADS_FROM and cores() >= 2 else 1
         return self._grid_query(xy, max_distance_m, threads=threads)
 
     def _grid_query(
