@@ -350,7 +350,8 @@ def _col(sites: pd.DataFrame, name: str) -> pd.Series:
 
 
 def _numbers(sites: pd.DataFrame, name: str) -> pd.Series:
-    return pd.to_numeric(_col(sites, name), errors="coerce")
+    # (as floats: pandas keeps an empty text column as text, which compares with nothing)
+    return pd.to_numeric(_col(sites, name), errors="coerce").astype(float)
 
 
 # --- site rules -----------------------------------------------------------------------------
@@ -434,7 +435,8 @@ def rule_desk(ctx: AuditContext) -> pd.DataFrame:
 
 def _per_tier(ctx: AuditContext, rule: str, sites: pd.DataFrame) -> pd.Series:
     table = ctx.rules[rule]["min"]
-    return sites["tier"].map({t: ctx.rules.number(rule, "min", t) for t in table})
+    need = sites["tier"].map({t: ctx.rules.number(rule, "min", t) for t in table})
+    return need.astype(float)  # (an empty text column maps to empty text)
 
 
 def rule_staff(ctx: AuditContext) -> pd.DataFrame:
