@@ -319,7 +319,9 @@ def area_polygons(
         merged[np.unique(owner[idx])] = one
     if joined.any():
         spanning = np.unique(owner[joined])
-        union = _union_rows(shapely.segmentize(parts[joined], 1.0), owner[joined])
+        union = union_per_owner(
+            shapely.segmentize(parts[joined], 1.0), owner[joined], coverage=True
+        )
         # GDAL's polygons have vertices at corners only; the seams' split points are dropped
         # again by a light simplification that moves no edge (collinear vertices only).
         merged[spanning] = shapely.simplify(union, 0.1, preserve_topology=True)
@@ -341,17 +343,31 @@ def _dense(owner: np.ndarray) -> np.ndarray:
     return np.unique(owner, return_inverse=True)[1]
 
 
-def _union_rows(parts: np.ndarray, owner: np.ndarray) -> np.ndarray:
-    """One coverage union per owner (in sorted owner order), all in one vectorised call."""
+def union_per_owner(parts: np.ndarray, owner: np.ndarray, *, coverage: bool = False) -> np.ndarray:
+    """The union of each owner's ``parts``, one per owner in sorted owner order.
+
+    One vectorised call per thread: the owners are laid out as rows of a table padded with
+    None, and on a process that may use two cores or more the rows are split between two
+    threads by their count of parts (GEOS lets go of the interpreter). ``coverage`` says the
+    parts of an owner only share edges (tiles of one area): GEOS's coverage union, faster.
+    """
     order = np.argsort(owner, kind="stable")
     parts, owner = parts[order], owner[order]
     found, first, count = np.unique(owner, return_index=True, return_counts=True)
-    # One row per owner, padded with None.
     table = np.full((len(found), int(count.max(initial=0))), None, dtype=object)
     table[
         np.repeat(np.arange(len(found)), count), np.arange(len(owner)) - np.repeat(first, count)
     ] = parts
-    return np.asarray(shapely.coverage_union_all(table, axis=1), dtype=object)
+    union = shapely.coverage_union_all if coverage else shapely.union_all
+    done = np.cumsum(count)
+    half = int(np.searchsorted(done, done[-1] / 2)) + 1 if len(done) else 0
+    if cores() < 2 or half >= len(found):
+        return np.asarray(union(table, axis=1), dtype=object)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        rows = pool.map(
+            lambda t: np.asarray(union(t, axis=1), dtype=object), np.split(table, [half])
+        )
+        return np.concatenate(list(rows))
 
 
 def _polygonal(geoms: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from planner.areas import service_area_polygons
+from planner.areas import service_area_polygons, union_per_owner
 from planner.checks import check_reachable, warn_units_outside
 from planner.reach import NodeTimes, nearest
 from planner.region import Region
@@ -510,9 +510,7 @@ def gap_areas(
     table["nearest_site_name"] = table["nearest_site"].map(sites.set_index("id")["name"])
     radius = link_m / 2 + 1.0 if buffer_m is None else buffer_m
     discs = shapely.buffer(shapely.points(xy), radius, quad_segs=6)
-    order = np.argsort(label, kind="stable")
-    merged = shapely.multipolygons(shapely.get_parts(discs[order]), indices=label[order])
-    polygons = np.array([shapely.union_all(shapely.get_parts(m)) for m in merged], dtype=object)
+    polygons = union_per_owner(discs, label)  # labels are 0..k-1: one polygon per label
     centroid = gpd.GeoSeries(shapely.points(table["cx"], table["cy"]), crs=res.crs).to_crs(4326)
     table["centroid_lon"] = np.round(centroid.x.to_numpy(), 6)
     table["centroid_lat"] = np.round(centroid.y.to_numpy(), 6)
