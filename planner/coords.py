@@ -258,7 +258,7 @@ def road_fit(
     lon: np.ndarray,
     lat: np.ndarray,
     *,
-    roads: shapely.STRtree | Callable[[], shapely.STRtree],
+    roads: shapely.STRtree | Callable[[np.ndarray], shapely.STRtree],
     crs: str,
     sample: int = DETECT_SAMPLE,
 ) -> tuple[dict[str, float], dict[str, float]]:
@@ -270,7 +270,9 @@ def road_fit(
         The points as given (degrees), in an unknown system.
     roads
         Spatial index over the road lines, in the metric ``crs``, or a function that makes
-        it (called only when there are enough points to judge).
+        one for the points it is given (``(n, 2)`` in ``crs``; it must hold their nearest
+        roads: :meth:`planner.network.RoadNetwork.road_tree`), called only when there are
+        enough points to judge.
     sample
         At most this many points (a fixed random sample, so the answer is repeatable).
 
@@ -290,14 +292,18 @@ def road_fit(
         return {}, {}
     if len(index) > sample:
         index = np.sort(np.random.default_rng(0).choice(index, sample, replace=False))
-    if callable(roads):
-        roads = roads()
     to_metric = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    xy = {
+        system: np.column_stack(to_metric.transform(*to_wgs84(lon[index], lat[index], system)))
+        for system in COORD_SYSTEMS
+    }
+    if callable(roads):
+        roads = roads(np.concatenate(list(xy.values())))
     dist = {}
-    for system in COORD_SYSTEMS:
-        wlon, wlat = to_wgs84(lon[index], lat[index], system)
-        points = shapely.points(np.column_stack(to_metric.transform(wlon, wlat)))
-        (_, _), dist[system] = roads.query_nearest(points, return_distance=True, all_matches=False)
+    for system, points in xy.items():
+        (_, _), dist[system] = roads.query_nearest(
+            shapely.points(points), return_distance=True, all_matches=False
+        )
     medians = {k: float(np.median(v)) for k, v in dist.items()}
     closer = {k: float(np.mean(v < dist["wgs84"])) for k, v in dist.items()}
     if len(index) >= DETECT_PAIRED_BELOW:

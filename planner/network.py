@@ -20,6 +20,7 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from planner import access
 from planner.access import WAY_TAGS
@@ -112,23 +113,85 @@ class RoadNetwork:
                 _save_graph_arrays(path, arrays)
         return TravelGraph.assemble(self, mode, arrays, speed_kmh=speed_kmh)
 
-    def one_way_each(self) -> np.ndarray:
+    def one_way_each(self, among: np.ndarray | None = None) -> np.ndarray:
         """Positions of the edges that draw each road once, in order.
 
         A two-way road is two directed edges with swapped ends and the same length (parallel
         roads between two nodes differ in length), as :meth:`TravelGraph.build` pairs them.
+        ``among`` (sorted positions holding both edges of each two-way road they hold): the
+        same choice among those edges only.
         """
-        u, v = self.edge_u.astype(np.int64), self.edge_v.astype(np.int64)
+        pos = np.arange(len(self.edge_u)) if among is None else np.asarray(among)
+        u, v = self.edge_u[pos].astype(np.int64), self.edge_v[pos].astype(np.int64)
         ends = (np.minimum(u, v) << 32) | np.maximum(u, v)  # both ends in one number
-        length = np.round(self.edge_length, 1)
+        length = np.round(self.edge_length[pos], 1)
         order = np.lexsort((length, ends))
         ends, length = ends[order], length[order]
         first = np.r_[True, (ends[1:] != ends[:-1]) | (length[1:] != length[:-1])]
-        return np.sort(order[first])
+        return np.sort(pos[order[first]])
 
-    def road_tree(self) -> shapely.STRtree:
-        """Spatial index over the roads, each drawn once (:meth:`one_way_each`)."""
-        return shapely.STRtree(self.edge_lines.take(self.one_way_each()).geoms())
+    def road_tree(self, near: np.ndarray | None = None) -> shapely.STRtree:
+        """Spatial index over the roads, each drawn once (:meth:`one_way_each`).
+
+        With ``near`` (``(n, 2)`` points in the network's metres), over only the roads that
+        can be the nearest road of one of those points (:meth:`roads_near`): the nearest
+        road and its distance are the same for them, and a few hundred points cost a few
+        thousand lines, not a county's (1.5 s for 250,000 road nodes).
+        """
+        keep = self.one_way_each(None if near is None else self.roads_near(near))
+        return shapely.STRtree(self.edge_lines.take(keep).geoms())
+
+    def roads_near(self, xy: np.ndarray, *, max_cells: int = 1_000_000) -> np.ndarray:
+        """Positions of the edges that can be the nearest road of a point of ``xy`` (metres).
+
+        A point's nearest road is no farther than the nearest point where a road starts, so
+        it passes through the square of that half-width around the point. A road lies within
+        half its length of the middle of its two ends (whichever way it is drawn: both edges
+        of a two-way road are kept or neither), so the box of that half-width meets the
+        square. Boxes and squares meet only in cells they share on a grid: the cells the
+        squares cover are counted once (a summed-area table), and each edge's box is looked
+        up there. The result holds every nearest road (and some others), in a few passes
+        over arrays of one value per edge.
+        """
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+        xy = xy[np.isfinite(xy).all(axis=1)]
+        lines = self.edge_lines
+        if len(xy) == 0 or len(lines) == 0:
+            return np.array([], dtype=np.int64)
+        start = lines.xy[lines.offsets[:-1]]
+        _, first = np.unique(self.edge_u, return_index=True)  # one start per node
+        reach = cKDTree(start[first]).query(xy)[0]
+        middle = (start + lines.xy[lines.offsets[1:] - 1]) / 2
+        half = lines.length() / 2 + 1e-6  # (and a hair for rounding)
+        margin = max(half.max(), reach.max())
+        lo = np.minimum(self.node_xy.min(axis=0), xy.min(axis=0)) - margin
+        hi = np.maximum(self.node_xy.max(axis=0), xy.max(axis=0)) + margin
+        cell = max(float(np.median(reach)), float(np.prod(hi - lo) / max_cells) ** 0.5, 1.0)
+        rows, cols = (np.floor((hi - lo) / cell).astype(np.int64) + 1)[::-1]
+
+        def corners(centre: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, ...]:
+            """Rows and columns of the cells of the boxes' lower and upper corners."""
+            low = np.floor((centre - half[:, None] - lo) / cell).astype(np.int64)
+            high = np.floor((centre + half[:, None] - lo) / cell).astype(np.int64)
+            np.clip(low, 0, [cols - 1, rows - 1], out=low)
+            np.clip(high, 0, [cols - 1, rows - 1], out=high)
+            return low[:, 1], low[:, 0], high[:, 1], high[:, 0]
+
+        r0, c0, r1, c1 = corners(xy, reach)
+        # The squares' cells: marked at their corners and summed twice (then each cell holds
+        # the count of squares over it); the covered cells summed twice again, with a zero
+        # row and column in front, count the covered cells in any box with four lookups.
+        marks = np.zeros((rows + 1, cols + 1), dtype=np.int32)
+        np.add.at(marks, (r0, c0), 1)
+        np.add.at(marks, (r0, c1 + 1), -1)
+        np.add.at(marks, (r1 + 1, c0), -1)
+        np.add.at(marks, (r1 + 1, c1 + 1), 1)
+        table = np.zeros((rows + 1, cols + 1), dtype=np.int32)
+        table[1:, 1:] = marks.cumsum(axis=0).cumsum(axis=1)[:-1, :-1] > 0
+        table = table.cumsum(axis=0).cumsum(axis=1)
+        r0, c0, r1, c1 = corners(middle, half)
+        hits = table[r1 + 1, c1 + 1] - table[r0, c1 + 1] - table[r1 + 1, c0] + table[r0, c0]
+        return np.flatnonzero(hits > 0)
 
     # --- persistence -------------------------------------------------------------------------
 

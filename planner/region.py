@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -12,7 +11,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from planner.coords import (
     AUTO,
@@ -209,9 +207,7 @@ class Region:
         if files.dem:
             network = with_slopes(network, files.dem, cache_dir=cache_dir)
         given = layer_systems(files.coord_sys)
-        # The roads' index is made only if a layer's system is judged, and dropped after.
-        tree = functools.cache(network.road_tree)
-        layers, systems = _read_people(network, files, given, tree)
+        layers, systems = _read_people(network, files, given)
         (sites, rej_sites), (residents, rej_res) = layers["sites"], layers["residents"]
         rejected = [rej_sites, rej_res]
         units = candidates = county_name = None
@@ -219,9 +215,7 @@ class Region:
             units, rej, county_name = _read_boundaries(files.units, network.crs)
             rejected.append(rej)
         if files.candidates:
-            candidates, rej = _read_candidates(network, files, given, systems, tree)
-            tree.cache_clear()
-            trim_memory()
+            candidates, rej = _read_candidates(network, files, given, systems)
             rejected.append(rej)
         sites = _input_coords(sites, systems["sites"])
         residents = _input_coords(residents, systems["residents"])
@@ -269,7 +263,6 @@ def _read_people(
     network: RoadNetwork,
     files: RegionFiles,
     given: dict[str, str | None],
-    tree: functools._lru_cache_wrapper[shapely.STRtree],
 ) -> tuple[Layers, dict[str, str]]:
     """Sites and residents (with rejected rows) read in their coordinate systems, and the
     system chosen for each layer (given, or detected from the roads: see :func:`_layer_choices`)."""
@@ -277,8 +270,6 @@ def _read_people(
     layers: Layers = {}
     for layer, reader in (("sites", read_sites), ("residents", read_residents)):
         layers[layer] = reader(getattr(files, layer), coord_sys=given[layer], sheet=files.sheet)
-    # Both layers are judged after both are read: the roads' index (a geometry per road) is
-    # then made, used and freed with nothing else made in between, so its memory goes back.
     for layer in ("sites", "residents"):
         if given[layer] in (None, AUTO):
             found[layer] = _detect_coord_sys(
@@ -287,10 +278,7 @@ def _read_people(
                 path=getattr(files, layer),
                 layer=layer,
                 auto=given[layer] == AUTO,
-                tree=tree,
             )
-    tree.cache_clear()
-    trim_memory()  # its geometries' pages, between blocks in use
     systems = _layer_choices(given, found)
     for layer, reader in (("sites", read_sites), ("residents", read_residents)):
         if found.get(layer) is not None and systems[layer] != "wgs84":  # auto: read again
@@ -316,7 +304,6 @@ def _read_candidates(
     files: RegionFiles,
     given: dict[str, str | None],
     systems: dict[str, str],
-    tree: functools._lru_cache_wrapper[shapely.STRtree],
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Candidates in the network's CRS, from an OSM extract or a table, and rejected rows.
 
@@ -332,7 +319,7 @@ def _read_candidates(
     frame, rej = read_candidates(path, coord_sys=system, sheet=files.sheet)
     if system in (None, AUTO):
         found = _detect_coord_sys(
-            network, frame, path=path, layer="candidates", auto=system == AUTO, tree=tree
+            network, frame, path=path, layer="candidates", auto=system == AUTO
         )
         systems["candidates"] = found or systems["candidates"]
         if system == AUTO and systems["candidates"] != "wgs84":
@@ -363,7 +350,6 @@ def _detect_coord_sys(
     path: str | Path,
     layer: str,
     auto: bool,
-    tree: functools._lru_cache_wrapper[shapely.STRtree],
 ) -> str | None:
     """One point layer's coordinate system judged from the roads (see :mod:`planner.coords`).
 
@@ -372,7 +358,10 @@ def _detect_coord_sys(
     China to judge.
     """
     medians, closer = road_fit(
-        frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), roads=tree, crs=network.crs
+        frame["lon"].to_numpy(float),
+        frame["lat"].to_numpy(float),
+        roads=network.road_tree,
+        crs=network.crs,
     )
     if not medians:
         if auto:

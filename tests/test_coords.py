@@ -274,3 +274,37 @@ def test_small_real_wgs84_layers_far_from_the_roads_raise_no_alarm():
     # Points near the streets, shifted into GCJ-02, are still told apart in a layer of 20.
     near = wgs84_to_gcj02(*_beside_guixi_streets(network, 20, seed=6))
     assert likely_system(*road_fit(*near, roads=tree, crs=network.crs)) == "gcj02"
+
+
+@pytest.mark.parametrize("osm", ["sample", "guixi"])
+def test_the_roads_near_points_hold_each_points_nearest_road(osm):
+    """``road_tree(near)`` indexes only the roads that can be nearest to the points given: for
+    them the nearest distance is the whole index's, bit for bit, and its roads are the ones
+    the whole index draws once (so ``road_fit``'s medians do not move)."""
+    path = SAMPLE / "county.osm" if osm == "sample" else shared_file("guixi", "mapofgx.osm")
+    network = load_network(path)
+    full = network.road_tree()
+    rng = np.random.default_rng(3)
+    lo, hi = network.node_xy.min(axis=0), network.node_xy.max(axis=0)
+    points = np.vstack(
+        [
+            network.node_xy[rng.integers(0, len(network.node_xy), 300)]  # on road ends
+            + rng.normal(0, 30, (300, 2)),  # and beside them
+            rng.uniform(lo - 2_000, hi + 2_000, (300, 2)),  # anywhere, off the map too
+            [hi + 15_000, lo - 8_000],  # far out, alone
+            network.node_xy[:1],  # exactly on a road
+        ]
+    )
+    near = network.road_tree(points)
+    few = network.road_tree(points[:5])  # a few points beside roads: a few roads
+    assert 0 < len(few.geometries) < len(full.geometries) / 4
+    want = full.query_nearest(shapely.points(points), return_distance=True, all_matches=False)
+    got = near.query_nearest(shapely.points(points), return_distance=True, all_matches=False)
+    np.testing.assert_array_equal(got[1], want[1])
+    kept = network.roads_near(points)
+    assert set(network.one_way_each(kept)) == set(network.one_way_each()) & set(kept)
+    # road_fit with the function gives the medians the whole index gives
+    lon, lat = Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True).transform(*points.T)
+    assert road_fit(lon, lat, roads=network.road_tree, crs=network.crs) == road_fit(
+        lon, lat, roads=full, crs=network.crs
+    )
