@@ -68,6 +68,18 @@ class Coverage:
     node_times: dict[str, NodeTimes] = field(default_factory=dict, repr=False)
     region: Region | None = field(default=None, repr=False)
     """The analysed region, kept to draw service areas on demand (``None``: never drawn)."""
+    _wgs84: dict[str, gpd.GeoSeries] = field(default_factory=dict, init=False, repr=False)
+
+    def in_wgs84(self, layer: str) -> gpd.GeoDataFrame:
+        """The layer ``residents``, ``gaps`` or ``service_areas`` with its geometry in WGS84.
+
+        Reprojected once and kept: the GeoJSON files, the GeoPackage and the map each draw
+        the same layers (a county's service areas take 0.4 s to reproject, its residents 0.3 s).
+        """
+        frame: gpd.GeoDataFrame = getattr(self, layer)
+        if layer not in self._wgs84:
+            self._wgs84[layer] = frame.geometry.to_crs(4326)
+        return frame.set_geometry(self._wgs84[layer])
 
     @functools.cached_property
     def service_areas(self) -> gpd.GeoDataFrame:

@@ -272,16 +272,15 @@ def analysis_layers(coverage: Coverage, region: Region) -> dict[str, gpd.GeoData
     layers: dict[str, gpd.GeoDataFrame] = {}
     sites = region.sites.assign(tier_zh=region.sites["tier"].map(lambda t: TIERS[t]["zh"]))
     layers["sites"] = sites
-    res = coverage.residents.copy()
-    layers["residents"] = res
+    layers["residents"] = coverage.in_wgs84("residents")
     if region.units is not None and len(region.units):
         stats = coverage.by_unit.drop(columns=["name", "town"], errors="ignore")
         stats = stats.assign(code=stats["code"].astype(str))
         units = region.units.assign(code=region.units["code"].astype(str))
         units = units.merge(stats, on=["level", "code"], how="left")
         layers["units"] = gpd.GeoDataFrame(units, geometry="geometry", crs=region.units.crs)
-    layers["gaps"] = coverage.gaps
-    layers["service_areas"] = coverage.service_areas
+    layers["gaps"] = coverage.in_wgs84("gaps")
+    layers["service_areas"] = coverage.in_wgs84("service_areas")
     return layers
 
 

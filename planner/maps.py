@@ -309,8 +309,9 @@ def _town_view(
     town: str | None,
 ) -> _View:
     """The frames of the map: every row, or only those of ``town`` (name or code)."""
-    res = coverage.residents
-    areas = coverage.service_areas
+    # In WGS84 as drawn (reprojected once per analysis, for the files and every map).
+    res = coverage.in_wgs84("residents")
+    areas = coverage.in_wgs84("service_areas")
     if town is not None:
         name, code = resolve_town(res, town) or (town, None)
 
@@ -318,7 +319,7 @@ def _town_view(
             return town_mask(frame, name, code=code)
 
         if gaps is None:  # areas whose most populous town is this one
-            gaps = coverage.gaps[inside(coverage.gaps)]
+            gaps = coverage.in_wgs84("gaps")[inside(coverage.gaps)]
         res = res[inside(res)]
         sites = sites[inside(sites)] if "town" in sites or "town_code" in sites else sites
         areas = areas[areas["site_id"].isin(sites["id"])]
@@ -328,7 +329,7 @@ def _town_view(
             added_areas = added_areas[added_areas["site_id"].isin(proposals["candidate_id"])]
         if units is not None:
             units = units[inside(units)]
-    gaps = coverage.gaps if gaps is None else gaps
+    gaps = coverage.in_wgs84("gaps") if gaps is None else gaps
     return _View(res, sites, areas, gaps, units, proposals, added_areas)
 
 

@@ -427,8 +427,8 @@ def write_analysis(
         write_json(_with_run(coverage.summary, run), paths["summary"])
         write_csv(residents_table(coverage), paths["residents"])
         write_csv(coverage.by_unit, paths["by_unit_csv"])
-        write_geojson(coverage.gaps, paths["gaps"])
-        write_geojson(coverage.service_areas, paths["service_areas"])
+        write_geojson(coverage.in_wgs84("gaps"), paths["gaps"])
+        write_geojson(coverage.in_wgs84("service_areas"), paths["service_areas"])
         write_csv(coverage.rejected, paths["rejected"])
         extra = people_outputs(coverage, region, tmp)  # planner.tables, planner.gpkg
         if map_html:
