@@ -18,6 +18,8 @@ from scipy.spatial import cKDTree
 
 from planner.areas import service_area_polygons, union_per_owner
 from planner.checks import check_reachable, warn_units_outside
+from planner.coords import round_lonlat
+from planner.geojson_text import geometry_texts
 from planner.reach import NodeTimes, nearest
 from planner.region import Region
 from planner.runtime import trim_memory
@@ -68,7 +70,7 @@ class Coverage:
     node_times: dict[str, NodeTimes] = field(default_factory=dict, repr=False)
     region: Region | None = field(default=None, repr=False)
     """The analysed region, kept to draw service areas on demand (``None``: never drawn)."""
-    _wgs84: dict[str, gpd.GeoSeries] = field(default_factory=dict, init=False, repr=False)
+    _drawn: dict[tuple[str, str], pd.Series] = field(default_factory=dict, init=False, repr=False)
 
     def in_wgs84(self, layer: str) -> gpd.GeoDataFrame:
         """The layer ``residents``, ``gaps`` or ``service_areas`` with its geometry in WGS84.
@@ -77,9 +79,18 @@ class Coverage:
         the same layers (a county's service areas take 0.4 s to reproject, its residents 0.3 s).
         """
         frame: gpd.GeoDataFrame = getattr(self, layer)
-        if layer not in self._wgs84:
-            self._wgs84[layer] = frame.geometry.to_crs(4326)
-        return frame.set_geometry(self._wgs84[layer])
+        if (layer, "wgs84") not in self._drawn:
+            self._drawn[layer, "wgs84"] = frame.geometry.to_crs(4326)
+        return frame.set_geometry(self._drawn[layer, "wgs84"])
+
+    def geometry_json(self, layer: str) -> pd.Series:
+        """The GeoJSON text of each geometry of :meth:`in_wgs84` ``(layer)``, as the files and
+        the map write it (6 decimals), by the layer's index; written once and kept."""
+        if (layer, "json") not in self._drawn:
+            geoms = self.in_wgs84(layer).geometry
+            texts = geometry_texts(round_lonlat(geoms.to_numpy()))
+            self._drawn[layer, "json"] = pd.Series(texts, index=geoms.index, dtype=object)
+        return self._drawn[layer, "json"]
 
     @functools.cached_property
     def service_areas(self) -> gpd.GeoDataFrame:

@@ -12,6 +12,11 @@ import pandas as pd
 import shapely
 
 
+def geometry_texts(geometries: np.ndarray) -> np.ndarray:
+    """Each geometry's GeoJSON text (``None`` stays ``None``), written by GEOS."""
+    return np.asarray(shapely.to_geojson(np.asarray(geometries, dtype=object)), dtype=object)
+
+
 def feature_texts(
     properties: pd.DataFrame, geometries: np.ndarray, *, ids: bool = False
 ) -> list[str]:
@@ -23,13 +28,15 @@ def feature_texts(
         JSON-ready values (text, numbers, booleans, missing values as null; dates in ISO).
     geometries
         Shapely geometries (``None`` for a feature without one), as they are to be written:
-        transformed and rounded by the caller.
+        transformed and rounded by the caller; or their texts (:func:`geometry_texts`).
     ids
         Give feature ``i`` the id ``"i"``.
     """
     props = properties.reset_index(drop=True)
     n = len(props)
-    shapes = shapely.to_geojson(np.asarray(geometries, dtype=object)) if n else []
+    geometries = np.asarray(geometries, dtype=object)
+    written = pd.api.types.infer_dtype(geometries, skipna=True) in ("string", "empty")
+    shapes = geometries if written else geometry_texts(geometries)  # (None stays None)
     if len(props.columns):
         # pandas writes "/" as "\/" (its only escape of "/", so undoing it is exact)
         lines = props.to_json(

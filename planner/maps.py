@@ -181,11 +181,14 @@ def esc(value: Any) -> Any:
     return html.escape(str(value), quote=True)
 
 
-def _geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> map_layers.LayerText:
+def _geojson(
+    frame: gpd.GeoDataFrame, columns: list[str], texts: pd.Series | None = None
+) -> map_layers.LayerText:
     """``frame``'s ``columns`` as WGS84 GeoJSON text, text escaped and floats rounded to 2 places.
 
     Coordinates keep 6 decimals (about 0.1 m, as the GeoJSON files): full doubles would make
-    a county's page some 40 % larger for nothing a screen can show.
+    a county's page some 40 % larger for nothing a screen can show. ``texts``: the geometries
+    already written, by ``frame``'s index (:meth:`Coverage.geometry_json`).
     """
     # Tooltips and popups insert property values as HTML (folium's innerHTML): escape text.
     keep = [c for c in columns if c in frame.columns]
@@ -198,6 +201,8 @@ def _geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> map_layers.LayerTex
         if column.dtype.kind in "OSU" or str(column.dtype) in ("string", "category", "str"):
             values = values.map(esc)
         props[c] = values
+    if texts is not None:
+        return map_layers.layer_text(props, texts.loc[frame.index].to_numpy())
     geoms = frame.geometry.to_crs(4326) if frame.crs is not None else frame.geometry
     return map_layers.layer_text(props, round_lonlat(geoms.to_numpy()))
 
@@ -284,8 +289,8 @@ def coverage_map(
     bounds = _lonlat_bounds([view.residents, view.sites])
     m = _base_map(bounds, prefer_canvas=prefer_canvas, tianditu_key=tianditu_key)
     _add_boundaries(m, view.units, villages_too=town is not None)
-    _add_service_areas(m, view.areas)
-    _add_gaps(m, view.gaps)
+    _add_service_areas(m, view.areas, coverage.geometry_json("service_areas"))
+    _add_gaps(m, view.gaps, coverage.geometry_json("gaps") if gaps is None else None)
     _add_uncovered(m, uncovered)
     _add_sites_by_tier(m, view.sites, view.areas, coverage.standards)
     extra = [(_GAP_COLOR, LABELS["gaps"]), (_UNCOVERED_COLOR, LABELS["uncovered"])]
@@ -397,14 +402,16 @@ def _add_boundaries(m: folium.Map, units: gpd.GeoDataFrame | None, *, villages_t
         layer.add_to(m)
 
 
-def _add_service_areas(m: folium.Map, areas: gpd.GeoDataFrame) -> None:
-    """The sites' service areas, each in its tier's colour."""
+def _add_service_areas(
+    m: folium.Map, areas: gpd.GeoDataFrame, texts: pd.Series | None = None
+) -> None:
+    """The sites' service areas, each in its tier's colour (``texts``: see :func:`_geojson`)."""
     if not len(areas):
         return
     layer = folium.FeatureGroup(name=LABELS["service_areas"], show=True)
     cols = ["name", "minutes", "population_served"]
     map_layers.GeoJsonText(
-        _geojson(areas, ["site_id", *cols, "tier"]),
+        _geojson(areas, ["site_id", *cols, "tier"], texts),
         style_column="tier",
         style_function=lambda f: {
             "color": TIERS.get(f["properties"]["tier"], {}).get("color", "#3388ff"),
@@ -419,15 +426,16 @@ def _add_service_areas(m: folium.Map, areas: gpd.GeoDataFrame) -> None:
     layer.add_to(m)
 
 
-def _add_gaps(m: folium.Map, gaps: gpd.GeoDataFrame) -> None:
-    """The gap areas, with their people and nearest site in a popup."""
+def _add_gaps(m: folium.Map, gaps: gpd.GeoDataFrame, texts: pd.Series | None = None) -> None:
+    """The gap areas, with their people and nearest site in a popup (``texts``: see
+    :func:`_geojson`)."""
     if not len(gaps):
         return
     layer = folium.FeatureGroup(name=f"{LABELS['gaps']} ({len(gaps)})", show=True)
     cols = ["gap_id", "population", "town", "village", "nearest_site_name", "minutes_min"]
     names = _labels("gap_id", "population", "town", "village", "nearest_site", "minutes_to_site")
     map_layers.GeoJsonText(
-        _geojson(gaps, cols),
+        _geojson(gaps, cols, texts),
         style_function=lambda _f: {
             "color": _GAP_COLOR,
             "weight": 2,

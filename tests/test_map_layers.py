@@ -15,9 +15,10 @@ from _sample import sample  # noqa: F401  (session fixture)
 from planner import map_layers, maps
 from planner.coords import round_lonlat
 from planner.errors import InputError
-from planner.geojson_text import feature_texts
+from planner.geojson_text import feature_texts, geometry_texts
 from planner.map_layers import road_classes, road_lines
 from planner.maps import coverage_map, save_map, stable_ids
+from planner.report import write_geojson
 
 
 def test_every_road_is_drawn_once_in_its_class(sample):  # noqa: F811
@@ -230,3 +231,26 @@ def test_feature_texts_are_the_features_geopandas_describes():
             for k, v in feature["properties"].items()
         }
         assert got["geometry"] == feature["geometry"]
+    # the same features from geometries written beforehand (None kept), text for text
+    written = geometry_texts(frame.geometry.to_numpy())
+    assert written[1] is None
+    assert feature_texts(frame.drop(columns="geometry"), written) == texts
+
+
+def test_the_files_and_the_map_share_each_layers_geometry_text(sample, tmp_path):  # noqa: F811
+    """``service_areas.geojson`` and the map draw the geometries written once per analysis
+    (``Coverage.geometry_json``): the same bytes as writing them afresh, for a town too."""
+    region, cov = sample
+    for layer in ("gaps", "service_areas"):
+        frame = cov.in_wgs84(layer)
+        assert frame.crs.to_epsg() == 4326
+        assert getattr(cov, layer).crs == region.network.crs  # the analysis keeps its metres
+        write_geojson(frame, tmp_path / "fresh.geojson")
+        write_geojson(frame, tmp_path / "kept.geojson", texts=cov.geometry_json(layer))
+        fresh = (tmp_path / "fresh.geojson").read_bytes()
+        assert (tmp_path / "kept.geojson").read_bytes() == fresh
+        assert cov.geometry_json(layer) is cov.geometry_json(layer)  # written once
+        town = frame.iloc[::3]  # a subset, as a town's map draws
+        cols = list(town.columns.drop("geometry"))
+        kept = maps._geojson(town, cols, cov.geometry_json(layer)).text
+        assert kept == maps._geojson(town, cols).text
