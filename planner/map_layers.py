@@ -682,14 +682,12 @@ def add_reference_layers(
     if network is not None and frames:
         # Each layer's box carried into the roads' metres (its edges densified): the
         # residents as drawn are in WGS84, and reprojecting a county's points costs 0.3 s.
-        b = np.array(
-            [
-                Transformer.from_crs(f.crs, network.crs, always_xy=True).transform_bounds(
-                    *f.total_bounds, densify_pts=21
-                )
-                for f in frames
-            ]
-        )
+        boxes = []
+        for f in frames:
+            x0, y0, x1, y1 = f.total_bounds
+            to_roads = Transformer.from_crs(f.crs, network.crs, always_xy=True)
+            boxes.append(to_roads.transform_bounds(x0, y0, x1, y1, densify_pts=21))
+        b = np.array(boxes)
         pad = 2000.0
         bounds = (
             b[:, 0].min() - pad,
