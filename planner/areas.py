@@ -12,10 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rasterio.features
 import shapely
-from affine import Affine
-from scipy.ndimage import distance_transform_edt
 
 from planner import reach
 from planner.network import TravelGraph, kept_path, load_kept, save_kept
@@ -528,6 +525,8 @@ class _TileGrid:
         c_lo, c_hi = max(int(col.min()) - halo, 0), min(int(col.max()) + halo + 1, size)
         burnt = np.zeros((r_hi - r_lo, c_hi - c_lo), dtype=np.int32)
         burnt[row - r_lo, col - c_lo] = value
+        from scipy.ndimage import distance_transform_edt  # (only drawing needs it: see polygons)
+
         dist, (iy, ix) = distance_transform_edt(burnt == 0, return_indices=True)
         near = np.zeros((size, size), dtype=np.int32)
         near[r_lo:r_hi, c_lo:c_hi] = np.where(dist <= self.reach, burnt[iy, ix], 0)
@@ -547,6 +546,11 @@ class _TileGrid:
 
     def polygons(self, i: int, raster: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The polygons (cell units) of the i-th tile's labels, and the label of each."""
+        # Imported here: a run whose drawings are all kept (and a command that draws none)
+        # does without rasterio and scipy.ndimage, a quarter of a second of start-up.
+        import rasterio.features
+        from affine import Affine
+
         r0, c0 = self.origin(i)
         cells = Affine(1.0, 0.0, float(c0 + self.halo), 0.0, 1.0, float(r0 + self.halo))
         rings: list[Any] = []
