@@ -160,7 +160,7 @@ class RoadNetwork:
             return np.array([], dtype=np.int64)
         start = lines.xy[lines.offsets[:-1]]
         _, first = np.unique(self.edge_u, return_index=True)  # one start per node
-        reach = cKDTree(start[first]).query(xy)[0]
+        reach = cKDTree(start[first], balanced_tree=False).query(xy)[0]  # (builds 2x faster)
         middle = (start + lines.xy[lines.offsets[1:] - 1]) / 2
         half = lines.length() / 2 + 1e-6  # (and a hair for rounding)
         margin = max(half.max(), reach.max())
