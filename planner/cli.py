@@ -339,7 +339,13 @@ def analyze(
 ) -> None:
     """Coverage of every resident by each tier of sites; gaps; maps and tables in --out."""
     from planner.coverage import analyze as run
-    from planner.report import check_output_folder, region_inputs, run_record, write_analysis
+    from planner.report import (
+        check_output_folder,
+        region_digests,
+        region_inputs,
+        run_record,
+        write_analysis,
+    )
 
     with _user_errors(out), _progress(verbose) as say:
         check_output_folder(out)  # before any work: a bad --out fails in a second
@@ -348,7 +354,9 @@ def analyze(
         region.drop_indexes()  # every layer is snapped: outputs need no index
         say("writing outputs")
         files = region_inputs(region, standards=inputs.standards)
-        record = run_record("analyze", inputs=files, options=inputs.options())
+        record = run_record(
+            "analyze", inputs=files, options=inputs.options(), digests=region_digests(region)
+        )
         paths = write_analysis(coverage, region, out, run=record, tianditu_key=tianditu_key)
     _print_analysis(coverage.summary, region, paths, rejected=len(coverage.rejected), out=out)
 
@@ -452,7 +460,13 @@ def suggest(
 ) -> None:
     """Choose new sites among idle schools, houses, factories and venues (exact, with HiGHS)."""
     from planner.coverage import analyze as run
-    from planner.report import check_output_folder, region_inputs, run_record, write_suggestion
+    from planner.report import (
+        check_output_folder,
+        region_digests,
+        region_inputs,
+        run_record,
+        write_suggestion,
+    )
     from planner.siting import check_request
     from planner.siting import suggest as propose
     from planner.vocab import DEFAULT_K, tier_key
@@ -488,7 +502,10 @@ def suggest(
         # suggest's run record has never kept --name: left out so older records compare
         options |= {k_: v for k_, v in inputs.options().items() if k_ != "name"}
         record = run_record(
-            "suggest", inputs=region_inputs(region, standards=inputs.standards), options=options
+            "suggest",
+            inputs=region_inputs(region, standards=inputs.standards),
+            options=options,
+            digests=region_digests(region),
         )
         write_suggestion(result, coverage, region, out, run=record, tianditu_key=tianditu_key)
     _print_suggestion(result.proposals, result.summary, out=out)

@@ -77,6 +77,7 @@ class RoadNetwork:
     edge_lines: Lines  # one line per directed edge, from u to v
     source: str = ""
     cache_file: str = ""  # the compiled copy in the cache, beside which snapping indexes live
+    source_sha256: str = ""  # of the source file's content, when it was hashed for the cache
 
     # Raw OSM way tags per directed edge, keyed by planner.access.WAY_TAGS ("" where absent);
     # empty when the source had none (hand-built networks, graphs without tags).
@@ -438,13 +439,13 @@ def load_network(
     if path.stat().st_size == 0:
         msg = f"{path}: road network file is empty; {_REEXPORT}"
         raise InputError(msg)
-    cache = _cache_path(path, cache_dir, simplify)
+    cache, sha256 = _cache_path(path, cache_dir, simplify)
     if cache is not None and cache.exists():
         try:
             network = RoadNetwork.from_npz(cache)
             log.info("road network from cache %s", cache)
             # The cache is keyed by content: the same roads may have been read from elsewhere.
-            return replace(network, source=str(path), cache_file=str(cache))
+            return replace(network, source=str(path), cache_file=str(cache), source_sha256=sha256)
         except Exception as exc:  # a damaged cache file is only a slower start
             log.warning("ignoring unreadable cache %s (%s)", cache, error_cause(exc))
     if text.lower().endswith(OSM_SUFFIXES):
@@ -455,7 +456,7 @@ def load_network(
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
             network.to_npz(cache)
-            network = replace(network, cache_file=str(cache))
+            network = replace(network, cache_file=str(cache), source_sha256=sha256)
         except OSError as exc:
             log.warning("cannot write network cache %s (%s); continuing without it", cache, exc)
     return network
@@ -507,15 +508,20 @@ def default_cache_dir() -> Path:
     return Path(base) / "servicecircle"
 
 
-def _cache_path(path: Path, cache_dir: str | Path | None, simplify: bool) -> Path | None:
+def _cache_path(
+    path: Path, cache_dir: str | Path | None, simplify: bool
+) -> tuple[Path | None, str]:
+    """The compiled network's file in the cache (None: no cache), and the SHA-256 of the
+    source's content it is keyed by (run records reuse it: "" when not hashed)."""
     if cache_dir is False:  # type: ignore[comparison-overlap]
-        return None
-    digest = feed_input(
+        return None, ""
+    content = feed_input(
         hashlib.sha256(), path, what="road network file", todo="check its permissions"
     )
+    digest = content.copy()
     digest.update(f"v{CACHE_VERSION}-simplify{simplify}".encode())
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    return folder / f"network-{digest.hexdigest()[:24]}.npz"
+    return folder / f"network-{digest.hexdigest()[:24]}.npz", content.hexdigest()
 
 
 def read_graph(path: str | Path, *, simplify: bool = True) -> Any:

@@ -208,7 +208,13 @@ def file_sha256(path: str | Path) -> str:
     return feed_file(hashlib.sha256(), path).hexdigest()
 
 
-def run_record(command: str, *, inputs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+def run_record(
+    command: str,
+    *,
+    inputs: dict[str, Any],
+    options: dict[str, Any],
+    digests: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """What ``summary.json`` records of a run so its folder can be traced back to it.
 
     Parameters
@@ -220,6 +226,9 @@ def run_record(command: str, *, inputs: dict[str, Any], options: dict[str, Any])
         and SHA-256 of its content.
     options
         The command's options as given (paths are written as text).
+    digests
+        SHA-256 already taken, by path (:func:`region_digests`: the road network's, taken
+        when it was loaded): a county's ``.osm`` is not read through again.
 
     Returns
     -------
@@ -235,7 +244,8 @@ def run_record(command: str, *, inputs: dict[str, Any], options: dict[str, Any])
             continue
         p = Path(path)
         if p.is_file():
-            files[role] = {"path": str(p), "bytes": p.stat().st_size, "sha256": file_sha256(p)}
+            sha256 = (digests or {}).get(str(p)) or file_sha256(p)
+            files[role] = {"path": str(p), "bytes": p.stat().st_size, "sha256": sha256}
         else:  # e.g. place:<name> for an online download
             files[role] = {"path": str(path)}
     return {
@@ -254,6 +264,12 @@ def region_inputs(region: Region, **extra: Any) -> dict[str, Any]:
     found = {r: getattr(files, r, None) for r in roles} if files is not None else {}
     found.update({k: v for k, v in extra.items() if v is not None})
     return found
+
+
+def region_digests(region: Region) -> dict[str, str]:
+    """The SHA-256 already taken of ``region``'s files, by path (for :func:`run_record`)."""
+    network = region.network
+    return {network.source: network.source_sha256} if network.source_sha256 else {}
 
 
 # --- spreadsheets that never run user text ----------------------------------------------------

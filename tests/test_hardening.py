@@ -333,6 +333,9 @@ def test_summary_traces_the_run(baseline: dict[str, Any]) -> None:
     sites = SAMPLE / "sites.csv"
     assert run["inputs"]["sites"]["sha256"] == hashlib.sha256(sites.read_bytes()).hexdigest()
     assert run["inputs"]["network"]["bytes"] == (SAMPLE / "county.osm").stat().st_size
+    # the content's digest taken once, when the network was loaded (not its cache key)
+    osm = hashlib.sha256((SAMPLE / "county.osm").read_bytes()).hexdigest()
+    assert run["inputs"]["network"]["sha256"] == osm
     assert "max_snap_m" in run["options"]
 
 
