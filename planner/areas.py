@@ -404,6 +404,12 @@ def _raster_parts(
     Returns the polygons, the label and the tile (a number) of each, and the grid
     ``(x0, y1, cell_m)`` that maps cells to metres.
     """
+    # Loaded here, once, before the pool's threads use them (first imports from several
+    # threads at once are fragile): a run whose drawings are all kept, and a command that
+    # draws none, does without them, a quarter of a second of start-up.
+    import rasterio.features  # noqa: F401
+    import scipy.ndimage  # noqa: F401
+
     x0, y1 = pieces[..., 0].min(), pieces[..., 1].max()
     halo = int(np.ceil(buffer_m / cell_m)) + 2
     x0, y1 = x0 - halo * cell_m, y1 + halo * cell_m
@@ -525,7 +531,7 @@ class _TileGrid:
         c_lo, c_hi = max(int(col.min()) - halo, 0), min(int(col.max()) + halo + 1, size)
         burnt = np.zeros((r_hi - r_lo, c_hi - c_lo), dtype=np.int32)
         burnt[row - r_lo, col - c_lo] = value
-        from scipy.ndimage import distance_transform_edt  # (only drawing needs it: see polygons)
+        from scipy.ndimage import distance_transform_edt  # (loaded by _raster_parts)
 
         dist, (iy, ix) = distance_transform_edt(burnt == 0, return_indices=True)
         near = np.zeros((size, size), dtype=np.int32)
@@ -546,9 +552,7 @@ class _TileGrid:
 
     def polygons(self, i: int, raster: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The polygons (cell units) of the i-th tile's labels, and the label of each."""
-        # Imported here: a run whose drawings are all kept (and a command that draws none)
-        # does without rasterio and scipy.ndimage, a quarter of a second of start-up.
-        import rasterio.features
+        import rasterio.features  # (loaded by _raster_parts)
         from affine import Affine
 
         r0, c0 = self.origin(i)

@@ -17,6 +17,15 @@ def geometry_texts(geometries: np.ndarray) -> np.ndarray:
     return np.asarray(shapely.to_geojson(np.asarray(geometries, dtype=object)), dtype=object)
 
 
+def texts_of(texts: pd.Series, index: pd.Index) -> np.ndarray:
+    """The geometry texts kept for a layer (by its index: :meth:`Coverage.geometry_json`) of
+    the rows ``index``, a subset of that layer's rows with their labels."""
+    if not index.is_unique or not index.isin(texts.index).all():
+        msg = "geometry texts are looked up by the labels of the rows they were written for"
+        raise ValueError(msg)
+    return np.asarray(texts.loc[index].to_numpy(), dtype=object)
+
+
 def feature_texts(
     properties: pd.DataFrame, geometries: np.ndarray, *, ids: bool = False
 ) -> list[str]:

@@ -153,7 +153,8 @@ def _ledger(path: str | Path, kind: str, required: list[str]) -> Rows:
     frame = frame.rename(columns=renames)
     require_columns(frame, path, kind, required)
     for col in frame.columns:
-        if col not in ("_row", "geometry") and frame[col].dtype == object:
+        text = frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col])
+        if col not in ("_row", "geometry") and text:  # (pandas 3 reads text as str, not object)
             frame[col] = frame[col].where(~blank(frame[col]), None)
     return Rows(frame.reset_index(drop=True), path, kind)
 

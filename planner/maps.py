@@ -20,6 +20,7 @@ from jinja2 import Template  # the class branca.element uses (not re-exported th
 
 from planner import map_layers
 from planner.coords import round_lonlat
+from planner.geojson_text import texts_of
 from planner.text import LABELS, TIERS, tier_label
 from planner.vocab import resolve_town, town_mask
 
@@ -202,7 +203,7 @@ def _geojson(
             values = values.map(esc)
         props[c] = values
     if texts is not None:
-        return map_layers.layer_text(props, texts.loc[frame.index].to_numpy())
+        return map_layers.layer_text(props, texts_of(texts, frame.index))
     geoms = frame.geometry.to_crs(4326) if frame.crs is not None else frame.geometry
     return map_layers.layer_text(props, round_lonlat(geoms.to_numpy()))
 

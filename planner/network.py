@@ -119,17 +119,29 @@ class RoadNetwork:
 
         A two-way road is two directed edges with swapped ends and the same length (parallel
         roads between two nodes differ in length), as :meth:`TravelGraph.build` pairs them.
-        ``among`` (sorted positions holding both edges of each two-way road they hold): the
-        same choice among those edges only.
+        ``among``: the same choice among those edges only; they must be sorted and hold every
+        edge that shares its two ends with one of them (:meth:`with_same_ends`).
         """
         pos = np.arange(len(self.edge_u)) if among is None else np.asarray(among)
-        u, v = self.edge_u[pos].astype(np.int64), self.edge_v[pos].astype(np.int64)
-        ends = (np.minimum(u, v) << 32) | np.maximum(u, v)  # both ends in one number
+        if len(pos) == 0:
+            return np.array([], dtype=np.int64)
+        ends = self._end_pairs()[pos]
         length = np.round(self.edge_length[pos], 1)
         order = np.lexsort((length, ends))
         ends, length = ends[order], length[order]
         first = np.r_[True, (ends[1:] != ends[:-1]) | (length[1:] != length[:-1])]
         return np.sort(pos[order[first]])
+
+    def with_same_ends(self, edges: np.ndarray) -> np.ndarray:
+        """Sorted positions of ``edges`` and of every other edge between the same two nodes
+        (either way): what :meth:`one_way_each` needs to choose among them as among all."""
+        ends = self._end_pairs()
+        return np.flatnonzero(np.isin(ends, ends[np.asarray(edges, dtype=np.int64)]))
+
+    def _end_pairs(self) -> np.ndarray:
+        """Each edge's two nodes in one number, the same for both directions."""
+        u, v = self.edge_u.astype(np.int64), self.edge_v.astype(np.int64)
+        return (np.minimum(u, v) << 32) | np.maximum(u, v)
 
     def road_tree(self, near: np.ndarray | None = None) -> shapely.STRtree:
         """Spatial index over the roads, each drawn once (:meth:`one_way_each`).
@@ -139,16 +151,15 @@ class RoadNetwork:
         road and its distance are the same for them, and a few hundred points cost a few
         thousand lines, not a county's (1.5 s for 250,000 road nodes).
         """
-        keep = self.one_way_each(None if near is None else self.roads_near(near))
-        return shapely.STRtree(self.edge_lines.take(keep).geoms())
+        among = None if near is None else self.with_same_ends(self.roads_near(near))
+        return shapely.STRtree(self.edge_lines.take(self.one_way_each(among)).geoms())
 
     def roads_near(self, xy: np.ndarray, *, max_cells: int = 1_000_000) -> np.ndarray:
         """Positions of the edges that can be the nearest road of a point of ``xy`` (metres).
 
         A point's nearest road is no farther than the nearest point where a road starts, so
         it passes through the square of that half-width around the point. A road lies within
-        half its length of the middle of its two ends (whichever way it is drawn: both edges
-        of a two-way road are kept or neither), so the box of that half-width meets the
+        half its length of the middle of its two ends, so the box of that half-width meets the
         square. Boxes and squares meet only in cells they share on a grid: the cells the
         squares cover are counted once (a summed-area table), and each edge's box is looked
         up there. The result holds every nearest road (and some others), in a few passes
@@ -452,11 +463,12 @@ def load_network(
         network = _read_osm(path, simplify=simplify)
     else:
         network = _compile_graph(path, simplify=simplify)
+    network = replace(network, source_sha256=sha256)  # (kept when the cache cannot be written)
     if cache is not None:
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
             network.to_npz(cache)
-            network = replace(network, cache_file=str(cache), source_sha256=sha256)
+            network = replace(network, cache_file=str(cache))
         except OSError as exc:
             log.warning("cannot write network cache %s (%s); continuing without it", cache, exc)
     return network

@@ -22,8 +22,8 @@ import pandas as pd
 from planner.coords import COORD_SYSTEMS, round_lonlat
 from planner.coverage import Coverage
 from planner.errors import InputError
-from planner.geojson_text import feature_texts
-from planner.gpkg import gpkg_ready
+from planner.geojson_text import feature_texts, texts_of
+from planner.gpkg import analysis_layers, write_styled_geopackage
 from planner.io import feed_file
 from planner.maps import coverage_map, save_map
 from planner.outputs import after_proposals, people_outputs
@@ -339,9 +339,7 @@ def write_geojson(frame: gpd.GeoDataFrame, path: Path, *, texts: pd.Series | Non
     wgs = frame.to_crs(4326)
     table = pd.DataFrame(wgs.drop(columns=wgs.geometry.name))
     shapes = (
-        round_lonlat(wgs.geometry.to_numpy())
-        if texts is None
-        else texts.loc[frame.index].to_numpy()
+        round_lonlat(wgs.geometry.to_numpy()) if texts is None else texts_of(texts, frame.index)
     )
     features = ",\n".join(feature_texts(table, shapes))
     path.write_text(
@@ -519,18 +517,6 @@ def write_suggestion(
 
 
 def write_geopackage(coverage: Coverage, region: Region, path: str | Path) -> Path:
-    """Write residents, gaps, service areas, sites and boundaries as layers of one GeoPackage."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    layers = {
-        "residents": coverage.residents,
-        "gaps": coverage.gaps,
-        "service_areas": coverage.service_areas,
-        "sites": region.sites,
-        "units": region.units,
-    }
-    for name, layer in layers.items():
-        if layer is not None and len(layer):
-            gpkg_ready(layer).to_file(path, layer=name, driver="GPKG")
-    return path
+    """Write residents, gaps, service areas, sites and boundaries as layers of one GeoPackage,
+    styled for QGIS: the ``servicecircle.gpkg`` that ``analyze`` writes, at ``path``."""
+    return write_styled_geopackage(analysis_layers(coverage, region), path)

@@ -801,3 +801,17 @@ def test_no_theory_talks_fail_even_where_the_unit_kind_is_unknown():
     # without the ledger it stays no data
     r = audit(sites, AuditInputs(year=2025), units=units)
     assert status(r, "S1", "theory_talks") == "no_data"
+
+
+def test_a_roster_cell_reading_none_or_nan_is_a_missing_team(write_table):
+    """Text read as pandas 3's ``str`` columns is cleaned like any other: the cells that
+    spreadsheets and exports write for nothing (``None``, ``nan``, spaces) are missing."""
+    path = write_table(
+        "队伍.csv",
+        ["站点编号", "队伍名称", "队员人数"],
+        [["S1", "甲队", "20"], ["S1", "None", "12"], ["S1", "nan", "12"], ["S1", "  ", "12"]],
+    )
+    teams, rejected = read_teams(path, site_ids=pd.Series(["S1"]))
+    assert teams["team"].tolist() == ["甲队"]
+    assert sorted(rejected["row"]) == [3, 4, 5]
+    assert set(rejected["reason"]) == {"missing team name"}

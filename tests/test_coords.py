@@ -24,7 +24,8 @@ from planner.coords import (
 )
 from planner.coverage import analyze
 from planner.errors import InputError
-from planner.network import load_network
+from planner.lines import Lines
+from planner.network import RoadNetwork, load_network
 from planner.region import Region, RegionFiles
 from planner.report import residents_table
 
@@ -308,3 +309,71 @@ def test_the_roads_near_points_hold_each_points_nearest_road(osm):
     assert road_fit(lon, lat, roads=network.road_tree, crs=network.crs) == road_fit(
         lon, lat, roads=full, crs=network.crs
     )
+
+
+def _hand_network(lines: list[list[list[float]]], u: list[int], v: list[int], length: list[float]):
+    """A network of the given drawn lines between nodes ``u`` and ``v`` (node i at the first
+    point of a line leaving it) with the given lengths, as an OSM file would give them."""
+    drawn = Lines.from_geoms(np.array([shapely.linestrings(xy) for xy in lines], dtype=object))
+    nodes = np.zeros((max(u + v) + 1, 2))
+    for line, a, b in zip(lines, u, v, strict=True):
+        nodes[a], nodes[b] = line[0], line[-1]
+    return RoadNetwork(
+        crs="EPSG:32650",
+        node_osmid=np.arange(len(nodes)),
+        node_xy=nodes,
+        edge_u=np.array(u, dtype=np.int32),
+        edge_v=np.array(v, dtype=np.int32),
+        edge_length=np.array(length, dtype=float),
+        edge_highway=np.array(["residential"] * len(u), dtype=object),
+        edge_speed_kph=np.full(len(u), 30.0),
+        edge_lines=drawn,
+    )
+
+
+@pytest.mark.parametrize(
+    ("lines", "u", "v", "length", "points"),
+    [
+        # a straight road and a detour between the same nodes, of the same recorded length:
+        # the whole index draws the straight one; near the detour the answer must be the same
+        (
+            [
+                [[0, 0], [100, 0]],
+                [[0, 0], [0, 2000], [100, 2000], [100, 0]],
+                [[50, 2030], [60, 2030]],
+            ],
+            [0, 0, 2],
+            [1, 1, 3],
+            [100.0, 100.0, 10.0],
+            [[50, 2010.0]],
+        ),
+        # a long U-shaped road whose ends are close, and a point by its far bend
+        (
+            [[[0, 0], [0, -3000], [10, -3000], [10, 0]], [[5000, 5000], [5010, 5000]]],
+            [0, 2],
+            [1, 3],
+            [3010.0, 10.0],
+            [[5, -3001.0], [5, -2990.0]],
+        ),
+        # a road of no length beside a normal one, points far off and on the road
+        (
+            [[[0, 0], [0, 0]], [[0, 0], [500, 0]]],
+            [0, 0],
+            [0, 1],
+            [0.0, 500.0],
+            [[1, 1.0], [250, 3.0], [1e6, -1e6], [0, 0.0]],
+        ),
+    ],
+)
+def test_the_roads_near_hand_drawn_cases(lines, u, v, length, points):
+    network = _hand_network(lines, u, v, length)
+    points = np.array(points)
+    want = network.road_tree().query_nearest(
+        shapely.points(points), return_distance=True, all_matches=False
+    )[1]
+    got = network.road_tree(points).query_nearest(
+        shapely.points(points), return_distance=True, all_matches=False
+    )[1]
+    np.testing.assert_array_equal(got, want)
+    # points that are nowhere give an empty index, not an error
+    assert len(network.road_tree(np.array([[np.nan, np.nan]])).geometries) == 0
