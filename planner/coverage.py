@@ -75,8 +75,11 @@ class Coverage:
     def in_wgs84(self, layer: str) -> gpd.GeoDataFrame:
         """The layer ``residents``, ``gaps`` or ``service_areas`` with its geometry in WGS84.
 
-        Reprojected once and kept: the GeoJSON files, the GeoPackage and the map each draw
-        the same layers (a county's service areas take 0.4 s to reproject, its residents 0.3 s).
+        Reprojected once and kept with this object: the GeoJSON files, the GeoPackage and
+        the map each draw the same layers (a county's service areas take 0.4 s to reproject,
+        its residents 0.3 s). The copies live as long as the coverage does (the API's for the
+        life of the server: some tens of MB for a county); two threads asking at once may
+        each make them once.
         """
         frame: gpd.GeoDataFrame = getattr(self, layer)
         if (layer, "wgs84") not in self._drawn:
