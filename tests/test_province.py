@@ -16,7 +16,8 @@ import pytest
 from _sample import sample  # noqa: F401  (session fixture)
 
 from planner.coverage import analyze
-from planner.province import local_cluster, read_regions, run_regions
+from planner.province import read_regions, run_regions
+from planner.province_cluster import local_cluster
 from planner.region import RegionFiles
 
 
