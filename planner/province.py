@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -424,6 +425,11 @@ class _Counties:
 
     def _start(self) -> Client:
         _mark("cluster starting")  # distributed is loaded from here on, only when it is used
+        # What this process has loaded lives as long as it does: out of the collector's full
+        # passes, which would otherwise walk it while distributed loads (0.2 s) and, in the
+        # forked workers, write to the pages they share with this process (Python's gc docs
+        # advise freezing before a fork).
+        gc.freeze()
         from distributed import Client
 
         from planner.province_cluster import OneCoreEach, WarmUp, local_cluster

@@ -32,10 +32,12 @@ WORKER_CONFIG: dict[str, Any] = {
     "distributed.admin.tick.interval": "1000ms",
     "distributed.worker.memory.monitor-interval": "1000ms",
     "distributed.admin.system-monitor.interval": "5000ms",
-    # A county goes to a worker only when the worker is free. By default each single-thread
-    # worker is sent a second county to queue behind the one it runs, and that county waits
-    # there even when another worker falls idle first: the run then ends up to a whole county
-    # later (with the largest handed out first, the list schedule is only kept this way).
+    # A county goes to a worker only when the worker is free. Dask's default (1.1) sends each
+    # single-thread worker a second county to queue behind the one it runs, where it waits
+    # even when another worker falls idle first: the run can end a whole county later. With
+    # the largest counties handed out first, free-worker-first is the longest-first list
+    # schedule. (Dask queues a group of tasks only once it outnumbers twice the threads, so
+    # the first counties are still handed out two per worker.)
     "distributed.scheduler.worker-saturation": 1.0,
     # On Linux a worker forked from this process has the analysis modules loaded already:
     # 2 workers up in about 1 s instead of 5-9 s for spawned ones importing everything again.

@@ -229,3 +229,108 @@ def test_service_areas_drawn_on_one_core_equal_the_two_thread_ones(sample):  # n
     assert len(one) == len(two) > 0
     assert list(one["site_id"]) == list(two["site_id"])
     assert one.geometry.to_wkb().tolist() == two.geometry.to_wkb().tolist()
+
+
+def test_a_province_run_one_by_one_never_loads_dask(tmp_path):
+    """``--workers 0`` (and every other command) runs without importing dask or distributed."""
+    files = RegionFiles.sample()
+    cfg = tmp_path / "regions.toml"
+    cfg.write_text(
+        '[[regions]]\nname = "甲县"\n'
+        + "".join(
+            f'{key} = "{Path(getattr(files, key)).as_posix()}"\n'
+            for key in ("network", "sites", "residents")
+        ),
+        encoding="utf-8",
+    )
+    code = (
+        "import sys\n"
+        "from planner.cli import main\n"
+        "from planner.province import run_province\n"
+        f"run = run_province({str(cfg)!r}, {str(tmp_path / 'out')!r}, workers=0, maps=False)\n"
+        "print(list(run.counties['status']), 'dask' in sys.modules, 'distributed' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[0] == "['done'] False False"
+    assert (tmp_path / "out" / "甲县" / "summary.json").exists()
+
+
+def _wait_for(event: str) -> str:
+    import distributed
+
+    distributed.Event(event).wait()
+    return event
+
+
+def _task_states(dask_scheduler) -> dict[str, str]:
+    return {str(key): ts.state for key, ts in dask_scheduler.tasks.items()}
+
+
+def test_a_county_waits_at_the_scheduler_until_a_worker_is_free(tmp_path):
+    """A worker running a county is not sent another to queue behind it (worker-saturation 1.0).
+
+    Six counties on two single-thread workers, each county held until its event is set: the
+    first four are handed out as they arrive (two to each worker: Dask treats a group of
+    tasks no larger than twice the threads as not worth queueing), the others wait at the
+    scheduler; when a county finishes, its worker runs the one it holds and is sent nothing
+    more, so the waiting counties go to whichever worker is free first.
+    """
+    distributed = pytest.importorskip("distributed")
+    from planner.province import _Counties
+
+    counties = _Counties({}, scheduler=None, workers=2)
+    try:
+        client = counties._start()
+        names = [f"county-{i}-{tmp_path.name}" for i in range(6)]
+        futures = [
+            client.submit(_wait_for, name, key=name, pure=False, priority=-i)
+            for i, name in enumerate(names)
+        ]
+        assert _settled(client, {"processing": 4, "queued": 2})
+        distributed.Event(names[0], client=client).set()
+        assert futures[0].result(timeout=30) == names[0]
+        assert _settled(client, {"memory": 1, "processing": 3, "queued": 2})
+        for name in names[1:]:
+            distributed.Event(name, client=client).set()
+        assert client.gather(futures) == names
+    finally:
+        counties.close(wait=True)
+
+
+def _settled(client, expected: dict[str, int]) -> bool:
+    """Whether the scheduler's task states come to ``expected`` counts (polled up to 10 s)."""
+    import collections
+    import time
+
+    for _ in range(100):
+        counts = collections.Counter(client.run_on_scheduler(_task_states).values())
+        if dict(counts) == expected:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_local_workers_are_forked_with_the_writers_loaded_and_the_start_up_frozen():
+    """In a fresh process (as the command runs) the writers every county uses are loaded
+    once before the workers are forked, and what the process loaded is out of its collector's
+    full passes (frozen) from the cluster's start."""
+    pytest.importorskip("distributed")
+    code = (
+        "import gc, sys\n"
+        "import planner.cli\n"
+        "from planner.province import _Counties\n"
+        "before = ('pyogrio' in sys.modules, gc.get_freeze_count())\n"
+        "counties = _Counties({}, scheduler=None, workers=2)\n"
+        "client = counties._start()\n"
+        "mods = client.run(lambda: {'openpyxl', 'pyogrio'} <= set(sys.modules))\n"
+        "print(before, sorted(mods.values()), gc.get_freeze_count() > 100_000)\n"
+        "counties.close(wait=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[0] == "(False, 0) [True, True] True"
