@@ -299,6 +299,9 @@ def run_province(
     county needs analysing, and each county is submitted as soon as its inputs are hashed.
     Each task writes its county's outputs and returns only its row and gap areas, so the
     merged summary re-reads no county; it is written while the cluster shuts down.
+    ``distributed`` is imported only then; as it is, the objects this process holds are
+    frozen out of its later garbage collections (``gc.freeze``: they are freed as usual
+    when no longer referenced, but a reference cycle among them is kept until exit).
     """
     _mark("start")
     regions = read_regions(config)
