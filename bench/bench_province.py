@@ -12,10 +12,14 @@ analyse / write seconds and CPU seconds):
 
 - start-up: the interpreter and imports, before ``run_province`` starts;
 - before counties: reading the config, hashing inputs and (Dask) starting the cluster, up to
-  the first county's start;
+  the first county's start (``distributed`` is loaded here, only by the Dask run);
 - counties: first county started to last county ended (the parallel part);
 - after counties: the last results coming back and the merged summary;
 - exit: closing the cluster, the command's last lines and the interpreter's teardown.
+
+Beside the seconds, the table gives the command's own process's CPU seconds by phase (from
+the same marks) and every process's CPU seconds outside the counties (imports, cluster,
+merge, exit): the CPU seconds move less with the machine's load than the wall times.
 
 Serial and Dask runs alternate, each pair reported with the machine's load average before and
 after, so that a ratio is read against the load it was measured under: the machine may be
