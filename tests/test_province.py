@@ -21,6 +21,13 @@ from planner.province_cluster import local_cluster
 from planner.region import RegionFiles
 
 
+@pytest.fixture
+def unfrozen():
+    """Starting Dask freezes what the process holds (``gc.freeze``): give this one back."""
+    yield
+    gc.unfreeze()
+
+
 def test_regions_on_dask_match_a_local_run(tmp_path):
     distributed = pytest.importorskip("distributed")
     sample = RegionFiles.sample()  # noqa: F811
@@ -188,7 +195,7 @@ needs_two_cores = pytest.mark.skipif(
 
 
 @needs_two_cores
-def test_each_local_worker_holds_a_core_of_its_own(tmp_path):
+def test_each_local_worker_holds_a_core_of_its_own(tmp_path, unfrozen):
     """With as many workers as cores, each worker (all its threads) runs on its own core."""
     pytest.importorskip("distributed")
     from planner.province import _Counties
@@ -269,7 +276,7 @@ def _task_states(dask_scheduler) -> dict[str, str]:
     return {str(key): ts.state for key, ts in dask_scheduler.tasks.items()}
 
 
-def test_a_county_waits_at_the_scheduler_until_a_worker_is_free(tmp_path):
+def test_a_county_waits_at_the_scheduler_until_a_worker_is_free(tmp_path, unfrozen):
     """A worker running a county is not sent another to queue behind it (worker-saturation 1.0).
 
     Six counties on two single-thread workers, each county held until its event is set: the
@@ -334,3 +341,37 @@ def test_local_workers_are_forked_with_the_writers_loaded_and_the_start_up_froze
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[0] == "(False, 0) [True, True] True"
+
+
+def test_a_province_on_a_running_scheduler_uses_it_and_leaves_it_running(
+    sample,  # noqa: F811
+    tmp_path,
+    unfrozen,
+):
+    """``--scheduler ADDRESS``: the counties run on that cluster's worker, which stays up."""
+    distributed = pytest.importorskip("distributed")
+    from planner.province import run_province
+
+    _, cov = sample
+    files = RegionFiles.sample()
+    cfg = tmp_path / "regions.toml"
+    cfg.write_text(
+        '[[regions]]\nname = "甲县"\n'
+        + "".join(
+            f'{key} = "{Path(getattr(files, key)).as_posix()}"\n'
+            for key in ("network", "sites", "residents", "units")
+        ),
+        encoding="utf-8",
+    )
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        run = run_province(cfg, tmp_path / "out", scheduler=cluster.scheduler_address, maps=False)
+        with distributed.Client(cluster) as client:  # still there for its next user
+            assert len(client.scheduler_info()["workers"]) == 1
+            assert client.submit(sum, [1, 2]).result() == 3
+    assert list(run.counties["status"]) == ["done"]
+    got = json.loads((tmp_path / "out" / "甲县" / "summary.json").read_text(encoding="utf-8"))
+    assert {k: v for k, v in got.items() if k != "region"} == {
+        k: v for k, v in cov.summary.items() if k != "region"
+    }
