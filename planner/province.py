@@ -437,6 +437,12 @@ class _Counties:
 
         from planner.province_cluster import OneCoreEach, WarmUp, local_cluster
 
+        dask_log = logging.getLogger("distributed")
+        if not dask_log.handlers:
+            # Loaded after logging was set up (the command does so first), distributed adds no
+            # stderr handler of its own (one LocalCluster turns down to warnings) and its INFO
+            # lines would reach the command's output through the root handler.
+            dask_log.setLevel(max(dask_log.getEffectiveLevel(), logging.WARNING))
         # Closed by callbacks, not as context managers: close() may run in another thread.
         if self.scheduler is not None:
             client = Client(self.scheduler)

@@ -124,6 +124,7 @@ def test_province_command_on_a_local_cluster_resumes_and_survives_a_broken_count
     first = _province(cfg, out, "--workers", "2")
     assert first.returncode == 1, first.stderr  # one county failed, the others are written
     assert "failed 坏县" in first.stdout and "missing.csv: file not found" in first.stdout
+    assert "INFO distributed" not in first.stderr  # Dask's chatter stays out of the output
     serial = {k: v for k, v in cov.summary.items() if k != "region"}
     for name in ("甲县", "乙县"):
         got = json.loads((out / name / "summary.json").read_text(encoding="utf-8"))
