@@ -943,7 +943,8 @@ def main() -> None:
         raise SystemExit(_fail(exc.format_message()).exit_code) from None
     except KeyboardInterrupt:  # Ctrl-C outside a run
         sys.exit(130)
-    # The command is done: Python's teardown would walk everything it loaded in full garbage
-    # collections (0.7-0.9 s after a county's run); frozen, it is freed without them.
-    gc.freeze()
+    finally:
+        # The command is done: Python's teardown would walk everything it loaded in full
+        # garbage collections (0.6-0.9 s); frozen, it is freed without them.
+        gc.freeze()
     sys.exit(code if isinstance(code, int) else 0)
