@@ -12,10 +12,14 @@ analyse / write seconds and CPU seconds):
 
 - start-up: the interpreter and imports, before ``run_province`` starts;
 - before counties: reading the config, hashing inputs and (Dask) starting the cluster, up to
-  the first county's start;
+  the first county's start (``distributed`` is loaded here, only by the Dask run);
 - counties: first county started to last county ended (the parallel part);
 - after counties: the last results coming back and the merged summary;
 - exit: closing the cluster, the command's last lines and the interpreter's teardown.
+
+Beside the seconds, the table gives the command's own process's CPU seconds by phase (from
+the same marks) and every process's CPU seconds outside the counties (imports, cluster,
+merge, exit): the CPU seconds move less with the machine's load than the wall times.
 
 Serial and Dask runs alternate, each pair reported with the machine's load average before and
 after, so that a ratio is read against the load it was measured under: the machine may be
@@ -168,6 +172,7 @@ def _run(config: Path, out: Path, *, workers: int, cache: Path, pin: bool) -> di
     t1 = time.time()
     cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     marks = {m[1]: float(m[2]) for m in _MARK.finditer(done.stderr)}
+    cpus = {m[1]: float(m[3]) for m in _MARK.finditer(done.stderr)}
     timing = [
         json.loads(p.read_text(encoding="utf-8"))["timing"] for p in out.glob("*/manifest.json")
     ]
@@ -183,9 +188,19 @@ def _run(config: Path, out: Path, *, workers: int, cache: Path, pin: bool) -> di
     if "cluster starting" in marks:
         phases["  of which cluster start"] = marks["workers warmed"] - marks["cluster starting"]
     processes = {t["pid"] for t in timing}
+    cpu_s = cpu.ru_utime + cpu.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime
+    in_counties = sum(t["read_cpu_s"] + t["analyse_cpu_s"] + t["write_cpu_s"] for t in timing)
     return {
         "total_s": t1 - t0,
-        "cpu_s": cpu.ru_utime + cpu.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime,
+        "cpu_s": cpu_s,
+        # the command's own process (the client on Dask) by its phase marks, and every
+        # process's CPU seconds outside the counties (imports, cluster, merge, exit)
+        "command_cpu_s": {
+            "start-up": cpus["start"],
+            "before counties": cpus["inputs hashed"] - cpus["start"],
+            "after counties": cpus["province summary written"] - cpus["counties finished"],
+        },
+        "outside_counties_cpu_s": cpu_s - in_counties,
         "load_before": load_before,
         "load_after": _load(),
         "phases_s": phases,
@@ -230,9 +245,17 @@ def _phase_table(runs: dict[str, list[dict[str, Any]]]) -> str:
             for rs in runs.values()
         ]
         rows.append([name, *cells])
+    for phase in ("start-up", "before counties", "after counties"):
+        rows.append(
+            [
+                f"CPU s, command's process: {phase}",
+                *(statistics.median(r["command_cpu_s"][phase] for r in rs) for rs in runs.values()),
+            ]
+        )
     for key, name in (
         ("total_s", "total"),
         ("cpu_s", "CPU seconds, all processes"),
+        ("outside_counties_cpu_s", "  of which outside counties"),
         ("county_s", "per county: seconds"),
         ("county_cpu_s", "per county: CPU seconds"),
         ("busy", "processes busy in counties span"),

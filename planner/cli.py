@@ -941,6 +941,7 @@ def province(
 
 def main() -> None:
     """The console entry point: a wrong flag or value is one ``error:`` line, exit 2, too."""
+    import gc
     import sys
 
     try:  # typer >= 0.20 carries its own copy of click
@@ -959,4 +960,8 @@ def main() -> None:
         raise SystemExit(_fail(exc.format_message()).exit_code) from None
     except KeyboardInterrupt:  # Ctrl-C outside a run
         sys.exit(130)
+    finally:
+        # The command is done: Python's teardown would walk everything it loaded in full
+        # garbage collections (0.6-0.9 s); frozen, it is freed without them.
+        gc.freeze()
     sys.exit(code if isinstance(code, int) else 0)

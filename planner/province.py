@@ -7,11 +7,9 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import threading
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
@@ -31,14 +29,9 @@ from planner.standards import Standards
 from planner.text import PROVINCE
 
 if TYPE_CHECKING:
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     from planner.coverage import Coverage
-
-try:  # a worker plugin when Dask is installed; the serial path needs no Dask
-    from distributed.diagnostics.plugin import WorkerPlugin
-except ImportError:  # pragma: no cover - dask is an optional extra
-    WorkerPlugin = object  # type: ignore[assignment,misc]
 
 log = logging.getLogger(__name__)
 
@@ -167,87 +160,6 @@ class ProvinceRun:
 
     counties: pd.DataFrame
     paths: dict[str, Path]
-
-
-WORKER_CONFIG: dict[str, Any] = {
-    # Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 in every worker, which also freezes
-    # glibc's mmap threshold: each large numpy array is then a fresh mmap whose pages fault in
-    # one by one. On the sample county that made a worker's task 1.5x the CPU and 3x the wall
-    # time of the same analysis in-process (bench/bench_province.py); None unsets it.
-    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-    # The statistical profiler samples every thread's stack every 10 ms, holding the GIL; the
-    # event loop's 20 ms tick and 100 ms memory poll also take the GIL from the county's thread.
-    # Without the four, a task costs what it costs in one process (bench/bench_province.py).
-    "distributed.worker.profile.enabled": False,
-    "distributed.admin.tick.interval": "1000ms",
-    "distributed.worker.memory.monitor-interval": "1000ms",
-    "distributed.admin.system-monitor.interval": "5000ms",
-    # On Linux a worker forked from this process has the analysis modules loaded already:
-    # 2 workers up in about 1 s instead of 5-9 s for spawned ones importing everything again.
-    # The cluster is started before this process uses any thread of its own, and macOS (where
-    # forking breaks system frameworks) keeps Dask's default.
-    "distributed.worker.multiprocessing-method": "fork" if sys.platform == "linux" else "spawn",
-}
-"""Dask settings for the workers ``province`` starts (see the README for a running cluster)."""
-
-
-def local_cluster(workers: int) -> LocalCluster:
-    """A ``LocalCluster`` of single-threaded worker processes set up with :data:`WORKER_CONFIG`."""
-    import dask
-    from distributed import LocalCluster
-
-    with dask.config.set(WORKER_CONFIG), warnings.catch_warnings():  # read as nannies start
-        # Python 3.12+ warns on any fork of a process with threads (Dask's event loop here).
-        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
-        return LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
-        )
-
-
-class WarmUp(WorkerPlugin):
-    """Import the analysis modules once when a worker starts, not in its first task."""
-
-    name = "servicecircle-warm-up"
-
-    def setup(self, worker: Any) -> None:
-        """Import planner's analysis modules (the worker's later tasks find them loaded)."""
-        import planner.coverage
-        import planner.report  # noqa: F401
-
-        # What is loaded now lives as long as the worker: kept out of the collector's full
-        # passes, which otherwise walk it in every county (and, in a forked worker, would
-        # write to pages it shares with the process it was forked from).
-        gc.freeze()
-
-
-class OneCoreEach(WorkerPlugin):
-    """Hold each worker of a local cluster to one core of its own (Linux CPU affinity).
-
-    With as many workers as cores, each county's in-task threads (the service-area rasters
-    run on two when the process may use two cores: :func:`planner.areas.area_polygons`)
-    would only take turns with the other workers' counties; held to one core, a county runs
-    in one thread and its worker never moves between cores. On 16 copies of the sample and
-    2 cores (bench/bench_province.py, load 0.5-2.6) a county's CPU seconds on a worker went
-    from 4.64 to 4.26 (4.74 in one process) with this and the warm-up's ``gc.freeze``.
-
-    Parameters
-    ----------
-    cores
-        The cores to share out, worker ``k`` (by its local cluster name) taking
-        ``cores[k % len(cores)]``.
-    """
-
-    name = "servicecircle-one-core-each"
-
-    def __init__(self, cores: list[int]) -> None:
-        self.cores = cores
-
-    def setup(self, worker: Any) -> None:
-        """Move every thread of the worker's process (and the threads it starts later)."""
-        core = {self.cores[int(worker.name) % len(self.cores)]}
-        for tid in os.listdir("/proc/self/task"):
-            with suppress(OSError):  # a thread that ended meanwhile
-                os.sched_setaffinity(int(tid), core)
 
 
 def input_hashes(files: RegionFiles) -> dict[str, str | None]:
@@ -387,6 +299,9 @@ def run_province(
     county needs analysing, and each county is submitted as soon as its inputs are hashed.
     Each task writes its county's outputs and returns only its row and gap areas, so the
     merged summary re-reads no county; it is written while the cluster shuts down.
+    ``distributed`` is imported only then; as it is, the objects this process holds are
+    frozen out of its later garbage collections (``gc.freeze``: they are freed as usual
+    when no longer referenced, but a reference cycle among them is kept until exit).
     """
     _mark("start")
     regions = read_regions(config)
@@ -512,15 +427,26 @@ class _Counties:
             self.closing.join()
 
     def _start(self) -> Client:
+        _mark("cluster starting")  # distributed is loaded from here on, only when it is used
+        # What this process has loaded lives as long as it does: out of the collector's full
+        # passes, which would otherwise walk it while distributed loads (0.2 s) and, in the
+        # forked workers, write to the pages they share with this process (Python's gc docs
+        # advise freezing before a fork).
+        gc.freeze()
         from distributed import Client
 
-        _mark("cluster starting")
+        from planner.province_cluster import OneCoreEach, WarmUp, local_cluster
+
+        dask_log = logging.getLogger("distributed")
+        if not dask_log.handlers:
+            # Loaded after logging was set up (the command does so first), distributed adds no
+            # stderr handler of its own (one LocalCluster turns down to warnings) and its INFO
+            # lines would reach the command's output through the root handler.
+            dask_log.setLevel(max(dask_log.getEffectiveLevel(), logging.WARNING))
         # Closed by callbacks, not as context managers: close() may run in another thread.
         if self.scheduler is not None:
             client = Client(self.scheduler)
         else:
-            import openpyxl  # noqa: F401  (loaded before the fork: the workers and the merge use it)
-
             n = self.workers or os.cpu_count() or 1
             cluster = local_cluster(n)
             self.stack.callback(cluster.close)

@@ -16,8 +16,16 @@ import pytest
 from _sample import sample  # noqa: F401  (session fixture)
 
 from planner.coverage import analyze
-from planner.province import local_cluster, read_regions, run_regions
+from planner.province import read_regions, run_regions
+from planner.province_cluster import local_cluster
 from planner.region import RegionFiles
+
+
+@pytest.fixture
+def unfrozen():
+    """Starting Dask freezes what the process holds (``gc.freeze``): give this one back."""
+    yield
+    gc.unfreeze()
 
 
 def test_regions_on_dask_match_a_local_run(tmp_path):
@@ -116,6 +124,7 @@ def test_province_command_on_a_local_cluster_resumes_and_survives_a_broken_count
     first = _province(cfg, out, "--workers", "2")
     assert first.returncode == 1, first.stderr  # one county failed, the others are written
     assert "failed 坏县" in first.stdout and "missing.csv: file not found" in first.stdout
+    assert "INFO distributed" not in first.stderr  # Dask's chatter stays out of the output
     serial = {k: v for k, v in cov.summary.items() if k != "region"}
     for name in ("甲县", "乙县"):
         got = json.loads((out / name / "summary.json").read_text(encoding="utf-8"))
@@ -187,7 +196,7 @@ needs_two_cores = pytest.mark.skipif(
 
 
 @needs_two_cores
-def test_each_local_worker_holds_a_core_of_its_own(tmp_path):
+def test_each_local_worker_holds_a_core_of_its_own(tmp_path, unfrozen):
     """With as many workers as cores, each worker (all its threads) runs on its own core."""
     pytest.importorskip("distributed")
     from planner.province import _Counties
@@ -228,3 +237,142 @@ def test_service_areas_drawn_on_one_core_equal_the_two_thread_ones(sample):  # n
     assert len(one) == len(two) > 0
     assert list(one["site_id"]) == list(two["site_id"])
     assert one.geometry.to_wkb().tolist() == two.geometry.to_wkb().tolist()
+
+
+def test_a_province_run_one_by_one_never_loads_dask(tmp_path):
+    """``--workers 0`` (and every other command) runs without importing dask or distributed."""
+    files = RegionFiles.sample()
+    cfg = tmp_path / "regions.toml"
+    cfg.write_text(
+        '[[regions]]\nname = "甲县"\n'
+        + "".join(
+            f'{key} = "{Path(getattr(files, key)).as_posix()}"\n'
+            for key in ("network", "sites", "residents")
+        ),
+        encoding="utf-8",
+    )
+    code = (
+        "import sys\n"
+        "from planner.cli import main\n"
+        "from planner.province import run_province\n"
+        f"run = run_province({str(cfg)!r}, {str(tmp_path / 'out')!r}, workers=0, maps=False)\n"
+        "print(list(run.counties['status']), 'dask' in sys.modules, 'distributed' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[0] == "['done'] False False"
+    assert (tmp_path / "out" / "甲县" / "summary.json").exists()
+
+
+def _wait_for(event: str) -> str:
+    import distributed
+
+    distributed.Event(event).wait()
+    return event
+
+
+def _task_states(dask_scheduler) -> dict[str, str]:
+    return {str(key): ts.state for key, ts in dask_scheduler.tasks.items()}
+
+
+def test_a_county_waits_at_the_scheduler_until_a_worker_is_free(tmp_path, unfrozen):
+    """A worker running a county is not sent another to queue behind it (worker-saturation 1.0).
+
+    Six counties on two single-thread workers, each county held until its event is set: the
+    first four are handed out as they arrive (two to each worker: Dask treats a group of
+    tasks no larger than twice the threads as not worth queueing), the others wait at the
+    scheduler; when a county finishes, its worker runs the one it holds and is sent nothing
+    more, so the waiting counties go to whichever worker is free first.
+    """
+    distributed = pytest.importorskip("distributed")
+    from planner.province import _Counties
+
+    counties = _Counties({}, scheduler=None, workers=2)
+    try:
+        client = counties._start()
+        names = [f"county-{i}-{tmp_path.name}" for i in range(6)]
+        futures = [
+            client.submit(_wait_for, name, key=name, pure=False, priority=-i)
+            for i, name in enumerate(names)
+        ]
+        assert _settled(client, {"processing": 4, "queued": 2})
+        distributed.Event(names[0], client=client).set()
+        assert futures[0].result(timeout=30) == names[0]
+        assert _settled(client, {"memory": 1, "processing": 3, "queued": 2})
+        for name in names[1:]:
+            distributed.Event(name, client=client).set()
+        assert client.gather(futures) == names
+    finally:
+        counties.close(wait=True)
+
+
+def _settled(client, expected: dict[str, int]) -> bool:
+    """Whether the scheduler's task states come to ``expected`` counts (polled up to 10 s)."""
+    import collections
+    import time
+
+    for _ in range(100):
+        counts = collections.Counter(client.run_on_scheduler(_task_states).values())
+        if dict(counts) == expected:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_local_workers_are_forked_with_the_writers_loaded_and_the_start_up_frozen():
+    """In a fresh process (as the command runs) the writers every county uses are loaded
+    once before the workers are forked, and what the process loaded is out of its collector's
+    full passes (frozen) from the cluster's start."""
+    pytest.importorskip("distributed")
+    code = (
+        "import gc, sys\n"
+        "import planner.cli\n"
+        "from planner.province import _Counties\n"
+        "before = ('pyogrio' in sys.modules, gc.get_freeze_count())\n"
+        "counties = _Counties({}, scheduler=None, workers=2)\n"
+        "client = counties._start()\n"
+        "mods = client.run(lambda: {'openpyxl', 'pyogrio'} <= set(sys.modules))\n"
+        "print(before, sorted(mods.values()), gc.get_freeze_count() > 100_000)\n"
+        "counties.close(wait=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[0] == "(False, 0) [True, True] True"
+
+
+def test_a_province_on_a_running_scheduler_uses_it_and_leaves_it_running(
+    sample,  # noqa: F811
+    tmp_path,
+    unfrozen,
+):
+    """``--scheduler ADDRESS``: the counties run on that cluster's worker, which stays up."""
+    distributed = pytest.importorskip("distributed")
+    from planner.province import run_province
+
+    _, cov = sample
+    files = RegionFiles.sample()
+    cfg = tmp_path / "regions.toml"
+    cfg.write_text(
+        '[[regions]]\nname = "甲县"\n'
+        + "".join(
+            f'{key} = "{Path(getattr(files, key)).as_posix()}"\n'
+            for key in ("network", "sites", "residents", "units")
+        ),
+        encoding="utf-8",
+    )
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        run = run_province(cfg, tmp_path / "out", scheduler=cluster.scheduler_address, maps=False)
+        with distributed.Client(cluster) as client:  # still there for its next user
+            assert len(client.scheduler_info()["workers"]) == 1
+            assert client.submit(sum, [1, 2]).result() == 3
+    assert list(run.counties["status"]) == ["done"]
+    got = json.loads((tmp_path / "out" / "甲县" / "summary.json").read_text(encoding="utf-8"))
+    assert {k: v for k, v in got.items() if k != "region"} == {
+        k: v for k, v in cov.summary.items() if k != "region"
+    }
