@@ -88,6 +88,9 @@ class WarmUp(WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         """Import planner's analysis modules (the worker's later tasks find them loaded)."""
+        import rasterio.features  # noqa: F401  (planner.areas loads these where it first draws)
+        import scipy.ndimage  # noqa: F401
+
         import planner.coverage
         import planner.report  # noqa: F401
 
