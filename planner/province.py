@@ -547,7 +547,10 @@ def write_province(
         "csv": out / "province_summary.csv",
         "gpkg": out / "province.gpkg",
     }
-    table = table.convert_dtypes(infer_objects=False, convert_string=False, convert_boolean=False)
+    for col in table.columns:  # whole numbers stay whole beside a failed county's blanks
+        values = table[col]
+        if values.dtype.kind == "f" and bool((values.dropna() % 1 == 0).all()):
+            table[col] = values.astype("Int64")
     figures = table.drop(columns=[c for c in ("extent_wkt",) if c in table])
     figures.to_csv(paths["csv"], index=False, encoding="utf-8-sig")
     with pd.ExcelWriter(paths["xlsx"], engine="openpyxl") as xl:

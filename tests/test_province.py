@@ -133,6 +133,9 @@ def test_province_command_on_a_local_cluster_resumes_and_survives_a_broken_count
     table = pd.read_csv(out / "province_summary.csv", encoding="utf-8-sig")
     assert list(table["status"]) == ["done", "done", "failed"]
     assert list(table["population_covered"].iloc[:2]) == [serial["population_covered"]] * 2
+    text = pd.read_csv(out / "province_summary.csv", encoding="utf-8-sig", dtype=str)
+    whole = str(serial["population_covered"])  # (not "1234.0" beside the failed county's blank)
+    assert list(text["population_covered"].fillna("")) == [whole, whole, ""]
     xlsx = pd.read_excel(out / "province_summary.xlsx", sheet_name=None)
     assert len(next(iter(xlsx.values()))) == 3
     counties = gpd.read_file(out / "province.gpkg", layer="counties")
