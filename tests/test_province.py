@@ -242,18 +242,21 @@ def test_service_areas_drawn_on_one_core_equal_the_two_thread_ones(sample):  # n
     assert one.geometry.to_wkb().tolist() == two.geometry.to_wkb().tolist()
 
 
-def test_a_province_run_one_by_one_never_loads_dask(tmp_path):
-    """``--workers 0`` (and every other command) runs without importing dask or distributed."""
+def _one_county(folder: Path, keys: tuple[str, ...]) -> Path:
+    """``regions.toml`` in ``folder``: one county, 甲县, of the sample's files ``keys``."""
     files = RegionFiles.sample()
-    cfg = tmp_path / "regions.toml"
+    cfg = folder / "regions.toml"
     cfg.write_text(
         '[[regions]]\nname = "甲县"\n'
-        + "".join(
-            f'{key} = "{Path(getattr(files, key)).as_posix()}"\n'
-            for key in ("network", "sites", "residents")
-        ),
+        + "".join(f'{key} = "{Path(getattr(files, key)).as_posix()}"\n' for key in keys),
         encoding="utf-8",
     )
+    return cfg
+
+
+def test_a_province_run_one_by_one_never_loads_dask(tmp_path):
+    """``--workers 0`` (and every other command) runs without importing dask or distributed."""
+    cfg = _one_county(tmp_path, ("network", "sites", "residents"))
     code = (
         "import sys\n"
         "from planner.cli import main\n"
@@ -357,16 +360,7 @@ def test_a_province_on_a_running_scheduler_uses_it_and_leaves_it_running(
     from planner.province import run_province
 
     _, cov = sample
-    files = RegionFiles.sample()
-    cfg = tmp_path / "regions.toml"
-    cfg.write_text(
-        '[[regions]]\nname = "甲县"\n'
-        + "".join(
-            f'{key} = "{Path(getattr(files, key)).as_posix()}"\n'
-            for key in ("network", "sites", "residents", "units")
-        ),
-        encoding="utf-8",
-    )
+    cfg = _one_county(tmp_path, ("network", "sites", "residents", "units"))
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
     ) as cluster:
