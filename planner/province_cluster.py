@@ -72,11 +72,16 @@ def _before_fork() -> None:
     (``distributed.versions.get_versions``: package metadata and a ``uname -p`` subprocess),
     0.1 s in each fresh worker, cached per process; the county writers (openpyxl for the
     workbooks, pyogrio for GeoPackage and GeoJSON) are loaded by every worker's first county
-    and by this process for the merged summary. Forked workers inherit all of it.
+    and by this process for the merged summary; the analysis modules (what :class:`WarmUp`
+    loads) by every worker. Forked workers inherit all of it: each module is loaded once, in
+    one process, where each worker would otherwise load its own copy (the same wall time on
+    idle cores, twice the CPU time on a shared machine).
     """
     import openpyxl  # noqa: F401
     import pyogrio  # noqa: F401
     from distributed.versions import get_versions
+
+    WarmUp.load()
 
     get_versions()
 
@@ -86,14 +91,22 @@ class WarmUp(WorkerPlugin):
 
     name = "servicecircle-warm-up"
 
-    def setup(self, worker: Any) -> None:
-        """Import planner's analysis modules (the worker's later tasks find them loaded)."""
+    @staticmethod
+    def load() -> None:
+        """Import what a county's analysis and outputs use (maps aside: drawn on demand)."""
         import rasterio.features  # noqa: F401  (planner.areas loads these where it first draws)
         import scipy.ndimage  # noqa: F401
 
         import planner.coverage
         import planner.report  # noqa: F401
 
+    def setup(self, worker: Any) -> None:
+        """Import planner's analysis modules (the worker's later tasks find them loaded).
+
+        A worker forked by :func:`local_cluster` has them already (:func:`_before_fork`);
+        one on a cluster of its own (``--scheduler``) loads them here.
+        """
+        self.load()
         # What is loaded now lives as long as the worker: kept out of the collector's full
         # passes, which otherwise walk it in every county (and, in a forked worker, would
         # write to pages it shares with the process it was forked from).

@@ -25,7 +25,6 @@ from planner.errors import InputError
 from planner.geojson_text import feature_texts, texts_of
 from planner.gpkg import analysis_layers, write_styled_geopackage
 from planner.io import feed_file
-from planner.maps import coverage_map, save_map
 from planner.outputs import after_proposals, people_outputs
 from planner.region import Region
 from planner.tables import PROPOSAL_COLUMNS, fix_workbook_times, inert_formulas
@@ -453,6 +452,8 @@ def write_analysis(
         write_csv(coverage.rejected, paths["rejected"])
         extra = people_outputs(coverage, region, tmp)  # planner.tables, planner.gpkg
         if map_html:
+            from planner.maps import coverage_map, save_map  # folium: only when a map is drawn
+
             page = coverage_map(
                 coverage,
                 sites=region.sites,
@@ -500,6 +501,8 @@ def write_suggestion(
         write_geojson(suggestion.added_areas, paths["added_areas"])
         extra = people_outputs(coverage, region, tmp, suggestion=suggestion, after=after)
         if map_html:
+            from planner.maps import coverage_map, save_map
+
             page = coverage_map(
                 coverage,
                 sites=region.sites,
