@@ -57,6 +57,10 @@ def local_cluster(workers: int) -> LocalCluster:
     from distributed import LocalCluster
 
     _before_fork()
+    # Everything loaded so far lives as long as the process: out of the collector's full
+    # passes, which in a forked worker would write to every page it shares with this process
+    # (Python's gc docs advise freezing before a fork).
+    gc.freeze()
     with dask.config.set(WORKER_CONFIG), warnings.catch_warnings():  # read as nannies start
         # Python 3.12+ warns on any fork of a process with threads (Dask's event loop here).
         warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)

@@ -1,8 +1,11 @@
 """The wheel ships the bundled sample and every module: setuptools' own file list, the installed
-package found through importlib.resources, and a checkout run without installing."""
+package found through importlib.resources, and a checkout run without installing; the package's
+names load on first use."""
 
 from __future__ import annotations
 
+import ast
+import importlib
 import os
 import shutil
 import subprocess
@@ -15,6 +18,7 @@ import pytest
 from setuptools.config.pyprojecttoml import apply_configuration
 from setuptools.dist import Distribution
 
+import planner
 from planner.region import RegionFiles, sample_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,3 +106,42 @@ def test_a_checkout_that_is_not_installed_says_what_to_do(tmp_path):
     assert "error: bundled sample not found: planner.sample_data is not installed" in text
     assert "Traceback" not in text
     assert not (tmp_path / "out").exists()
+
+
+def _stub_names() -> dict[str, str]:
+    """``{name: module}`` of the re-exports in ``planner/__init__.pyi``, read independently."""
+    tree = ast.parse((ROOT / "planner" / "__init__.pyi").read_text(encoding="utf-8"))
+    return {
+        alias.name: f"planner.{node.module}"
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+
+
+def test_every_public_name_loads_from_the_module_the_stub_names():
+    names = _stub_names()
+    assert len(names) > 25 and set(planner.__all__) == set(names)
+    for name, module in names.items():
+        assert getattr(planner, name) is getattr(importlib.import_module(module), name), name
+    assert set(names) <= set(dir(planner))
+    with pytest.raises(AttributeError, match="no_such_name"):
+        planner.no_such_name  # noqa: B018
+
+
+def test_the_province_command_loads_no_map_code_until_a_map_is_drawn():
+    """``import planner`` and everything a county without maps uses leave folium unloaded;
+    the first map name used loads it (in a fresh process, as the command runs)."""
+    code = (
+        "import sys\n"
+        "import planner, planner.cli, planner.province, planner.report\n"
+        "from planner import Region, analyze, write_analysis\n"
+        "before = 'folium' in sys.modules\n"
+        "from planner import coverage_map\n"
+        "print(before, 'folium' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[0] == "False True"
