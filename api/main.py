@@ -25,6 +25,7 @@ from api.routers import gaps, isochrone, maps, meta, regions, sites, suggest, to
 from api.security import BodyLimit, HtmlPolicy, JsonCORSMiddleware
 from api.state import RegionStore
 from planner import __version__
+from planner.runtime import freeze_loaded
 
 DESCRIPTION = """
 Which residents of a county are outside the 15-minute circle of civilization-practice sites
@@ -84,6 +85,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.store = store or await run_in_threadpool(RegionStore.load, settings)
+        freeze_loaded()  # the served regions live as long as the server: out of full collections
         yield
 
     app = FastAPI(

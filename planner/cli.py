@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from planner.errors import InputError
-from planner.runtime import return_freed_memory
+from planner.runtime import freeze_loaded, return_freed_memory
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -172,6 +172,7 @@ def _progress(verbose: bool) -> Iterator[Callable[[str], None]]:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    freeze_loaded()  # the command has imported what it runs: its modules live until exit
     with console.status("starting…") as status:
 
         def say(msg: str) -> None:
@@ -941,7 +942,6 @@ def province(
 
 def main() -> None:
     """The console entry point: a wrong flag or value is one ``error:`` line, exit 2, too."""
-    import gc
     import sys
 
     try:  # typer >= 0.20 carries its own copy of click
@@ -963,5 +963,5 @@ def main() -> None:
     finally:
         # The command is done: Python's teardown would walk everything it loaded in full
         # garbage collections (0.6-0.9 s); frozen, it is freed without them.
-        gc.freeze()
+        freeze_loaded()
     sys.exit(code if isinstance(code, int) else 0)

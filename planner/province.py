@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import logging
@@ -24,7 +23,7 @@ from planner.errors import InputError
 from planner.io import feed_file
 from planner.region import Region, RegionFiles
 from planner.regions_config import FILE_KEYS, read_regions_config
-from planner.runtime import core_ids
+from planner.runtime import core_ids, freeze_loaded
 from planner.standards import Standards
 from planner.text import PROVINCE
 
@@ -250,6 +249,22 @@ def analyse_county(
     return row
 
 
+def load_county_modules() -> None:
+    """Import what every county's analysis and outputs use (maps aside: drawn on demand).
+
+    Loaded before the first county by whichever process runs counties, so that it can be
+    frozen with the rest (:func:`planner.runtime.freeze_loaded`); before the local workers
+    fork, in the command's process, once for all of them.
+    """
+    import openpyxl  # noqa: F401  (the workbooks)
+    import pyogrio  # noqa: F401  (GeoPackage and GeoJSON)
+    import rasterio.features  # noqa: F401  (planner.areas loads these where it first draws)
+    import scipy.ndimage  # noqa: F401
+
+    import planner.coverage
+    import planner.report  # noqa: F401
+
+
 _PHASES = ("read", "analyse", "write")
 """A county's phases timed in its manifest: reading its files, the analysis, its outputs."""
 
@@ -299,8 +314,9 @@ def run_province(
     county needs analysing, and each county is submitted as soon as its inputs are hashed.
     Each task writes its county's outputs and returns only its row and gap areas, so the
     merged summary re-reads no county; it is written while the cluster shuts down.
-    ``distributed`` is imported only then; as it is, the objects this process holds are
-    frozen out of its later garbage collections (``gc.freeze``: they are freed as usual
+    ``distributed`` is imported only then. Before the first county (in this process, or
+    before the workers fork), the objects this process holds are frozen out of its later
+    full garbage collections (:func:`planner.runtime.freeze_loaded`: they are freed as usual
     when no longer referenced, but a reference cycle among them is kept until exit).
     """
     _mark("start")
@@ -402,6 +418,9 @@ class _Counties:
 
     def results(self) -> Iterator[tuple[int, dict[str, Any], gpd.GeoDataFrame | None]]:
         """``(index, row, gap areas)`` of each county as it finishes."""
+        if self.todo:  # in this process: loaded once, then out of the collector's full passes
+            load_county_modules()
+            freeze_loaded()
         for i, files, folder, inputs in self.todo:
             yield i, *_county_task(files, folder, inputs, self.options)
         if not self.futures:
@@ -428,11 +447,8 @@ class _Counties:
 
     def _start(self) -> Client:
         _mark("cluster starting")  # distributed is loaded from here on, only when it is used
-        # What this process has loaded lives as long as it does: out of the collector's full
-        # passes, which would otherwise walk it while distributed loads (0.2 s) and, in the
-        # forked workers, write to the pages they share with this process (Python's gc docs
-        # advise freezing before a fork).
-        gc.freeze()
+        # Out of the collector's full passes while distributed loads (0.2 s of them otherwise).
+        freeze_loaded()
         from distributed import Client
 
         from planner.province_cluster import OneCoreEach, WarmUp, local_cluster

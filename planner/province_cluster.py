@@ -6,7 +6,6 @@ command) never loads ``distributed``.
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 import warnings
@@ -15,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import dask
 from distributed.diagnostics.plugin import WorkerPlugin
+
+from planner.province import load_county_modules
+from planner.runtime import freeze_loaded
 
 if TYPE_CHECKING:
     from distributed import LocalCluster
@@ -57,10 +59,7 @@ def local_cluster(workers: int) -> LocalCluster:
     from distributed import LocalCluster
 
     _before_fork()
-    # Everything loaded so far lives as long as the process: out of the collector's full
-    # passes, which in a forked worker would write to every page it shares with this process
-    # (Python's gc docs advise freezing before a fork).
-    gc.freeze()
+    freeze_loaded()  # and so out of the forked workers' collections too
     with dask.config.set(WORKER_CONFIG), warnings.catch_warnings():  # read as nannies start
         # Python 3.12+ warns on any fork of a process with threads (Dask's event loop here).
         warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
@@ -76,17 +75,14 @@ def _before_fork() -> None:
     (``distributed.versions.get_versions``: package metadata and a ``uname -p`` subprocess),
     0.1 s in each fresh worker, cached per process; the county writers (openpyxl for the
     workbooks, pyogrio for GeoPackage and GeoJSON) are loaded by every worker's first county
-    and by this process for the merged summary; the analysis modules (what :class:`WarmUp`
-    loads) by every worker. Forked workers inherit all of it: each module is loaded once, in
+    and by this process for the merged summary; the analysis modules by every worker (all of
+    them: :func:`planner.province.load_county_modules`). Forked workers inherit all of it: each module is loaded once, in
     one process, where each worker would otherwise load its own copy (the same wall time on
     idle cores, twice the CPU time on a shared machine).
     """
-    import openpyxl  # noqa: F401
-    import pyogrio  # noqa: F401
     from distributed.versions import get_versions
 
-    WarmUp.load()
-
+    load_county_modules()
     get_versions()
 
 
@@ -95,26 +91,14 @@ class WarmUp(WorkerPlugin):
 
     name = "servicecircle-warm-up"
 
-    @staticmethod
-    def load() -> None:
-        """Import what a county's analysis and outputs use (maps aside: drawn on demand)."""
-        import rasterio.features  # noqa: F401  (planner.areas loads these where it first draws)
-        import scipy.ndimage  # noqa: F401
-
-        import planner.coverage
-        import planner.report  # noqa: F401
-
     def setup(self, worker: Any) -> None:
         """Import planner's analysis modules (the worker's later tasks find them loaded).
 
         A worker forked by :func:`local_cluster` has them already (:func:`_before_fork`);
         one on a cluster of its own (``--scheduler``) loads them here.
         """
-        self.load()
-        # What is loaded now lives as long as the worker: kept out of the collector's full
-        # passes, which otherwise walk it in every county (and, in a forked worker, would
-        # write to pages it shares with the process it was forked from).
-        gc.freeze()
+        load_county_modules()
+        freeze_loaded()  # lives as long as the worker: out of every county's full collections
 
 
 class OneCoreEach(WorkerPlugin):

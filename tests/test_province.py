@@ -21,13 +21,6 @@ from planner.province_cluster import local_cluster
 from planner.region import RegionFiles
 
 
-@pytest.fixture
-def unfrozen():
-    """Starting Dask freezes what the process holds (``gc.freeze``): give this one back."""
-    yield
-    gc.unfreeze()
-
-
 def test_regions_on_dask_match_a_local_run(tmp_path):
     distributed = pytest.importorskip("distributed")
     sample = RegionFiles.sample()  # noqa: F811
@@ -199,7 +192,7 @@ needs_two_cores = pytest.mark.skipif(
 
 
 @needs_two_cores
-def test_each_local_worker_holds_a_core_of_its_own(tmp_path, unfrozen):
+def test_each_local_worker_holds_a_core_of_its_own(tmp_path):
     """With as many workers as cores, each worker (all its threads) runs on its own core."""
     pytest.importorskip("distributed")
     from planner.province import _Counties
@@ -255,20 +248,23 @@ def _one_county(folder: Path, keys: tuple[str, ...]) -> Path:
 
 
 def test_a_province_run_one_by_one_never_loads_dask(tmp_path):
-    """``--workers 0`` (and every other command) runs without importing dask or distributed."""
+    """``--workers 0`` (and every other command) runs without importing dask or distributed;
+    its counties run with what they load frozen out of the collector's full passes, as on a
+    worker."""
     cfg = _one_county(tmp_path, ("network", "sites", "residents"))
     code = (
-        "import sys\n"
+        "import gc, sys\n"
         "from planner.cli import main\n"
         "from planner.province import run_province\n"
         f"run = run_province({str(cfg)!r}, {str(tmp_path / 'out')!r}, workers=0, maps=False)\n"
-        "print(list(run.counties['status']), 'dask' in sys.modules, 'distributed' in sys.modules)\n"
+        "print(list(run.counties['status']), 'dask' in sys.modules, 'distributed' in sys.modules,"
+        " gc.get_freeze_count() > 50_000)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[0] == "['done'] False False"
+    assert done.stdout.split("\n")[0] == "['done'] False False True"
     assert (tmp_path / "out" / "甲县" / "summary.json").exists()
 
 
@@ -283,7 +279,7 @@ def _task_states(dask_scheduler) -> dict[str, str]:
     return {str(key): ts.state for key, ts in dask_scheduler.tasks.items()}
 
 
-def test_a_county_waits_at_the_scheduler_until_a_worker_is_free(tmp_path, unfrozen):
+def test_a_county_waits_at_the_scheduler_until_a_worker_is_free(tmp_path):
     """A worker running a county is not sent another to queue behind it (worker-saturation 1.0).
 
     Six counties on two single-thread workers, each county held until its event is set: the
@@ -367,7 +363,6 @@ _COUNTY_MODULES = {
 def test_a_province_on_a_running_scheduler_uses_it_and_leaves_it_running(
     sample,  # noqa: F811
     tmp_path,
-    unfrozen,
 ):
     """``--scheduler ADDRESS``: the counties run on that cluster's worker, which stays up."""
     distributed = pytest.importorskip("distributed")
