@@ -21,8 +21,9 @@ phase, each county's ``manifest.json`` records when and in which process it ran 
 analyse / write seconds and CPU seconds):
 
 - start-up: the interpreter and imports, before ``run_province`` starts;
-- before counties: reading the config, hashing inputs and (Dask) starting the cluster, up to
-  the first county's start (``distributed`` is loaded here, only by the Dask run);
+- before counties: reading the config (and hashing the inputs of counties with outputs, none
+  here) and (Dask) starting the cluster, up to the first county's start (``distributed`` is
+  loaded here, only by the Dask run);
 - counties: first county started to last county ended (the parallel part);
 - after counties: the last results coming back and the merged summary;
 - exit: closing the cluster, the command's last lines and the interpreter's teardown.
@@ -242,7 +243,7 @@ def _run(
         # process's CPU seconds outside the counties (imports, cluster, merge, exit)
         "command_cpu_s": {
             "start-up": cpus["start"],
-            "before counties": cpus["inputs hashed"] - cpus["start"],
+            "before counties": cpus["counties submitted"] - cpus["start"],
             "after counties": cpus["province summary written"] - cpus["counties finished"],
         },
         "outside_counties_cpu_s": cpu_s - in_counties,

@@ -161,30 +161,38 @@ class ProvinceRun:
     paths: dict[str, Path]
 
 
-def input_hashes(files: RegionFiles) -> dict[str, str | None]:
-    """SHA-256 of each input file's content (a ``place:``/``bbox:`` query is kept as text).
+def input_hashes(files: RegionFiles, *, maps: bool, network: bool = True) -> dict[str, Any]:
+    """What a county's outputs were made from: SHA-256 of each input file's content (a
+    ``place:``/``bbox:`` query is kept as text), its names and whether maps were drawn.
 
     A file that cannot be read hashes to ``None``, so its county is never taken as unchanged.
+    ``network=False`` leaves the road network out (for a caller that has its digest).
     """
-    out: dict[str, str | None] = {"coord_sys": files.coord_sys, "name": files.name}
-    for key in FILE_KEYS:
-        value = getattr(files, key)
-        if value is None or str(value).startswith(("place:", "bbox:")):
-            out[key] = None if value is None else str(value)
-            continue
-        try:
-            out[key] = feed_file(hashlib.sha256(), value).hexdigest()
-        except OSError:
-            out[key] = None
-    return out
+    out: dict[str, Any] = {"coord_sys": files.coord_sys, "name": files.name, "maps": maps}
+    keys = [key for key in FILE_KEYS if network or key != "network"]
+    return out | {key: _digest(getattr(files, key)) for key in keys}
 
 
-def finished(folder: Path, inputs: dict[str, Any]) -> dict[str, Any] | None:
-    """The county's recorded row when its outputs are complete and its inputs unchanged."""
+def _digest(value: str | Path | None) -> str | None:
+    if value is None or str(value).startswith(("place:", "bbox:")):
+        return None if value is None else str(value)
+    try:
+        return feed_file(hashlib.sha256(), value).hexdigest()
+    except OSError:
+        return None
+
+
+def finished(folder: Path, files: RegionFiles, *, maps: bool) -> dict[str, Any] | None:
+    """The county's recorded row when its outputs are complete and its inputs unchanged.
+
+    Its input files are read (hashed) only when it has a manifest to compare them with: a
+    county run for the first time has them hashed by its own task (:func:`analyse_county`).
+    """
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    inputs = input_hashes(files, maps=maps)
     if any(inputs.get(k) is None for k in ("network", "sites", "residents")):
         return None  # a file that cannot be read is never taken as unchanged
     if manifest.get("inputs") != inputs:
@@ -196,15 +204,14 @@ def finished(folder: Path, inputs: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def analyse_county(
-    files: RegionFiles,
-    folder: str | Path,
-    *,
-    inputs: dict[str, Any],
-    options: dict[str, Any],
+    files: RegionFiles, folder: str | Path, *, options: dict[str, Any]
 ) -> dict[str, Any]:
     """Analyse one county into ``folder`` and record its manifest.
 
-    A county whose inputs are wrong gets ``status`` failed and the message in ``error``.
+    The manifest's inputs (:func:`input_hashes`) are hashed before the files are read (a file
+    changed meanwhile is then taken as changed at the next run, never as unchanged), the road
+    network's by the network cache's lookup. A county whose inputs are wrong gets ``status``
+    failed and the message in ``error``.
     """
     from planner.coverage import analyze
     from planner.report import write_analysis
@@ -212,15 +219,19 @@ def analyse_county(
     folder = Path(folder)
     clock = time.time()
     marks = [(time.perf_counter(), time.process_time())]
+    maps = options.get("maps", True)
     try:
+        inputs = input_hashes(files, maps=maps, network=False)  # before the files are read
         region = Region.from_files(
             files, standards=options.get("standards"), cache_dir=options.get("cache_dir")
         )
+        # the network cache's key, hashed before the file was parsed: it is read once
+        inputs["network"] = region.network.source_sha256 or _digest(files.network)
         marks.append((time.perf_counter(), time.process_time()))
         coverage = analyze(region, service_areas=True)
         region.drop_indexes()  # every layer is snapped: outputs need no index
         marks.append((time.perf_counter(), time.process_time()))
-        paths = write_analysis(coverage, region, folder, map_html=options.get("maps", True))
+        paths = write_analysis(coverage, region, folder, map_html=maps)
         marks.append((time.perf_counter(), time.process_time()))
     except InputError as exc:
         return _failed(files, folder, str(exc))
@@ -311,7 +322,9 @@ def run_province(
     -----
     On Dask the largest counties (by input bytes) are handed out first, so that no large
     county starts last while the other workers sit idle; the cluster starts only when a
-    county needs analysing, and each county is submitted as soon as its inputs are hashed.
+    county needs analysing, and each county is submitted as soon as it is known to need it.
+    Only a county with outputs already has its input files hashed here, to compare with its
+    manifest; each task hashes its own (the road network once, as the network cache's key).
     Each task writes its county's outputs and returns only its row and gap areas, so the
     merged summary re-reads no county; it is written while the cluster shuts down.
     ``distributed`` is imported only then. Before the first county (in this process, or
@@ -341,13 +354,12 @@ def run_province(
         for i in counties.order(regions):
             files = regions[i]
             folder = out / _folder_name(files.name)
-            inputs = {**input_hashes(files), "maps": maps}
-            done = finished(folder, inputs)
+            done = finished(folder, files, maps=maps)
             if done is not None:
                 record(i, {**done, "status": "skipped", "seconds": 0.0})
             else:
-                counties.submit(i, files, folder, inputs)
-        _mark("inputs hashed")
+                counties.submit(i, files, folder)
+        _mark("counties submitted")
         log.info("%d of %d counties unchanged", sum(r is not None for r in rows), len(rows))
         for i, row, layer in counties.results():
             gaps[i] = layer
@@ -380,7 +392,7 @@ class _Counties:
         self.scheduler = scheduler
         self.workers = workers
         self.serial = scheduler is None and workers == 0
-        self.todo: list[tuple[int, RegionFiles, Path, dict[str, Any]]] = []
+        self.todo: list[tuple[int, RegionFiles, Path]] = []
         self.futures: dict[Any, tuple[int, RegionFiles, Path]] = {}
         self.client: Client | None = None
         self.stack = ExitStack()
@@ -398,17 +410,16 @@ class _Counties:
             return list(range(len(regions)))
         return sorted(range(len(regions)), key=lambda i: -_input_bytes(regions[i]))
 
-    def submit(self, i: int, files: RegionFiles, folder: Path, inputs: dict[str, Any]) -> None:
+    def submit(self, i: int, files: RegionFiles, folder: Path) -> None:
         """Queue county ``i`` (in this process) or hand it to Dask now."""
         if self.serial:
-            self.todo.append((i, files, folder, inputs))
+            self.todo.append((i, files, folder))
             return
         client = self.client or self._start()
         future = client.submit(
             _county_task,
             files,
             folder,
-            inputs,
             self.options,
             key=f"county-{i}-{uuid.uuid4().hex[:8]}",
             pure=False,
@@ -421,8 +432,8 @@ class _Counties:
         if self.todo:  # in this process: loaded once, then out of the collector's full passes
             load_county_modules()
             freeze_loaded()
-        for i, files, folder, inputs in self.todo:
-            yield i, *_county_task(files, folder, inputs, self.options)
+        for i, files, folder in self.todo:
+            yield i, *_county_task(files, folder, self.options)
         if not self.futures:
             return
         from distributed import as_completed
@@ -489,12 +500,10 @@ def _input_bytes(files: RegionFiles) -> int:
     return total
 
 
-def _county_task(
-    files: RegionFiles, folder: Path, inputs: dict[str, Any], options: dict[str, Any]
-) -> County:
+def _county_task(files: RegionFiles, folder: Path, options: dict[str, Any]) -> County:
     """One county (one Dask task): its row, and its gap areas read back from what it wrote."""
     try:
-        row = analyse_county(files, folder, inputs=inputs, options=options)
+        row = analyse_county(files, folder, options=options)
         return row, _gap_layer(row) if row["status"] == "done" else None
     except Exception as exc:  # one county's bug must not stop a province
         log.exception("county %s failed", files.name)

@@ -155,6 +155,28 @@ def test_province_command_on_a_local_cluster_resumes_and_survives_a_broken_count
     assert_gaps_merged(gpd.read_file(out / "province.gpkg", layer="gaps"), out, ["甲县", "乙县"])
 
 
+def test_a_county_records_the_digests_of_what_it_read(tmp_path):
+    """The manifest's inputs are each file's SHA-256 (the road network's taken from the
+    network cache's key, not read again), computed here independently; a county without
+    outputs is not read by the province's own process to decide that it must run."""
+    import hashlib
+
+    from planner.province import MANIFEST, analyse_county, finished
+
+    files = RegionFiles.sample()
+    folder = tmp_path / "甲县"
+    assert finished(folder, files, maps=False) is None  # no manifest: nothing read
+    row = analyse_county(files, folder, options={"maps": False, "cache_dir": tmp_path / "c"})
+    assert row["status"] == "done"
+    recorded = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["inputs"]
+    for key in ("network", "sites", "residents", "units"):
+        content = Path(getattr(files, key)).read_bytes()
+        assert recorded[key] == hashlib.sha256(content).hexdigest(), key
+    assert recorded["maps"] is False
+    assert finished(folder, files, maps=False) == row  # unchanged: its recorded row
+    assert finished(folder, files, maps=True) is None  # maps wanted now: not complete
+
+
 def assert_gaps_merged(merged: gpd.GeoDataFrame, out: Path, names: list[str]) -> None:
     """The merged gaps layer equals each county's gaps.geojson in WGS 84, one after another."""
     each = [gpd.read_file(out / name / "gaps.geojson").to_crs(4326) for name in names]
