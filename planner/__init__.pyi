@@ -1,5 +1,18 @@
 # The package's public names: read by type checkers, and by lazy_loader at run time
 # (planner/__init__.py), which imports each module on its first use. Relative imports only.
+# The modules the package loaded eagerly before (planner.coverage after a bare
+# `import planner`, as it always worked) stay reachable as attributes, loaded on first use.
+from . import coords as coords
+from . import coverage as coverage
+from . import errors as errors
+from . import inputs as inputs
+from . import maps as maps
+from . import network as network
+from . import population as population
+from . import region as region
+from . import report as report
+from . import siting as siting
+from . import standards as standards
 from .coords import gcj02_to_wgs84 as gcj02_to_wgs84
 from .coords import to_wgs84 as to_wgs84
 from .coords import wgs84_to_gcj02 as wgs84_to_gcj02
@@ -43,15 +56,26 @@ __all__ = [
     "analyze",
     "buildings_from_osm",
     "clip_osm",
+    "coords",
+    "coverage",
     "coverage_map",
+    "errors",
     "gap_areas",
     "gcj02_to_wgs84",
+    "inputs",
     "load_network",
+    "maps",
+    "network",
+    "population",
     "read_candidates",
     "read_residents",
     "read_sites",
     "read_units",
+    "region",
+    "report",
+    "siting",
     "spread_population",
+    "standards",
     "suggest",
     "to_wgs84",
     "unit_table",

@@ -892,7 +892,7 @@ def province(
     """Analyse every county of a province on Dask; unchanged counties are skipped."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from planner.province import run_province
+    from planner.province import load_county_modules, run_province
     from planner.text import PROVINCE
 
     if scheduler is not None and workers is not None:
@@ -902,6 +902,9 @@ def province(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if scheduler is None:  # the counties run here, or on workers forked from here
+        load_county_modules(maps=maps)
+    freeze_loaded()  # this process is the command's: what it loaded lives until exit
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -942,6 +945,7 @@ def province(
 
 def main() -> None:
     """The console entry point: a wrong flag or value is one ``error:`` line, exit 2, too."""
+    import gc
     import sys
 
     try:  # typer >= 0.20 carries its own copy of click
@@ -963,5 +967,5 @@ def main() -> None:
     finally:
         # The command is done: Python's teardown would walk everything it loaded in full
         # garbage collections (0.6-0.9 s); frozen, it is freed without them.
-        freeze_loaded()
+        gc.freeze()
     sys.exit(code if isinstance(code, int) else 0)

@@ -23,7 +23,7 @@ from planner.errors import InputError
 from planner.io import feed_file
 from planner.region import Region, RegionFiles
 from planner.regions_config import FILE_KEYS, read_regions_config
-from planner.runtime import core_ids, freeze_loaded
+from planner.runtime import core_ids
 from planner.standards import Standards
 from planner.text import PROVINCE
 
@@ -221,12 +221,13 @@ def analyse_county(
     marks = [(time.perf_counter(), time.process_time())]
     maps = options.get("maps", True)
     try:
-        inputs = input_hashes(files, maps=maps, network=False)  # before the files are read
+        cached = options.get("cache_dir") is not False  # (False: no network cache)
+        inputs = input_hashes(files, maps=maps, network=not cached)  # before the files are read
         region = Region.from_files(
             files, standards=options.get("standards"), cache_dir=options.get("cache_dir")
         )
-        # the network cache's key, hashed before the file was parsed: it is read once
-        inputs["network"] = region.network.source_sha256 or _digest(files.network)
+        if cached:  # the network cache's key, hashed before the file was parsed: read once
+            inputs["network"] = region.network.source_sha256 or _digest(files.network)
         marks.append((time.perf_counter(), time.process_time()))
         coverage = analyze(region, service_areas=True)
         region.drop_indexes()  # every layer is snapped: outputs need no index
@@ -260,12 +261,12 @@ def analyse_county(
     return row
 
 
-def load_county_modules() -> None:
-    """Import what every county's analysis and outputs use (maps aside: drawn on demand).
+def load_county_modules(*, maps: bool) -> None:
+    """Import what every county's analysis and outputs use (``maps``: and its map).
 
-    Loaded before the first county by whichever process runs counties, so that it can be
-    frozen with the rest (:func:`planner.runtime.freeze_loaded`); before the local workers
-    fork, in the command's process, once for all of them.
+    The command loads them before its first county, so that they are frozen with the rest
+    (:func:`planner.runtime.freeze_loaded`), and before the local workers fork, once for all
+    of them.
     """
     import openpyxl  # noqa: F401  (the workbooks)
     import pyogrio  # noqa: F401  (GeoPackage and GeoJSON)
@@ -273,7 +274,10 @@ def load_county_modules() -> None:
     import scipy.ndimage  # noqa: F401
 
     import planner.coverage
-    import planner.report  # noqa: F401
+    import planner.report
+
+    if maps:
+        import planner.maps  # noqa: F401  (folium)
 
 
 _PHASES = ("read", "analyse", "write")
@@ -327,10 +331,9 @@ def run_province(
     manifest; each task hashes its own (the road network once, as the network cache's key).
     Each task writes its county's outputs and returns only its row and gap areas, so the
     merged summary re-reads no county; it is written while the cluster shuts down.
-    ``distributed`` is imported only then. Before the first county (in this process, or
-    before the workers fork), the objects this process holds are frozen out of its later
-    full garbage collections (:func:`planner.runtime.freeze_loaded`: they are freed as usual
-    when no longer referenced, but a reference cycle among them is kept until exit).
+    ``distributed`` is imported only then. Local workers are forked with what this process
+    holds frozen out of their collections (:func:`planner.runtime.frozen_while_forking`);
+    this process is left as it was (the command freezes its own before: ``freeze_loaded``).
     """
     _mark("start")
     regions = read_regions(config)
@@ -429,9 +432,6 @@ class _Counties:
 
     def results(self) -> Iterator[tuple[int, dict[str, Any], gpd.GeoDataFrame | None]]:
         """``(index, row, gap areas)`` of each county as it finishes."""
-        if self.todo:  # in this process: loaded once, then out of the collector's full passes
-            load_county_modules()
-            freeze_loaded()
         for i, files, folder in self.todo:
             yield i, *_county_task(files, folder, self.options)
         if not self.futures:
@@ -458,8 +458,6 @@ class _Counties:
 
     def _start(self) -> Client:
         _mark("cluster starting")  # distributed is loaded from here on, only when it is used
-        # Out of the collector's full passes while distributed loads (0.2 s of them otherwise).
-        freeze_loaded()
         from distributed import Client
 
         from planner.province_cluster import OneCoreEach, WarmUp, local_cluster
@@ -475,7 +473,7 @@ class _Counties:
             client = Client(self.scheduler)
         else:
             n = self.workers or os.cpu_count() or 1
-            cluster = local_cluster(n)
+            cluster = local_cluster(n, maps=self.options.get("maps", True))
             self.stack.callback(cluster.close)
             client = Client(cluster)
             cores = core_ids()
@@ -483,7 +481,7 @@ class _Counties:
                 client.register_plugin(OneCoreEach(cores))
         self.stack.callback(client.close)
         _mark("cluster up")
-        client.register_plugin(WarmUp())
+        client.register_plugin(WarmUp(maps=self.options.get("maps", True)))
         _mark("workers warmed")
         self.client = client
         return client

@@ -16,7 +16,7 @@ import dask
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from planner.province import load_county_modules
-from planner.runtime import freeze_loaded
+from planner.runtime import frozen_while_forking
 
 if TYPE_CHECKING:
     from distributed import LocalCluster
@@ -50,7 +50,7 @@ WORKER_CONFIG: dict[str, Any] = {
 """Dask settings for the cluster ``province`` starts (see the README for a running cluster)."""
 
 
-def local_cluster(workers: int) -> LocalCluster:
+def local_cluster(workers: int, *, maps: bool = True) -> LocalCluster:
     """A ``LocalCluster`` of single-threaded worker processes set up with :data:`WORKER_CONFIG`.
 
     What every forked worker would otherwise load or look up on its own is done once here,
@@ -58,9 +58,12 @@ def local_cluster(workers: int) -> LocalCluster:
     """
     from distributed import LocalCluster
 
-    _before_fork()
-    freeze_loaded()  # and so out of the forked workers' collections too
-    with dask.config.set(WORKER_CONFIG), warnings.catch_warnings():  # read as nannies start
+    _before_fork(maps=maps)
+    with (
+        dask.config.set(WORKER_CONFIG),  # read as the nannies start
+        warnings.catch_warnings(),
+        frozen_while_forking(),  # the workers' collections never walk what they inherit
+    ):
         # Python 3.12+ warns on any fork of a process with threads (Dask's event loop here).
         warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
         return LocalCluster(
@@ -68,7 +71,7 @@ def local_cluster(workers: int) -> LocalCluster:
         )
 
 
-def _before_fork() -> None:
+def _before_fork(*, maps: bool) -> None:
     """Load in this process what each worker would otherwise pay for in its first moments.
 
     A worker registering with the scheduler reports its package versions and platform
@@ -82,23 +85,32 @@ def _before_fork() -> None:
     """
     from distributed.versions import get_versions
 
-    load_county_modules()
+    load_county_modules(maps=maps)
     get_versions()
 
 
 class WarmUp(WorkerPlugin):
-    """Import the analysis modules once when a worker starts, not in its first task."""
+    """Import the analysis modules once when a worker starts, not in its first task.
+
+    Parameters
+    ----------
+    maps
+        The counties draw maps: load folium too.
+    """
 
     name = "servicecircle-warm-up"
+
+    def __init__(self, *, maps: bool = True) -> None:
+        self.maps = maps
 
     def setup(self, worker: Any) -> None:
         """Import planner's analysis modules (the worker's later tasks find them loaded).
 
-        A worker forked by :func:`local_cluster` has them already (:func:`_before_fork`);
-        one on a cluster of its own (``--scheduler``) loads them here.
+        A worker forked by :func:`local_cluster` has them already (:func:`_before_fork`),
+        frozen out of its collections; one on a cluster of its own (``--scheduler``) loads
+        them here, and its process is left as it is (its owner's to tune).
         """
-        load_county_modules()
-        freeze_loaded()  # lives as long as the worker: out of every county's full collections
+        load_county_modules(maps=self.maps)
 
 
 class OneCoreEach(WorkerPlugin):
@@ -109,7 +121,7 @@ class OneCoreEach(WorkerPlugin):
     would only take turns with the other workers' counties; held to one core, a county runs
     in one thread and its worker never moves between cores. On 16 copies of the sample and
     2 cores (bench/bench_province.py, load 0.5-2.6) a county's CPU seconds on a worker went
-    from 4.64 to 4.26 (4.74 in one process) with this and the warm-up's ``gc.freeze``.
+    from 4.64 to 4.26 (4.74 in one process) with this and a frozen warm-up (``gc.freeze``).
 
     Parameters
     ----------
