@@ -11,6 +11,8 @@ import gc
 import io
 import json
 import math
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,16 @@ def _unfrozen() -> Iterable[None]:
     test gives back what it froze, so that later collections find its garbage."""
     yield
     gc.unfreeze()
+
+
+def first_line_of_python(code: str, *, timeout: float = 300) -> str:
+    """Run ``code`` in a fresh interpreter (as a command starts: nothing loaded yet) and
+    return the first line it prints; a failure shows its stderr."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split("\n")[0]
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 from _sample import sample  # noqa: F401  (session fixture)
+from conftest import first_line_of_python
 
 from planner.coverage import analyze
 from planner.province import read_regions, run_regions
@@ -281,11 +282,7 @@ def test_a_province_run_one_by_one_never_loads_dask(tmp_path):
         "print(list(run.counties['status']), 'dask' in sys.modules, 'distributed' in sys.modules,"
         " gc.get_freeze_count())\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[0] == "['done'] False False 0"
+    assert first_line_of_python(code) == "['done'] False False 0"
     assert (tmp_path / "out" / "甲县" / "summary.json").exists()
 
 
@@ -366,11 +363,7 @@ def test_local_workers_are_forked_with_the_county_modules_loaded_and_frozen():
         " gc.get_freeze_count())\n"
         "counties.close(wait=True)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[0] == "([], 0) True [True, True] [True, True] 0"
+    assert first_line_of_python(code) == "([], 0) True [True, True] [True, True] 0"
 
 
 _COUNTY_MODULES = {
