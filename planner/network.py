@@ -28,6 +28,7 @@ from planner.errors import InputError
 from planner.io import error_cause, feed_input
 from planner.lines import Lines
 from planner.osm_reader import highway_ways, read_osm_network
+from planner.regions_config import is_query
 from planner.standards import DEFAULT_SPEEDS_KMH
 from planner.text import MODES
 
@@ -429,7 +430,7 @@ def load_network(
         road-less file.
     """
     text = str(source)
-    if text.startswith(("place:", "bbox:")):
+    if is_query(text):
         return RoadNetwork.from_graph(_download(text), source=text)
     path = Path(source)
     if not path.exists():

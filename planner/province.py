@@ -22,7 +22,7 @@ import shapely
 from planner.errors import InputError
 from planner.io import feed_file
 from planner.region import Region, RegionFiles
-from planner.regions_config import FILE_KEYS, read_regions_config
+from planner.regions_config import FILE_KEYS, is_query, read_regions_config
 from planner.runtime import core_ids
 from planner.standards import Standards
 from planner.text import PROVINCE
@@ -174,7 +174,7 @@ def input_hashes(files: RegionFiles, *, maps: bool, network: bool = True) -> dic
 
 
 def _digest(value: str | Path | None) -> str | None:
-    if value is None or str(value).startswith(("place:", "bbox:")):
+    if value is None or is_query(value):
         return None if value is None else str(value)
     try:
         return feed_file(hashlib.sha256(), value).hexdigest()
@@ -492,7 +492,7 @@ def _input_bytes(files: RegionFiles) -> int:
     total = 0
     for key in FILE_KEYS:
         value = getattr(files, key)
-        if value is not None and not str(value).startswith(("place:", "bbox:")):
+        if value is not None and not is_query(value):
             with suppress(OSError):
                 total += Path(value).stat().st_size
     return total

@@ -17,6 +17,12 @@ FILE_KEYS = ("network", "sites", "residents", "units", "candidates", "standards"
 """Keys of a region table that name files (relative to the regions file)."""
 
 
+def is_query(value: object) -> bool:
+    """Whether a network value is an OpenStreetMap query (``place:...``, ``bbox:...``), not a
+    file: it is downloaded (:func:`planner.network.load_network`), never read or resolved."""
+    return str(value).startswith(("place:", "bbox:"))
+
+
 def read_regions_config(
     path: str | Path,
     *,
@@ -93,6 +99,6 @@ def _checked(
 def resolve_path(base: Path, value: Any) -> Any:
     """``value`` as an absolute path taken from ``base`` (a ``place:``/``bbox:`` query, an
     empty or non-text value unchanged)."""
-    if not isinstance(value, str) or not value or value.startswith(("place:", "bbox:")):
+    if not isinstance(value, str) or not value or is_query(value):
         return value
     return str((base / value).resolve())
