@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import logging
 import re
 import warnings
@@ -118,6 +119,11 @@ def feed_file(digest: D, path: str | Path) -> D:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's content (hex); ``OSError`` when it cannot be read."""
+    return feed_file(hashlib.sha256(), path).hexdigest()
 
 
 def feed_input(digest: D, path: str | Path, *, what: str, todo: str) -> D:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -20,7 +19,7 @@ import pandas as pd
 import shapely
 
 from planner.errors import InputError
-from planner.io import feed_file
+from planner.io import file_sha256
 from planner.region import Region, RegionFiles
 from planner.regions_config import FILE_KEYS, is_query, read_regions_config
 from planner.runtime import core_ids
@@ -177,7 +176,7 @@ def _digest(value: str | Path | None) -> str | None:
     if value is None or is_query(value):
         return None if value is None else str(value)
     try:
-        return feed_file(hashlib.sha256(), value).hexdigest()
+        return file_sha256(value)
     except OSError:
         return None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -24,7 +23,7 @@ from planner.coverage import Coverage
 from planner.errors import InputError
 from planner.geojson_text import feature_texts, texts_of
 from planner.gpkg import analysis_layers, write_styled_geopackage
-from planner.io import feed_file
+from planner.io import file_sha256
 from planner.outputs import after_proposals, people_outputs
 from planner.region import Region
 from planner.tables import PROPOSAL_COLUMNS, fix_workbook_times, inert_formulas
@@ -200,11 +199,6 @@ def _recover(out: Path) -> None:
 
 
 # --- provenance -------------------------------------------------------------------------------
-
-
-def file_sha256(path: str | Path) -> str:
-    """The SHA-256 of a file's content (hex)."""
-    return feed_file(hashlib.sha256(), path).hexdigest()
 
 
 def run_record(
