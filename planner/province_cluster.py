@@ -76,12 +76,11 @@ def _before_fork(*, maps: bool) -> None:
 
     A worker registering with the scheduler reports its package versions and platform
     (``distributed.versions.get_versions``: package metadata and a ``uname -p`` subprocess),
-    0.1 s in each fresh worker, cached per process; the county writers (openpyxl for the
-    workbooks, pyogrio for GeoPackage and GeoJSON) are loaded by every worker's first county
-    and by this process for the merged summary; the analysis modules by every worker (all of
-    them: :func:`planner.province.load_county_modules`). Forked workers inherit all of it: each module is loaded once, in
-    one process, where each worker would otherwise load its own copy (the same wall time on
-    idle cores, twice the CPU time on a shared machine).
+    0.1 s in each fresh worker, cached per process; every worker's first county loads the
+    analysis modules and the county writers (:func:`planner.province.load_county_modules`),
+    which this process uses too for the merged summary. Forked workers inherit all of it:
+    each module is loaded once, in one process, where each worker would otherwise load its
+    own copy (the same wall time on idle cores, twice the CPU time on a shared machine).
     """
     from distributed.versions import get_versions
 
