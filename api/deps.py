@@ -131,10 +131,21 @@ async def gap_query(
     tier: TierQuery = None,
     minutes: MinutesQuery = None,
     mode: ModeQuery = None,
+    key: Annotated[str | None, Security(_api_key)] = None,
 ) -> dict[str, Any]:
-    """The checked query of a gap request: ``tier``, ``mode``, ``minutes``."""
-    check_minutes(minutes, request.app.state.settings.limits, ["query", "minutes"])
-    return {"tier": tier_key(tier, ["query", "tier"]), "mode": mode, "minutes": minutes}
+    """The checked query of a gap request: ``tier``, ``mode``, ``minutes``.
+
+    Gaps under the region's own standards come from memory; another ``mode`` or ``minutes``
+    is a new analysis computed on request, so it takes the API key as well. (One dependency
+    for both: FastAPI validates a dependency again wherever it is declared when the first
+    try fails, so a query declared twice reported each error twice.)
+    """
+    settings: Settings = request.app.state.settings
+    check_minutes(minutes, settings.limits, ["query", "minutes"])
+    query = {"tier": tier_key(tier, ["query", "tier"]), "mode": mode, "minutes": minutes}
+    if (mode is not None or minutes is not None) and not key_matches(settings, key):
+        raise unauthorized()
+    return query
 
 
 def key_matches(settings: Settings, key: str | None) -> bool:
@@ -166,18 +177,6 @@ async def require_api_key(
     maps with proposals.
     """
     if not key_matches(settings, key):
-        raise unauthorized()
-
-
-async def view_api_key(
-    query: Annotated[dict[str, Any], Depends(gap_query)],
-    settings: Annotated[Settings, Depends(get_settings)],
-    key: Annotated[str | None, Security(_api_key)] = None,
-) -> None:
-    """Gaps under the region's own standards come from memory; another ``mode`` or
-    ``minutes`` is a new analysis computed on request, so it takes the key as well."""
-    custom = query["mode"] is not None or query["minutes"] is not None
-    if custom and not key_matches(settings, key):
         raise unauthorized()
 
 

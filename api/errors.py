@@ -126,14 +126,16 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     for err in exc.errors():
         loc = [p for p in err.get("loc", ()) if p != "__root__"]
         field = next((str(p) for p in reversed(loc) if isinstance(p, str)), "request")
-        items.append(
-            {
-                "loc": loc,
-                "field": field,
-                "message": err.get("msg", "invalid"),
-                "type": err.get("type", "value_error"),
-            }
-        )
+        item = {
+            "loc": loc,
+            "field": field,
+            "message": err.get("msg", "invalid"),
+            "type": err.get("type", "value_error"),
+        }
+        # FastAPI validates a failed dependency again wherever it is declared (the region of
+        # a route that also takes a town): each error once.
+        if item not in items:
+            items.append(item)
     summary = "; ".join(f"{'.'.join(str(p) for p in i['loc'])}: {i['message']}" for i in items[:5])
     return JSONResponse(
         _body("validation_error", MESSAGES["validation"].format(summary=summary), items), 422

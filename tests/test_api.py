@@ -307,6 +307,31 @@ def test_gap_queries_are_bounded_and_checked(client: httpx.Client) -> None:
     assert err["detail"][0]["loc"] == ["query", "tier"]
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"minutes": "-5"},
+        {"minutes": "abc"},
+        {"minutes": "nan"},
+        {"minutes": "inf"},
+        {"minutes": "1000"},
+        {"mode": "fly"},
+    ],
+)
+def test_a_bad_gap_query_is_reported_once(client: httpx.Client, params: dict[str, str]) -> None:
+    for url in (f"/regions/sample/towns/{QINGSHAN[0]}/gaps", "/regions/sample/gaps"):
+        err = error_of(client.get(url, params=params, headers=KEY), 422, "validation_error")
+        (field,) = params
+        assert [e["field"] for e in err["detail"]] == [field], err
+        assert err["message"].count(f"query.{field}:") == 1, err["message"]
+
+
+def test_a_bad_region_in_a_town_path_is_reported_once(client: httpx.Client) -> None:
+    # The region is read by the town's dependency and by the route: one error all the same.
+    err = error_of(client.get(f"/regions/{'x' * 201}/towns/青山乡/gaps"), 422, "validation_error")
+    assert [e["loc"] for e in err["detail"]] == [["path", "region"]], err
+
+
 # --- sites ------------------------------------------------------------------------------------
 
 
