@@ -10,7 +10,7 @@ from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import APIKeyHeader
 
 from api.config import Limits, Settings
-from api.errors import MESSAGES, ApiError, field_error, limit_exceeded
+from api.errors import MESSAGES, ApiError, field_error, limit_exceeded, not_found
 from api.models import Mode
 from api.state import LoadedRegion, RegionStore
 from planner import vocab
@@ -76,13 +76,12 @@ async def get_town(
 
 
 def town_as_field(loaded: LoadedRegion, town: str, loc: list[str]) -> pd.Series:
-    """A town given in a query or body field: unknown is a 422 on that field."""
+    """A town given in a query or body field: unknown is a 404 with the close names, as in
+    a path, naming the field in ``detail.loc``."""
     try:
         return loaded.find_town(town)
     except NotFound as exc:
-        err = field_error(loc, str(exc), "unknown_town")
-        err.detail[0]["did_you_mean"] = exc.did_you_mean
-        raise err from None
+        raise not_found(exc, loc) from None
 
 
 def tier_key(value: str | None, loc: list[str]) -> str | None:

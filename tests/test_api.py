@@ -349,10 +349,9 @@ def test_sites_filter_by_tier_and_town(client: httpx.Client, sample: Any) -> Non
     assert props["tier_zh"] == "站" and props["town"] == "青山乡"
     served = cov.service_areas.set_index("site_id")["population_served"]
     assert props["population_served"] == served[props["id"]]
-    err = error_of(
-        client.get("/regions/sample/sites", params={"town": "青山"}), 422, "validation_error"
-    )
-    assert err["detail"][0]["did_you_mean"] == ["青山乡"]
+    err = error_of(client.get("/regions/sample/sites", params={"town": "青山"}), 404, "not_found")
+    assert err["detail"]["did_you_mean"] == ["青山乡"]
+    assert err["detail"]["loc"] == ["query", "town"]
 
 
 # --- isochrones -------------------------------------------------------------------------------
@@ -484,10 +483,8 @@ def test_suggest_is_guarded_and_bounded(client: httpx.Client) -> None:
     assert err["detail"][0]["loc"] == ["body", "tier"]
     err = error_of(client.post(url, json={"k": 0}, headers=key), 422, "validation_error")
     assert err["detail"][0]["field"] == "k"
-    err = error_of(
-        client.post(url, json={"k": 2, "town": "桃园乡"}, headers=key), 422, "validation_error"
-    )
-    assert err["detail"][0]["did_you_mean"] == ["桃源乡"]
+    err = error_of(client.post(url, json={"k": 2, "town": "桃园乡"}, headers=key), 404, "not_found")
+    assert err["detail"]["did_you_mean"] == ["桃源乡"]
     err = error_of(
         client.post(url, json={"k": 20, "town": "城关镇"}, headers=key), 422, "invalid_request"
     )
@@ -496,6 +493,26 @@ def test_suggest_is_guarded_and_bounded(client: httpx.Client) -> None:
         url, content=b"{not json", headers={**key, "Content-Type": "application/json"}
     )
     error_of(bad, 422, "validation_error")
+
+
+def test_an_unknown_town_is_a_404_in_a_body_or_query_as_in_a_path(client: httpx.Client) -> None:
+    # The same name, the same answer wherever it is given: 404 with the close name.
+    in_path = error_of(client.get("/regions/sample/towns/青山镇/gaps"), 404, "not_found")
+    in_body = error_of(
+        client.post("/regions/sample/suggest", json={"k": 2, "town": "青山镇"}, headers=KEY),
+        404,
+        "not_found",
+    )
+    in_query = error_of(
+        client.get("/regions/sample/sites", params={"town": "青山镇"}), 404, "not_found"
+    )
+    for err in (in_path, in_body, in_query):
+        assert err["detail"]["did_you_mean"] == ["青山乡"], err
+        assert (err["detail"]["kind"], err["detail"]["value"]) == ("town", "青山镇")
+        assert "青山乡" in err["message"]
+    assert in_body["message"] == in_path["message"] == in_query["message"]
+    assert in_body["detail"]["loc"] == ["body", "town"]
+    assert in_query["detail"]["loc"] == ["query", "town"]
 
 
 # --- maps, docs, CORS -------------------------------------------------------------------------

@@ -14,11 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api import geojson
 from api.deps import LimitsDep, Region, Town, require_api_key
-from api.errors import limit_exceeded
+from api.errors import limit_exceeded, not_found
 from api.models import error_responses
+from api.state import LoadedRegion
 from planner import vocab
 from planner.coverage import json_ready
-from planner.errors import InputError
+from planner.errors import InputError, NotFound
 from planner.scenario import Scenario
 from planner.scenario import compare as run
 from planner.town_report import fix_text_layer, print_pdf, town_report_html
@@ -28,8 +29,8 @@ router = APIRouter(
     responses=error_responses(
         {
             401: "Missing or wrong API key",
-            404: "Unknown region or town",
-            422: "Invalid body, limit exceeded, or an unknown site id",
+            404: "Unknown region, town or site id",
+            422: "Invalid body or limit exceeded",
             429: "Too many scenarios or suggestions being computed",
         }
     ),
@@ -137,6 +138,18 @@ def _scenario(body: CompareRequest) -> Scenario:
     return Scenario(close=tuple(body.close), add=add, retier=dict(body.retier))
 
 
+def _known_sites(loaded: LoadedRegion, body: CompareRequest) -> None:
+    # An unknown site id is an unknown name like a town's: 404 with the close ids.
+    ids = loaded.region.sites["id"].astype(str)
+    known = set(ids)
+    given = [(["body", "close", i], site) for i, site in enumerate(body.close)]
+    given += [(["body", "retier", site], site) for site in body.retier]
+    for loc, site in given:
+        if site not in known:
+            where = f"the sites of region {loaded.id!r}"
+            raise not_found(NotFound("site", site, ids, where=where), loc)
+
+
 @router.post(
     "/regions/{region}/compare",
     summary="Compare coverage before and after a scenario",
@@ -148,6 +161,7 @@ async def compare(loaded: Region, limits: LimitsDep, body: CompareRequest) -> Co
     coverage. At most `max_k` sites may be added."""
     if len(body.add) > limits.max_k:
         raise limit_exceeded(["body", "add"], len(body.add), "max_k", limits.max_k)
+    _known_sites(loaded, body)
     key = ("compare", body.model_dump_json())
 
     def compute() -> dict[str, Any]:
