@@ -43,8 +43,10 @@ curl -X POST http://127.0.0.1:8000/regions/sample/suggest \\
 ```
 
 Every error has the shape `{"error": {"code", "message", "detail"}}`. When the server has
-an API key, every endpoint that computes on request (`/suggest`, `/isochrone`, maps with
-proposals) needs it in the `X-API-Key` header.
+an API key, every endpoint that computes on request (`/suggest`, `/compare`, `/isochrone`,
+gaps with a `mode` or `minutes` of their own, maps with proposals) needs it in the
+`X-API-Key` header; a map opened without it shows no proposals by default, and one asked
+for `k` > 0 without it is a 401.
 """
 
 STATIC = Path(__file__).resolve().parent / "static"

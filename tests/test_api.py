@@ -542,6 +542,22 @@ def test_map_pages_are_self_contained_html(client: httpx.Client) -> None:
     )
 
 
+def test_a_map_asked_for_proposals_without_the_key_is_a_401_as_the_readme_says(
+    client: httpx.Client,
+) -> None:
+    # The key guards the siting run: a map without it has no proposals unless asked for them,
+    # and asking without it is refused in JSON rather than answered with a map lacking them.
+    err = error_of(client.get("/regions/sample/map", params={"k": 3}), 401, "unauthorized")
+    assert err["detail"] == {"header": "X-API-Key"}
+    plain = client.get("/regions/sample/map")
+    assert plain.status_code == 200 and "建议新建站点 Proposed sites" not in plain.text
+    keyed = client.get("/regions/sample/map", params={"k": 3, "key": API_KEY})
+    assert keyed.status_code == 200 and "建议新建站点 Proposed sites" in keyed.text
+    readme = " ".join((SAMPLE_DIR.parent / "README.md").read_text(encoding="utf-8").split())
+    assert "asking it for proposals (`k` > 0) without the key is a 401" in readme
+    assert "without a key a map shows no proposals)" not in readme
+
+
 def test_docs_and_openapi_list_every_endpoint(client: httpx.Client) -> None:
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
