@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 import pandas as pd
@@ -82,6 +83,17 @@ def town_as_field(loaded: LoadedRegion, town: str, loc: list[str]) -> pd.Series:
         return loaded.find_town(town)
     except NotFound as exc:
         raise not_found(exc, loc) from None
+
+
+def sites_as_field(loaded: LoadedRegion, given: Iterable[tuple[list[str | int], str]]) -> None:
+    """Site ids given in a body, each with its field: an unknown one is a 404 with the close
+    ids, as an unknown town is."""
+    ids = loaded.region.sites["id"].astype(str)
+    known = set(ids)
+    for loc, site in given:
+        if site not in known:
+            where = f"the sites of region {loaded.id!r}"
+            raise not_found(NotFound("site", site, ids, where=where), loc)
 
 
 def tier_key(value: str | None, loc: list[str]) -> str | None:

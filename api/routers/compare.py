@@ -13,13 +13,12 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api import geojson
-from api.deps import LimitsDep, Region, Town, require_api_key
-from api.errors import limit_exceeded, not_found
+from api.deps import LimitsDep, Region, Town, require_api_key, sites_as_field
+from api.errors import limit_exceeded
 from api.models import error_responses
-from api.state import LoadedRegion
 from planner import vocab
 from planner.coverage import json_ready
-from planner.errors import InputError, NotFound
+from planner.errors import InputError
 from planner.scenario import Scenario
 from planner.scenario import compare as run
 from planner.town_report import fix_text_layer, print_pdf, town_report_html
@@ -138,18 +137,6 @@ def _scenario(body: CompareRequest) -> Scenario:
     return Scenario(close=tuple(body.close), add=add, retier=dict(body.retier))
 
 
-def _known_sites(loaded: LoadedRegion, body: CompareRequest) -> None:
-    # An unknown site id is an unknown name like a town's: 404 with the close ids.
-    ids = loaded.region.sites["id"].astype(str)
-    known = set(ids)
-    given = [(["body", "close", i], site) for i, site in enumerate(body.close)]
-    given += [(["body", "retier", site], site) for site in body.retier]
-    for loc, site in given:
-        if site not in known:
-            where = f"the sites of region {loaded.id!r}"
-            raise not_found(NotFound("site", site, ids, where=where), loc)
-
-
 @router.post(
     "/regions/{region}/compare",
     summary="Compare coverage before and after a scenario",
@@ -161,7 +148,8 @@ async def compare(loaded: Region, limits: LimitsDep, body: CompareRequest) -> Co
     coverage. At most `max_k` sites may be added."""
     if len(body.add) > limits.max_k:
         raise limit_exceeded(["body", "add"], len(body.add), "max_k", limits.max_k)
-    _known_sites(loaded, body)
+    closed = [(["body", "close", i], site) for i, site in enumerate(body.close)]
+    sites_as_field(loaded, [*closed, *((["body", "retier", s], s) for s in body.retier)])
     key = ("compare", body.model_dump_json())
 
     def compute() -> dict[str, Any]:
