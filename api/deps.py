@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 import pandas as pd
@@ -10,7 +11,7 @@ from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import APIKeyHeader
 
 from api.config import Limits, Settings
-from api.errors import MESSAGES, ApiError, field_error, limit_exceeded
+from api.errors import MESSAGES, ApiError, field_error, limit_exceeded, not_found
 from api.models import Mode
 from api.state import LoadedRegion, RegionStore
 from planner import vocab
@@ -76,13 +77,23 @@ async def get_town(
 
 
 def town_as_field(loaded: LoadedRegion, town: str, loc: list[str]) -> pd.Series:
-    """A town given in a query or body field: unknown is a 422 on that field."""
+    """A town given in a query or body field: unknown is a 404 with the close names, as in
+    a path, naming the field in ``detail.loc``."""
     try:
         return loaded.find_town(town)
     except NotFound as exc:
-        err = field_error(loc, str(exc), "unknown_town")
-        err.detail[0]["did_you_mean"] = exc.did_you_mean
-        raise err from None
+        raise not_found(exc, loc) from None
+
+
+def sites_as_field(loaded: LoadedRegion, given: Iterable[tuple[list[str | int], str]]) -> None:
+    """Site ids given in a body, each with its field: an unknown one is a 404 with the close
+    ids, as an unknown town is."""
+    ids = loaded.region.sites["id"].astype(str)
+    known = set(ids)
+    for loc, site in given:
+        if site not in known:
+            where = f"the sites of region {loaded.id!r}"
+            raise not_found(NotFound("site", site, ids, where=where), loc)
 
 
 def tier_key(value: str | None, loc: list[str]) -> str | None:
@@ -131,10 +142,21 @@ async def gap_query(
     tier: TierQuery = None,
     minutes: MinutesQuery = None,
     mode: ModeQuery = None,
+    key: Annotated[str | None, Security(_api_key)] = None,
 ) -> dict[str, Any]:
-    """The checked query of a gap request: ``tier``, ``mode``, ``minutes``."""
-    check_minutes(minutes, request.app.state.settings.limits, ["query", "minutes"])
-    return {"tier": tier_key(tier, ["query", "tier"]), "mode": mode, "minutes": minutes}
+    """The checked query of a gap request: ``tier``, ``mode``, ``minutes``.
+
+    Gaps under the region's own standards come from memory; another ``mode`` or ``minutes``
+    is a new analysis computed on request, so it takes the API key as well. (One dependency
+    for both: FastAPI validates a dependency again wherever it is declared when the first
+    try fails, so a query declared twice reported each error twice.)
+    """
+    settings: Settings = request.app.state.settings
+    check_minutes(minutes, settings.limits, ["query", "minutes"])
+    query = {"tier": tier_key(tier, ["query", "tier"]), "mode": mode, "minutes": minutes}
+    if (mode is not None or minutes is not None) and not key_matches(settings, key):
+        raise unauthorized()
+    return query
 
 
 def key_matches(settings: Settings, key: str | None) -> bool:
@@ -166,18 +188,6 @@ async def require_api_key(
     maps with proposals.
     """
     if not key_matches(settings, key):
-        raise unauthorized()
-
-
-async def view_api_key(
-    query: Annotated[dict[str, Any], Depends(gap_query)],
-    settings: Annotated[Settings, Depends(get_settings)],
-    key: Annotated[str | None, Security(_api_key)] = None,
-) -> None:
-    """Gaps under the region's own standards come from memory; another ``mode`` or
-    ``minutes`` is a new analysis computed on request, so it takes the key as well."""
-    custom = query["mode"] is not None or query["minutes"] is not None
-    if custom and not key_matches(settings, key):
         raise unauthorized()
 
 

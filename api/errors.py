@@ -87,6 +87,20 @@ def limit_exceeded(loc: Sequence[str | int], value: float, limit: str, maximum: 
     return ApiError(422, "limit_exceeded", message, detail)
 
 
+def not_found(exc: NotFound, loc: Sequence[str | int] | None = None) -> ApiError:
+    """404 for a name or code that matches nothing, with the close names; ``loc`` names the
+    query or body field that gave it (a name in the path needs none)."""
+    detail: dict[str, Any] = {
+        "kind": exc.kind,
+        "value": exc.value,
+        "did_you_mean": exc.did_you_mean,
+        "known": exc.known,
+    }
+    if loc is not None:
+        detail = {"loc": list(loc), "field": str(loc[-1]), **detail}
+    return ApiError(404, "not_found", str(exc), detail)
+
+
 def _body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "detail": jsonable_encoder(detail)}}
 
@@ -96,15 +110,9 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(_body(exc.code, exc.message, exc.detail), exc.status, headers=exc.headers)
 
 
-async def _not_found(_: Request, exc: Exception) -> JSONResponse:
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, NotFound)
-    detail = {
-        "kind": exc.kind,
-        "value": exc.value,
-        "did_you_mean": exc.did_you_mean,
-        "known": exc.known,
-    }
-    return JSONResponse(_body("not_found", str(exc), detail), 404)
+    return await _api_error(request, not_found(exc))
 
 
 async def _out_of_reach(_: Request, exc: Exception) -> JSONResponse:
@@ -126,14 +134,16 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     for err in exc.errors():
         loc = [p for p in err.get("loc", ()) if p != "__root__"]
         field = next((str(p) for p in reversed(loc) if isinstance(p, str)), "request")
-        items.append(
-            {
-                "loc": loc,
-                "field": field,
-                "message": err.get("msg", "invalid"),
-                "type": err.get("type", "value_error"),
-            }
-        )
+        item = {
+            "loc": loc,
+            "field": field,
+            "message": err.get("msg", "invalid"),
+            "type": err.get("type", "value_error"),
+        }
+        # FastAPI validates a failed dependency again wherever it is declared (the region of
+        # a route that also takes a town): each error once.
+        if item not in items:
+            items.append(item)
     summary = "; ".join(f"{'.'.join(str(p) for p in i['loc'])}: {i['message']}" for i in items[:5])
     return JSONResponse(
         _body("validation_error", MESSAGES["validation"].format(summary=summary), items), 422

@@ -32,19 +32,24 @@ Which residents of a county are outside the 15-minute circle of civilization-pra
 (新时代文明实践中心/所/站/基地/志愿服务站点/家庭站), and where new sites would help.
 
 Regions are loaded and analysed once at start-up; answers come from memory. Geometry is
-GeoJSON in WGS84. Towns and villages are addressed by Chinese name or 12-digit code.
+GeoJSON in WGS84. Towns and villages are addressed by Chinese name or 12-digit code; a name
+in a URL is percent-encoded (青山乡 is `%E9%9D%92%E5%B1%B1%E4%B9%A1`; `curl -G
+--data-urlencode` encodes a query), as HTTP carries only ASCII in a URL.
 
 ```bash
 curl http://127.0.0.1:8000/regions/sample
-curl "http://127.0.0.1:8000/regions/sample/towns/青山乡/gaps?tier=station"
+curl "http://127.0.0.1:8000/regions/sample/towns/%E9%9D%92%E5%B1%B1%E4%B9%A1/gaps?tier=station"
+curl -G http://127.0.0.1:8000/regions/sample/sites --data-urlencode tier=站
 curl "http://127.0.0.1:8000/regions/sample/isochrone?lon=117.2476&lat=28.2649&minutes=15"
 curl -X POST http://127.0.0.1:8000/regions/sample/suggest \\
      -H 'Content-Type: application/json' -d '{"k": 5, "town": "青山乡"}'
 ```
 
 Every error has the shape `{"error": {"code", "message", "detail"}}`. When the server has
-an API key, every endpoint that computes on request (`/suggest`, `/isochrone`, maps with
-proposals) needs it in the `X-API-Key` header.
+an API key, every endpoint that computes on request (`/suggest`, `/compare`, `/isochrone`,
+gaps with a `mode` or `minutes` of their own, maps with proposals) needs it in the
+`X-API-Key` header; a map opened without it shows no proposals by default, and one asked
+for `k` > 0 without it is a 401.
 """
 
 STATIC = Path(__file__).resolve().parent / "static"

@@ -28,7 +28,7 @@ class TierStandard:
             msg = f"unknown travel mode {self.mode!r}: use one of {', '.join(MODES)}"
             raise InputError(msg)
         if not 0 < self.minutes <= 240:
-            msg = f"minutes must be between 0 and 240, got {self.minutes!r}"
+            msg = f"minutes must be more than 0 and at most 240, got {self.minutes!r}"
             raise InputError(msg)
         if self.speed_kmh is not None and not 0.5 <= self.speed_kmh <= 130:
             msg = f"speed must be between 0.5 and 130 km/h, got {self.speed_kmh!r}"
@@ -62,7 +62,7 @@ class Standards:
             msg = f"unknown tier(s) {unknown} in standards: use {', '.join(TIERS)}"
             raise InputError(msg)
         if not 0 < self.max_snap_m <= 10_000:
-            msg = f"max snap distance must be between 0 and 10000 m, got {self.max_snap_m!r}"
+            msg = f"max snap distance must be more than 0 and at most 10000 m, got {self.max_snap_m!r}"
             raise InputError(msg)
 
     def for_tier(self, tier: str) -> TierStandard:

@@ -307,6 +307,31 @@ def test_gap_queries_are_bounded_and_checked(client: httpx.Client) -> None:
     assert err["detail"][0]["loc"] == ["query", "tier"]
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"minutes": "-5"},
+        {"minutes": "abc"},
+        {"minutes": "nan"},
+        {"minutes": "inf"},
+        {"minutes": "1000"},
+        {"mode": "fly"},
+    ],
+)
+def test_a_bad_gap_query_is_reported_once(client: httpx.Client, params: dict[str, str]) -> None:
+    for url in (f"/regions/sample/towns/{QINGSHAN[0]}/gaps", "/regions/sample/gaps"):
+        err = error_of(client.get(url, params=params, headers=KEY), 422, "validation_error")
+        (field,) = params
+        assert [e["field"] for e in err["detail"]] == [field], err
+        assert err["message"].count(f"query.{field}:") == 1, err["message"]
+
+
+def test_a_bad_region_in_a_town_path_is_reported_once(client: httpx.Client) -> None:
+    # The region is read by the town's dependency and by the route: one error all the same.
+    err = error_of(client.get(f"/regions/{'x' * 201}/towns/青山乡/gaps"), 422, "validation_error")
+    assert [e["loc"] for e in err["detail"]] == [["path", "region"]], err
+
+
 # --- sites ------------------------------------------------------------------------------------
 
 
@@ -324,10 +349,9 @@ def test_sites_filter_by_tier_and_town(client: httpx.Client, sample: Any) -> Non
     assert props["tier_zh"] == "站" and props["town"] == "青山乡"
     served = cov.service_areas.set_index("site_id")["population_served"]
     assert props["population_served"] == served[props["id"]]
-    err = error_of(
-        client.get("/regions/sample/sites", params={"town": "青山"}), 422, "validation_error"
-    )
-    assert err["detail"][0]["did_you_mean"] == ["青山乡"]
+    err = error_of(client.get("/regions/sample/sites", params={"town": "青山"}), 404, "not_found")
+    assert err["detail"]["did_you_mean"] == ["青山乡"]
+    assert err["detail"]["loc"] == ["query", "town"]
 
 
 # --- isochrones -------------------------------------------------------------------------------
@@ -459,10 +483,8 @@ def test_suggest_is_guarded_and_bounded(client: httpx.Client) -> None:
     assert err["detail"][0]["loc"] == ["body", "tier"]
     err = error_of(client.post(url, json={"k": 0}, headers=key), 422, "validation_error")
     assert err["detail"][0]["field"] == "k"
-    err = error_of(
-        client.post(url, json={"k": 2, "town": "桃园乡"}, headers=key), 422, "validation_error"
-    )
-    assert err["detail"][0]["did_you_mean"] == ["桃源乡"]
+    err = error_of(client.post(url, json={"k": 2, "town": "桃园乡"}, headers=key), 404, "not_found")
+    assert err["detail"]["did_you_mean"] == ["桃源乡"]
     err = error_of(
         client.post(url, json={"k": 20, "town": "城关镇"}, headers=key), 422, "invalid_request"
     )
@@ -471,6 +493,26 @@ def test_suggest_is_guarded_and_bounded(client: httpx.Client) -> None:
         url, content=b"{not json", headers={**key, "Content-Type": "application/json"}
     )
     error_of(bad, 422, "validation_error")
+
+
+def test_an_unknown_town_is_a_404_in_a_body_or_query_as_in_a_path(client: httpx.Client) -> None:
+    # The same name, the same answer wherever it is given: 404 with the close name.
+    in_path = error_of(client.get("/regions/sample/towns/青山镇/gaps"), 404, "not_found")
+    in_body = error_of(
+        client.post("/regions/sample/suggest", json={"k": 2, "town": "青山镇"}, headers=KEY),
+        404,
+        "not_found",
+    )
+    in_query = error_of(
+        client.get("/regions/sample/sites", params={"town": "青山镇"}), 404, "not_found"
+    )
+    for err in (in_path, in_body, in_query):
+        assert err["detail"]["did_you_mean"] == ["青山乡"], err
+        assert (err["detail"]["kind"], err["detail"]["value"]) == ("town", "青山镇")
+        assert "青山乡" in err["message"]
+    assert in_body["message"] == in_path["message"] == in_query["message"]
+    assert in_body["detail"]["loc"] == ["body", "town"]
+    assert in_query["detail"]["loc"] == ["query", "town"]
 
 
 # --- maps, docs, CORS -------------------------------------------------------------------------
@@ -498,6 +540,22 @@ def test_map_pages_are_self_contained_html(client: httpx.Client) -> None:
     error_of(
         client.get("/regions/sample/map", params={"k": 21}, headers=KEY), 422, "limit_exceeded"
     )
+
+
+def test_a_map_asked_for_proposals_without_the_key_is_a_401_as_the_readme_says(
+    client: httpx.Client,
+) -> None:
+    # The key guards the siting run: a map without it has no proposals unless asked for them,
+    # and asking without it is refused in JSON rather than answered with a map lacking them.
+    err = error_of(client.get("/regions/sample/map", params={"k": 3}), 401, "unauthorized")
+    assert err["detail"] == {"header": "X-API-Key"}
+    plain = client.get("/regions/sample/map")
+    assert plain.status_code == 200 and "建议新建站点 Proposed sites" not in plain.text
+    keyed = client.get("/regions/sample/map", params={"k": 3, "key": API_KEY})
+    assert keyed.status_code == 200 and "建议新建站点 Proposed sites" in keyed.text
+    readme = " ".join((SAMPLE_DIR.parent / "README.md").read_text(encoding="utf-8").split())
+    assert "asking it for proposals (`k` > 0) without the key is a 401" in readme
+    assert "without a key a map shows no proposals)" not in readme
 
 
 def test_docs_and_openapi_list_every_endpoint(client: httpx.Client) -> None:

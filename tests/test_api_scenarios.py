@@ -43,13 +43,22 @@ def test_closing_a_site_over_http_equals_the_library(client, sample):  # noqa: F
     assert sum(t["population_lost"] for t in data["towns"]) == expected.summary["population_lost"]
 
 
-def test_a_scenario_is_bounded_and_checked(client):
+def test_a_scenario_is_bounded_and_checked(client, sample):  # noqa: F811
     add = [{"id": f"N{i}", "lon": 117.3, "lat": 28.2} for i in range(51)]
     response = client.post("/regions/sample/compare", json={"add": add})
     assert response.status_code == 422
     assert response.json()["error"]["detail"]["limit"] == "max_k"
-    response = client.post("/regions/sample/compare", json={"close": ["S9999"]})
-    assert response.status_code == 422 and "S9999" in response.json()["error"]["message"]
+    # An unknown site id is an unknown name: 404 with the close ids, naming the field.
+    response = client.post("/regions/sample/compare", json={"close": ["S0001", "S0O12"]})
+    assert response.status_code == 404, response.text
+    error = response.json()["error"]
+    assert error["code"] == "not_found" and "S0O12" in error["message"]
+    assert error["detail"]["loc"] == ["body", "close", 1]
+    assert error["detail"]["did_you_mean"], error  # close ids from the sites file
+    assert set(error["detail"]["did_you_mean"]) <= set(sample[0].sites["id"].astype(str))
+    response = client.post("/regions/sample/compare", json={"retier": {"S9O01": "institute"}})
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["detail"]["loc"] == ["body", "retier", "S9O01"]
     response = client.post("/regions/sample/compare", json={"retier": {"S0001": "城堡"}})
     assert response.status_code == 422
 

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api import geojson
-from api.deps import LimitsDep, Region, Town, require_api_key
+from api.deps import LimitsDep, Region, Town, require_api_key, sites_as_field
 from api.errors import limit_exceeded
 from api.models import error_responses
 from planner import vocab
@@ -28,8 +28,8 @@ router = APIRouter(
     responses=error_responses(
         {
             401: "Missing or wrong API key",
-            404: "Unknown region or town",
-            422: "Invalid body, limit exceeded, or an unknown site id",
+            404: "Unknown region, town or site id",
+            422: "Invalid body or limit exceeded",
             429: "Too many scenarios or suggestions being computed",
         }
     ),
@@ -148,6 +148,8 @@ async def compare(loaded: Region, limits: LimitsDep, body: CompareRequest) -> Co
     coverage. At most `max_k` sites may be added."""
     if len(body.add) > limits.max_k:
         raise limit_exceeded(["body", "add"], len(body.add), "max_k", limits.max_k)
+    closed = [(["body", "close", i], site) for i, site in enumerate(body.close)]
+    sites_as_field(loaded, [*closed, *((["body", "retier", s], s) for s in body.retier)])
     key = ("compare", body.model_dump_json())
 
     def compute() -> dict[str, Any]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from api.deps import GapQuery, Region, Town, view_api_key
+from api.deps import GapQuery, Region, Town
 from api.models import GapCollection, error_responses
 from api.responses import GeoJSONResponse
 from api.state import LoadedRegion
@@ -29,7 +29,6 @@ router = APIRouter(
 _GAPS: dict[str, Any] = {
     "response_model": GapCollection,
     "response_class": GeoJSONResponse,
-    "dependencies": [Depends(view_api_key)],
 }
 
 

@@ -14,7 +14,7 @@ from api.responses import GeoJSONResponse
 
 router = APIRouter(
     tags=["sites"],
-    responses=error_responses({404: "Unknown region", 422: "Unknown tier or town"}),
+    responses=error_responses({404: "Unknown region or town", 422: "Unknown tier"}),
 )
 
 

@@ -17,7 +17,7 @@ router = APIRouter(
     responses=error_responses(
         {
             401: "Missing or wrong API key",
-            404: "Unknown region",
+            404: "Unknown region or town",
             422: "Invalid body, limit exceeded, or a request the candidates cannot answer "
             "(e.g. k above the usable candidates)",
             429: "Too many suggestions being solved",
