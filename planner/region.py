@@ -22,7 +22,14 @@ from planner.coords import (
 )
 from planner.dem import with_slopes
 from planner.errors import InputError
-from planner.inputs import read_candidates, read_residents, read_sites, read_units
+from planner.inputs import (
+    NetworkArea,
+    outside_reason,
+    read_candidates,
+    read_residents,
+    read_sites,
+    read_units,
+)
 from planner.network import RoadNetwork, TravelGraph, load_network
 from planner.osm_candidates import read_osm_candidates
 from planner.runtime import trim_memory
@@ -268,8 +275,10 @@ def _read_people(
     system chosen for each layer (given, or detected from the roads: see :func:`_layer_choices`)."""
     found: dict[str, str | None] = {}
     layers: Layers = {}
+    area = network_area(network)
     for layer, reader in (("sites", read_sites), ("residents", read_residents)):
-        layers[layer] = reader(getattr(files, layer), coord_sys=given[layer], sheet=files.sheet)
+        path = getattr(files, layer)
+        layers[layer] = reader(path, coord_sys=given[layer], sheet=files.sheet, area=area)
     for layer in ("sites", "residents"):
         if given[layer] in (None, AUTO):
             found[layer] = _detect_coord_sys(
@@ -283,8 +292,13 @@ def _read_people(
     for layer, reader in (("sites", read_sites), ("residents", read_residents)):
         if found.get(layer) is not None and systems[layer] != "wgs84":  # auto: read again
             path = getattr(files, layer)
-            layers[layer] = reader(path, coord_sys=systems[layer], sheet=files.sheet)
+            layers[layer] = reader(path, coord_sys=systems[layer], sheet=files.sheet, area=area)
     return layers, systems
+
+
+def network_area(network: RoadNetwork) -> NetworkArea:
+    """The area ``network`` covers: sites, residents and candidates outside it are rejected."""
+    return NetworkArea.around(network.node_xy, network.crs)
 
 
 def _read_boundaries(
@@ -312,24 +326,36 @@ def _read_candidates(
     """
     path = files.candidates
     assert path is not None
+    area = network_area(network)
     if str(path).lower().endswith((".osm", ".osm.bz2", ".pbf")):
-        frame, rej = _osm_candidates(path)
+        frame, rej = _osm_candidates(path, area)
         return _input_coords(frame, systems["sites"]).to_crs(network.crs), rej
     system = given["candidates"]
-    frame, rej = read_candidates(path, coord_sys=system, sheet=files.sheet)
+    frame, rej = read_candidates(path, coord_sys=system, sheet=files.sheet, area=area)
     if system in (None, AUTO):
         found = _detect_coord_sys(
             network, frame, path=path, layer="candidates", auto=system == AUTO
         )
         systems["candidates"] = found or systems["candidates"]
         if system == AUTO and systems["candidates"] != "wgs84":
-            frame, rej = read_candidates(path, coord_sys=systems["candidates"], sheet=files.sheet)
+            frame, rej = read_candidates(
+                path, coord_sys=systems["candidates"], sheet=files.sheet, area=area
+            )
     return _input_coords(frame, systems["candidates"]).to_crs(network.crs), rej
 
 
-def _osm_candidates(path: str | Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """Candidates from an OSM extract, and the buildings in use as rejected rows."""
+def _osm_candidates(path: str | Path, area: NetworkArea) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Candidates from an OSM extract, and the buildings in use or outside the road
+    network's ``area`` as rejected rows."""
     candidates, in_use = read_osm_candidates(path)
+    if len(candidates):
+        outside = ~area.contains(candidates.geometry)
+        far = candidates.loc[outside]
+        in_use = pd.concat(
+            [in_use, pd.DataFrame({"id": far["id"], "reason": outside_reason(far, area)})],
+            ignore_index=True,
+        )
+        candidates = candidates.loc[~outside].reset_index(drop=True)
     rejected = pd.DataFrame(
         {
             "layer": "candidates",
