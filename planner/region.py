@@ -33,7 +33,7 @@ from planner.inputs import (
 from planner.network import RoadNetwork, TravelGraph, load_network
 from planner.osm_candidates import read_osm_candidates
 from planner.runtime import trim_memory
-from planner.schema import REJECTED_COLUMNS
+from planner.schema import REJECTED_COLUMNS, rejected_table
 from planner.snap import Snapped, snap_points
 from planner.snap_index import load_indexes, save_indexes
 from planner.standards import Standards
@@ -240,7 +240,7 @@ class Region:
             residents=residents,
             units=units,
             candidates=candidates,
-            rejected=pd.concat([r for r in rejected if len(r)] or [rejected[0]], ignore_index=True),
+            rejected=rejected_table(rejected),
             standards=standards,
             files=files,
             coord_sys=systems["sites"],  # proposals paste back where the sites came from
