@@ -19,6 +19,7 @@ from planner.coords import (
     layer_systems,
     likely_system,
     road_fit,
+    wgs84_fits,
 )
 from planner.dem import with_slopes
 from planner.errors import InputError
@@ -214,7 +215,8 @@ class Region:
         if files.dem:
             network = with_slopes(network, files.dem, cache_dir=cache_dir)
         given = layer_systems(files.coord_sys)
-        layers, systems = _read_people(network, files, given)
+        unsure: list[str] = []  # layers read as WGS84 that the roads did not confirm
+        layers, systems = _read_people(network, files, given, unsure)
         (sites, rej_sites), (residents, rej_res) = layers["sites"], layers["residents"]
         rejected = [rej_sites, rej_res]
         units = candidates = county_name = None
@@ -222,8 +224,10 @@ class Region:
             units, rej, county_name = _read_boundaries(files.units, network.crs)
             rejected.append(rej)
         if files.candidates:
-            candidates, rej = _read_candidates(network, files, given, systems)
+            candidates, rej = _read_candidates(network, files, given, systems, unsure)
             rejected.append(rej)
+        if unsure:
+            _warn_unsure(unsure)
         sites = _input_coords(sites, systems["sites"])
         residents = _input_coords(residents, systems["residents"])
         residents = residents.to_crs(network.crs)
@@ -270,6 +274,7 @@ def _read_people(
     network: RoadNetwork,
     files: RegionFiles,
     given: dict[str, str | None],
+    unsure: list[str],
 ) -> tuple[Layers, dict[str, str]]:
     """Sites and residents (with rejected rows) read in their coordinate systems, and the
     system chosen for each layer (given, or detected from the roads: see :func:`_layer_choices`)."""
@@ -287,6 +292,7 @@ def _read_people(
                 path=getattr(files, layer),
                 layer=layer,
                 auto=given[layer] == AUTO,
+                unsure=unsure,
             )
     systems = _layer_choices(given, found)
     for layer, reader in (("sites", read_sites), ("residents", read_residents)):
@@ -318,6 +324,7 @@ def _read_candidates(
     files: RegionFiles,
     given: dict[str, str | None],
     systems: dict[str, str],
+    unsure: list[str],
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Candidates in the network's CRS, from an OSM extract or a table, and rejected rows.
 
@@ -334,7 +341,7 @@ def _read_candidates(
     frame, rej = read_candidates(path, coord_sys=system, sheet=files.sheet, area=area)
     if system in (None, AUTO):
         found = _detect_coord_sys(
-            network, frame, path=path, layer="candidates", auto=system == AUTO
+            network, frame, path=path, layer="candidates", auto=system == AUTO, unsure=unsure
         )
         systems["candidates"] = found or systems["candidates"]
         if system == AUTO and systems["candidates"] != "wgs84":
@@ -376,31 +383,42 @@ def _detect_coord_sys(
     path: str | Path,
     layer: str,
     auto: bool,
+    unsure: list[str],
 ) -> str | None:
     """One point layer's coordinate system judged from the roads (see :mod:`planner.coords`).
 
-    Without ``--coord-sys`` a clear mismatch stops, naming ``path`` and the system to give; with
-    ``--coord-sys auto`` the detected system is returned (and logged). None: too few points in
-    China to judge.
+    Without ``--coord-sys`` a clear mismatch stops, naming ``path`` and the system to give; a
+    layer in China that WGS84 does not clearly fit (too few points to judge, or no system
+    clearly better) is read as WGS84 and described in ``unsure`` (for :func:`_warn_unsure`).
+    With ``--coord-sys auto`` the detected system is returned (and logged). None: too few
+    points in China to judge.
     """
-    medians, closer = road_fit(
-        frame["lon"].to_numpy(float),
-        frame["lat"].to_numpy(float),
-        roads=network.road_tree,
-        crs=network.crs,
-    )
+    lon, lat = frame["lon"].to_numpy(float), frame["lat"].to_numpy(float)
+    medians, closer = road_fit(lon, lat, roads=network.road_tree, crs=network.crs)
     if not medians:
         if auto:
-            log.warning("--coord-sys auto: too few %s in China to judge their system", layer)
+            log.warning(
+                "--coord-sys auto: too few %s in China to judge their system; "
+                "give --coord-sys gcj02 (Amap, Tencent), bd09 (Baidu) or wgs84 (GPS, OSM)",
+                layer,
+            )
+            return None
+        few = road_fit(lon, lat, roads=network.road_tree, crs=network.crs, min_points=1)[0]
+        if few:  # some points in China, too few to judge: say what they show
+            unsure.append(f"{layer}, too few points to judge, {_medians(few)}")
         return None
     found = likely_system(medians, closer)
     if found is None:
         if auto:
             log.warning(
-                "--coord-sys auto: %s read as WGS84: no system fits the roads clearly better (%s)",
+                "--coord-sys auto: %s read as WGS84: no system fits the roads clearly better "
+                "(%s); give --coord-sys gcj02 (Amap, Tencent), bd09 (Baidu) or wgs84 (GPS, OSM) "
+                "if you know their system",
                 layer,
                 _medians(medians),
             )
+        elif not wgs84_fits(medians):
+            unsure.append(f"{layer} {_medians(medians)}")
         return "wgs84"
     if auto:
         log.warning(
@@ -417,6 +435,16 @@ def _detect_coord_sys(
         f"(or --coord-sys {layer}={found}, --coord-sys auto, or coord_sys in the regions config)"
     )
     raise InputError(msg)
+
+
+def _warn_unsure(unsure: list[str]) -> None:
+    """One warning line for the layers read as WGS84 that the roads did not confirm."""
+    log.warning(
+        "coordinates read as WGS84, but the roads do not confirm it (median distance to the "
+        "nearest road read as each system: %s); give --coord-sys gcj02 if they come from "
+        "Amap or Tencent (bd09 for Baidu), or --coord-sys wgs84 if they are GPS or OSM points",
+        "; ".join(unsure),
+    )
 
 
 def _layer_choices(given: dict[str, str | None], found: dict[str, str | None]) -> dict[str, str]:
