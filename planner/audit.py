@@ -124,7 +124,8 @@ class AuditRules:
                 raise InputError(msg)
             for key, value in data.items():
                 if isinstance(value, dict):
-                    tables[key] = {**tables[key], **value}
+                    _check_rule(path, key, tables[key], value)
+                    tables[key] = _merged(tables[key], value)
                 else:
                     meta[key] = value
         return cls(
@@ -146,6 +147,83 @@ class AuditRules:
             msg = f"{self.path}: [{rule}] {key}{'.' + tier if tier else ''} must be a number, got {value!r}"
             raise InputError(msg)
         return float(value)
+
+
+def _kind(value: Any) -> str:
+    """What sort of TOML value ``value`` is, in the words of an error message."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "list"
+    return "table" if isinstance(value, dict) else type(value).__name__
+
+
+def _check_rule(
+    path: str | Path, rule: str, default: dict[str, Any], given: dict[str, Any]
+) -> None:
+    """Raise :class:`InputError` for a key of rule ``[rule]`` that the defaults do not have
+    (naming the close match and the allowed keys) or a value of another kind than the default's
+    (a number, text, list or table of numbers)."""
+    allowed = list(default)
+    for key, value in given.items():
+        if key not in default:
+            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            inside = [k for k, v in default.items() if isinstance(v, dict) and key in v]
+            if inside:  # `centre = 5` under [staff] for `min = { centre = 5 }`
+                hint = f"; did you mean {key} in {inside[0]}, as [{rule}.{inside[0]}] {key} = ...?"
+            msg = (
+                f"{path}: unknown key {key!r} in rule [{rule}]{hint} "
+                f"(the keys of [{rule}] are {', '.join(allowed)})"
+            )
+            raise InputError(msg)
+        want = default[key]
+        if _kind(value) != _kind(want):
+            msg = (
+                f"{path}: [{rule}] {key} must be a {_kind(want)} like the default "
+                f"{key} = {_toml(want)}, got {_toml(value)}"
+            )
+            raise InputError(msg)
+        inner = (
+            [*want.values()] if isinstance(want, dict) else want if isinstance(want, list) else []
+        )
+        kinds = {_kind(v) for v in inner}
+        if len(kinds) != 1:
+            continue
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for sub, item in items:
+            if _kind(item) not in kinds:
+                where = f"{key}.{sub}" if isinstance(value, dict) else f"{key}[{sub}]"
+                msg = f"{path}: [{rule}] {where} must be a {kinds.pop()}, got {_toml(item)}"
+                raise InputError(msg)
+
+
+def _merged(default: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """The rule ``default`` with the keys ``given`` changes; a table such as ``min`` is changed
+    key by key (``[staff.min] centre = 6`` keeps the other tiers' numbers)."""
+    out = dict(default)
+    for key, value in given.items():
+        both = isinstance(value, dict) and isinstance(default.get(key), dict)
+        out[key] = {**default[key], **value} if both else value
+    return out
+
+
+def _toml(value: Any) -> str:
+    """``value`` written as in a TOML file."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return '"' + value + '"'
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        shown = ", ".join(_toml(v) for v in value[:3])
+        return "[" + shown + (", …" if len(value) > 3 else "") + "]"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 # --- inputs ---------------------------------------------------------------------------------

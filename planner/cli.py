@@ -707,6 +707,8 @@ def _print_audit(
     out: Path,
 ) -> None:
     """What ``audit`` prints: sites by verdict, each rule's counts, villages, issues."""
+    from planner.text import AUDIT_NOTHING
+
     v = s["sites"]
     print(
         f"region {s['region']}, year {s['year'] or 'n/a (no activity ledger)'}: "
@@ -717,8 +719,14 @@ def _print_audit(
     for key, row in s["by_rule"].items():
         label = f"{key} {row['label']}"
         pad = 34 - sum(2 if ord(ch) > 0x2E80 else 1 for ch in label)
-        print(f"  {label}{' ' * max(pad, 1)} {row['pass']:>6} {row['fail']:>6} {row['no_data']:>8}")
-    print(f"villages meeting the five haves: {s['villages_five_haves']} of {s['villages']}")
+        counts = f"{row['pass']:>6} {row['fail']:>6} {row['no_data']:>8}"
+        if row["pass"] + row["fail"] + row["no_data"] == 0:  # no place to judge it at
+            counts = f"  {AUDIT_NOTHING['rule']}"
+        print(f"  {label}{' ' * max(pad, 1)} {counts}")
+    if s["villages"]:
+        print(f"villages meeting the five haves: {s['villages_five_haves']} of {s['villages']}")
+    else:
+        print(f"villages meeting the five haves: {AUDIT_NOTHING['five_haves']}")
     print(f"issues: {s['issues']} failed checks (sheet 问题清单 of {paths['xlsx']})")
     print(f"rejected ledger rows: {rejected} (see {paths['rejected']})")
     if spot is not None:

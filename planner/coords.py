@@ -261,6 +261,7 @@ def road_fit(
     roads: shapely.STRtree | Callable[[np.ndarray], shapely.STRtree],
     crs: str,
     sample: int = DETECT_SAMPLE,
+    min_points: int = DETECT_MIN_POINTS,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """How the points fit the roads when read as each coordinate system.
 
@@ -275,6 +276,9 @@ def road_fit(
         enough points to judge.
     sample
         At most this many points (a fixed random sample, so the answer is repeatable).
+    min_points
+        Fewer points in China than this are too few to judge (the default
+        ``DETECT_MIN_POINTS``; 1 gives the figures of any point in China, to show them).
 
     Returns
     -------
@@ -282,13 +286,13 @@ def road_fit(
         ``{system: median metres to the nearest road}`` and ``{system: share of the points
         strictly closer to a road than as WGS84}``, the latter only for layers of fewer than
         ``DETECT_PAIRED_BELOW`` points; both empty when fewer than ``DETECT_MIN_POINTS``
-        points lie in China (elsewhere the three systems coincide).
+        points lie in China (``min_points``; elsewhere the three systems coincide).
     """
     lon, lat = np.asarray(lon, float), np.asarray(lat, float)
     keep = np.isfinite(lon) & np.isfinite(lat)
     keep &= ~_outside_china(np.where(keep, lon, 0.0), np.where(keep, lat, 0.0))
     index = np.flatnonzero(keep)
-    if len(index) < DETECT_MIN_POINTS:
+    if len(index) < max(min_points, 1):
         return {}, {}
     if len(index) > sample:
         index = np.sort(np.random.default_rng(0).choice(index, sample, replace=False))
@@ -343,3 +347,16 @@ def likely_system(medians: dict[str, float], closer: dict[str, float] | None = N
     ):
         return best
     return None
+
+
+def wgs84_fits(medians: dict[str, float]) -> bool:
+    """Whether WGS84 fits the roads clearly better than every other system: the mirror of
+    :func:`likely_system` (half the median distance, and ``DETECT_MIN_GAIN_M`` closer)."""
+    if not medians:
+        return False
+    wgs = medians["wgs84"]
+    return all(
+        wgs <= DETECT_RATIO * m and m - wgs >= DETECT_MIN_GAIN_M
+        for k, m in medians.items()
+        if k != "wgs84"
+    )

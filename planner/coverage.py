@@ -23,6 +23,7 @@ from planner.geojson_text import geometry_texts
 from planner.reach import NodeTimes, nearest
 from planner.region import Region
 from planner.runtime import trim_memory
+from planner.schema import rejected_table
 from planner.standards import Standards
 from planner.text import TIERS, tier_label
 
@@ -156,9 +157,7 @@ def analyze(
     equity = equity_figures(out, by_unit)
     say("gap areas")
     gaps = gap_areas(out, sites, link_m=gap_link_m)
-    rejected_all = pd.concat(
-        [r for r in reach.rejected if len(r)] or [region.rejected], ignore_index=True
-    )
+    rejected_all = rejected_table(reach.rejected)
     summary = _summary(region, out, by_tier, equity, gaps, rejected_all, std, pop)
     return Coverage(
         region_name=region.name,
@@ -252,7 +251,7 @@ def _reach_tier(region: Region, tier: str, out: pd.DataFrame, reach: _Reach, say
 def _unreachable_sites(region: Region, lost: np.ndarray, mode: str) -> pd.DataFrame:
     """Rejected rows for the sites in ``lost``: too far from any road usable ``mode``."""
     sites = region.sites
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "layer": "sites",
             "file": str(region.files.sites) if region.files else "sites",
@@ -262,6 +261,9 @@ def _unreachable_sites(region: Region, lost: np.ndarray, mode: str) -> pd.DataFr
             f"{mode}; the site cannot be reached and is left out",
         }
     )
+    if "sheet" in sites:  # read from several sheets: rows count within each
+        table.insert(2, "sheet", sites.loc[lost, "sheet"].astype(str).to_numpy())
+    return table
 
 
 def _nearest_columns(out: pd.DataFrame, reach: _Reach, max_snap_m: float) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -67,6 +68,68 @@ _ADMIN_LEVELS = {"6": "county", "7": "county", "8": "town", "9": "village", "10"
 MAX_POPULATION = 1e9
 """More people than this at one resident point is impossible: such rows are rejected."""
 
+NETWORK_MARGIN_M = 5000.0
+"""How far beyond the road network's bounding box points are still assessed (metres).
+
+An extract clipped at the county line leaves residents just past its last road; they are kept
+(and counted as far from a road when they are). Points beyond this margin lie where the
+network has no roads at all and are rejected (:func:`reject_outside`)."""
+
+
+@dataclass(frozen=True)
+class NetworkArea:
+    """The area a road network covers: its bounding box, enlarged by a margin, in its CRS."""
+
+    crs: str
+    bounds: tuple[float, float, float, float]
+    """``(minx, miny, maxx, maxy)`` in ``crs``, the margin included."""
+    margin_m: float = NETWORK_MARGIN_M
+
+    @classmethod
+    def around(cls, xy: np.ndarray, crs: str, *, margin_m: float = NETWORK_MARGIN_M) -> NetworkArea:
+        """The box around the network's node coordinates ``xy`` (metric ``crs``) plus ``margin_m``."""
+        lo = np.min(xy, axis=0) - margin_m
+        hi = np.max(xy, axis=0) + margin_m
+        return cls(crs, (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])), margin_m)
+
+    def contains(self, points: gpd.GeoSeries) -> np.ndarray:
+        """Whether each point lies inside the area (points in any CRS; missing ones do not)."""
+        xy = points.to_crs(self.crs)
+        x, y = xy.x.to_numpy(float), xy.y.to_numpy(float)
+        minx, miny, maxx, maxy = self.bounds
+        # Points half a world away may project to infinity or NaN: both compare as outside.
+        inside: np.ndarray = (x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)
+        return inside
+
+
+def reject_outside(rows: Rows, points: gpd.GeoDataFrame, area: NetworkArea | None) -> None:
+    """Reject the rows whose point lies outside the road network's ``area`` (none: no check).
+
+    The one rule for sites, residents and candidates: such a point cannot be reached by any
+    road of the network, so it is no gap, no site and no candidate, and is left out of every
+    total.
+    """
+    if area is None:
+        return
+    ok = rows.ok.to_numpy()
+    outside = np.zeros(len(ok), bool)
+    if ok.any():
+        outside[ok] = ~area.contains(points.geometry[ok])
+    rows.reject(outside, lambda m: outside_reason(points[m], area))
+
+
+def outside_reason(points: gpd.GeoDataFrame, area: NetworkArea) -> pd.Series:
+    """Why each of ``points`` (with ``lon, lat`` in WGS84) is rejected as outside ``area``."""
+    return (
+        "lon/lat ("
+        + points["lon"].map("{:.5f}".format)
+        + ", "
+        + points["lat"].map("{:.5f}".format)
+        + f") lies outside the area the road network covers (its extent plus "
+        f"{area.margin_m / 1000:g} km); check the coordinates, or extend the OSM extract "
+        "to cover it"
+    )
+
 
 def _read_points(
     path: str | Path,
@@ -76,6 +139,7 @@ def _read_points(
     columns: list[str],
     coord_sys: str | None,
     sheet: str | None = None,
+    area: NetworkArea | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     path = Path(path)
     system = coord_system(coord_sys)  # a wrong flag fails before the file is read
@@ -85,12 +149,17 @@ def _read_points(
     missing_ids(rows)
     validate(rows)
     points = wgs84_points(rows, system)
+    reject_outside(rows, points, area)
     duplicate_ids(rows)
     return finish(rows, points, columns)
 
 
 def read_sites(
-    path: str | Path, *, coord_sys: str | None = None, sheet: str | None = None
+    path: str | Path,
+    *,
+    coord_sys: str | None = None,
+    sheet: str | None = None,
+    area: NetworkArea | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read existing service sites.
 
@@ -103,6 +172,11 @@ def read_sites(
     coord_sys
         Coordinate system of the file (``wgs84``, ``gcj02``, ``bd09``); a ``crs`` column
         overrides it per row.
+    sheet
+        Sheet of an XLSX workbook to read (default: every sheet with the columns).
+    area
+        The area the road network covers (:class:`NetworkArea`); rows outside it are
+        rejected (:func:`reject_outside`). The same for residents and candidates.
 
     Returns
     -------
@@ -120,12 +194,23 @@ def read_sites(
                 rows.frame[col] = numeric(rows, col, required=False)
 
     return _read_points(
-        path, "sites", ["id", "name", "tier"], validate, ["id", "name", "tier"], coord_sys, sheet
+        path,
+        "sites",
+        ["id", "name", "tier"],
+        validate,
+        ["id", "name", "tier"],
+        coord_sys,
+        sheet,
+        area,
     )
 
 
 def read_residents(
-    path: str | Path, *, coord_sys: str | None = None, sheet: str | None = None
+    path: str | Path,
+    *,
+    coord_sys: str | None = None,
+    sheet: str | None = None,
+    area: NetworkArea | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read resident points (buildings, households or village centroids) with population.
 
@@ -146,12 +231,23 @@ def read_residents(
         rows.frame["population"] = pop
 
     return _read_points(
-        path, "residents", ["id", "population"], validate, ["id", "population"], coord_sys, sheet
+        path,
+        "residents",
+        ["id", "population"],
+        validate,
+        ["id", "population"],
+        coord_sys,
+        sheet,
+        area,
     )
 
 
 def read_candidates(
-    path: str | Path, *, coord_sys: str | None = None, sheet: str | None = None
+    path: str | Path,
+    *,
+    coord_sys: str | None = None,
+    sheet: str | None = None,
+    area: NetworkArea | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read candidate buildings for new sites (idle schools, houses, factories, venues).
 
@@ -175,6 +271,7 @@ def read_candidates(
         ["id", "name", "kind"],
         coord_sys,
         sheet,
+        area,
     )
 
 

@@ -19,14 +19,22 @@ from planner.coords import (
     layer_systems,
     likely_system,
     road_fit,
+    wgs84_fits,
 )
 from planner.dem import with_slopes
 from planner.errors import InputError
-from planner.inputs import read_candidates, read_residents, read_sites, read_units
+from planner.inputs import (
+    NetworkArea,
+    outside_reason,
+    read_candidates,
+    read_residents,
+    read_sites,
+    read_units,
+)
 from planner.network import RoadNetwork, TravelGraph, load_network
 from planner.osm_candidates import read_osm_candidates
 from planner.runtime import trim_memory
-from planner.schema import REJECTED_COLUMNS
+from planner.schema import REJECTED_COLUMNS, rejected_table
 from planner.snap import Snapped, snap_points
 from planner.snap_index import load_indexes, save_indexes
 from planner.standards import Standards
@@ -207,7 +215,8 @@ class Region:
         if files.dem:
             network = with_slopes(network, files.dem, cache_dir=cache_dir)
         given = layer_systems(files.coord_sys)
-        layers, systems = _read_people(network, files, given)
+        unsure: list[str] = []  # layers read as WGS84 that the roads did not confirm
+        layers, systems = _read_people(network, files, given, unsure)
         (sites, rej_sites), (residents, rej_res) = layers["sites"], layers["residents"]
         rejected = [rej_sites, rej_res]
         units = candidates = county_name = None
@@ -215,8 +224,10 @@ class Region:
             units, rej, county_name = _read_boundaries(files.units, network.crs)
             rejected.append(rej)
         if files.candidates:
-            candidates, rej = _read_candidates(network, files, given, systems)
+            candidates, rej = _read_candidates(network, files, given, systems, unsure)
             rejected.append(rej)
+        if unsure:
+            _warn_unsure(unsure)
         sites = _input_coords(sites, systems["sites"])
         residents = _input_coords(residents, systems["residents"])
         residents = residents.to_crs(network.crs)
@@ -233,7 +244,7 @@ class Region:
             residents=residents,
             units=units,
             candidates=candidates,
-            rejected=pd.concat([r for r in rejected if len(r)] or [rejected[0]], ignore_index=True),
+            rejected=rejected_table(rejected),
             standards=standards,
             files=files,
             coord_sys=systems["sites"],  # proposals paste back where the sites came from
@@ -263,13 +274,16 @@ def _read_people(
     network: RoadNetwork,
     files: RegionFiles,
     given: dict[str, str | None],
+    unsure: list[str],
 ) -> tuple[Layers, dict[str, str]]:
     """Sites and residents (with rejected rows) read in their coordinate systems, and the
     system chosen for each layer (given, or detected from the roads: see :func:`_layer_choices`)."""
     found: dict[str, str | None] = {}
     layers: Layers = {}
+    area = network_area(network)
     for layer, reader in (("sites", read_sites), ("residents", read_residents)):
-        layers[layer] = reader(getattr(files, layer), coord_sys=given[layer], sheet=files.sheet)
+        path = getattr(files, layer)
+        layers[layer] = reader(path, coord_sys=given[layer], sheet=files.sheet, area=area)
     for layer in ("sites", "residents"):
         if given[layer] in (None, AUTO):
             found[layer] = _detect_coord_sys(
@@ -278,13 +292,19 @@ def _read_people(
                 path=getattr(files, layer),
                 layer=layer,
                 auto=given[layer] == AUTO,
+                unsure=unsure,
             )
     systems = _layer_choices(given, found)
     for layer, reader in (("sites", read_sites), ("residents", read_residents)):
         if found.get(layer) is not None and systems[layer] != "wgs84":  # auto: read again
             path = getattr(files, layer)
-            layers[layer] = reader(path, coord_sys=systems[layer], sheet=files.sheet)
+            layers[layer] = reader(path, coord_sys=systems[layer], sheet=files.sheet, area=area)
     return layers, systems
+
+
+def network_area(network: RoadNetwork) -> NetworkArea:
+    """The area ``network`` covers: sites, residents and candidates outside it are rejected."""
+    return NetworkArea.around(network.node_xy, network.crs)
 
 
 def _read_boundaries(
@@ -304,6 +324,7 @@ def _read_candidates(
     files: RegionFiles,
     given: dict[str, str | None],
     systems: dict[str, str],
+    unsure: list[str],
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Candidates in the network's CRS, from an OSM extract or a table, and rejected rows.
 
@@ -312,24 +333,36 @@ def _read_candidates(
     """
     path = files.candidates
     assert path is not None
+    area = network_area(network)
     if str(path).lower().endswith((".osm", ".osm.bz2", ".pbf")):
-        frame, rej = _osm_candidates(path)
+        frame, rej = _osm_candidates(path, area)
         return _input_coords(frame, systems["sites"]).to_crs(network.crs), rej
     system = given["candidates"]
-    frame, rej = read_candidates(path, coord_sys=system, sheet=files.sheet)
+    frame, rej = read_candidates(path, coord_sys=system, sheet=files.sheet, area=area)
     if system in (None, AUTO):
         found = _detect_coord_sys(
-            network, frame, path=path, layer="candidates", auto=system == AUTO
+            network, frame, path=path, layer="candidates", auto=system == AUTO, unsure=unsure
         )
         systems["candidates"] = found or systems["candidates"]
         if system == AUTO and systems["candidates"] != "wgs84":
-            frame, rej = read_candidates(path, coord_sys=systems["candidates"], sheet=files.sheet)
+            frame, rej = read_candidates(
+                path, coord_sys=systems["candidates"], sheet=files.sheet, area=area
+            )
     return _input_coords(frame, systems["candidates"]).to_crs(network.crs), rej
 
 
-def _osm_candidates(path: str | Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """Candidates from an OSM extract, and the buildings in use as rejected rows."""
+def _osm_candidates(path: str | Path, area: NetworkArea) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Candidates from an OSM extract, and the buildings in use or outside the road
+    network's ``area`` as rejected rows."""
     candidates, in_use = read_osm_candidates(path)
+    if len(candidates):
+        outside = ~area.contains(candidates.geometry)
+        far = candidates.loc[outside]
+        in_use = pd.concat(
+            [in_use, pd.DataFrame({"id": far["id"], "reason": outside_reason(far, area)})],
+            ignore_index=True,
+        )
+        candidates = candidates.loc[~outside].reset_index(drop=True)
     rejected = pd.DataFrame(
         {
             "layer": "candidates",
@@ -350,31 +383,42 @@ def _detect_coord_sys(
     path: str | Path,
     layer: str,
     auto: bool,
+    unsure: list[str],
 ) -> str | None:
     """One point layer's coordinate system judged from the roads (see :mod:`planner.coords`).
 
-    Without ``--coord-sys`` a clear mismatch stops, naming ``path`` and the system to give; with
-    ``--coord-sys auto`` the detected system is returned (and logged). None: too few points in
-    China to judge.
+    Without ``--coord-sys`` a clear mismatch stops, naming ``path`` and the system to give; a
+    layer in China that WGS84 does not clearly fit (too few points to judge, or no system
+    clearly better) is read as WGS84 and described in ``unsure`` (for :func:`_warn_unsure`).
+    With ``--coord-sys auto`` the detected system is returned (and logged). None: too few
+    points in China to judge.
     """
-    medians, closer = road_fit(
-        frame["lon"].to_numpy(float),
-        frame["lat"].to_numpy(float),
-        roads=network.road_tree,
-        crs=network.crs,
-    )
+    lon, lat = frame["lon"].to_numpy(float), frame["lat"].to_numpy(float)
+    medians, closer = road_fit(lon, lat, roads=network.road_tree, crs=network.crs)
     if not medians:
         if auto:
-            log.warning("--coord-sys auto: too few %s in China to judge their system", layer)
+            log.warning(
+                "--coord-sys auto: too few %s in China to judge their system; "
+                "give --coord-sys gcj02 (Amap, Tencent), bd09 (Baidu) or wgs84 (GPS, OSM)",
+                layer,
+            )
+            return None
+        few = road_fit(lon, lat, roads=network.road_tree, crs=network.crs, min_points=1)[0]
+        if few:  # some points in China, too few to judge: say what they show
+            unsure.append(f"{layer}, too few points to judge, {_medians(few)}")
         return None
     found = likely_system(medians, closer)
     if found is None:
         if auto:
             log.warning(
-                "--coord-sys auto: %s read as WGS84: no system fits the roads clearly better (%s)",
+                "--coord-sys auto: %s read as WGS84: no system fits the roads clearly better "
+                "(%s); give --coord-sys gcj02 (Amap, Tencent), bd09 (Baidu) or wgs84 (GPS, OSM) "
+                "if you know their system",
                 layer,
                 _medians(medians),
             )
+        elif not wgs84_fits(medians):
+            unsure.append(f"{layer} {_medians(medians)}")
         return "wgs84"
     if auto:
         log.warning(
@@ -391,6 +435,16 @@ def _detect_coord_sys(
         f"(or --coord-sys {layer}={found}, --coord-sys auto, or coord_sys in the regions config)"
     )
     raise InputError(msg)
+
+
+def _warn_unsure(unsure: list[str]) -> None:
+    """One warning line for the layers read as WGS84 that the roads did not confirm."""
+    log.warning(
+        "coordinates read as WGS84, but the roads do not confirm it (median distance to the "
+        "nearest road read as each system: %s); give --coord-sys gcj02 if they come from "
+        "Amap or Tencent (bd09 for Baidu), or --coord-sys wgs84 if they are GPS or OSM points",
+        "; ".join(unsure),
+    )
 
 
 def _layer_choices(given: dict[str, str | None], found: dict[str, str | None]) -> dict[str, str]:

@@ -25,7 +25,34 @@ from planner.vocab import accepted
 log = logging.getLogger(__name__)
 
 REJECTED_COLUMNS = ["layer", "file", "row", "id", "reason"]
-"""Columns of every table of rejected rows."""
+"""Columns of every table of rejected rows (and ``sheet`` after ``file`` for XLSX workbooks
+read sheet by sheet: see :func:`rejected_table`)."""
+
+
+def rejected_table(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The rejected rows of several files in one table of :data:`REJECTED_COLUMNS`.
+
+    When a row comes from a sheet of a workbook read sheet by sheet, a ``sheet`` column after
+    ``file`` names it (blank for rows of other files): row numbers count within each sheet.
+    """
+    used = [p for p in parts if len(p)]
+    if not used:
+        return pd.DataFrame(columns=REJECTED_COLUMNS)
+    out = pd.concat(used, ignore_index=True)
+    columns = list(REJECTED_COLUMNS)
+    if "sheet" in out:
+        out["sheet"] = out["sheet"].fillna("")
+        columns.insert(columns.index("file") + 1, "sheet")
+    return out[[*columns, *(c for c in out.columns if c not in columns)]]
+
+
+def row_label(frame: pd.DataFrame) -> pd.Series:
+    """Each row's number as people see it: ``7``, or ``7 of sheet '雄石街道'`` when the frame
+    was read from several sheets of a workbook (numbers count within each sheet)."""
+    label = frame["_row"].astype("Int64").astype(str)
+    if "sheet" in frame:
+        label = label + " of sheet " + quoted(frame["sheet"])
+    return label
 
 
 class Rows:
@@ -66,7 +93,7 @@ class Rows:
         """The rejected rows as a table of :data:`REJECTED_COLUMNS`."""
         bad = ~self.ok
         ids = self.frame["id"] if "id" in self.frame else pd.Series("", index=self.frame.index)
-        return pd.DataFrame(
+        table = pd.DataFrame(
             {
                 "layer": self.kind,
                 "file": str(self.path),
@@ -76,6 +103,9 @@ class Rows:
             },
             columns=REJECTED_COLUMNS,
         ).reset_index(drop=True)
+        if "sheet" in self.frame:  # rows of several sheets: the number counts within its sheet
+            table.insert(2, "sheet", self.frame.loc[bad, "sheet"].astype(str).to_numpy())
+        return table
 
 
 def require_columns(frame: pd.DataFrame, path: Path, kind: str, columns: list[str]) -> None:
@@ -255,13 +285,17 @@ def duplicate_ids(rows: Rows) -> None:
     ok = rows.ok
     dup = pd.Series(False, index=frame.index)
     dup[ok] = frame.loc[ok, "id"].duplicated(keep="first")
-    first = frame.loc[ok & ~dup].set_index("id")["_row"]
-    reason = (
+    kept = frame.loc[ok & ~dup]
+
+    def reason(m: pd.Series) -> pd.Series:
         # The id itself is in the id column of the rejected table.
-        "duplicate id (first used on row "
-        + frame["id"].map(first).astype("Int64").astype(str)
-        + "); give each row its own id"
-    )
+        first = row_label(kept).set_axis(kept["id"].to_numpy())
+        return (
+            "duplicate id (first used on row "
+            + frame.loc[m, "id"].map(first)
+            + ("); give each row its own id")
+        )
+
     rows.reject(dup, reason)
 
 
@@ -324,7 +358,9 @@ def finish(
 
 def nothing_usable(rows: Rows, rejected: pd.DataFrame) -> str:
     """The error when every row of a file was rejected, with the first reasons."""
-    examples = "; ".join(f"row {r.row}: {r.reason}" for r in rejected.head(3).itertuples())
+    head = rejected.head(3)
+    where = row_label(head.rename(columns={"row": "_row"}))
+    examples = "; ".join(f"row {w}: {r}" for w, r in zip(where, head["reason"], strict=True))
     more = f"; and {len(rejected) - 3} more" if len(rejected) > 3 else ""
     return (
         f"{rows.path}: no usable {rows.kind}, all {len(rejected)} rows rejected "

@@ -720,3 +720,12 @@ PROVINCE: dict[str, str] = {
     "skipped": "unchanged, skipped 未变化 跳过",
     "failed": "failed 失败",
 }
+
+# What `audit` prints for a rule with nothing to judge (e.g. the five haves without villages).
+AUDIT_NOTHING: dict[str, str] = {
+    "rule": "无可判断对象 no data: nothing to judge",
+    "five_haves": (
+        "无村（社区）边界，无法判断五有 no data: no village or community boundaries to judge; "
+        "give --units with village polygons"
+    ),
+}
