@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from planner.coords import COORD_SYSTEMS, round_lonlat
-from planner.coverage import Coverage
+from planner.coverage import Coverage, shown_minutes
 from planner.errors import InputError
 from planner.geojson_text import feature_texts, texts_of
 from planner.gpkg import analysis_layers, write_styled_geopackage
@@ -366,7 +366,7 @@ def residents_table(coverage: Coverage) -> pd.DataFrame:
     cols = [c for c in head if c in res.columns] + _input_coords(res) + tiers
     table = pd.DataFrame(res[cols])
     minutes = [c for c in table.columns if c == "minutes" or c.startswith("minutes_")]
-    table[minutes] = table[minutes].round(2)
+    table[minutes] = table[minutes].apply(shown_minutes)
     return table
 
 

@@ -35,7 +35,7 @@ _FORMATS = {
     "pct": "0.0%",
     "pctpt": "+0.0%;-0.0%;0.0%",
     "int": "#,##0",
-    "min": "0.0",
+    "min": "0.00",  # as written (rounded up to 0.01): one decimal would hide 15.01 as 15.0
     "coord": "0.000000",
     "text": "@",
 }
@@ -384,7 +384,7 @@ def _shown(value: Any, fmt: str) -> str:
     if fmt == "int":
         return f"{value:,.0f}"
     if fmt == "min":
-        return f"{value:.1f}"
+        return f"{value:.2f}"
     if fmt == "coord":
         return f"{value:.6f}"
     return str(value)

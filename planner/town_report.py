@@ -372,7 +372,7 @@ def _gap_section(coverage: Coverage, gaps: gpd.GeoDataFrame) -> list[str]:
                     labels.get(str(r.gap_id), str(r.village)),
                     f"{r.population:,}",
                     w["no_site"] if pd.isna(r.nearest_site_name) else str(r.nearest_site_name),
-                    "—" if pd.isna(r.minutes_min) else f"{r.minutes_min:.0f}",
+                    "—" if pd.isna(r.minutes_min) else f"{r.minutes_min:g}",  # rounded up
                 ]
                 for r in gaps.head(15).itertuples()
             ],
