@@ -21,7 +21,7 @@ from planner.checks import check_reachable, warn_units_outside
 from planner.coords import round_lonlat
 from planner.geojson_text import geometry_texts
 from planner.reach import NodeTimes, nearest
-from planner.region import Region
+from planner.region import Region, unit_disagreements
 from planner.runtime import trim_memory
 from planner.standards import Standards
 from planner.text import TIERS, tier_label
@@ -737,4 +737,6 @@ def _summary(
             "max_snap_m": std.max_snap_m,
         }
     )
+    if region.units is not None:  # residents whose own town/village column a polygon overruled
+        summary["residents_unit_column_overruled"] = unit_disagreements(res)
     return summary

@@ -363,6 +363,9 @@ def residents_table(coverage: Coverage) -> pd.DataFrame:
         "lat",
     ]
     tiers = [c for t in TIERS for c in (f"minutes_{t}", f"site_{t}")]
+    # a town/village column as written, where a boundary polygon overruled it (region.py)
+    written = [c for c in ("town_input", "village_input") if c in res.columns]
+    head[head.index("village") + 1 : head.index("village") + 1] = written
     cols = [c for c in head if c in res.columns] + _input_coords(res) + tiers
     table = pd.DataFrame(res[cols])
     minutes = [c for c in table.columns if c == "minutes" or c.startswith("minutes_")]

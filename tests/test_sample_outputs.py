@@ -36,7 +36,8 @@ def written(sample, tmp_path_factory):  # noqa: F811
 
 # What later issues added on purpose beside the numbers (nothing else may appear or change):
 # the count of sites used (issue 9), and where residents join the roads (issue 8).
-ADDED_KEYS = {"sites_used", "residents_joining_bridge_or_tunnel"}
+# and how many residents' own town/village a boundary polygon overruled (0 in the sample).
+ADDED_KEYS = {"sites_used", "residents_joining_bridge_or_tunnel", "residents_unit_column_overruled"}
 ADDED_COLUMNS = {"joins_road_at"}
 # Minute columns: rounded up to 0.01 now (see the module docstring); everything else unchanged.
 MINUTE_COLUMNS = {"minutes", "mean_minutes", "max_minutes"}
@@ -53,6 +54,7 @@ def test_summary_numbers_are_unchanged(written):
     assert {k: got[k] for k in want} == want
     assert got["sites_used"] == want["sites_total"] - want["sites_rejected"]
     assert got["residents_joining_bridge_or_tunnel"] == 0  # the sample has no bridges
+    assert got["residents_unit_column_overruled"] == 0  # its columns agree with its polygons
 
 
 @pytest.mark.parametrize(
