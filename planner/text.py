@@ -720,3 +720,27 @@ PROVINCE: dict[str, str] = {
     "skipped": "unchanged, skipped 未变化 跳过",
     "failed": "failed 失败",
 }
+
+# Why a candidate building is left out of a suggestion (excluded_candidates.csv ``reason``,
+# the error when none is left); the English reads after a count ("12 in another town").
+CANDIDATE_REASONS: dict[str, dict[str, str]] = {
+    "kind": {"en": "kind not allowed", "zh": "类型不在所选之列"},
+    "rooms_unknown": {
+        "en": "rooms unknown (at least {min_rooms:g} required; use min_rooms=0 to allow)",
+        "zh": "功能室数量不明（至少需 {min_rooms:g} 间）",
+    },
+    "few_rooms": {
+        "en": "fewer than {min_rooms:g} function rooms",
+        "zh": "功能室少于 {min_rooms:g} 间",
+    },
+    "far": {
+        "en": "farther than {max_snap_m:g} m from a road usable {mode}",
+        "zh": "距可用道路超过 {max_snap_m:g} 米",
+    },
+    "town_unknown": {
+        "en": "town unknown (give the candidates a town column, or boundaries with --units)",
+        "zh": "所属乡镇不明（请在候选点表中填写乡镇，或提供行政边界）",
+    },
+    "other_town": {"en": "in another town", "zh": "位于其他乡镇"},
+    "no_usable": {"en": "no usable candidates among {total}", "zh": "{total} 个候选点均不可用"},
+}
