@@ -744,3 +744,25 @@ CANDIDATE_REASONS: dict[str, dict[str, str]] = {
     "other_town": {"en": "in another town", "zh": "位于其他乡镇"},
     "no_usable": {"en": "no usable candidates among {total}", "zh": "{total} 个候选点均不可用"},
 }
+
+# Coordinates in the system the inputs came in, beside WGS84 (planner.coords.input_coord_columns).
+COLUMNS.update(
+    {
+        f"{axis}_{system}": {
+            "zh": f"{zh}({name})",
+            "en": f"{en} ({name})",
+            "fmt": "coord",
+            "note": f"{name} {zh}（{maps}用此坐标，可直接粘贴）",
+        }
+        for system, name, maps in (
+            ("gcj02", "GCJ-02", "高德、腾讯地图"),
+            ("bd09", "BD-09", "百度地图"),
+        )
+        for axis, zh, en in (
+            ("lon", "经度", "Lon"),
+            ("lat", "纬度", "Lat"),
+            ("centroid_lon", "中心经度", "Centroid lon"),
+            ("centroid_lat", "中心纬度", "Centroid lat"),
+        )
+    }
+)
