@@ -306,7 +306,10 @@ def _town_groups(cands: pd.DataFrame) -> np.ndarray:
     if "town_code" in cands:
         code = cands["town_code"].astype(str).str.strip()
         has = cands["town_code"].notna() & (code != "")
-        names = ("code:" + code).where(has, names)
+        # a row with the name alone counts under the code other rows give that name
+        known = dict(zip(names[has], code[has], strict=True))
+        code = code.where(has, names.map(known))
+        names = ("code:" + code).where(code.notna() & (has | names.isin(known)), names)
     return names.fillna("").astype(str).to_numpy()
 
 

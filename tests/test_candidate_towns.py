@@ -148,3 +148,17 @@ def test_the_api_error_carries_the_counts_as_data(server):
     assert {"town_unknown", "few_rooms"} <= set(reasons)
     assert sum(r["count"] for r in detail["excluded"]) == detail["candidates"]
     assert reasons["town_unknown"]["text"] in error["message"]
+
+
+def test_a_town_named_alone_counts_with_the_same_town_by_code():
+    from planner.siting import _town_groups
+
+    cands = pd.DataFrame(
+        {
+            "town": ["青山乡", "青山乡", "城关镇", None, "某镇"],
+            "town_code": ["201", None, "001", "301", None],
+        }
+    )
+    groups = _town_groups(cands)
+    assert groups[0] == groups[1] != groups[2]  # one limit for 青山乡, whether coded or not
+    assert len(set(groups)) == 4
