@@ -125,7 +125,8 @@ async def _out_of_reach(_: Request, exc: Exception) -> JSONResponse:
 async def _input_error(_: Request, exc: Exception) -> JSONResponse:
     # The library's own words for a user mistake (e.g. "k = 60 is more than the 34 usable
     # candidates"): the request was understood but cannot be answered as asked.
-    return JSONResponse(_body("invalid_request", str(exc)), 422)
+    # NoCandidates carries its counts per reason (planner.errors): structured, not in prose only.
+    return JSONResponse(_body("invalid_request", str(exc), getattr(exc, "detail", None)), 422)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

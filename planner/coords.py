@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import shapely
@@ -26,6 +27,14 @@ def round_lonlat(geoms: np.ndarray, decimals: int = LONLAT_DECIMALS) -> np.ndarr
 
 COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
 AUTO = "auto"
+
+
+def input_coord_columns(frame: Any) -> list[str]:
+    """The columns ``lon_<system>, lat_<system>`` (``lon_gcj02`` ...) a table carries beside
+    WGS84 ``lon, lat`` when its points came in another system, in the table's order: every
+    table that shows coordinates (machine or people's) takes them from here."""
+    return [c for c in frame.columns if c.startswith(("lon_", "lat_")) and c[4:] in COORD_SYSTEMS]
+
 
 # How each system is named to people (errors, column notes).
 SYSTEM_NAMES = {

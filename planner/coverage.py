@@ -21,7 +21,7 @@ from planner.checks import check_reachable, warn_units_outside
 from planner.coords import round_lonlat
 from planner.geojson_text import geometry_texts
 from planner.reach import NodeTimes, nearest
-from planner.region import Region
+from planner.region import Region, unit_disagreements
 from planner.runtime import trim_memory
 from planner.schema import rejected_table
 from planner.standards import Standards
@@ -302,8 +302,38 @@ def _finite(minutes: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(minutes), minutes, np.nan)
 
 
-def _round(minutes: np.ndarray) -> np.ndarray:
-    return np.where(np.isfinite(minutes), np.round(minutes, 2), np.nan)
+def shown_minutes(minutes: Any) -> Any:
+    """Travel minutes as every table, file and answer shows them: rounded up to 0.01.
+
+    The value shown is the least multiple of 0.01 (as a float, ``k / 100``) not below the exact
+    minutes, so that for any standard that is a multiple of 0.01 the shown value is within the
+    standard exactly when the resident is covered (``covered`` compares the exact minutes:
+    14.996 shows 15.0 and is covered, 15.000000001 shows 15.01 and is not). Unreached
+    (infinite or missing) minutes come back as NaN.
+
+    Parameters
+    ----------
+    minutes
+        An array, a Series or a number of exact travel minutes.
+
+    Returns
+    -------
+    The same shape (a Series keeps its index and name; a number gives a float).
+    """
+    if isinstance(minutes, pd.Series):
+        return pd.Series(
+            shown_minutes(minutes.to_numpy(float, na_value=np.nan)),
+            index=minutes.index,
+            name=minutes.name,
+        )
+    m = np.asarray(minutes, dtype=float)
+    with np.errstate(invalid="ignore"):
+        k = np.ceil(m * 100.0)
+        # m * 100 is itself rounded: step k so that k / 100 is the least such float >= m.
+        k = np.where(k / 100.0 < m, k + 1, k)
+        k = np.where((k - 1) / 100.0 >= m, k - 1, k)
+        shown = np.where(np.isfinite(m), k / 100.0, np.nan)
+    return float(shown) if shown.ndim == 0 else shown
 
 
 def _share(part: float, whole: float) -> float:
@@ -431,9 +461,9 @@ def unit_table(res: pd.DataFrame, units: gpd.GeoDataFrame | None, std: Standards
     )
     for c in ("population", "population_covered", "population_uncovered", "residents"):
         table[c] = table[c].astype(int)
-    return table.round(
-        {"coverage": 4, "mean_minutes": 2, "max_minutes": 2, **{f"coverage_{t}": 4 for t in TIERS}}
-    )
+    for c in ("mean_minutes", "max_minutes"):
+        table[c] = shown_minutes(table[c].to_numpy(float))
+    return table.round({"coverage": 4, **{f"coverage_{t}": 4 for t in TIERS}})
 
 
 def weighted_gini(values: np.ndarray, weights: np.ndarray) -> float:
@@ -547,8 +577,8 @@ def gap_areas(
     table = table.reset_index(drop=True)
     table["gap_id"] = [f"G{i + 1:03d}" for i in range(len(table))]
     table["population"] = table["population"].round().astype(int)
-    table["minutes_min"] = _round(table["minutes_min"].to_numpy(float))
-    table["minutes_mean"] = _round(table["minutes_mean"].to_numpy(float))
+    table["minutes_min"] = shown_minutes(table["minutes_min"].to_numpy(float))
+    table["minutes_mean"] = shown_minutes(table["minutes_mean"].to_numpy(float))
     return gpd.GeoDataFrame(table[GAP_COLUMNS], geometry=polygons, crs=res.crs)
 
 
@@ -709,4 +739,6 @@ def _summary(
             "max_snap_m": std.max_snap_m,
         }
     )
+    if region.units is not None:  # residents whose own town/village column a polygon overruled
+        summary["residents_unit_column_overruled"] = unit_disagreements(res)
     return summary

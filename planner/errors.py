@@ -29,6 +29,29 @@ def read_toml(path: str | Path, *, what: str = "config file") -> dict[str, Any]:
         raise InputError(msg) from None
 
 
+class NoCandidates(InputError):
+    """No candidate building is left for a suggestion; how many were left out, and why.
+
+    Attributes
+    ----------
+    total
+        How many candidates there were.
+    reasons
+        One dict per reason, most frequent first: ``reason`` (a key of
+        :data:`planner.text.CANDIDATE_REASONS`), ``count``, ``text`` (English) and
+        ``text_zh`` (Chinese).
+    detail
+        ``{"candidates": total, "excluded": reasons}``, as the HTTP API returns it.
+    """
+
+    def __init__(self, message: str, *, total: int, reasons: list[dict[str, Any]], zh: str) -> None:
+        super().__init__(message)
+        self.total = total
+        self.reasons = reasons
+        self.zh = zh
+        self.detail = {"candidates": total, "excluded": reasons}
+
+
 class NotFound(InputError):
     """A name or code that matches nothing (a town, village, region); the message suggests
     the closest known names, or lists the known ones when none is close.

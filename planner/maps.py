@@ -20,6 +20,7 @@ from jinja2 import Template  # the class branca.element uses (not re-exported th
 
 from planner import map_layers
 from planner.coords import round_lonlat
+from planner.coverage import shown_minutes
 from planner.geojson_text import texts_of
 from planner.text import LABELS, TIERS, tier_label
 from planner.vocab import resolve_town, town_mask
@@ -196,8 +197,8 @@ def _geojson(
     props = pd.DataFrame(index=frame.index)
     for c in keep:
         column = frame[c]
-        if column.dtype.kind == "f":
-            column = column.round(2)
+        if column.dtype.kind == "f":  # minutes as the tables show them (rounded up)
+            column = shown_minutes(column) if c.startswith("minutes") else column.round(2)
         values = column.astype(object).where(column.notna(), None)
         if column.dtype.kind in "OSU" or str(column.dtype) in ("string", "category", "str"):
             values = values.map(esc)

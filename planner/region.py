@@ -234,8 +234,8 @@ class Region:
         if units is not None:
             residents = _attach_units(residents, units)
             if candidates is not None:
-                candidates = _attach_units(candidates, units)
-            sites = _attach_units(sites.to_crs(network.crs), units)
+                candidates = _attach_units(candidates, units, layer="candidates")
+            sites = _attach_units(sites.to_crs(network.crs), units, layer="sites")
         name = files.name or county_name or Path(str(files.network)).name.split(".")[0]
         return cls(
             name=name,
@@ -484,9 +484,20 @@ def _input_coords(frame: gpd.GeoDataFrame, system: str) -> gpd.GeoDataFrame:
     return out
 
 
-def _attach_units(residents: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Fill missing town/village names and codes of residents from the boundary polygons."""
-    out = residents.copy()
+def _attach_units(
+    points: gpd.GeoDataFrame, units: gpd.GeoDataFrame, *, layer: str = "residents"
+) -> gpd.GeoDataFrame:
+    """Town and village names and codes of ``points`` from the boundary polygons they lie in.
+
+    The polygon decides: a point inside a town (village) polygon gets that polygon's name and
+    code, whatever its own columns say, so one code never stands under two names. A point
+    outside every polygon keeps its own values. Where a point's own value differs from its
+    polygon's, the column as written is kept beside it as ``<column>_input`` (``town_input``
+    ...; only when some row differs) and a warning counts the points, with two examples.
+    """
+    out = points.copy()
+    differs = np.zeros(len(out), bool)
+    changed: list[str] = []
     for level, name_col, code_col in (
         ("town", "town", "town_code"),
         ("village", "village", "village_code"),
@@ -500,7 +511,55 @@ def _attach_units(residents: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> gpd.G
             found = joined[src].reindex(out.index)
             if col not in out:
                 out[col] = found
-            else:
-                blank = out[col].isna() | (out[col].astype(str).str.strip() == "")
-                out.loc[blank, col] = found[blank]
+                continue
+            given = out[col]
+            text = given.astype(str).str.strip()
+            blank = given.isna() | (text == "")
+            other = (found.notna() & ~blank & (text != found.astype(str).str.strip())).to_numpy()
+            if other.any():
+                out[f"{col}_input"] = given
+                changed.append(col)
+                differs |= other
+            out[col] = found.where(found.notna(), given)
+    if differs.any():
+        _warn_unit_columns(points, out, differs, changed, layer)
     return out
+
+
+def unit_disagreements(points: pd.DataFrame) -> int:
+    """How many rows of ``points`` (residents) had a town or village column that their
+    boundary polygon overruled (see ``_attach_units``): 0 when none did."""
+    differs = np.zeros(len(points), bool)
+    for col in ("town", "town_code", "village", "village_code"):
+        if f"{col}_input" in points and col in points:
+            given = points[f"{col}_input"]
+            text = given.astype(str).str.strip()
+            differs |= (
+                given.notna() & (text != "") & (text != points[col].astype(str).str.strip())
+            ).to_numpy()
+    return int(differs.sum())
+
+
+def _warn_unit_columns(
+    points: gpd.GeoDataFrame,
+    out: gpd.GeoDataFrame,
+    differs: np.ndarray,
+    cols: list[str],
+    layer: str,
+) -> None:
+    """One warning: how many points' own town/village disagree with their polygon, two examples."""
+    ids = out["id"].astype(str) if "id" in out else pd.Series(out.index.astype(str), out.index)
+    examples = []
+    for i in np.flatnonzero(differs)[:2]:
+        was = "/".join(str(points[c].iloc[i]) for c in cols if c in points)
+        now = "/".join(str(out[c].iloc[i]) for c in cols)
+        examples.append(f"{ids.iloc[i]} {was} -> {now}")
+    log.warning(
+        "%d %s lie in a boundary polygon whose %s differs from their own column; the polygon "
+        "decides (the column as written is kept as %s), e.g. %s",
+        int(differs.sum()),
+        layer,
+        "/".join(dict.fromkeys(cols)),
+        ", ".join(f"{c}_input" for c in dict.fromkeys(cols)),
+        "; ".join(examples),
+    )

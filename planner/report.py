@@ -18,8 +18,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from planner.coords import COORD_SYSTEMS, round_lonlat
-from planner.coverage import Coverage
+from planner.coords import input_coord_columns, round_lonlat
+from planner.coverage import Coverage, shown_minutes
 from planner.errors import InputError
 from planner.geojson_text import feature_texts, texts_of
 from planner.gpkg import analysis_layers, write_styled_geopackage
@@ -340,11 +340,6 @@ def write_geojson(frame: gpd.GeoDataFrame, path: Path, *, texts: pd.Series | Non
     )
 
 
-def _input_coords(frame: pd.DataFrame) -> list[str]:
-    # lon_gcj02, lat_gcj02 (or _bd09) beside WGS84 when the points came in another system.
-    return [c for c in frame.columns if c.startswith(("lon_", "lat_")) and c[4:] in COORD_SYSTEMS]
-
-
 def residents_table(coverage: Coverage) -> pd.DataFrame:
     """The per-resident table of ``residents.csv``: the headline columns first."""
     res = coverage.residents
@@ -363,10 +358,13 @@ def residents_table(coverage: Coverage) -> pd.DataFrame:
         "lat",
     ]
     tiers = [c for t in TIERS for c in (f"minutes_{t}", f"site_{t}")]
-    cols = [c for c in head if c in res.columns] + _input_coords(res) + tiers
+    # a town/village column as written, where a boundary polygon overruled it (region.py)
+    written = [c for c in ("town_input", "village_input") if c in res.columns]
+    head[head.index("village") + 1 : head.index("village") + 1] = written
+    cols = [c for c in head if c in res.columns] + input_coord_columns(res) + tiers
     table = pd.DataFrame(res[cols])
     minutes = [c for c in table.columns if c == "minutes" or c.startswith("minutes_")]
-    table[minutes] = table[minutes].round(2)
+    table[minutes] = table[minutes].apply(shown_minutes)
     return table
 
 
@@ -476,8 +474,10 @@ def write_suggestion(
     names = _files_written(SUGGESTION_FILES, map_html=map_html)
     props = suggestion.proposals
     cols = [c for c in PROPOSAL_COLUMNS if c != "village"]
-    table = pd.DataFrame(props[[c for c in cols if c in props.columns] + _input_coords(props)])
-    for col in ("lon", "lat", *_input_coords(table)):
+    table = pd.DataFrame(
+        props[[c for c in cols if c in props.columns] + input_coord_columns(props)]
+    )
+    for col in ("lon", "lat", *input_coord_columns(table)):
         table[col] = table[col].astype(float).round(6)  # ~0.1 m, as the other tables
     for col in ("population_newly_covered", "cumulative_newly_covered"):
         if col in table:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from planner.coords import COORD_SYSTEMS
-from planner.coverage import Coverage, analyze, json_ready
+from planner.coverage import Coverage, analyze, json_ready, shown_minutes
 from planner.errors import InputError
 from planner.inputs import read_sites
 from planner.io import read_table
@@ -341,8 +341,8 @@ def _changed_residents(
             change_kind=np.where(lost[lost | gained], "lost", "gained"),
             site_before=rb.loc[lost | gained, "nearest_site"].to_numpy(),
             site_after=ra.loc[lost | gained, "nearest_site"].to_numpy(),
-            minutes_before=rb.loc[lost | gained, "minutes"].round(2).to_numpy(),
-            minutes_after=ra.loc[lost | gained, "minutes"].round(2).to_numpy(),
+            minutes_before=shown_minutes(rb.loc[lost | gained, "minutes"].to_numpy(float)),
+            minutes_after=shown_minutes(ra.loc[lost | gained, "minutes"].to_numpy(float)),
         ),
         geometry=rb.geometry[lost | gained],
         crs=rb.crs,

@@ -35,7 +35,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from planner.areas import service_area_polygons
 from planner.coverage import analyze, json_ready
-from planner.errors import InputError
+from planner.errors import InputError, NoCandidates
 from planner.network import TravelGraph
 from planner.reach import (
     _directed,
@@ -48,8 +48,8 @@ from planner.reach import (
 )
 from planner.snap import Snapped
 from planner.standards import TierStandard
-from planner.text import TIERS
-from planner.vocab import find_town, kind_keys, town_mask
+from planner.text import CANDIDATE_REASONS, TIERS
+from planner.vocab import UNKNOWN_TOWN, find_town, kind_keys, town_mask
 
 if TYPE_CHECKING:
     from planner.coverage import Coverage
@@ -222,12 +222,16 @@ def eligible_candidates(
     kinds: list[str] | None = None,
     min_rooms: float = 3,
     town: str | None = None,
+    max_per_town: int | None = None,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """The candidates a suggestion may choose, and every other one with why it is left out.
 
     A candidate is left out for the first rule it fails, in this order: its kind is not among
     ``kinds``; its function rooms are unknown or fewer than ``min_rooms``; it lies farther than
-    the snap distance from a road usable by the new tier's mode; it is outside ``town``.
+    the snap distance from a road usable by the new tier's mode; its town is unknown (neither
+    name nor code) while ``town`` or ``max_per_town`` is given; it is in another town than
+    ``town``. With boundaries (``--units``), candidates take their town from the polygon they
+    lie in (:mod:`planner.region`).
 
     Parameters
     ----------
@@ -235,7 +239,7 @@ def eligible_candidates(
         A :class:`planner.region.Region` with ``candidates``.
     tier
         Tier of the new sites (its travel mode decides which roads count); default station.
-    kinds, min_rooms, town
+    kinds, min_rooms, town, max_per_town
         As in :func:`suggest`.
 
     Returns
@@ -248,41 +252,88 @@ def eligible_candidates(
     Raises
     ------
     InputError
-        When there are no candidates, a kind is unknown, the town has no residents, or no
-        candidate is left.
+        When there are no candidates, a kind is unknown, or the town has no residents;
+        :class:`planner.errors.NoCandidates` when no candidate is left.
     """
     cands = _require_candidates(region)
     std = region.standards.for_tier(tier or "station")
     on_road = region.snap("candidates", std.mode, region.standards.speed_of(std)).ok
-    reasons = pd.Series("", index=cands.index, dtype=object)
+    words = dict(min_rooms=min_rooms, max_snap_m=region.standards.max_snap_m, mode=std.mode)
+    keys = pd.Series("", index=cands.index, dtype=object)
 
-    def leave_out(mask: np.ndarray | pd.Series, reason: str) -> None:
-        reasons[mask & (reasons == "")] = reason
+    def leave_out(mask: np.ndarray | pd.Series, key: str) -> None:
+        keys[np.asarray(mask, bool) & (keys == "").to_numpy()] = key
 
     if kinds:
-        leave_out(~cands["kind"].isin(kind_keys(kinds, where="--kinds")), "kind not allowed")
+        leave_out(~cands["kind"].isin(kind_keys(kinds, where="--kinds")), "kind")
     if min_rooms > 0:
         rooms = (
             pd.to_numeric(cands["rooms"], errors="coerce")
             if "rooms" in cands
             else pd.Series(np.nan, index=cands.index)
         )
-        why = f"rooms unknown (at least {min_rooms:g} required; use min_rooms=0 to allow)"
-        leave_out(rooms.isna(), why)
-        leave_out(rooms < min_rooms, f"fewer than {min_rooms:g} function rooms")
-    leave_out(
-        ~on_road, f"farther than {region.standards.max_snap_m:g} m from a road usable {std.mode}"
-    )
+        leave_out(rooms.isna(), "rooms_unknown")
+        leave_out(rooms < min_rooms, "few_rooms")
+    leave_out(~on_road, "far")
+    if town is not None or max_per_town is not None:
+        # a town limit or a town asked for needs each candidate's town; unknown is not "elsewhere"
+        leave_out(~town_known(cands), "town_unknown")
     if town is not None:
         name, code = find_town(region.residents, town, where="--town")
-        leave_out(~town_mask(cands, name, code=code), "outside the town asked for")
-    usable = np.flatnonzero((reasons == "").to_numpy())
-    excluded = pd.DataFrame({"candidate_id": cands["id"], "reason": reasons})[reasons != ""]
+        leave_out(~town_mask(cands, name, code=code), "other_town")
+    texts = {k: CANDIDATE_REASONS[k]["en"].format(**words) for k in set(keys) - {""}}
+    reasons = keys.map(lambda k: texts.get(k, ""))
+    usable = np.flatnonzero((keys == "").to_numpy())
+    excluded = pd.DataFrame({"candidate_id": cands["id"], "reason": reasons})[keys != ""]
     if len(usable) == 0:
-        top = excluded["reason"].value_counts().head(3).to_dict()
-        msg = f"no usable candidates among {len(cands)} ({top})"
-        raise InputError(msg)
+        raise _no_candidates(keys, words)
     return usable, excluded.reset_index(drop=True)
+
+
+def town_known(frame: pd.DataFrame) -> np.ndarray:
+    """Which rows of ``frame`` (candidates) name their town, by name or code."""
+    known = np.zeros(len(frame), bool)
+    for col in ("town", "town_code"):
+        if col in frame:
+            text = frame[col].astype(str).str.strip()
+            known |= (frame[col].notna() & (text != "") & (text != UNKNOWN_TOWN)).to_numpy()
+    return known
+
+
+def _town_groups(cands: pd.DataFrame) -> np.ndarray:
+    """Each candidate's town, by code where it has one, else by name (for ``max_per_town``)."""
+    names = cands["town"] if "town" in cands else pd.Series(None, index=cands.index, dtype=object)
+    if "town_code" in cands:
+        code = cands["town_code"].astype(str).str.strip()
+        has = cands["town_code"].notna() & (code != "")
+        # a row with the name alone counts under the code other rows give that name
+        known = dict(zip(names[has], code[has], strict=True))
+        code = code.where(has, names.map(known))
+        names = ("code:" + code).where(code.notna() & (has | names.isin(known)), names)
+    return names.fillna("").astype(str).to_numpy()
+
+
+def _no_candidates(keys: pd.Series, words: dict[str, Any]) -> NoCandidates:
+    """The error when every candidate is left out: counts per reason, in English and Chinese."""
+    counts = keys.value_counts()
+    reasons = [
+        {
+            "reason": key,
+            "count": int(n),
+            "text": CANDIDATE_REASONS[key]["en"].format(**words),
+            "text_zh": CANDIDATE_REASONS[key]["zh"].format(**words),
+        }
+        for key, n in counts.items()
+    ]
+    head = CANDIDATE_REASONS["no_usable"]
+    en = ", ".join(f"{r['count']} {r['text']}" for r in reasons)
+    zh = "，".join(f"{r['count']} 个{r['text_zh']}" for r in reasons)
+    return NoCandidates(
+        f"{head['en'].format(total=len(keys))}: {en}",
+        total=len(keys),
+        reasons=reasons,
+        zh=f"{head['zh'].format(total=len(keys))}：{zh}",
+    )
 
 
 def _require_candidates(region: Region) -> gpd.GeoDataFrame:
@@ -515,7 +566,7 @@ class CoverageProblem:
             origin.weight,
             candidate_ids=cands["id"].to_numpy()[candidates],
             served=origin.served,
-            groups=cands["town"].astype(str).to_numpy()[candidates] if "town" in cands else None,
+            groups=_town_groups(cands)[candidates] if town_known(cands).any() else None,
             group_limit=max_per_town,
         )
         return replace(problem, origin=origin)
@@ -1581,7 +1632,7 @@ def suggest(
     ask: dict[str, Any] = dict(k=k, target=target, time_limit=time_limit, node_limit=node_limit)
     check_request(tier=tier, method=method, max_per_town=max_per_town, min_rooms=min_rooms, **ask)
     usable, excluded = eligible_candidates(
-        region, tier=tier, kinds=kinds, min_rooms=min_rooms, town=town
+        region, tier=tier, kinds=kinds, min_rooms=min_rooms, town=town, max_per_town=max_per_town
     )
     if k is not None:
         check_k(k, len(usable))

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from planner.coords import COORD_SYSTEMS, from_wgs84, input_coord_columns
 from planner.text import CANDIDATE_KINDS, COLUMNS, MODES, TABLE_WORDS, TIERS
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ _FORMATS = {
     "pct": "0.0%",
     "pctpt": "+0.0%;-0.0%;0.0%",
     "int": "#,##0",
-    "min": "0.0",
+    "min": "0.00",  # as written (rounded up to 0.01): one decimal would hide 15.01 as 15.0
     "coord": "0.000000",
     "text": "@",
 }
@@ -267,7 +268,7 @@ def write_analysis_tables(coverage: Coverage, region: Region, out: str | Path) -
     sheets = {
         TABLE_WORDS["by_unit"]: by_unit,
         TABLE_WORDS["by_tier"]: for_people(coverage.by_tier),
-        TABLE_WORDS["gaps"]: for_people(coverage.gaps),
+        TABLE_WORDS["gaps"]: for_people(gaps_in_input_coords(coverage.gaps, region)),
         TABLE_WORDS["worst"]: for_people(pd.DataFrame(coverage.equity["worst_units"])),
     }
     xlsx = write_workbook(
@@ -280,6 +281,26 @@ def write_analysis_tables(coverage: Coverage, region: Region, out: str | Path) -
         "by_unit_xlsx": xlsx,
         "by_unit_people_csv": write_people_csv(by_unit, out / "coverage_by_unit_zh.csv"),
     }
+
+
+def gaps_in_input_coords(gaps: pd.DataFrame, region: Region) -> pd.DataFrame:
+    """Gap areas with their centres also in the system the inputs came in.
+
+    ``centroid_lon_gcj02, centroid_lat_gcj02`` (6 decimals) follow the WGS84 ``centroid_lon,
+    centroid_lat`` when the region's points were given in GCJ-02 (BD-09 likewise); the table
+    unchanged for WGS84 inputs.
+    """
+    system = getattr(region, "coord_sys", "wgs84")
+    if system not in COORD_SYSTEMS or system == "wgs84" or "centroid_lon" not in gaps:
+        return gaps
+    lon, lat = from_wgs84(
+        gaps["centroid_lon"].to_numpy(float), gaps["centroid_lat"].to_numpy(float), system
+    )
+    out = pd.DataFrame(gaps).copy()
+    at = list(out.columns).index("centroid_lat") + 1
+    out.insert(at, f"centroid_lon_{system}", np.round(lon, 6))
+    out.insert(at + 1, f"centroid_lat_{system}", np.round(lat, 6))
+    return out
 
 
 PROPOSAL_COLUMNS = (
@@ -300,9 +321,20 @@ PROPOSAL_COLUMNS = (
 
 
 def proposals_for_people(proposals: pd.DataFrame) -> pd.DataFrame:
-    """Proposals with Chinese kind names and the input's kind words kept as given."""
+    """Proposals with Chinese kind names and the input's kind words kept as given.
+
+    Coordinates have 6 decimals (about 0.1 m): WGS84 ``lon, lat`` and, when the inputs came
+    in another system (GCJ-02 from Amap, BD-09 from Baidu), that system's columns beside them
+    (``lon_gcj02, lat_gcj02``, headed 经度(GCJ-02)), as ``proposals.csv`` has them, so that a
+    location pastes back into the map it came from.
+    """
     cols = [c for c in PROPOSAL_COLUMNS if c in proposals.columns]
-    return for_people(pd.DataFrame(proposals[cols]))
+    cols += input_coord_columns(proposals)
+    table = pd.DataFrame(proposals[cols])
+    for col in ("lon", "lat", *input_coord_columns(table)):
+        if col in table:
+            table[col] = table[col].astype(float).round(6)
+    return for_people(table)
 
 
 def write_suggestion_tables(
@@ -319,7 +351,9 @@ def write_suggestion_tables(
     table = proposals_for_people(suggestion.proposals)
     sheets = {TABLE_WORDS["proposals"]: table}
     if remaining_gaps is not None:
-        sheets[TABLE_WORDS["remaining_gaps"]] = for_people(remaining_gaps)
+        sheets[TABLE_WORDS["remaining_gaps"]] = for_people(
+            gaps_in_input_coords(remaining_gaps, region)
+        )
     options = analysis_options(coverage, region)
     options.update(
         {
@@ -384,7 +418,7 @@ def _shown(value: Any, fmt: str) -> str:
     if fmt == "int":
         return f"{value:,.0f}"
     if fmt == "min":
-        return f"{value:.1f}"
+        return f"{value:.2f}"
     if fmt == "coord":
         return f"{value:.6f}"
     return str(value)

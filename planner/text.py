@@ -729,3 +729,49 @@ AUDIT_NOTHING: dict[str, str] = {
         "give --units with village polygons"
     ),
 }
+
+# Why a candidate building is left out of a suggestion (excluded_candidates.csv ``reason``,
+# the error when none is left); the English reads after a count ("12 in another town").
+CANDIDATE_REASONS: dict[str, dict[str, str]] = {
+    "kind": {"en": "kind not allowed", "zh": "类型不在所选之列"},
+    "rooms_unknown": {
+        "en": "rooms unknown (at least {min_rooms:g} required; use min_rooms=0 to allow)",
+        "zh": "功能室数量不明（至少需 {min_rooms:g} 间）",
+    },
+    "few_rooms": {
+        "en": "fewer than {min_rooms:g} function rooms",
+        "zh": "功能室少于 {min_rooms:g} 间",
+    },
+    "far": {
+        "en": "farther than {max_snap_m:g} m from a road usable {mode}",
+        "zh": "距可用道路超过 {max_snap_m:g} 米",
+    },
+    "town_unknown": {
+        "en": "town unknown (give the candidates a town column, or boundaries with --units)",
+        "zh": "所属乡镇不明（请在候选点表中填写乡镇，或提供行政边界）",
+    },
+    "other_town": {"en": "in another town", "zh": "位于其他乡镇"},
+    "no_usable": {"en": "no usable candidates among {total}", "zh": "{total} 个候选点均不可用"},
+}
+
+# Coordinates in the system the inputs came in, beside WGS84 (planner.coords.input_coord_columns).
+COLUMNS.update(
+    {
+        f"{axis}_{system}": {
+            "zh": f"{zh}({name})",
+            "en": f"{en} ({name})",
+            "fmt": "coord",
+            "note": f"{name} {zh}（{maps}用此坐标，可直接粘贴）",
+        }
+        for system, name, maps in (
+            ("gcj02", "GCJ-02", "高德、腾讯地图"),
+            ("bd09", "BD-09", "百度地图"),
+        )
+        for axis, zh, en in (
+            ("lon", "经度", "Lon"),
+            ("lat", "纬度", "Lat"),
+            ("centroid_lon", "中心经度", "Centroid lon"),
+            ("centroid_lat", "中心纬度", "Centroid lat"),
+        )
+    }
+)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planner.errors import InputError
+from planner.errors import InputError, NoCandidates
 from planner.text import AUDIT_RULES, AUDIT_STATUS, CANDIDATE_KINDS, MODES, REPORT_WORDS, TIERS
 from planner.vocab import find_town, town_mask
 
@@ -372,7 +372,7 @@ def _gap_section(coverage: Coverage, gaps: gpd.GeoDataFrame) -> list[str]:
                     labels.get(str(r.gap_id), str(r.village)),
                     f"{r.population:,}",
                     w["no_site"] if pd.isna(r.nearest_site_name) else str(r.nearest_site_name),
-                    "—" if pd.isna(r.minutes_min) else f"{r.minutes_min:.0f}",
+                    "—" if pd.isna(r.minutes_min) else f"{r.minutes_min:g}",  # rounded up
                 ]
                 for r in gaps.head(15).itertuples()
             ],
@@ -623,7 +623,8 @@ def write_town_report(
         try:
             suggestion = suggest(region, coverage, k=k, town=name, time_limit=20)
         except InputError as exc:  # no usable candidate in the town: the report stands without
-            note = f"{REPORT_WORDS['no_proposals']}: {exc}"
+            why = exc.zh if isinstance(exc, NoCandidates) else str(exc)
+            note = f"{REPORT_WORDS['no_proposals']}：{why}"
     page = town_report_html(region, coverage, name, suggestion=suggestion, note=note, audit=audit)
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
     paths = {"html": out / f"report_{safe}.html"}

@@ -14,6 +14,7 @@ from _sample import sample  # noqa: F401  (session fixture)
 
 from planner import map_layers, maps
 from planner.coords import round_lonlat
+from planner.coverage import shown_minutes
 from planner.errors import InputError
 from planner.geojson_text import feature_texts, geometry_texts
 from planner.map_layers import road_classes, road_lines
@@ -192,7 +193,9 @@ def test_text_layers_write_the_page_folium_writes():
     # folium's path, from the same escaped and rounded values as a Python dict
     expected = frame[cols].astype(object).where(frame[cols].notna(), None)
     expected["name"] = expected["name"].map(maps.esc)
-    expected["minutes"] = frame["minutes"].round(2).astype(object).where(frame["minutes"].notna())
+    # minutes as every table shows them: rounded up to 0.01 (1.234 -> 1.24)
+    shown = shown_minutes(frame["minutes"])
+    expected["minutes"] = shown.astype(object).where(frame["minutes"].notna())
     data = gpd.GeoDataFrame(
         expected, geometry=round_lonlat(frame.geometry.to_numpy()), crs=4326
     ).__geo_interface__
