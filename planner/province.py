@@ -335,6 +335,9 @@ def run_province(
     this process is left as it was (the command freezes its own before: ``freeze_loaded``).
     """
     _mark("start")
+    if workers is not None and workers < 0:  # a local cluster of -1 workers never starts
+        msg = f"--workers must be 0 or more (workers= in Python; 0: one by one), got {workers}"
+        raise InputError(msg)
     regions = read_regions(config)
     names = [files.name for files in regions]
     twice = sorted({n for n in names if names.count(n) > 1}, key=str)  # names are set, as str
