@@ -48,7 +48,7 @@ from planner.reach import (
 )
 from planner.snap import Snapped
 from planner.standards import TierStandard
-from planner.text import TIERS
+from planner.text import OPTION_HINTS, TIERS
 from planner.vocab import find_town, kind_keys, town_mask
 
 if TYPE_CHECKING:
@@ -267,7 +267,8 @@ def eligible_candidates(
             if "rooms" in cands
             else pd.Series(np.nan, index=cands.index)
         )
-        why = f"rooms unknown (at least {min_rooms:g} required; use min_rooms=0 to allow)"
+        allow = OPTION_HINTS["allow_unknown_rooms"]
+        why = f"rooms unknown, at least {min_rooms:g} required; to allow, use {allow}"
         leave_out(rooms.isna(), why)
         leave_out(rooms < min_rooms, f"fewer than {min_rooms:g} function rooms")
     leave_out(

@@ -720,3 +720,10 @@ PROVINCE: dict[str, str] = {
     "skipped": "unchanged, skipped 未变化 跳过",
     "failed": "failed 失败",
 }
+
+# An option named in a message: the flag a command-line user types, then the name a Python
+# caller (or an API request) passes, so the words are right for both.
+OPTION_HINTS: dict[str, str] = {
+    "allow_unknown_rooms": "--min-rooms 0 (min_rooms=0 in Python and the API)",
+    "population_bound": "--max-population N (bound=N of warn_population in Python)",
+}

@@ -203,3 +203,28 @@ def test_a_python_caller_gets_the_same_refusal(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="--k must be 0 or more"):
         check_proposals(-1)
     check_proposals(0)  # 0: a report without proposals
+
+
+def test_messages_name_the_flag_a_user_types_and_the_python_name(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A message once said "use min_rooms=0": no flag has that name (it is --min-rooms)."""
+    from dataclasses import replace
+
+    import geopandas as gpd
+
+    from planner.checks import warn_population
+    from planner.errors import InputError
+    from planner.region import Region
+    from planner.siting import eligible_candidates
+
+    residents = gpd.GeoDataFrame({"id": ["R1", "R2"], "population": [10.0, 250_000.0]})
+    with caplog.at_level("WARNING"):
+        assert warn_population(residents, bound=100_000, source="r.csv") == 1
+    hint = "to allow more, use --max-population N (bound=N of warn_population in Python)"
+    assert hint in caplog.text
+    region = Region.from_files()
+    cands = region.candidates.assign(rooms=None)  # rooms unknown everywhere
+    with pytest.raises(InputError) as refused:
+        eligible_candidates(replace(region, candidates=cands, _cache={}), min_rooms=3)
+    assert "to allow, use --min-rooms 0 (min_rooms=0 in Python and the API)" in str(refused.value)
