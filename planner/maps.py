@@ -21,7 +21,7 @@ from jinja2 import Template  # the class branca.element uses (not re-exported th
 from planner import map_layers
 from planner.coords import round_lonlat
 from planner.geojson_text import texts_of
-from planner.text import LABELS, TIERS, tier_label
+from planner.text import LABELS, MAP_WORDS, TIERS, tier_label
 from planner.vocab import resolve_town, town_mask
 
 if TYPE_CHECKING:
@@ -39,6 +39,33 @@ def _asset(name: str) -> str:
     return resources.files("planner").joinpath("data", name).read_text(encoding="utf-8")
 
 
+_PAGE = Template(
+    "<!DOCTYPE html>\n"
+    '<html lang="zh-CN">\n'
+    "<head>\n"
+    "{% if this.title %}<title>{{ this.title|e }}</title>{% endif %}"
+    "    {{this.header.render(**kwargs)}}\n"
+    "</head>\n"
+    "<body>\n"
+    "    {{this.html.render(**kwargs)}}\n"
+    "</body>\n"
+    "<script>\n"
+    "    {{this.script.render(**kwargs)}}\n"
+    "</script>\n"
+    "</html>\n"
+)
+"""branca's page (``Figure._template``) in Chinese (``lang``, for screen readers, fonts and
+translation offers), its title escaped: every map is written through it."""
+
+
+def page_title(m: folium.Map, text: str) -> folium.Map:
+    """Name the page of ``m`` (its ``<title>``: the browser tab, bookmarks, search results)."""
+    root = m.get_root()
+    assert isinstance(root, Figure)
+    root.title = text
+    return m
+
+
 def _offline(m: folium.Map) -> None:
     """Inline Leaflet and the map's CSS into ``m`` so that it loads nothing from a CDN."""
     # Inline Leaflet instead of loading it (and jQuery/Bootstrap, unused) from CDNs.
@@ -46,6 +73,7 @@ def _offline(m: folium.Map) -> None:
     m.default_css = []
     root = m.get_root()
     assert isinstance(root, Figure)
+    root._template = _PAGE  # the same page, in Chinese
     header = root.header
     header.add_child(Element(f"<style>{_asset('leaflet.css')}</style>"), name="leaflet_css")
     header.add_child(Element(f"<script>{_asset('leaflet.js')}</script>"), name="leaflet_js")
@@ -298,6 +326,9 @@ def coverage_map(
     extra += _add_proposals(m, view.proposals, view.added_areas)
     heading = _heading(coverage, view, town=town, title=title, note=note, summary=proposal_summary)
     _corner_box(m, heading, "topleft", "sc-title")
+    name = _title(coverage, title=title, town=town)
+    drawn = view.proposals is not None and len(view.proposals)
+    page_title(m, f"{name} · {MAP_WORDS['page_proposals']}" if drawn else name)
     _corner_box(m, _legend(extra, set(view.sites["tier"])), "bottomright", "sc-legend")
     return _finish(
         m, view, bounds, network=network, candidates=candidates, remaining_gaps=remaining_gaps
@@ -596,9 +627,7 @@ def _heading(
     summary: dict[str, Any] | None,
 ) -> str:
     """The title box's HTML: title, coverage and people (before -> after with proposals)."""
-    heading = title or LABELS["map_title"].format(region=coverage.region_name)
-    if town:
-        heading = f"{heading} · {town}"
+    heading = _title(coverage, title=title, town=town)
     s = coverage.summary
     res, proposals, std = view.residents, view.proposals, coverage.standards
     uncovered = (
@@ -624,6 +653,12 @@ def _heading(
         style = "font-size:12px;font-weight:normal;color:#8c510a"
         lines += f"<div style='{style}'>{esc(note)}</div>"
     return f"{esc(heading)}{lines}"
+
+
+def _title(coverage: Coverage, *, title: str | None, town: str | None) -> str:
+    """The map's title: ``title``, else the region's service circles; then the town."""
+    heading = title or LABELS["map_title"].format(region=coverage.region_name)
+    return f"{heading} · {town}" if town else heading
 
 
 def _finish(

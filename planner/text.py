@@ -731,6 +731,8 @@ MAP_WORDS: dict[str, str] = {
     "before_after": "覆盖率 {before:.1%} → {after:.1%}",
     "uncovered_change": "未覆盖 {before:,} → {after:,}",
     "remaining": "建成后仍有空白区 {n} 处，{people:,} 人",
+    "page_proposals": "建议新建站点",
+    "page_audit": "{region} 新时代文明实践站点达标检查",
 }
 
 # Words of the printable town report (planner.town_report).
