@@ -175,8 +175,12 @@ def test_a_command_freezes_what_it_loaded_before_its_work() -> None:
         (["suggest", "--k", "-2"], "k must be at least 1"),
         (["suggest", "--k", "2", "--max-per-town", "0"], "max per town must be at least 1"),
         (["serve", "--workers", "0"], "--workers 0: one worker process"),
+        (["audit", "--spot-check", "3", "--seed", "-1"], "--seed must be 0 or more"),
     ],
-    ids=["province-workers", "report-k", "suggest-k", "suggest-max-per-town", "serve-workers"],
+    ids=[
+        *("province-workers", "report-k", "suggest-k", "suggest-max-per-town"),
+        *("serve-workers", "audit-seed"),
+    ],
 )
 def test_a_count_below_its_least_is_refused_before_any_work(
     args: list[str], words: str, tmp_path: Path
