@@ -1378,6 +1378,9 @@ def spot_check(result: Audit, n: int, *, seed: int = 0) -> pd.DataFrame:
     if n < 1 or n > len(sites):
         msg = f"--spot-check {n}: choose between 1 and {len(sites)} sites"
         raise InputError(msg)
+    if seed < 0:  # numpy's generator takes none below 0
+        msg = f"--seed must be 0 or more (seed= in Python), got {seed}"
+        raise InputError(msg)
     rng = np.random.default_rng(seed)
     frame = sites.assign(
         _key=rng.random(len(sites)), _stratum=sites["tier"] + "|" + sites["town"].fillna("")

@@ -11,8 +11,8 @@ import pandas as pd
 
 from planner.audit import Audit
 from planner.map_layers import GeoJson
-from planner.maps import _corner_box, coverage_map, layer_control_last, stable_ids
-from planner.text import AUDIT_RULES, AUDIT_STATUS, TIERS
+from planner.maps import _corner_box, coverage_map, layer_control_last, page_title, stable_ids
+from planner.text import AUDIT_RULES, AUDIT_STATUS, MAP_WORDS, TIERS
 
 if TYPE_CHECKING:
     from planner.coverage import Coverage
@@ -105,6 +105,7 @@ def compliance_map(
     """The coverage map (:func:`planner.maps.coverage_map`) with the compliance layer and a
     per-town summary box; ``kwargs`` go to ``coverage_map``."""
     m = coverage_map(coverage, sites=sites, units=units, **kwargs)
+    page_title(m, MAP_WORDS["page_audit"].format(region=coverage.region_name))
     compliance_layer(result, sites).add_to(m)
     _corner_box(m, town_summary_html(result), "bottomleft", "sc-legend")
     return stable_ids(layer_control_last(m))

@@ -9,6 +9,7 @@ import numpy as np
 from pyproj import Transformer
 
 from planner.errors import InputError
+from planner.text import OPTION_HINTS
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +107,13 @@ def warn_population(
         worst = residents.loc[high].sort_values("population").iloc[-1]
         log.warning(
             "%s: %d resident points have more than %s people (largest: id %s with %s); "
-            "check the population column (set the bound with max_population)",
+            "check the population column; to allow more, use %s",
             source,
             int(high.sum()),
             f"{bound:,.0f}",
             worst["id"],
             f"{worst['population']:,.0f}",
+            OPTION_HINTS["population_bound"],
         )
     return int(high.sum())
 

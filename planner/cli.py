@@ -833,13 +833,14 @@ def report(
 
     from planner.coverage import analyze as run
     from planner.report import check_output_folder, output_folder
-    from planner.town_report import town_figures, write_town_report
+    from planner.town_report import check_proposals, town_figures, write_town_report
     from planner.vocab import find_town
 
     with _user_errors(out), _progress(verbose) as say:
         if (town is None) == (not all_towns):
             msg = "give --town NAME or --all-towns"
             raise InputError(msg)
+        check_proposals(k)
         check_output_folder(out)  # before any work
         region = inputs.load(say)
         known = region.residents.get("town", pd.Series(dtype=object)).dropna().astype(str)

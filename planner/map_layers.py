@@ -202,6 +202,36 @@ class GeoJsonText(GeoJson):
         return text.replace(json.dumps(_DATA_MARK), self._layer.text, 1)
 
 
+def tooltip(frame: pd.DataFrame, fields: dict[str, str]) -> folium.GeoJsonTooltip | None:
+    """A layer's tooltip of the ``fields`` (column -> label) that ``frame`` has, in order.
+
+    Optional input columns (a resident's ``village``, a unit's ``code``, a site's ``name``)
+    are shown when given and left out otherwise: folium refuses a field its data lacks, and a
+    column with no value in any row (villages of residents given none) would show a blank
+    line. ``None`` when ``frame`` has none of them (the layer gets no tooltip).
+    """
+    present = _present(frame, fields)
+    return folium.GeoJsonTooltip(present, aliases=[fields[c] for c in present]) if present else None
+
+
+def popup(frame: pd.DataFrame, fields: dict[str, str]) -> folium.GeoJsonPopup | None:
+    """A layer's popup of the ``fields`` that ``frame`` has (see :func:`tooltip`)."""
+    present = _present(frame, fields)
+    return folium.GeoJsonPopup(present, aliases=[fields[c] for c in present]) if present else None
+
+
+def _present(frame: pd.DataFrame, fields: dict[str, str]) -> list[str]:
+    return [c for c in fields if c in frame.columns and _filled(frame[c])]
+
+
+def _filled(column: pd.Series) -> bool:
+    """Whether some row of ``column`` has a value (not missing, not blank text)."""
+    given = column.notna()
+    if column.dtype.kind in "OSU" or str(column.dtype) in ("string", "category", "str"):
+        given &= column.astype(str).str.strip().ne("")
+    return bool(given.any())
+
+
 class _Script(RawRender):
     """A script run once the map exists; element names are looked up when the page renders.
 

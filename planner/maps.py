@@ -22,7 +22,7 @@ from planner import map_layers
 from planner.coords import round_lonlat
 from planner.coverage import shown_minutes
 from planner.geojson_text import texts_of
-from planner.text import LABELS, TIERS, tier_label
+from planner.text import LABELS, MAP_WORDS, TIERS, tier_label
 from planner.vocab import resolve_town, town_mask
 
 if TYPE_CHECKING:
@@ -40,6 +40,33 @@ def _asset(name: str) -> str:
     return resources.files("planner").joinpath("data", name).read_text(encoding="utf-8")
 
 
+_PAGE = Template(
+    "<!DOCTYPE html>\n"
+    '<html lang="zh-CN">\n'
+    "<head>\n"
+    "{% if this.title %}<title>{{ this.title|e }}</title>{% endif %}"
+    "    {{this.header.render(**kwargs)}}\n"
+    "</head>\n"
+    "<body>\n"
+    "    {{this.html.render(**kwargs)}}\n"
+    "</body>\n"
+    "<script>\n"
+    "    {{this.script.render(**kwargs)}}\n"
+    "</script>\n"
+    "</html>\n"
+)
+"""branca's page (``Figure._template``) in Chinese (``lang``, for screen readers, fonts and
+translation offers), its title escaped: every map is written through it."""
+
+
+def page_title(m: folium.Map, text: str) -> folium.Map:
+    """Name the page of ``m`` (its ``<title>``: the browser tab, bookmarks, search results)."""
+    root = m.get_root()
+    assert isinstance(root, Figure)
+    root.title = text
+    return m
+
+
 def _offline(m: folium.Map) -> None:
     """Inline Leaflet and the map's CSS into ``m`` so that it loads nothing from a CDN."""
     # Inline Leaflet instead of loading it (and jQuery/Bootstrap, unused) from CDNs.
@@ -47,6 +74,7 @@ def _offline(m: folium.Map) -> None:
     m.default_css = []
     root = m.get_root()
     assert isinstance(root, Figure)
+    root._template = _PAGE  # the same page, in Chinese
     header = root.header
     header.add_child(Element(f"<style>{_asset('leaflet.css')}</style>"), name="leaflet_css")
     header.add_child(Element(f"<script>{_asset('leaflet.js')}</script>"), name="leaflet_js")
@@ -299,6 +327,9 @@ def coverage_map(
     extra += _add_proposals(m, view.proposals, view.added_areas)
     heading = _heading(coverage, view, town=town, title=title, note=note, summary=proposal_summary)
     _corner_box(m, heading, "topleft", "sc-title")
+    name = _title(coverage, title=title, town=town)
+    drawn = view.proposals is not None and len(view.proposals)
+    page_title(m, f"{name} · {MAP_WORDS['page_proposals']}" if drawn else name)
     _corner_box(m, _legend(extra, set(view.sites["tier"])), "bottomright", "sc-legend")
     return _finish(
         m, view, bounds, network=network, candidates=candidates, remaining_gaps=remaining_gaps
@@ -388,7 +419,7 @@ def _add_boundaries(m: folium.Map, units: gpd.GeoDataFrame | None, *, villages_t
             "fill": False,
             "dashArray": "4 4",
         },
-        tooltip=folium.GeoJsonTooltip(["name", "code"], aliases=_labels("town", "code")),
+        tooltip=map_layers.tooltip(towns, _fields(name="town", code="code")),
     ).add_to(layer)
     layer.add_to(m)
     villages = (
@@ -399,7 +430,7 @@ def _add_boundaries(m: folium.Map, units: gpd.GeoDataFrame | None, *, villages_t
         map_layers.GeoJsonText(
             _geojson(villages, ["name", "code"]),
             style_function=lambda _f: {"color": "#999", "weight": 0.8, "fill": False},
-            tooltip=folium.GeoJsonTooltip(["name", "code"], aliases=_labels("village", "code")),
+            tooltip=map_layers.tooltip(villages, _fields(name="village", code="code")),
         ).add_to(layer)
         layer.add_to(m)
 
@@ -420,9 +451,8 @@ def _add_service_areas(
             "weight": 0.5,
             "fillOpacity": 0.18,
         },
-        tooltip=folium.GeoJsonTooltip(
-            [c for c in cols if c in areas],
-            aliases=_aliases(cols, areas, {"population_served": LABELS["served"]}),
+        tooltip=map_layers.tooltip(
+            areas, _fields(name="name", minutes="minutes", population_served="served")
         ),
     ).add_to(layer)
     layer.add_to(m)
@@ -434,20 +464,26 @@ def _add_gaps(m: folium.Map, gaps: gpd.GeoDataFrame, texts: pd.Series | None = N
     if not len(gaps):
         return
     layer = folium.FeatureGroup(name=f"{LABELS['gaps']} ({len(gaps)})", show=True)
-    cols = ["gap_id", "population", "town", "village", "nearest_site_name", "minutes_min"]
-    names = _labels("gap_id", "population", "town", "village", "nearest_site", "minutes_to_site")
+    fields = _fields(
+        gap_id="gap_id",
+        population="population",
+        town="town",
+        village="village",
+        nearest_site_name="nearest_site",
+        minutes_min="minutes_to_site",
+    )
     map_layers.GeoJsonText(
-        _geojson(gaps, cols, texts),
+        _geojson(gaps, list(fields), texts),
         style_function=lambda _f: {
             "color": _GAP_COLOR,
             "weight": 2,
             "fillOpacity": 0.35,
             "fillColor": _GAP_COLOR,
         },
-        tooltip=folium.GeoJsonTooltip(
-            ["gap_id", "population", "village"], aliases=names[:2] + names[3:4]
+        tooltip=map_layers.tooltip(
+            gaps, {k: fields[k] for k in ("gap_id", "population", "village")}
         ),
-        popup=folium.GeoJsonPopup(cols, aliases=names),
+        popup=map_layers.popup(gaps, fields),
     ).add_to(layer)
     layer.add_to(m)
 
@@ -459,10 +495,14 @@ def _add_uncovered(m: folium.Map, uncovered: gpd.GeoDataFrame) -> None:
     layer = folium.FeatureGroup(
         name=f"{LABELS['uncovered']} ({int(uncovered['population'].sum()):,} 人)", show=True
     )
-    cols = ["population", "village", "minutes", "nearest_site"]
-    names = _labels("population", "village", "minutes_to_site", "nearest_site")
+    fields = _fields(
+        population="population",
+        village="village",
+        minutes="minutes_to_site",
+        nearest_site="nearest_site",
+    )
     map_layers.GeoJsonText(
-        _geojson(uncovered, ["id", *cols]),
+        _geojson(uncovered, ["id", *fields]),
         marker=folium.CircleMarker(
             radius=3,
             color=_UNCOVERED_COLOR,
@@ -471,10 +511,7 @@ def _add_uncovered(m: folium.Map, uncovered: gpd.GeoDataFrame) -> None:
             fill_opacity=0.8,
             weight=0,
         ),
-        tooltip=folium.GeoJsonTooltip(
-            [c for c in cols if c in uncovered],
-            aliases=_aliases(cols, uncovered, dict(zip(cols, names, strict=True))),
-        ),
+        tooltip=map_layers.tooltip(uncovered, fields),
     ).add_to(layer)
     layer.add_to(m)
 
@@ -501,10 +538,15 @@ def _add_sites_by_tier(
             else "",
         )
         layer = folium.FeatureGroup(name=f"{info['zh']} {info['en']} ({len(chosen)})", show=True)
-        cols = ["name", "tier_zh", "id", "population_served", "standard"]
-        names = _labels("name", "tier", "site_id", "served", "standard")
+        fields = _fields(
+            name="name",
+            tier_zh="tier",
+            id="site_id",
+            population_served="served",
+            standard="standard",
+        )
         map_layers.GeoJsonText(
-            _geojson(chosen, cols),
+            _geojson(chosen, list(fields)),
             marker=folium.CircleMarker(
                 radius=9 if tier in ("centre", "institute") else 6,
                 color="#ffffff",
@@ -513,8 +555,8 @@ def _add_sites_by_tier(
                 fill_color=info["color"],
                 fill_opacity=0.95,
             ),
-            tooltip=folium.GeoJsonTooltip(["name", "tier_zh"], aliases=names[:2]),
-            popup=folium.GeoJsonPopup(cols, aliases=names),
+            tooltip=map_layers.tooltip(chosen, {k: fields[k] for k in ("name", "tier_zh")}),
+            popup=map_layers.popup(chosen, fields),
         ).add_to(layer)
         layer.add_to(m)
 
@@ -534,7 +576,7 @@ def _add_proposals(
                 "fillOpacity": 0.25,
                 "dashArray": "3 3",
             },
-            tooltip=folium.GeoJsonTooltip(["name", "minutes"], aliases=_labels("name", "minutes")),
+            tooltip=map_layers.tooltip(added_areas, _fields(name="name", minutes="minutes")),
         ).add_to(layer)
         layer.add_to(m)
         extra.append((_PROPOSAL_COLOR, LABELS["new_areas"]))
@@ -547,17 +589,21 @@ def _add_proposals(
 def _add_proposal_markers(m: folium.Map, proposals: gpd.GeoDataFrame) -> None:
     """The proposed sites as large orange dots, their rank, kind and people in the popup."""
     layer = folium.FeatureGroup(name=f"{LABELS['proposals']} ({len(proposals)})", show=True)
-    cols = ["rank", "candidate_id", "name", "kind_zh", "rooms", "population_newly_covered"]
-    names = _labels("rank", "site_id", "name", "kind", "rooms", "newly_covered")
+    fields = _fields(
+        rank="rank",
+        candidate_id="site_id",
+        name="name",
+        kind_zh="kind",
+        rooms="rooms",
+        population_newly_covered="newly_covered",
+    )
     frame = (
         proposals.assign(kind_zh=proposals["kind"].map(_kind_zh))
         if "kind" in proposals
         else proposals
     )
-    present = [c for c in cols if c in frame.columns]
-    aliases = [a for c, a in zip(cols, names, strict=True) if c in frame.columns]
     map_layers.GeoJsonText(
-        _geojson(frame, cols),
+        _geojson(frame, list(fields)),
         marker=folium.CircleMarker(
             radius=11,
             color="#000000",
@@ -566,8 +612,8 @@ def _add_proposal_markers(m: folium.Map, proposals: gpd.GeoDataFrame) -> None:
             fill_color=_PROPOSAL_COLOR,
             fill_opacity=1.0,
         ),
-        tooltip=folium.GeoJsonTooltip(present, aliases=aliases),
-        popup=folium.GeoJsonPopup(present, aliases=aliases),
+        tooltip=map_layers.tooltip(frame, fields),
+        popup=map_layers.popup(frame, fields),
     ).add_to(layer)
     layer.add_to(m)
 
@@ -582,9 +628,7 @@ def _heading(
     summary: dict[str, Any] | None,
 ) -> str:
     """The title box's HTML: title, coverage and people (before -> after with proposals)."""
-    heading = title or LABELS["map_title"].format(region=coverage.region_name)
-    if town:
-        heading = f"{heading} · {town}"
+    heading = _title(coverage, title=title, town=town)
     s = coverage.summary
     res, proposals, std = view.residents, view.proposals, coverage.standards
     uncovered = (
@@ -610,6 +654,12 @@ def _heading(
         style = "font-size:12px;font-weight:normal;color:#8c510a"
         lines += f"<div style='{style}'>{esc(note)}</div>"
     return f"{esc(heading)}{lines}"
+
+
+def _title(coverage: Coverage, *, title: str | None, town: str | None) -> str:
+    """The map's title: ``title``, else the region's service circles; then the town."""
+    heading = title or LABELS["map_title"].format(region=coverage.region_name)
+    return f"{heading} · {town}" if town else heading
 
 
 def _finish(
@@ -639,9 +689,9 @@ def _finish(
     return m
 
 
-def _labels(*keys: str) -> list[str]:
-    """The map words (``LABELS``) of ``keys``, in order: the aliases of a tooltip or popup."""
-    return [LABELS[k] for k in keys]
+def _fields(**labels: str) -> dict[str, str]:
+    """Column -> map word (``LABELS[key]``), in order: the fields of a tooltip or popup."""
+    return {column: LABELS[key] for column, key in labels.items()}
 
 
 def layer_control_last(m: folium.Map) -> folium.Map:
@@ -723,11 +773,6 @@ def stable_ids(m: folium.Map) -> folium.Map:
         n += 1
         stack.extend(getattr(element, "_children", {}).values())
     return m
-
-
-def _aliases(cols: list[str], frame: gpd.GeoDataFrame, names: dict[str, str]) -> list[str]:
-    fallback = {"name": LABELS["name"], "minutes": LABELS["minutes"]}
-    return [names.get(c, fallback.get(c, c)) for c in cols if c in frame.columns]
 
 
 def _mode_zh(mode: str) -> str:

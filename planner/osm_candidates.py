@@ -39,7 +39,8 @@ tags but left out are returned (:func:`read_osm_candidates`) with their reason:
 A feature's point is a point inside it (``representative_point``). Function rooms are
 estimated for buildings as floor area (footprint times ``building:levels``, default 1)
 divided by 30 m² per room, up to 40, and marked ``rooms_source = "estimated"``; land-use
-areas get no estimate (``rooms`` empty), so they need ``min_rooms=0`` or a surveyed value.
+areas get no estimate (``rooms`` empty), so they need ``--min-rooms 0`` (``min_rooms=0``) or
+a surveyed value.
 """
 
 from __future__ import annotations

@@ -335,6 +335,9 @@ def run_province(
     this process is left as it was (the command freezes its own before: ``freeze_loaded``).
     """
     _mark("start")
+    if workers is not None and workers < 0:  # a local cluster of -1 workers never starts
+        msg = f"--workers must be 0 or more (workers= in Python; 0: one by one), got {workers}"
+        raise InputError(msg)
     regions = read_regions(config)
     names = [files.name for files in regions]
     twice = sorted({n for n in names if names.count(n) > 1}, key=str)  # names are set, as str
@@ -369,7 +372,8 @@ def run_province(
         _mark("counties finished")
         counties.close(wait=False)  # shut the cluster down while the summary is written
         table = pd.DataFrame(rows)
-        paths = write_province(table, out, gaps=gaps)
+        run = {PROVINCE["config"]: str(config), PROVINCE["maps"]: maps}
+        paths = write_province(table, out, gaps=gaps, options=run)
         _mark("province summary written")
     _mark("cluster closed")
     return ProvinceRun(counties=table, paths=paths)
@@ -516,7 +520,8 @@ def _gap_layer(row: dict[str, Any]) -> gpd.GeoDataFrame | None:
 
 
 def _failed(files: RegionFiles, folder: Path, error: str) -> dict[str, Any]:
-    return {"region": files.name, "status": "failed", "error": error, "folder": str(folder)}
+    # No folder: a failed county has no outputs of this run (the summary's error says why).
+    return {"region": files.name, "status": "failed", "error": error, "folder": None}
 
 
 def _headline(s: dict[str, Any]) -> dict[str, Any]:
@@ -556,17 +561,27 @@ def _folder_name(name: str | None) -> str:
 
 
 def write_province(
-    table: pd.DataFrame, out: Path, *, gaps: Mapping[int, gpd.GeoDataFrame | None] | None = None
+    table: pd.DataFrame,
+    out: Path,
+    *,
+    gaps: Mapping[int, gpd.GeoDataFrame | None] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Merge the counties' rows and gap areas into ``out`` (XLSX, CSV and GeoPackage).
 
-    ``gaps`` holds the gap layers the county tasks returned, by row; a county not in it
-    (skipped as unchanged) has its ``gaps.geojson`` read.
+    ``province_summary.csv`` is the machine table (English keys); ``province_summary.xlsx``
+    (with its 说明 sheet) and ``province_summary_zh.csv`` are the people's, as ``analyze``
+    writes its tables (:mod:`planner.tables`). ``gaps`` holds the gap layers the county tasks
+    returned, by row; a county not in it (skipped as unchanged) has its ``gaps.geojson``
+    read. ``options``: the run's options for the 说明 sheet (label -> value).
     """
+    from planner.tables import for_people, write_people_csv, write_workbook
+
     gaps = gaps or {}
     paths = {
         "xlsx": out / "province_summary.xlsx",
         "csv": out / "province_summary.csv",
+        "people_csv": out / "province_summary_zh.csv",
         "gpkg": out / "province.gpkg",
     }
     for col in table.columns:  # whole numbers stay whole beside a failed county's blanks
@@ -575,10 +590,15 @@ def write_province(
             table[col] = values.astype("Int64")
     figures = table.drop(columns=[c for c in ("extent_wkt",) if c in table])
     figures.to_csv(paths["csv"], index=False, encoding="utf-8-sig")
-    with pd.ExcelWriter(paths["xlsx"], engine="openpyxl") as xl:
-        figures.to_excel(xl, sheet_name=PROVINCE["sheet_counties"], index=False)
-        failed = figures.loc[figures["status"] == "failed", ["region", "error", "folder"]]
-        failed.to_excel(xl, sheet_name=PROVINCE["sheet_failed"], index=False)
+    people = for_people(figures.assign(status=figures["status"].map(PROVINCE)))
+    failed = people.loc[(figures["status"] == "failed").to_numpy(), ["region", "error"]]
+    write_workbook(
+        paths["xlsx"],
+        {PROVINCE["sheet_counties"]: people, PROVINCE["sheet_failed"]: failed},
+        title=PROVINCE["title"],
+        options=options or {},
+    )
+    write_people_csv(people, paths["people_csv"])
     paths["gpkg"].unlink(missing_ok=True)
     ok = table.loc[table["status"] != "failed"]
     if len(ok):

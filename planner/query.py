@@ -17,9 +17,12 @@ Unknown names raise :class:`planner.errors.NotFound`, points the roads cannot se
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from planner.areas import isochrone
 from planner.audit import Audit, AuditFiles, audit_region
@@ -190,6 +193,60 @@ def region_bounds(region: Region) -> tuple[float, float, float, float]:
     return (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
 
 
+def check_inside(
+    region: Region,
+    lon: ArrayLike,
+    lat: ArrayLike,
+    *,
+    bounds: tuple[float, float, float, float] | None = None,
+    label: str | None = None,
+    index: int | None = None,
+    names: Sequence[str] | None = None,
+) -> None:
+    """Refuse WGS84 points outside the region: beyond its road nodes' box by ``BOUNDS_PAD``.
+
+    The one test of "inside the region" for every point a user places (an isochrone's start,
+    a scenario's added site): a point farther out is on no road of the region.
+
+    Parameters
+    ----------
+    region
+        The region.
+    lon, lat
+        The points, WGS84.
+    bounds
+        :func:`region_bounds`, when known already.
+    label
+        How the error names the region (default its name).
+    index
+        The position the error reports for a single point (default: the first point outside,
+        counted from 0, when several are given).
+    names
+        How the error names each point (e.g. ``added site N1 in add.csv``); default none.
+
+    Raises
+    ------
+    OutOfReach
+        ``outside_region``, naming the first point outside (and how many more are).
+    """
+    x, y = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    w, s, e, n = bounds or region_bounds(region)
+    pad = BOUNDS_PAD
+    outside = ~((x >= w - pad) & (x <= e + pad) & (y >= s - pad) & (y <= n + pad))
+    if not outside.any():
+        return
+    first = int(np.flatnonzero(outside)[0])
+    name = label if label is not None else region.name
+    what = f"{names[first]}: " if names is not None else ""
+    more = int(outside.sum()) - 1
+    msg = (
+        f"{what}({x[first]:.6f}, {y[first]:.6f}) is outside region {name!r} (lon {w:.4f}..{e:.4f}, "
+        f"lat {s:.4f}..{n:.4f})"
+    ) + (f"; {more} more point(s) outside too" if more else "")
+    at = index if index is not None or len(x) == 1 else first
+    raise OutOfReach(msg, code="outside_region", detail={"bounds": [w, s, e, n]}, index=at)
+
+
 def isochrone_at(
     region: Region,
     lon: float,
@@ -232,14 +289,7 @@ def isochrone_at(
         When the point is outside the region's roads or too far from a usable road.
     """
     wlon, wlat = (float(v[0]) for v in to_wgs84(np.array([lon]), np.array([lat]), coord_sys))
-    w, s, e, n = bounds or region_bounds(region)
-    if not (w - BOUNDS_PAD <= wlon <= e + BOUNDS_PAD and s - BOUNDS_PAD <= wlat <= n + BOUNDS_PAD):
-        name = label if label is not None else region.name
-        msg = (
-            f"({wlon:.6f}, {wlat:.6f}) is outside region {name!r} (lon {w:.4f}..{e:.4f}, "
-            f"lat {s:.4f}..{n:.4f})"
-        )
-        raise OutOfReach(msg, code="outside_region", detail={"bounds": [w, s, e, n]}, index=index)
+    check_inside(region, [wlon], [wlat], bounds=bounds, label=label, index=index)
     std = region.standards
     speed = std.speed_of(std.default if std.default.mode == mode else TierStandard(mode=mode))
     point = gpd.GeoSeries(gpd.points_from_xy([wlon], [wlat]), crs=4326).to_crs(region.crs)

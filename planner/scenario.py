@@ -37,12 +37,17 @@ class Scenario:
         New sites (``id, name, tier`` and point geometry in WGS84), e.g. ``suggest``'s proposals.
     retier
         Existing site id -> its new tier key.
+    rejected
+        Rows of the added sites' file that were not read, with their reason.
+    source
+        The file the changes were read from (errors about an added site name it).
     """
 
     close: tuple[str, ...] = ()
     add: gpd.GeoDataFrame | None = None
     retier: dict[str, str] = field(default_factory=dict)
     rejected: pd.DataFrame = field(default_factory=pd.DataFrame)
+    source: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -81,7 +86,8 @@ class Scenario:
         added, rejected = (None, pd.DataFrame())
         if add is not None:
             added, rejected = read_additions(add, default_tier=add_tier, coord_sys=coord_sys)
-        return cls(close=tuple(ids), add=added, retier=changes, rejected=rejected)
+        source = None if add is None else str(add)
+        return cls(close=tuple(ids), add=added, retier=changes, rejected=rejected, source=source)
 
     @classmethod
     def from_table(cls, path: str | Path, *, coord_sys: str | None = None) -> Scenario:
@@ -127,6 +133,7 @@ class Scenario:
             add=added,
             retier=retier,
             rejected=rejected if rejected is not None else pd.DataFrame(),
+            source=str(path),
         )
 
 
@@ -202,11 +209,23 @@ def apply_scenario(region: Region, scenario: Scenario) -> Region:
         if clash:
             msg = f"--add: site id {', '.join(clash)} already exists; give the new sites other ids"
             raise InputError(msg)
+        _check_added_inside(region, scenario)
         if region.units is not None:
             add = _attach_units(add, region.units)
         out = pd.concat([out, add], ignore_index=True)
         out = gpd.GeoDataFrame(out, geometry="geometry", crs=region.crs)
     return region.with_sites(out)
+
+
+def _check_added_inside(region: Region, scenario: Scenario) -> None:
+    """Refuse added sites outside the region, as an isochrone's start is refused (one test)."""
+    from planner.query import check_inside  # the API's questions; loaded only for additions
+
+    assert scenario.add is not None
+    points = scenario.add.geometry.to_crs(4326)
+    where = f" in {scenario.source}" if scenario.source else ""
+    names = [f"added site {i}{where}" for i in scenario.add["id"].astype(str)]
+    check_inside(region, points.x.to_numpy(), points.y.to_numpy(), names=names)
 
 
 @dataclass(frozen=True, eq=False)

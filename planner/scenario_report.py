@@ -10,6 +10,7 @@ import folium
 import geopandas as gpd
 import pandas as pd
 
+from planner import map_layers
 from planner.maps import _corner_box, coverage_map, layer_control_last, save_map, stable_ids
 from planner.report import write_json
 from planner.scenario import Comparison
@@ -116,9 +117,14 @@ def comparison_map(
                 fill_opacity=0.95,
                 weight=1.5,
             ),
-            tooltip=folium.GeoJsonTooltip(
-                ["population", "village", "site_before", "site_after"],
-                aliases=[LABELS["population"], LABELS["village"], "原最近站点", "现最近站点"],
+            tooltip=map_layers.tooltip(
+                rows,
+                {
+                    "population": LABELS["population"],
+                    "village": LABELS["village"],
+                    "site_before": "原最近站点",
+                    "site_after": "现最近站点",
+                },
             ),
         ).add_to(group)
         group.add_to(m)
@@ -140,9 +146,7 @@ def comparison_map(
                 fill_color=color,
                 fill_opacity=0.6 if key == "closed" else 1.0,
             ),
-            tooltip=folium.GeoJsonTooltip(
-                ["name", "id"], aliases=[LABELS["name"], LABELS["site_id"]]
-            ),
+            tooltip=map_layers.tooltip(frame, {"name": LABELS["name"], "id": LABELS["site_id"]}),
         ).add_to(group)
         group.add_to(m)
     rows = "".join(

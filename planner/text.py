@@ -606,6 +606,61 @@ COLUMNS: dict[str, dict[str, str]] = {
         "fmt": "min",
         "note": "情景实施后到最近站点用时",
     },
+    # a province run's summary: one row per county
+    "region": {"zh": "县市区", "en": "Region", "fmt": "text", "note": "配置中的县（市、区）名称"},
+    "residents_total": {
+        "zh": "居民点数",
+        "en": "Resident points",
+        "fmt": "int",
+        "note": "读入的居民点个数",
+    },
+    "sites_total": {"zh": "站点数", "en": "Sites", "fmt": "int", "note": "读入的站点个数"},
+    "population_total": {"zh": "总人口", "en": "Population", "fmt": "int", "note": "居民总人数"},
+    "gaps": {"zh": "空白区数", "en": "Gap areas", "fmt": "int", "note": "未覆盖居民连片区域个数"},
+    "population_in_gaps": {
+        "zh": "空白区人口",
+        "en": "Population in gaps",
+        "fmt": "int",
+        "note": "空白区内的未覆盖人口",
+    },
+    "gini_minutes": {
+        "zh": "用时基尼系数",
+        "en": "Gini of minutes",
+        "fmt": "min",
+        "note": "居民到最近站点用时的基尼系数（0 为完全均衡）",
+    },
+    "residents_rejected": {
+        "zh": "拒收居民行",
+        "en": "Residents rejected",
+        "fmt": "int",
+        "note": "居民文件中未能使用的行（原因见该县 rejected.csv）",
+    },
+    "sites_rejected": {
+        "zh": "拒收站点行",
+        "en": "Sites rejected",
+        "fmt": "int",
+        "note": "站点文件中未能使用的行（原因见该县 rejected.csv）",
+    },
+    "seconds": {"zh": "用时（秒）", "en": "Seconds", "fmt": "min", "note": "本次分析该县所用时间"},
+    "cpu_seconds": {
+        "zh": "CPU 时间（秒）",
+        "en": "CPU seconds",
+        "fmt": "min",
+        "note": "分析该县所用的 CPU 时间",
+    },
+    "status": {
+        "zh": "状态",
+        "en": "Status",
+        "fmt": "text",
+        "note": "已完成；未变化、跳过（沿用上次结果）；或失败",
+    },
+    "error": {"zh": "错误", "en": "Error", "fmt": "text", "note": "该县未能分析的原因"},
+    "folder": {
+        "zh": "输出文件夹",
+        "en": "Folder",
+        "fmt": "text",
+        "note": "该县全部输出所在文件夹（失败的县为空：没有输出）",
+    },
 }
 
 # Sheet names and the words of the 说明 (notes) sheet.
@@ -676,6 +731,8 @@ MAP_WORDS: dict[str, str] = {
     "before_after": "覆盖率 {before:.1%} → {after:.1%}",
     "uncovered_change": "未覆盖 {before:,} → {after:,}",
     "remaining": "建成后仍有空白区 {n} 处，{people:,} 人",
+    "page_proposals": "建议新建站点",
+    "page_audit": "{region} 新时代文明实践站点达标检查",
 }
 
 # Words of the printable town report (planner.town_report).
@@ -714,8 +771,11 @@ REPORT_WORDS: dict[str, str] = {
 
 # A province run: spreadsheet sheets and the state of each county.
 PROVINCE: dict[str, str] = {
-    "sheet_counties": "counties 县市区",
-    "sheet_failed": "failed 失败",
+    "title": "各县市区15分钟服务圈覆盖汇总",
+    "sheet_counties": "县市区 Counties",
+    "sheet_failed": "失败 Failed",
+    "config": "配置 Config",
+    "maps": "地图 Maps",
     "done": "done 已完成",
     "skipped": "unchanged, skipped 未变化 跳过",
     "failed": "failed 失败",
@@ -730,12 +790,20 @@ AUDIT_NOTHING: dict[str, str] = {
     ),
 }
 
+# An option named in a message: the flag a command-line user types, then the name a Python
+# caller (or an API request) passes, so the words are right for both.
+OPTION_HINTS: dict[str, str] = {
+    "allow_unknown_rooms": "--min-rooms 0 (min_rooms=0 in Python and the API)",
+    "population_bound": "--max-population N (bound=N of warn_population in Python)",
+}
+
 # Why a candidate building is left out of a suggestion (excluded_candidates.csv ``reason``,
 # the error when none is left); the English reads after a count ("12 in another town").
 CANDIDATE_REASONS: dict[str, dict[str, str]] = {
     "kind": {"en": "kind not allowed", "zh": "类型不在所选之列"},
     "rooms_unknown": {
-        "en": "rooms unknown (at least {min_rooms:g} required; use min_rooms=0 to allow)",
+        "en": "rooms unknown, at least {min_rooms:g} required; to allow, use "
+        + OPTION_HINTS["allow_unknown_rooms"],
         "zh": "功能室数量不明（至少需 {min_rooms:g} 间）",
     },
     "few_rooms": {

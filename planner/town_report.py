@@ -602,6 +602,13 @@ def fix_text_layer(pdf_path: str | Path) -> int:
     return changed
 
 
+def check_proposals(k: int) -> None:
+    """Reject a negative number of proposals for a town report (0 asks for none)."""
+    if k < 0:
+        msg = f"--k must be 0 or more (k= in Python; 0: no proposals), got {k}"
+        raise InputError(msg)
+
+
 def write_town_report(
     region: Region,
     coverage: Coverage,
@@ -613,6 +620,7 @@ def write_town_report(
     audit: Audit | None = None,
 ) -> dict[str, Path]:
     """Write ``<town>.html`` and ``<town>.pdf`` into ``out``; ``k`` proposals for the town (0: none)."""
+    check_proposals(k)
     name, _ = find_town(region.residents, town)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

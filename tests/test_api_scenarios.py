@@ -63,6 +63,22 @@ def test_a_scenario_is_bounded_and_checked(client, sample):  # noqa: F811
     assert response.status_code == 422
 
 
+def test_a_site_added_outside_the_region_is_refused_as_by_the_isochrone(client):
+    """``add`` at lon 17.225 (a dropped digit) was answered 200 with a gain of 0."""
+    add = [
+        {"id": "N1", "tier": "站", "lon": 117.33, "lat": 28.135},
+        {"id": "N2", "tier": "站", "lon": 17.225, "lat": 28.305},
+    ]
+    response = client.post("/regions/sample/compare", json={"add": add})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "outside_region"
+    assert error["detail"]["loc"] == ["body", "add", 1]
+    assert "N2" in error["message"] and "outside region" in error["message"]
+    same = client.get("/regions/sample/isochrone", params={"lon": 17.225, "lat": 28.305})
+    assert same.json()["error"]["detail"]["bounds"] == error["detail"]["bounds"]
+
+
 def test_the_town_report_is_served_as_html_and_pdf(client, sample):  # noqa: F811
     _, coverage = sample
     res = coverage.residents

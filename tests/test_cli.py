@@ -165,3 +165,70 @@ def test_a_command_freezes_what_it_loaded_before_its_work() -> None:
     with _progress(False) as say:
         assert gc.get_freeze_count() > 10_000
         say("working")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["province", "--workers", "-1"], "--workers must be 0 or more"),
+        (["report", "--town", "城关镇", "--k", "-1"], "--k must be 0 or more"),
+        (["suggest", "--k", "-2"], "k must be at least 1"),
+        (["suggest", "--k", "2", "--max-per-town", "0"], "max per town must be at least 1"),
+        (["serve", "--workers", "0"], "--workers 0: one worker process"),
+        (["audit", "--spot-check", "3", "--seed", "-1"], "--seed must be 0 or more"),
+    ],
+    ids=[
+        *("province-workers", "report-k", "suggest-k", "suggest-max-per-town"),
+        *("serve-workers", "audit-seed"),
+    ],
+)
+def test_a_count_below_its_least_is_refused_before_any_work(
+    args: list[str], words: str, tmp_path: Path
+) -> None:
+    """``province --workers -1`` once hung starting a cluster of -1 workers."""
+    out = tmp_path / "out"
+    config = tmp_path / "regions.toml"  # never read: the count is refused first
+    given = {"province": ["--config", str(config)], "serve": []}.get(args[0], [])
+    folder = [] if args[0] == "serve" else ["--out", str(out)]
+    done = runner.invoke(app, [*args, *given, *folder])
+    assert done.exit_code == 2, done.output
+    assert "error:" in done.output and words in done.output
+    assert "Traceback" not in done.output
+    assert not out.exists()
+
+
+def test_a_python_caller_gets_the_same_refusal(tmp_path: Path) -> None:
+    from planner.errors import InputError
+    from planner.province import run_province
+    from planner.town_report import check_proposals
+
+    with pytest.raises(InputError, match=r"--workers must be 0 or more .*got -1"):
+        run_province(tmp_path / "regions.toml", tmp_path / "out", workers=-1)
+    with pytest.raises(InputError, match="--k must be 0 or more"):
+        check_proposals(-1)
+    check_proposals(0)  # 0: a report without proposals
+
+
+def test_messages_name_the_flag_a_user_types_and_the_python_name(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A message once said "use min_rooms=0": no flag has that name (it is --min-rooms)."""
+    from dataclasses import replace
+
+    import geopandas as gpd
+
+    from planner.checks import warn_population
+    from planner.errors import InputError
+    from planner.region import Region
+    from planner.siting import eligible_candidates
+
+    residents = gpd.GeoDataFrame({"id": ["R1", "R2"], "population": [10.0, 250_000.0]})
+    with caplog.at_level("WARNING"):
+        assert warn_population(residents, bound=100_000, source="r.csv") == 1
+    hint = "to allow more, use --max-population N (bound=N of warn_population in Python)"
+    assert hint in caplog.text
+    region = Region.from_files()
+    cands = region.candidates.assign(rooms=None)  # rooms unknown everywhere
+    with pytest.raises(InputError) as refused:
+        eligible_candidates(replace(region, candidates=cands, _cache={}), min_rooms=3)
+    assert "to allow, use --min-rooms 0 (min_rooms=0 in Python and the API)" in str(refused.value)

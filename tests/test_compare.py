@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import geopandas as gpd
 import numpy as np
 import openpyxl
 import pandas as pd
@@ -148,3 +149,41 @@ def test_proposals_of_a_gcj02_run_land_where_suggest_put_them(tmp_path):
     result = compare(region, plan, before=before)
     gained = suggestion.summary["population_newly_covered"]
     assert gained > 0 and result.summary["population_gained"] == gained
+
+
+def test_a_site_added_outside_the_region_is_refused_as_the_isochrone_refuses_it(
+    sample,  # noqa: F811
+    tmp_path,
+):
+    """A site 100 degrees west (a typo in lon) once 'covered' nobody and was reported added."""
+    from planner.errors import OutOfReach
+
+    region, before = sample
+    lonlat = region.network.node_xy  # the road nodes' box, WGS84, computed here on its own
+    nodes = gpd.GeoSeries(gpd.points_from_xy(lonlat[:, 0], lonlat[:, 1]), crs=region.crs)
+    west = float(nodes.to_crs(4326).x.min())
+    table = pd.DataFrame(
+        {
+            "id": ["N1", "N2"],
+            "name": ["新站", "远站"],
+            "tier": ["站", "站"],
+            "lon": [117.33, west - 0.03],  # the isochrone allows 0.02 degrees past the roads
+            "lat": [28.135, 28.2],
+        }
+    )
+    path = tmp_path / "add.csv"
+    table.to_csv(path, index=False)
+    plan = Scenario.from_options(add=path)
+    with pytest.raises(OutOfReach, match=r"added site N2 in .*add\.csv: .* is outside region") as e:
+        compare(region, plan, before=before)
+    assert (e.value.code, e.value.index) == ("outside_region", 1)
+    out = tmp_path / "out"
+    done = CliRunner().invoke(app, ["compare", "--add", str(path), "--out", str(out)])
+    assert done.exit_code == 2, done.output
+    assert "error:" in done.output and "N2" in done.output and "outside region" in done.output
+    assert not out.exists()
+    # just inside the allowance it is a site like any other
+    table.loc[1, "lon"] = west - 0.01
+    table.to_csv(path, index=False)
+    result = compare(region, Scenario.from_options(add=path), before=before)
+    assert result.summary["added"] == ["N1", "N2"]

@@ -400,7 +400,10 @@ def test_eligible_candidates_report_every_one_left_out_with_its_rule(sample):  #
         if row["kind"] not in {"idle_school", "idle_factory", "public_venue"}:
             return "kind not allowed"
         if pd.isna(rooms):
-            return "rooms unknown (at least 4 required; use min_rooms=0 to allow)"
+            return (
+                "rooms unknown, at least 4 required; to allow, use --min-rooms 0 "
+                "(min_rooms=0 in Python and the API)"
+            )
         if rooms < 4:
             return "fewer than 4 function rooms"
         if is_far:

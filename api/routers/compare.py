@@ -18,7 +18,7 @@ from api.errors import limit_exceeded
 from api.models import error_responses
 from planner import vocab
 from planner.coverage import json_ready
-from planner.errors import InputError
+from planner.errors import InputError, OutOfReach
 from planner.scenario import Scenario
 from planner.scenario import compare as run
 from planner.town_report import fix_text_layer, print_pdf, town_report_html
@@ -153,7 +153,11 @@ async def compare(loaded: Region, limits: LimitsDep, body: CompareRequest) -> Co
     key = ("compare", body.model_dump_json())
 
     def compute() -> dict[str, Any]:
-        result = run(loaded.region, _scenario(body), before=loaded.coverage)
+        try:
+            result = run(loaded.region, _scenario(body), before=loaded.coverage)
+        except OutOfReach as exc:  # an added site outside the region: point at it in the body
+            exc.detail = {**exc.detail, "loc": ["body", "add", exc.index]}
+            raise
         towns = result.by_unit[result.by_unit["level"] == "town"]
         return {
             "region": loaded.id,
