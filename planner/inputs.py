@@ -120,7 +120,7 @@ def reject_outside(rows: Rows, points: gpd.GeoDataFrame, area: NetworkArea | Non
 
 def outside_reason(points: gpd.GeoDataFrame, area: NetworkArea) -> pd.Series:
     """Why each of ``points`` (with ``lon, lat`` in WGS84) is rejected as outside ``area``."""
-    return (
+    text: pd.Series = (
         "lon/lat ("
         + points["lon"].map("{:.5f}".format)
         + ", "
@@ -129,6 +129,7 @@ def outside_reason(points: gpd.GeoDataFrame, area: NetworkArea) -> pd.Series:
         f"{area.margin_m / 1000:g} km); check the coordinates, or extend the OSM extract "
         "to cover it"
     )
+    return text
 
 
 def _read_points(

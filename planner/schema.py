@@ -290,11 +290,12 @@ def duplicate_ids(rows: Rows) -> None:
     def reason(m: pd.Series) -> pd.Series:
         # The id itself is in the id column of the rejected table.
         first = row_label(kept).set_axis(kept["id"].to_numpy())
-        return (
+        text: pd.Series = (
             "duplicate id (first used on row "
             + frame.loc[m, "id"].map(first)
             + ("); give each row its own id")
         )
+        return text
 
     rows.reject(dup, reason)
 

@@ -320,8 +320,8 @@ def _no_candidates(keys: pd.Series, words: dict[str, Any]) -> NoCandidates:
         {
             "reason": key,
             "count": int(n),
-            "text": CANDIDATE_REASONS[key]["en"].format(**words),
-            "text_zh": CANDIDATE_REASONS[key]["zh"].format(**words),
+            "text": CANDIDATE_REASONS[str(key)]["en"].format(**words),
+            "text_zh": CANDIDATE_REASONS[str(key)]["zh"].format(**words),
         }
         for key, n in counts.items()
     ]

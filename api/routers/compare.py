@@ -148,8 +148,11 @@ async def compare(loaded: Region, limits: LimitsDep, body: CompareRequest) -> Co
     coverage. At most `max_k` sites may be added."""
     if len(body.add) > limits.max_k:
         raise limit_exceeded(["body", "add"], len(body.add), "max_k", limits.max_k)
-    closed = [(["body", "close", i], site) for i, site in enumerate(body.close)]
-    sites_as_field(loaded, [*closed, *((["body", "retier", s], s) for s in body.retier)])
+    given: list[tuple[list[str | int], str]] = [
+        (["body", "close", i], site) for i, site in enumerate(body.close)
+    ]
+    given += [(["body", "retier", s], s) for s in body.retier]
+    sites_as_field(loaded, given)
     key = ("compare", body.model_dump_json())
 
     def compute() -> dict[str, Any]:
