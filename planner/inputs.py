@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from planner.checks import MOST
 from planner.coords import coord_system
 from planner.errors import InputError
 from planner.io import blank, read_table
@@ -107,7 +108,9 @@ def reject_outside(rows: Rows, points: gpd.GeoDataFrame, area: NetworkArea | Non
 
     The one rule for sites, residents and candidates: such a point cannot be reached by any
     road of the network, so it is no gap, no site and no candidate, and is left out of every
-    total.
+    total. When most of a layer lies outside, the rows are kept: the whole layer is wrong, and
+    the reachability check (:func:`planner.checks.check_reachable`) stops the run with the
+    likely cause (swapped axes, a declared metric CRS, another county's file).
     """
     if area is None:
         return
@@ -115,6 +118,8 @@ def reject_outside(rows: Rows, points: gpd.GeoDataFrame, area: NetworkArea | Non
     outside = np.zeros(len(ok), bool)
     if ok.any():
         outside[ok] = ~area.contains(points.geometry[ok])
+        if outside[ok].mean() > MOST:
+            return
     rows.reject(outside, lambda m: outside_reason(points[m], area))
 
 

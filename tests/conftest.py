@@ -56,6 +56,31 @@ def first_line_of_python(code: str, *, timeout: float = 300) -> str:
     return done.stdout.split("\n")[0]
 
 
+def sample_province_config(
+    folder: Path, sites: Sequence[tuple[str, str | Path]], *, units: bool = False
+) -> Path:
+    """``folder/regions.toml``: a county per ``(name, sites file)``, each on the sample's roads
+    and residents (``units``: and its boundaries)."""
+    from planner.region import RegionFiles
+
+    files = RegionFiles.sample()
+    lines = []
+    for name, path in sites:
+        lines += [
+            "[[regions]]",
+            f'name = "{name}"',
+            f'network = "{Path(files.network).as_posix()}"',
+            f'sites = "{Path(path).as_posix()}"',
+            f'residents = "{Path(files.residents).as_posix()}"',
+        ]
+        if units:
+            lines.append(f'units = "{Path(str(files.units)).as_posix()}"')
+        lines.append("")
+    cfg = folder / "regions.toml"
+    cfg.write_text("\n".join(lines), encoding="utf-8")
+    return cfg
+
+
 @pytest.fixture
 def cache_dir(tmp_path: Path) -> Path:
     """A fresh network cache folder for one test."""

@@ -675,7 +675,7 @@ def test_a_large_population_is_run_with_a_warning(
     out = town["dir"] / "obig"
     result = cli("analyze", *flags, "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert "250,000" in caplog.text and "max_population" in caplog.text
+    assert "250,000" in caplog.text and "--max-population" in caplog.text
     caplog.clear()
     quiet = cli("analyze", *flags, "--max-population", "1e6", "--out", str(out))
     assert quiet.exit_code == 0 and "250,000" not in caplog.text

@@ -14,7 +14,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 from _sample import sample  # noqa: F401  (session fixture)
-from conftest import first_line_of_python
+from conftest import first_line_of_python, sample_province_config
 
 from planner.coverage import analyze
 from planner.province import read_regions, run_regions
@@ -73,21 +73,8 @@ def test_region_config_resolves_paths_relative_to_it(tmp_path):
 
 
 def _province_config(folder, sites_b):
-    files = RegionFiles.sample()
-    lines = []
-    for name, sites in (("甲县", files.sites), ("乙县", sites_b), ("坏县", folder / "missing.csv")):
-        lines += [
-            "[[regions]]",
-            f'name = "{name}"',
-            f'network = "{Path(files.network).as_posix()}"',
-            f'sites = "{Path(sites).as_posix()}"',
-            f'residents = "{Path(files.residents).as_posix()}"',
-            f'units = "{Path(files.units).as_posix()}"',
-            "",
-        ]
-    cfg = folder / "regions.toml"
-    cfg.write_text("\n".join(lines), encoding="utf-8")
-    return cfg
+    counties = [("甲县", RegionFiles.sample().sites), ("乙县", sites_b)]
+    return sample_province_config(folder, [*counties, ("坏县", folder / "missing.csv")], units=True)
 
 
 def _province(cfg, out, *extra):

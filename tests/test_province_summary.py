@@ -8,6 +8,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from conftest import sample_province_config
 
 from planner.province import run_province
 from planner.region import RegionFiles
@@ -17,19 +18,8 @@ from planner.region import RegionFiles
 def province(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A province of the sample (甲县) and a county whose sites file is missing (坏县)."""
     folder = tmp_path_factory.mktemp("province")
-    files = RegionFiles.sample()
-    lines = []
-    for name, sites in (("甲县", files.sites), ("坏县", folder / "missing.csv")):
-        lines += [
-            "[[regions]]",
-            f'name = "{name}"',
-            f'network = "{Path(files.network).as_posix()}"',
-            f'sites = "{Path(sites).as_posix()}"',
-            f'residents = "{Path(files.residents).as_posix()}"',
-            "",
-        ]
-    cfg = folder / "regions.toml"
-    cfg.write_text("\n".join(lines), encoding="utf-8")
+    sites = [("甲县", RegionFiles.sample().sites), ("坏县", folder / "missing.csv")]
+    cfg = sample_province_config(folder, sites)
     out = folder / "out"
     run = run_province(cfg, out, workers=0, maps=False, cache_dir=folder / "cache")
     assert list(run.counties["status"]) == ["done", "failed"]
