@@ -216,7 +216,8 @@ class Region:
             network = with_slopes(network, files.dem, cache_dir=cache_dir)
         given = layer_systems(files.coord_sys)
         unsure: list[str] = []  # layers read as WGS84 that the roads did not confirm
-        layers, systems = _read_people(network, files, given, unsure)
+        area = network_area(network)  # rows outside it are rejected, in every layer
+        layers, systems = _read_people(network, files, given, area, unsure)
         (sites, rej_sites), (residents, rej_res) = layers["sites"], layers["residents"]
         rejected = [rej_sites, rej_res]
         units = candidates = county_name = None
@@ -224,7 +225,7 @@ class Region:
             units, rej, county_name = _read_boundaries(files.units, network.crs)
             rejected.append(rej)
         if files.candidates:
-            candidates, rej = _read_candidates(network, files, given, systems, unsure)
+            candidates, rej = _read_candidates(network, files, given, systems, area, unsure)
             rejected.append(rej)
         if unsure:
             _warn_unsure(unsure)
@@ -274,13 +275,13 @@ def _read_people(
     network: RoadNetwork,
     files: RegionFiles,
     given: dict[str, str | None],
+    area: NetworkArea,
     unsure: list[str],
 ) -> tuple[Layers, dict[str, str]]:
     """Sites and residents (with rejected rows) read in their coordinate systems, and the
     system chosen for each layer (given, or detected from the roads: see :func:`_layer_choices`)."""
     found: dict[str, str | None] = {}
     layers: Layers = {}
-    area = network_area(network)
     for layer, reader in (("sites", read_sites), ("residents", read_residents)):
         path = getattr(files, layer)
         layers[layer] = reader(path, coord_sys=given[layer], sheet=files.sheet, area=area)
@@ -324,6 +325,7 @@ def _read_candidates(
     files: RegionFiles,
     given: dict[str, str | None],
     systems: dict[str, str],
+    area: NetworkArea,
     unsure: list[str],
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Candidates in the network's CRS, from an OSM extract or a table, and rejected rows.
@@ -333,7 +335,6 @@ def _read_candidates(
     """
     path = files.candidates
     assert path is not None
-    area = network_area(network)
     if str(path).lower().endswith((".osm", ".osm.bz2", ".pbf")):
         frame, rej = _osm_candidates(path, area)
         return _input_coords(frame, systems["sites"]).to_crs(network.crs), rej
