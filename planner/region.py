@@ -31,6 +31,7 @@ from planner.inputs import (
     read_sites,
     read_units,
 )
+from planner.io import blank
 from planner.network import RoadNetwork, TravelGraph, load_network
 from planner.osm_candidates import read_osm_candidates
 from planner.runtime import trim_memory
@@ -514,9 +515,7 @@ def _attach_units(
                 out[col] = found
                 continue
             given = out[col]
-            text = given.astype(str).str.strip()
-            blank = given.isna() | (text == "")
-            other = (found.notna() & ~blank & (text != found.astype(str).str.strip())).to_numpy()
+            other = _overruled(given, found)
             if other.any():
                 out[f"{col}_input"] = given
                 changed.append(col)
@@ -533,12 +532,15 @@ def unit_disagreements(points: pd.DataFrame) -> int:
     differs = np.zeros(len(points), bool)
     for col in ("town", "town_code", "village", "village_code"):
         if f"{col}_input" in points and col in points:
-            given = points[f"{col}_input"]
-            text = given.astype(str).str.strip()
-            differs |= (
-                given.notna() & (text != "") & (text != points[col].astype(str).str.strip())
-            ).to_numpy()
+            differs |= _overruled(points[f"{col}_input"], points[col])
     return int(differs.sum())
+
+
+def _overruled(given: pd.Series, found: pd.Series) -> np.ndarray:
+    """Rows whose own value ``given`` says something other than the polygon's ``found``."""
+    other = found.notna() & ~blank(given)
+    other &= given.astype(str).str.strip() != found.astype(str).str.strip()
+    return other.to_numpy()
 
 
 def _warn_unit_columns(
